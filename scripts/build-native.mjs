@@ -1,0 +1,1 @@
+console.log('[pwlu] native build placeholder');

@@ -1,0 +1,23 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import type { ActivationEntry, ActivationLayer } from './types.js';
+
+/** max(0, x): the baseline every architecture starts from. */
+export class ReLULayer extends tfl.layers.Layer implements ActivationLayer {
+  static className = 'PwluReLU';
+  readonly isActivation = true;
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.relu(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+tf.serialization.registerClass(ReLULayer);
+
+export const relu: ActivationEntry<Record<string, never>> = {
+  name: 'relu',
+  description: 'ReLU: max(0, x)',
+  options: z.strictObject({}),
+  learnable: false,
+  create: (_options, site) => new ReLULayer({ name: site.name }),
+};

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import type { ActivationEntry, ActivationLayer } from './types.js';
+
+interface SwishArgs {
+  name?: string;
+  beta?: number;
+  trainableBeta?: boolean;
+}
+
+/** x * sigmoid(beta * x): the baseline the paper compares PWLU against (beta = 1 is SiLU). */
+export class SwishLayer extends tfl.layers.Layer implements ActivationLayer {
+  static className = 'PwluSwish';
+  readonly isActivation = true;
+  private readonly beta0: number;
+  private readonly trainableBeta: boolean;
+  private betaWeight: tfl.LayerVariable | null = null;
+
+  constructor(args: SwishArgs = {}) {
+    super({ name: args.name });
+    this.beta0 = args.beta ?? 1;
+    this.trainableBeta = args.trainableBeta ?? false;
+  }
+
+  override build(): void {
+    if (this.trainableBeta) {
+      this.betaWeight = this.addWeight('beta', [], 'float32', tfl.initializers.constant({ value: this.beta0 }));
+    }
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.tidy(() => {
+      if (this.betaWeight) return tf.mul(x, tf.sigmoid(tf.mul(x, this.betaWeight.read())));
+      if (this.beta0 === 1) return tf.mul(x, tf.sigmoid(x));
+      return tf.mul(x, tf.sigmoid(tf.mul(x, this.beta0)));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), beta: this.beta0, trainableBeta: this.trainableBeta };
+  }
+}
+tf.serialization.registerClass(SwishLayer);
+
+const SwishOptions = z.strictObject({
+  /** Initial (or fixed) beta. */
+  beta: z.number().positive().max(100).default(1),
+  /** Learn beta by gradient descent (one scalar per site). */
+  trainable_beta: z.boolean().default(false),
+});
+
+export const swish: ActivationEntry<z.infer<typeof SwishOptions>> = {
+  name: 'swish',
+  description: 'Swish: x * sigmoid(beta * x); beta = 1 (SiLU) by default, optionally trainable',
+  options: SwishOptions,
+  learnable: false,
+  create: (o, site) => new SwishLayer({ name: site.name, beta: o.beta, trainableBeta: o.trainable_beta }),
+};

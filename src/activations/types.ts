@@ -1,0 +1,42 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { z } from 'zod';
+import type { PwluConfig } from '../config/schema.js';
+
+/** One place in a network where the activation is applied; each site gets its own instance. */
+export interface ActivationSite {
+  /** Systematic name: stage, block, role (e.g. `stage2.block1.act1`). */
+  name: string;
+  /** Channels at this site (per-channel parameters need it). */
+  channels: number;
+}
+
+/** What a model receives instead of an activation name: call it once per site. */
+export type ActivationFactory = (site: ActivationSite) => tfl.layers.Layer;
+
+/** Everything besides its own options that an activation may need to build an instance. */
+export interface ActivationContext {
+  pwlu: PwluConfig;
+  /** Seed for this instance's initialisers (deterministic per site). */
+  seed: number;
+}
+
+/** A registry entry: adding an activation is one file exporting one of these plus one registry line. */
+export interface ActivationEntry<O extends Record<string, unknown> = Record<string, unknown>> {
+  name: string;
+  description: string;
+  /** Strict schema of the activation's own options (the keys besides `name` in the config). */
+  options: z.ZodType<O>;
+  /** Whether instances carry trainable parameters (these are excluded from weight decay). */
+  learnable: boolean;
+  create(options: O, site: ActivationSite, ctx: ActivationContext): tfl.layers.Layer;
+}
+
+/** Marks layers whose weights are activation parameters, for the no-decay group and reports. */
+export interface ActivationLayer {
+  readonly isActivation: true;
+}
+
+/** True for layers created by the activation registry. */
+export function isActivationLayer(layer: unknown): layer is ActivationLayer {
+  return typeof layer === 'object' && layer !== null && (layer as { isActivation?: unknown }).isActivation === true;
+}

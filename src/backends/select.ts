@@ -1,0 +1,101 @@
+import { execFileSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { BackendError } from '../util/errors.js';
+
+/** The backends pwlu can run on, fastest first: this is the automatic selection order. */
+export const BACKEND_ORDER = ['tensorflow', 'torch', 'wasm', 'cpu'] as const;
+export type ConcreteBackend = (typeof BACKEND_ORDER)[number];
+
+export interface BackendOptions {
+  /** Compute threads for native backends; 0 = all cores. */
+  threads: number;
+  device: 'auto' | 'cpu' | 'cuda';
+}
+
+/** What selection decided, and why; recorded in summary.json. */
+export interface BackendChoice {
+  name: ConcreteBackend;
+  reason: string;
+  /** Every backend considered before the chosen one, with why it was passed over. */
+  skipped: { name: ConcreteBackend; reason: string }[];
+  /** Backend-specific facts (libtorch version, device, threads). */
+  detail: Record<string, string | number | boolean>;
+}
+
+type Activator = (o: BackendOptions) => Promise<Record<string, string | number | boolean>>;
+
+/** Loads a package only if installed; the name is a variable so optional packages need no types. */
+async function importOptional(name: string): Promise<unknown> {
+  return import(name);
+}
+
+function hasCuda11Runtime(): boolean {
+  try {
+    return execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }).includes('libcudart.so.11.0');
+  } catch {
+    return false;
+  }
+}
+
+const ACTIVATORS: Record<ConcreteBackend, Activator> = {
+  async tensorflow() {
+    const errors: string[] = [];
+    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+      try {
+        await importOptional(pkg);
+      } catch (e) {
+        errors.push(`${pkg}: ${firstLine(e)}`);
+        continue;
+      }
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
+      const gpu = pkg.endsWith('-gpu');
+      // tfjs-node-gpu silently falls back to the CPU when CUDA 11.2 is missing: say so.
+      const onGpu = gpu && hasCuda11Runtime();
+      return { package: pkg, gpu: onGpu, ...(gpu && !onGpu ? { warning: 'CUDA 11 runtime (libcudart.so.11.0) not found: tfjs-node-gpu runs on the CPU' } : {}) };
+    }
+    throw new Error(`not installed (${errors.join('; ')})`);
+  },
+  async torch(o) {
+    const torch = await import('./torch/index.js');
+    const info = await torch.registerTorchBackend({ threads: o.threads || undefined, device: o.device });
+    if (!(await tf.setBackend('torch'))) throw new Error(`the 'torch' backend did not initialise`);
+    return { device: info.device, threads: info.threads, libtorch: info.version };
+  },
+  async wasm() {
+    const wasm = await import('./wasm.js');
+    await wasm.initWasmBackend();
+    return { threads: 1 };
+  },
+  async cpu() {
+    if (!(await tf.setBackend('cpu'))) throw new Error(`the 'cpu' backend did not initialise`);
+    return {};
+  },
+};
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].slice(0, 300);
+}
+
+/**
+ * Activates the requested backend, or the fastest that works when 'auto'. A forced backend that
+ * fails is a BackendError (exit 3); in 'auto' mode each failure is recorded and the next is tried.
+ */
+export async function selectBackend(requested: 'auto' | ConcreteBackend, opts: BackendOptions): Promise<BackendChoice> {
+  tf.enableProdMode();
+  const skipped: BackendChoice['skipped'] = [];
+  const candidates = requested === 'auto' ? BACKEND_ORDER : [requested];
+  for (const name of candidates) {
+    try {
+      const detail = await ACTIVATORS[name](opts);
+      await tf.ready();
+      const reason = requested === 'auto' ? (skipped.length ? `fastest available (${skipped.map((s) => s.name).join(', ')} unavailable)` : 'fastest available') : 'requested';
+      return { name, reason, skipped, detail };
+    } catch (e) {
+      if (requested !== 'auto') throw new BackendError(`backend '${name}' is not usable: ${firstLine(e)}`);
+      skipped.push({ name, reason: firstLine(e) });
+    }
+  }
+  throw new BackendError(`no backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}

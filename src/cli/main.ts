@@ -1,0 +1,125 @@
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { ExitCode, UserError } from '../util/errors.js';
+
+/** The package root (where package.json, configs/ and datasets/ live), found from this file. */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function version(): string {
+  return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const BACKEND_HELP = 'tfjs backend: auto | tensorflow | torch | wasm | cpu (default: the config\'s backend, "auto" = fastest available)';
+
+/** Builds the commander program; heavy modules (tfjs) load only inside the actions. */
+export function buildProgram(): Command {
+  const program = new Command('pwlu')
+    .description('Learn specialised activation functions (PWLU, Zhou et al. ICCV 2021) and compare them against the baselines.')
+    .version(version(), '-V, --version', 'print the pwlu version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('train')
+    .description('Train a model from a YAML experiment config; writes a run directory (config, metrics.jsonl, summary.json, checkpoints, log).')
+    .option('-c, --config <file>', 'experiment config (YAML); keys not given take the schema defaults')
+    .option('-s, --set <key=value>', 'override one config key, e.g. --set train.lr=0.05 (repeatable; applied after the YAML)', collect, [])
+    .option('-o, --out <dir>', 'run directory to create (default: results/<arch>-<activation>-<dataset>-s<seed>-<time>); must not exist or be empty')
+    .option('-r, --resume <run_dir>', 'continue an interrupted run from its last checkpoint (same schedule, same data order)')
+    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
+    .addOption(new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']))
+    .option('--json', 'print summary.json on stdout instead of a text summary', false)
+    .option('-q, --quiet', 'log only warnings on stderr (the run log keeps everything)', false)
+    .action(async (opts: TrainCliOptions) => {
+      const { trainCommand } = await import('./train.js');
+      await trainCommand(opts);
+    });
+
+  program
+    .command('eval')
+    .description('Evaluate a run\'s checkpoint on the test split (top-1, top-5, loss).')
+    .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint to load').choices(['best', 'last']).default('best'))
+    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .option('--json', 'print the result as JSON', false)
+    .action(async (opts: EvalCliOptions) => {
+      const { evalCommand } = await import('./eval.js');
+      await evalCommand(opts);
+    });
+
+  const data = program.command('data').description('List and fetch datasets.');
+  data
+    .command('list')
+    .description('List known datasets, where each was found, and how to get the missing ones.')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const { dataListCommand } = await import('./data.js');
+      await dataListCommand(opts);
+    });
+  data
+    .command('get')
+    .description('Find a dataset locally or download it (checksum-verified) into datasets/<name>/.')
+    .argument('<name>', 'dataset name (see pwlu data list)')
+    .action(async (name: string) => {
+      const { dataGetCommand } = await import('./data.js');
+      await dataGetCommand(name);
+    });
+
+  return program;
+}
+
+export interface TrainCliOptions {
+  config?: string;
+  set: string[];
+  out?: string;
+  resume?: string;
+  backend?: string;
+  threads?: number;
+  device?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+export interface EvalCliOptions {
+  run: string;
+  checkpoint: 'best' | 'last';
+  backend?: string;
+  json: boolean;
+}
+
+function parseIntArg(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`${flag} must be a non-negative integer (got '${v}')`);
+  return n;
+}
+
+/** Entry point: runs the CLI and maps every failure to a one-line message and a documented exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander.
+      return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (e instanceof UserError) {
+      process.stderr.write(`pwlu: error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    process.stderr.write(`pwlu: internal error: ${err?.message ?? String(e)}\n`);
+    if (process.env.PWLU_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
+    else process.stderr.write('(set PWLU_DEBUG=1 for the stack trace)\n');
+    return ExitCode.backend;
+  }
+}

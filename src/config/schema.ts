@@ -1,0 +1,187 @@
+import { z } from 'zod';
+
+/**
+ * The one typed schema of an experiment. Every default lives here; YAML and `--set` override it.
+ * Objects are strict (unknown keys are errors), as in nanoGPT's configurator.
+ */
+
+export const BACKENDS = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
+export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'synthetic'] as const;
+
+export const ModelSchema = z
+  .strictObject({
+    /** Registered architecture name, e.g. resnet20. Checked against the model registry. */
+    arch: z.string().min(1).default('resnet20'),
+    /** Channel width multiplier (MobileNet-style); 1 is the reference width. */
+    width: z.number().positive().max(4).default(1),
+    /** Stem: 'imagenet' for 224x224 inputs, 'small' for 32x32/28x28, 'auto' picks by input size. */
+    stem: z.enum(['auto', 'imagenet', 'small']).default('auto'),
+  })
+  .default({ arch: 'resnet20', width: 1, stem: 'auto' });
+
+/** Activation: a registered name plus that activation's own options (validated by its registry entry). */
+export const ActivationSchema = z
+  .looseObject({
+    name: z.string().min(1).default('relu'),
+  })
+  .default({ name: 'relu' });
+
+export const AugmentSchema = z
+  .strictObject({
+    /** Zero-pad each side by this many pixels, then random-crop back to size. 0 disables. */
+    crop_padding: z.number().int().min(0).max(16).default(0),
+    /** Random horizontal flip: 'auto' enables it where it preserves labels (not for digits). */
+    flip: z.union([z.boolean(), z.literal('auto')]).default(false),
+  })
+  .default({ crop_padding: 0, flip: false });
+
+export const SyntheticSchema = z
+  .strictObject({
+    train: z.number().int().positive().default(256),
+    test: z.number().int().positive().default(64),
+    size: z.number().int().min(4).max(256).default(16),
+    channels: z.number().int().min(1).max(4).default(3),
+    classes: z.number().int().min(2).max(1000).default(4),
+  })
+  .default({ train: 256, test: 64, size: 16, channels: 3, classes: 4 });
+
+export const DataSchema = z
+  .strictObject({
+    name: z.enum(DATASETS).default('fashion-mnist'),
+    /** Directory holding the dataset files; searched first. */
+    dir: z.string().nullable().default(null),
+    /** Train on this many images (a seeded random subset); null = all. */
+    train_subset: z.number().int().positive().nullable().default(null),
+    /** Fraction of the training set held out (seeded) as a validation split. */
+    val_split: z.number().min(0).max(0.5).default(0),
+    /** Side length images are resized to (imagefolder); null = the dataset's native size. */
+    image_size: z.number().int().min(8).max(1024).nullable().default(null),
+    /** Download from the canonical source when the files are not found locally. */
+    download: z.boolean().default(true),
+    augment: AugmentSchema,
+    synthetic: SyntheticSchema,
+  })
+  .default({
+    name: 'fashion-mnist',
+    dir: null,
+    train_subset: null,
+    val_split: 0,
+    image_size: null,
+    download: true,
+    augment: { crop_padding: 0, flip: false },
+    synthetic: { train: 256, test: 64, size: 16, channels: 3, classes: 4 },
+  });
+
+export const OptimizerSchema = z
+  .strictObject({
+    name: z.enum(['sgd', 'adam']).default('sgd'),
+    /** SGD momentum (0 = plain SGD). */
+    momentum: z.number().min(0).max(0.999).default(0.9),
+    nesterov: z.boolean().default(false),
+    /** Adam betas. */
+    beta1: z.number().min(0).max(0.9999).default(0.9),
+    beta2: z.number().min(0).max(0.99999).default(0.999),
+    eps: z.number().positive().default(1e-8),
+  })
+  .default({ name: 'sgd', momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+
+export const ScheduleSchema = z
+  .strictObject({
+    name: z.enum(['cosine', 'step', 'constant']).default('cosine'),
+    /** Linear warm-up from lr*warmup_factor to lr over this many epochs (fractional allowed). */
+    warmup_epochs: z.number().min(0).default(0),
+    warmup_factor: z.number().min(0).max(1).default(0.1),
+    /** Step schedule: multiply lr by gamma at each of these epochs. */
+    milestones: z.array(z.number().int().positive()).default([]),
+    gamma: z.number().positive().max(1).default(0.1),
+    /** Cosine schedule: final lr as a fraction of the peak lr. */
+    min_lr_factor: z.number().min(0).max(1).default(0),
+  })
+  .default({ name: 'cosine', warmup_epochs: 0, warmup_factor: 0.1, milestones: [], gamma: 0.1, min_lr_factor: 0 });
+
+export const TrainSchema = z
+  .strictObject({
+    epochs: z.number().int().positive().max(10_000).default(10),
+    batch: z.number().int().positive().max(65_536).default(64),
+    /** Peak learning rate. */
+    lr: z.number().positive().max(10).default(0.1),
+    optimizer: OptimizerSchema,
+    schedule: ScheduleSchema,
+    weight_decay: z.number().min(0).max(1).default(5e-4),
+    /** Parameter groups excluded from weight decay. */
+    no_decay: z
+      .strictObject({
+        bn: z.boolean().default(true),
+        bias: z.boolean().default(true),
+        activation: z.boolean().default(true),
+      })
+      .default({ bn: true, bias: true, activation: true }),
+    label_smoothing: z.number().min(0).max(0.5).default(0),
+    /** Evaluate (and checkpoint) every this many epochs; the last epoch is always evaluated. */
+    eval_every: z.number().int().positive().default(1),
+    /** Eval batch size; null = 2x the training batch. */
+    eval_batch: z.number().int().positive().nullable().default(null),
+    /** Stop after this many training steps per epoch (a quick smoke run); null = the full epoch. */
+    max_steps_per_epoch: z.number().int().positive().nullable().default(null),
+  })
+  .default({
+    epochs: 10,
+    batch: 64,
+    lr: 0.1,
+    optimizer: { name: 'sgd', momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    schedule: { name: 'cosine', warmup_epochs: 0, warmup_factor: 0.1, milestones: [], gamma: 0.1, min_lr_factor: 0 },
+    weight_decay: 5e-4,
+    no_decay: { bn: true, bias: true, activation: true },
+    label_smoothing: 0,
+    eval_every: 1,
+    eval_batch: null,
+    max_steps_per_epoch: null,
+  });
+
+/** PWLU's two-phase method (statistics, then realignment and gradient learning). */
+export const PwluSchema = z
+  .strictObject({
+    /** Phase I length T' in epochs: PWLU is a frozen ReLU while input statistics are gathered. */
+    phase1_epochs: z.number().int().min(0).default(1),
+    /** Momentum of the running mean/std of the PWLU input. */
+    momentum: z.number().gt(0).lt(1).default(0.9),
+    /** Realignment: bounds = mu -/+ alpha * sigma. */
+    alpha: z.number().positive().default(3),
+    /** Number of intervals N (even, so that 0 can be a breakpoint). */
+    n: z
+      .number()
+      .int()
+      .min(2)
+      .max(512)
+      .refine((v) => v % 2 === 0, { message: 'must be even, so that 0 can be a breakpoint' })
+      .default(16),
+    /** One PWLU per layer (paper) or per channel (TPAMI extension). */
+    granularity: z.enum(['layer', 'channel']).default('layer'),
+    /** Realign at the phase boundary; false runs the no-realignment ablation. */
+    realign: z.boolean().default(true),
+  })
+  .default({ phase1_epochs: 1, momentum: 0.9, alpha: 3, n: 16, granularity: 'layer', realign: true });
+
+export const ConfigSchema = z.strictObject({
+  /** Free-form run name; used in the run directory name. */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').nullable().default(null),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  backend: z.enum(BACKENDS).default('auto'),
+  /** Compute threads for native backends; 0 = all cores. */
+  threads: z.number().int().min(0).max(1024).default(0),
+  /** Device for the torch backend. */
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  model: ModelSchema,
+  activation: ActivationSchema,
+  data: DataSchema,
+  train: TrainSchema,
+  pwlu: PwluSchema,
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type DataConfig = Config['data'];
+export type TrainConfig = Config['train'];
+export type ModelConfig = Config['model'];
+export type ActivationConfig = Config['activation'];
+export type PwluConfig = Config['pwlu'];
+export type BackendName = Config['backend'];

@@ -1,0 +1,23 @@
+import { resnet20, resnet56 } from './resnet_cifar.js';
+import type { ModelEntry } from './types.js';
+
+/** Every architecture pwlu builds. A family file exports entries; list them here. */
+const ENTRIES: ModelEntry[] = [resnet20, resnet56];
+
+const REGISTRY = new Map<string, ModelEntry>(ENTRIES.map((e) => [e.name, e]));
+
+/** Registered architecture names. */
+export function modelNames(): string[] {
+  return [...REGISTRY.keys()];
+}
+
+/** Looks an architecture up by name; undefined when unknown. */
+export function getModel(name: string): ModelEntry | undefined {
+  return REGISTRY.get(name);
+}
+
+/** Picks the stem: the small one for inputs under 64 px unless the config says otherwise. */
+export function resolveStem(stem: 'auto' | 'imagenet' | 'small', size: number): 'imagenet' | 'small' {
+  if (stem !== 'auto') return stem;
+  return size >= 64 ? 'imagenet' : 'small';
+}

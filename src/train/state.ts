@@ -1,0 +1,36 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { isActivationLayer } from '../activations/types.js';
+import { UserError } from '../util/errors.js';
+import type { StoredTensor } from './checkpoint.js';
+
+/** Every weight of the model (trainable and running statistics), under process-stable names. */
+export function modelTensors(model: tfl.LayersModel): StoredTensor[] {
+  return model.weights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[], values: w.read().dataSync() as Float32Array }));
+}
+
+/** Loads weights saved by modelTensors; a missing or mis-shaped weight is an error naming it. */
+export function loadModelTensors(model: tfl.LayersModel, tensors: StoredTensor[], source: string): void {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const w of model.weights) {
+    const t = byName.get(w.originalName);
+    if (!t) throw new UserError(`${source}: checkpoint has no weight '${w.originalName}' (was it written for another model?)`);
+    const shape = w.shape as number[];
+    if (t.shape.join('x') !== shape.join('x')) {
+      throw new UserError(`${source}: weight '${w.originalName}' has shape [${t.shape}] in the checkpoint but [${shape}] in the model`);
+    }
+    w.write(tf.tensor(t.values, shape));
+  }
+}
+
+/** Trainable parameter count (what timm and torchvision report). */
+export function countTrainable(model: tfl.LayersModel): number {
+  return model.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
+}
+
+/** Parameters that belong to activation layers (what a learnable activation adds). */
+export function activationParamCount(model: tfl.LayersModel): number {
+  let n = 0;
+  for (const layer of model.layers) if (isActivationLayer(layer)) n += layer.countParams();
+  return n;
+}

@@ -1,0 +1,295 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { isActivationLayer } from '../activations/types.js';
+import { makeActivationFactory } from '../activations/registry.js';
+import type { BackendChoice } from '../backends/select.js';
+import type { Config } from '../config/schema.js';
+import { epochBatches, numBatches } from '../data/batches.js';
+import type { Dataset, Split } from '../data/types.js';
+import { BatchNorm } from '../models/batchnorm.js';
+import { getModel, resolveStem } from '../models/registry.js';
+import { ExitCode, UserError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { Progress } from '../util/progress.js';
+import { readCheckpoint, writeCheckpoint, type StoredTensor } from './checkpoint.js';
+import { crossEntropy, topKCorrect } from './metrics.js';
+import { Optimizer, type ParamGroupEntry } from './optimizer.js';
+import type { RunDir } from './rundir.js';
+import { learningRate } from './schedule.js';
+import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
+
+/** Where training stands; stored in every checkpoint so a run resumes exactly. */
+export interface TrainPosition {
+  /** Epochs fully completed. */
+  epoch: number;
+  /** Batches done inside the current epoch (non-zero only for a mid-epoch checkpoint). */
+  stepInEpoch: number;
+  globalStep: number;
+  optimizerStep: number;
+  best: { top1: number; epoch: number } | null;
+  /** Running sums of the current epoch, so that its train metrics survive an interruption. */
+  epochAcc: { loss: number; correct: number; seen: number; seconds: number };
+  /** Wall seconds spent training before this process (for summary.json). */
+  wallBefore: number;
+  configHash: string;
+}
+
+/** Eval results on one split. */
+export interface EvalResult {
+  loss: number;
+  top1: number;
+  top5: number;
+  n: number;
+}
+
+/** One line of metrics.jsonl. */
+export interface EpochMetrics {
+  epoch: number;
+  lr: number;
+  train_loss: number;
+  train_top1: number;
+  test_loss: number;
+  test_top1: number;
+  test_top5: number;
+  val_loss?: number;
+  val_top1?: number;
+  val_top5?: number;
+  seconds: number;
+  img_per_s: number;
+}
+
+/** Raised when the loss becomes NaN/Inf; exit code 4. */
+export class DivergedError extends UserError {
+  constructor(message: string) {
+    super(message, ExitCode.diverged);
+  }
+}
+
+/** Everything `train` needs from the command that calls it. */
+export interface TrainContext {
+  config: Config;
+  configHash: string;
+  run: RunDir;
+  log: Logger;
+  progress: Progress;
+  dataset: Dataset;
+  val: Split | null;
+  resume: boolean;
+  /** Polled between steps; when it returns true a checkpoint is written and training stops. */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainOutcome {
+  status: 'finished' | 'interrupted';
+  position: TrainPosition;
+  model: tfl.LayersModel;
+  lastMetrics: EpochMetrics | null;
+  params: number;
+  actParams: number;
+  trainImgPerS: number;
+  wallSeconds: number;
+}
+
+/** Builds the configured network for a dataset: architecture, activation and seed from the config. */
+export function buildModel(config: Config, ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'numClasses'>): tfl.LayersModel {
+  const entry = getModel(config.model.arch);
+  if (!entry) throw new UserError(`unknown model.arch '${config.model.arch}'`);
+  return entry.build({
+    inputShape: [ds.height, ds.width, ds.channels],
+    numClasses: ds.numClasses,
+    width: config.model.width,
+    stem: resolveStem(config.model.stem, Math.min(ds.height, ds.width)),
+    activation: makeActivationFactory(config.activation, config.pwlu, config.seed),
+    seed: config.seed,
+  });
+}
+
+/** Splits trainable weights into decay / no-decay groups (BN, biases, activation parameters). */
+export function paramGroups(model: tfl.LayersModel, noDecay: Config['train']['no_decay']): ParamGroupEntry[] {
+  const out: ParamGroupEntry[] = [];
+  for (const layer of model.layers) {
+    for (const w of layer.trainableWeights) {
+      const isBias = /\/bias$/.test(w.originalName);
+      const skip = (noDecay.bn && layer instanceof BatchNorm) || (noDecay.bias && isBias) || (noDecay.activation && isActivationLayer(layer));
+      out.push({ variable: w.read() as tf.Variable, name: w.originalName, decay: !skip });
+    }
+  }
+  return out;
+}
+
+/** Loss and top-1/top-5 over a split, in batches, in inference mode. */
+export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batchSize: number): EvalResult {
+  let loss = 0;
+  let top1 = 0;
+  let top5 = 0;
+  for (const b of epochBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false })) {
+    const [l, c1, c5] = tf.tidy(() => {
+      const x = tf.tensor4d(b.x.subarray(0, b.size * ds.height * ds.width * ds.channels), [b.size, ds.height, ds.width, ds.channels]);
+      const y = tf.tensor1d(b.y.subarray(0, b.size), 'int32');
+      const logits = model.apply(x, { training: false }) as tf.Tensor2D;
+      const { top1: t1, topk } = topKCorrect(logits, y, 5);
+      return [tf.mul(crossEntropy(logits, y, 0), b.size), t1, topk];
+    });
+    const vals = [l, c1, c5].map((t) => {
+      const v = t.dataSync()[0];
+      t.dispose();
+      return v;
+    });
+    loss += vals[0];
+    top1 += vals[1];
+    top5 += vals[2];
+  }
+  const n = split.n;
+  return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n };
+}
+
+type Meta = TrainPosition & { optimizer: { step: number } };
+
+function freshPosition(configHash: string): TrainPosition {
+  return { epoch: 0, stepInEpoch: 0, globalStep: 0, optimizerStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
+}
+
+/**
+ * Our own training loop (not model.fit), so that schedules, metrics, checkpoints and the PWLU
+ * phases stay under our control. Resumable at any step: data order and augmentation depend only
+ * on (seed, epoch, batch), and the checkpoint holds weights, optimizer slots and the position.
+ */
+export async function train(ctx: TrainContext): Promise<TrainOutcome> {
+  const { config, run, log, dataset: ds } = ctx;
+  const tc = config.train;
+  const model = buildModel(config, ds);
+  const params = paramGroups(model, tc.no_decay);
+  const vars = params.map((p) => p.variable);
+  const optimizer = new Optimizer(tc, params);
+  const nParams = countTrainable(model);
+  const actParams = activationParamCount(model);
+  let pos = freshPosition(ctx.configHash);
+
+  if (ctx.resume && run.has('last')) {
+    const ckpt = readCheckpoint<Meta>(run.path('last'));
+    const weights: StoredTensor[] = [];
+    const slots: StoredTensor[] = [];
+    for (const t of ckpt.tensors) (t.name.startsWith('opt:') ? slots : weights).push(t);
+    loadModelTensors(model, weights, run.path('last'));
+    optimizer.setState(ckpt.meta.optimizer.step, slots.map((s) => ({ ...s, name: s.name.slice(4) })));
+    const { optimizer: _o, ...rest } = ckpt.meta;
+    pos = rest;
+    log.info({ epoch: pos.epoch, step: pos.stepInEpoch }, 'resumed from checkpoint');
+  } else if (ctx.resume) {
+    log.warn('no checkpoint found in the run directory: starting from scratch');
+  }
+
+  const saveCheckpoint = (file: 'last' | 'best') => {
+    const opt = optimizer.getState();
+    const tensors: StoredTensor[] = [
+      ...modelTensors(model),
+      ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
+    ];
+    writeCheckpoint<Meta>(run.path(file), { meta: { ...pos, optimizer: { step: opt.step } }, tensors });
+  };
+
+  const [h, w, c] = [ds.height, ds.width, ds.channels];
+  const fullSteps = numBatches(ds.train.n, tc.batch, true);
+  const stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
+  if (stepsPerEpoch < 1) throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images)`);
+  const evalBatch = tc.eval_batch ?? tc.batch * 2;
+  const started = Date.now();
+  let lastMetrics: EpochMetrics | null = null;
+  let trainImages = 0;
+  let trainSeconds = 0;
+  log.info({ params: nParams, act_params: actParams, steps_per_epoch: stepsPerEpoch, epochs: tc.epochs }, `model ${config.model.arch} with ${config.activation.name}`);
+
+  for (let epoch = pos.epoch; epoch < tc.epochs; epoch++) {
+    const t0 = performance.now();
+    const acc = pos.epochAcc;
+    ctx.progress.start(stepsPerEpoch, `epoch ${epoch + 1}/${tc.epochs}`);
+    const batches = epochBatches(ds.train, ds, {
+      batchSize: tc.batch,
+      seed: config.seed,
+      epoch,
+      shuffle: true,
+      augment: config.data.augment,
+      dropLast: true,
+      startBatch: pos.stepInEpoch,
+    });
+    let lr = learningRate(tc, epoch + pos.stepInEpoch / stepsPerEpoch);
+    for (const b of batches) {
+      if (b.index >= stepsPerEpoch) break;
+      if (ctx.shouldStop?.()) {
+        acc.seconds += (performance.now() - t0) / 1000;
+        pos.wallBefore += (Date.now() - started) / 1000;
+        saveCheckpoint('last');
+        ctx.progress.stop();
+        log.warn({ epoch, step: pos.stepInEpoch }, 'interrupted: checkpoint saved; continue with --resume');
+        return { status: 'interrupted', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: 0, wallSeconds: pos.wallBefore };
+      }
+      lr = learningRate(tc, epoch + b.index / stepsPerEpoch);
+      let correctT: tf.Tensor | null = null;
+      const lossT = tf.tidy(() => {
+        const x = tf.tensor4d(b.x, [b.size, h, w, c]);
+        const y = tf.tensor1d(b.y, 'int32');
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+          correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
+          return crossEntropy(logits, y, tc.label_smoothing);
+        }, vars);
+        optimizer.apply(grads, lr);
+        return value;
+      });
+      const loss = lossT.dataSync()[0];
+      const correct = (correctT as tf.Tensor | null)?.dataSync()[0] ?? 0;
+      lossT.dispose();
+      (correctT as tf.Tensor | null)?.dispose();
+      if (!Number.isFinite(loss)) {
+        ctx.progress.stop();
+        throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${pos.globalStep + 1}); try a lower train.lr`);
+      }
+      acc.loss += loss * b.size;
+      acc.correct += correct;
+      acc.seen += b.size;
+      pos.stepInEpoch = b.index + 1;
+      pos.globalStep++;
+      const elapsed = (performance.now() - t0) / 1000 + acc.seconds;
+      ctx.progress.update(pos.stepInEpoch, { loss: (acc.loss / acc.seen).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) });
+    }
+    ctx.progress.stop();
+    const seconds = acc.seconds + (performance.now() - t0) / 1000;
+    trainImages += acc.seen;
+    trainSeconds += seconds;
+    const isLast = epoch === tc.epochs - 1;
+    const metrics: EpochMetrics = {
+      epoch: epoch + 1,
+      lr,
+      train_loss: acc.loss / Math.max(acc.seen, 1),
+      train_top1: (100 * acc.correct) / Math.max(acc.seen, 1),
+      test_loss: NaN,
+      test_top1: NaN,
+      test_top5: NaN,
+      seconds,
+      img_per_s: acc.seen / Math.max(seconds, 1e-9),
+    };
+    if ((epoch + 1) % tc.eval_every === 0 || isLast) {
+      const te = evaluate(model, ds.test, ds, evalBatch);
+      Object.assign(metrics, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
+      if (ctx.val) {
+        const va = evaluate(model, ctx.val, ds, evalBatch);
+        Object.assign(metrics, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
+      }
+    }
+    run.appendJsonl('metrics', metrics);
+    lastMetrics = metrics;
+    log.info(
+      { epoch: epoch + 1, lr: +lr.toPrecision(4), train_loss: +metrics.train_loss.toFixed(4), test_top1: +metrics.test_top1.toFixed(2), test_top5: +metrics.test_top5.toFixed(2), img_per_s: Math.round(metrics.img_per_s) },
+      `epoch ${epoch + 1}/${tc.epochs}`,
+    );
+    pos.epoch = epoch + 1;
+    pos.stepInEpoch = 0;
+    pos.epochAcc = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+    const improved = Number.isFinite(metrics.test_top1) && (pos.best === null || metrics.test_top1 > pos.best.top1);
+    if (improved) pos.best = { top1: metrics.test_top1, epoch: epoch + 1 };
+    saveCheckpoint('last');
+    if (improved) saveCheckpoint('best');
+  }
+  const wallSeconds = pos.wallBefore + (Date.now() - started) / 1000;
+  return { status: 'finished', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: trainImages / Math.max(trainSeconds, 1e-9), wallSeconds };
+}
