@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ExitCode, UserError } from '../util/errors.js';
+import type { SpeedCliOptions } from './speed.js';
 
 /** The package root (where package.json, configs/ and datasets/ live), found from this file. */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -70,6 +71,34 @@ export function buildProgram(): Command {
     .action(async (name: string) => {
       const { dataGetCommand } = await import('./data.js');
       await dataGetCommand(name);
+    });
+
+  program
+    .command('speed')
+    .description('Measure training-step and inference throughput on random data (same JSON fields as shared/bench/pytorch_reference.py).')
+    .option('-a, --arch <name>', 'architecture', 'resnet20')
+    .option('--size <n>', 'input side length', (v) => parseIntArg('--size', v), 32)
+    .option('--batch <n>', 'batch size', (v) => parseIntArg('--batch', v), 64)
+    .option('--classes <n>', 'number of classes', (v) => parseIntArg('--classes', v), 10)
+    .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
+    .option('--activation <name>', 'activation', 'relu')
+    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
+    .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
+    .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
+    .option('--json', 'print one JSON line', false)
+    .action(async (opts: SpeedCliOptions) => {
+      const { speedCommand } = await import('./speed.js');
+      await speedCommand(opts);
+    });
+
+  program
+    .command('doctor')
+    .description('Report which backends work on this machine and why the others do not; libtorch, threads, CUDA.')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const { doctorCommand } = await import('./doctor.js');
+      await doctorCommand(opts);
     });
 
   return program;

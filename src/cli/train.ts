@@ -55,7 +55,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
     // Backend/threads flags may differ on resume (another machine); they do not change results' meaning.
     loaded = loadConfig(run.path('config'), flagSets({ ...opts, set: [] }), { extraChecks: registryChecks });
   } else {
-    loaded = loadConfig(opts.config ? resolve(opts.config) : null, flagSets(opts), { extraChecks: registryChecks });
+    loaded = loadConfig(opts.config ?? null, flagSets(opts), { extraChecks: registryChecks });
     const c = loaded.config;
     const name = c.name ?? defaultRunName([c.model.arch, c.activation.name, c.data.name, `s${c.seed}`]);
     const out = opts.out ? resolve(opts.out) : join(PROJECT_ROOT, 'results', name);

@@ -25,7 +25,6 @@ export interface TrainPosition {
   /** Batches done inside the current epoch (non-zero only for a mid-epoch checkpoint). */
   stepInEpoch: number;
   globalStep: number;
-  optimizerStep: number;
   best: { top1: number; epoch: number } | null;
   /** Running sums of the current epoch, so that its train metrics survive an interruption. */
   epochAcc: { loss: number; correct: number; seen: number; seconds: number };
@@ -143,10 +142,43 @@ export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batc
   return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n };
 }
 
+/**
+ * One optimisation step (forward, backward, update) on a batch given as flat NHWC floats; returns
+ * the batch loss and the number of correct top-1 predictions. Shared by training and `pwlu speed`.
+ */
+export function makeTrainStep(
+  model: tfl.LayersModel,
+  optimizer: Optimizer,
+  vars: tf.Variable[],
+  [h, w, c]: [number, number, number],
+  labelSmoothing: number,
+): (x: Float32Array, y: Int32Array, size: number, lr: number) => { loss: number; correct: number } {
+  return (xs, ys, size, lr) => {
+    let correctT: tf.Tensor | null = null;
+    const lossT = tf.tidy(() => {
+      const x = tf.tensor4d(xs.subarray(0, size * h * w * c), [size, h, w, c]);
+      const y = tf.tensor1d(ys.subarray(0, size), 'int32');
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+        correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
+        return crossEntropy(logits, y, labelSmoothing);
+      }, vars);
+      optimizer.apply(grads, lr);
+      return value;
+    });
+    const loss = lossT.dataSync()[0];
+    const kept = correctT as tf.Tensor | null;
+    const correct = kept ? kept.dataSync()[0] : 0;
+    lossT.dispose();
+    kept?.dispose();
+    return { loss, correct };
+  };
+}
+
 type Meta = TrainPosition & { optimizer: { step: number } };
 
 function freshPosition(configHash: string): TrainPosition {
-  return { epoch: 0, stepInEpoch: 0, globalStep: 0, optimizerStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
+  return { epoch: 0, stepInEpoch: 0, globalStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
 }
 
 /**
@@ -179,21 +211,24 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
     log.warn('no checkpoint found in the run directory: starting from scratch');
   }
 
+  const started = Date.now();
+  const wallBase = pos.wallBefore;
+  const wallNow = () => wallBase + (Date.now() - started) / 1000;
   const saveCheckpoint = (file: 'last' | 'best') => {
     const opt = optimizer.getState();
     const tensors: StoredTensor[] = [
       ...modelTensors(model),
       ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
     ];
-    writeCheckpoint<Meta>(run.path(file), { meta: { ...pos, optimizer: { step: opt.step } }, tensors });
+    writeCheckpoint<Meta>(run.path(file), { meta: { ...pos, wallBefore: wallNow(), optimizer: { step: opt.step } }, tensors });
   };
 
   const [h, w, c] = [ds.height, ds.width, ds.channels];
+  const step = makeTrainStep(model, optimizer, vars, [h, w, c], tc.label_smoothing);
   const fullSteps = numBatches(ds.train.n, tc.batch, true);
   const stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
   if (stepsPerEpoch < 1) throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images)`);
   const evalBatch = tc.eval_batch ?? tc.batch * 2;
-  const started = Date.now();
   let lastMetrics: EpochMetrics | null = null;
   let trainImages = 0;
   let trainSeconds = 0;
@@ -217,29 +252,13 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
       if (b.index >= stepsPerEpoch) break;
       if (ctx.shouldStop?.()) {
         acc.seconds += (performance.now() - t0) / 1000;
-        pos.wallBefore += (Date.now() - started) / 1000;
         saveCheckpoint('last');
         ctx.progress.stop();
         log.warn({ epoch, step: pos.stepInEpoch }, 'interrupted: checkpoint saved; continue with --resume');
-        return { status: 'interrupted', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: 0, wallSeconds: pos.wallBefore };
+        return { status: 'interrupted', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: 0, wallSeconds: wallNow() };
       }
       lr = learningRate(tc, epoch + b.index / stepsPerEpoch);
-      let correctT: tf.Tensor | null = null;
-      const lossT = tf.tidy(() => {
-        const x = tf.tensor4d(b.x, [b.size, h, w, c]);
-        const y = tf.tensor1d(b.y, 'int32');
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-          correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-          return crossEntropy(logits, y, tc.label_smoothing);
-        }, vars);
-        optimizer.apply(grads, lr);
-        return value;
-      });
-      const loss = lossT.dataSync()[0];
-      const correct = (correctT as tf.Tensor | null)?.dataSync()[0] ?? 0;
-      lossT.dispose();
-      (correctT as tf.Tensor | null)?.dispose();
+      const { loss, correct } = step(b.x, b.y, b.size, lr);
       if (!Number.isFinite(loss)) {
         ctx.progress.stop();
         throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${pos.globalStep + 1}); try a lower train.lr`);
@@ -290,6 +309,5 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
     saveCheckpoint('last');
     if (improved) saveCheckpoint('best');
   }
-  const wallSeconds = pos.wallBefore + (Date.now() - started) / 1000;
-  return { status: 'finished', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: trainImages / Math.max(trainSeconds, 1e-9), wallSeconds };
+  return { status: 'finished', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: trainImages / Math.max(trainSeconds, 1e-9), wallSeconds: wallNow() };
 }

@@ -1,0 +1,59 @@
+import { availableParallelism } from 'node:os';
+import { BACKEND_ORDER, type ConcreteBackend } from '../backends/select.js';
+
+interface BackendReport {
+  name: ConcreteBackend;
+  available: boolean;
+  why: string;
+}
+
+async function probeTensorflow(): Promise<BackendReport> {
+  const reasons: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      const name = pkg;
+      await import(name);
+      return { name: 'tensorflow', available: true, why: `${pkg} loads` };
+    } catch (e) {
+      reasons.push(`${pkg}: ${(e as Error).message.split('\n')[0].slice(0, 160)}`);
+    }
+  }
+  return { name: 'tensorflow', available: false, why: `${reasons.join('; ')} (optional; its install downloads libtensorflow, which needs network access to Google's storage, and tfjs-node-gpu needs CUDA 11.2)` };
+}
+
+/** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA. */
+export async function doctorCommand(opts: { json: boolean }): Promise<void> {
+  const { torchAvailability } = await import('../backends/torch/index.js');
+  const torch = torchAvailability();
+  const reports: BackendReport[] = [
+    await probeTensorflow(),
+    {
+      name: 'torch',
+      available: torch.available,
+      why: torch.available && torch.libtorch ? `libtorch ${torch.libtorch.version} (${torch.libtorch.source}) at ${torch.libtorch.path}` : torch.reason,
+    },
+    { name: 'wasm', available: true, why: 'bundled (@tensorflow/tfjs-backend-wasm, single-threaded in Node)' },
+    { name: 'cpu', available: true, why: 'bundled (@tensorflow/tfjs-backend-cpu, pure JS: very slow for convolutions)' },
+  ];
+  const auto = BACKEND_ORDER.find((b) => reports.find((r) => r.name === b)?.available) ?? 'cpu';
+  const result = {
+    backends: reports,
+    auto,
+    libtorch: torch.libtorch ?? null,
+    cuda: torch.cuda ?? false,
+    threads: torch.threads ?? availableParallelism(),
+    cores: availableParallelism(),
+    node: process.versions.node,
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const lines = ['backends (automatic order: tensorflow, torch, wasm, cpu):'];
+  for (const r of reports) lines.push(`  ${r.name.padEnd(10)} ${r.available ? 'yes' : 'no '}  ${r.why}`);
+  lines.push(`automatic choice: ${auto}`);
+  lines.push(`threads: ${result.threads} (cores: ${result.cores}; set with --threads)`);
+  lines.push(`CUDA: ${result.cuda ? 'available' : 'not available'}${torch.available ? '' : ' (needs the torch backend)'}`);
+  lines.push(`node: ${result.node}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

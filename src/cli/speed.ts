@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigSchema } from '../config/schema.js';
+import { selectBackend, type ConcreteBackend } from '../backends/select.js';
+import { Optimizer } from '../train/optimizer.js';
+import { countTrainable } from '../train/state.js';
+import { buildModel, makeTrainStep, paramGroups } from '../train/trainer.js';
+import { Rng } from '../util/rng.js';
+import { UserError } from '../util/errors.js';
+import { registryChecks, versions } from './common.js';
+
+export interface SpeedCliOptions {
+  arch: string;
+  size: number;
+  batch: number;
+  classes: number;
+  channels: number;
+  activation: string;
+  backend?: string;
+  threads?: number;
+  warmup: number;
+  steps: number;
+  json: boolean;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function timed(fn: () => void, warmup: number, steps: number): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return median(times);
+}
+
+/**
+ * `pwlu speed`: median training-step (forward + backward + SGD momentum update) and inference
+ * throughput on random data, printed with the same fields as shared/bench/pytorch_reference.py.
+ */
+export async function speedCommand(o: SpeedCliOptions): Promise<void> {
+  const config = ConfigSchema.parse({
+    backend: o.backend ?? 'auto',
+    threads: o.threads ?? 0,
+    model: { arch: o.arch },
+    activation: { name: o.activation },
+    train: { batch: o.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
+  });
+  const issues = registryChecks(config);
+  if (issues.length) throw new UserError(issues.map((i) => `--${i.path[0] === 'model' ? 'arch' : 'activation'}: ${i.message}`).join('\n'));
+  const backend = await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device });
+  const shape: [number, number, number] = [o.size, o.size, o.channels];
+  const model = buildModel(config, { height: o.size, width: o.size, channels: o.channels, numClasses: o.classes });
+  const params = paramGroups(model, config.train.no_decay);
+  const optimizer = new Optimizer(config.train, params);
+  const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0);
+  const rng = new Rng(0);
+  const x = new Float32Array(o.batch * o.size * o.size * o.channels);
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const y = new Int32Array(o.batch);
+  for (let i = 0; i < y.length; i++) y[i] = rng.int(o.classes);
+  const trainS = timed(() => step(x, y, o.batch, 0.01), o.warmup, o.steps);
+  const xt = tf.tensor4d(x, [o.batch, ...shape]);
+  const inferS = timed(
+    () => {
+      const s = tf.tidy(() => tf.sum(model.apply(xt, { training: false }) as tf.Tensor));
+      s.dataSync();
+      s.dispose();
+    },
+    o.warmup,
+    o.steps,
+  );
+  xt.dispose();
+  const threads = typeof backend.detail.threads === 'number' ? backend.detail.threads : 1;
+  const result = {
+    framework: 'pwlu',
+    version: versions().pwlu,
+    backend: backend.name,
+    threads,
+    arch: o.arch,
+    act: o.activation,
+    size: o.size,
+    batch: o.batch,
+    classes: o.classes,
+    params: countTrainable(model),
+    train_step_s: +trainS.toFixed(5),
+    train_img_per_s: +(o.batch / trainS).toFixed(2),
+    infer_step_s: +inferS.toFixed(5),
+    infer_img_per_s: +(o.batch / inferS).toFixed(2),
+  };
+  optimizer.dispose();
+  model.dispose();
+  if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else
+    process.stdout.write(
+      `${o.arch} + ${o.activation} @${o.size} batch ${o.batch} on ${backend.name} (${threads} threads): ` +
+        `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n`,
+    );
+}

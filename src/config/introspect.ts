@@ -1,0 +1,154 @@
+/** Reads the structure of `ConfigSchema` at run time: sibling keys for suggestions, and the key listing for docs. */
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { ConfigSchema } from './schema.js';
+
+type Schema = z.core.$ZodType;
+
+/** Strips default/optional/nullable wrappers; `nullable` reports whether null was allowed on the way. */
+function unwrap(schema: Schema): { inner: Schema; nullable: boolean } {
+  let cur = schema;
+  let nullable = false;
+  for (;;) {
+    if (cur instanceof z.core.$ZodDefault || cur instanceof z.core.$ZodOptional || cur instanceof z.core.$ZodPrefault) {
+      cur = cur._zod.def.innerType;
+    } else if (cur instanceof z.core.$ZodNullable) {
+      nullable = true;
+      cur = cur._zod.def.innerType;
+    } else {
+      return { inner: cur, nullable };
+    }
+  }
+}
+
+/** The object shape of a schema (after unwrapping), or null if it is not an object. */
+function shapeOf(schema: Schema): Record<string, Schema> | null {
+  const { inner } = unwrap(schema);
+  return inner instanceof z.core.$ZodObject ? inner._zod.def.shape : null;
+}
+
+/** Whether an object schema accepts keys beyond its shape (`looseObject`). */
+function isLoose(schema: Schema): boolean {
+  const { inner } = unwrap(schema);
+  return inner instanceof z.core.$ZodObject && inner._zod.def.catchall !== undefined && !(inner._zod.def.catchall instanceof z.core.$ZodNever);
+}
+
+/** Walks the schema along a config path (array indices step into list elements); null when the path leaves it. */
+export function schemaAt(path: readonly (string | number)[], root: Schema = ConfigSchema): Schema | null {
+  let cur: Schema = root;
+  for (const seg of path) {
+    const { inner } = unwrap(cur);
+    if (inner instanceof z.core.$ZodObject) {
+      const next = Object.hasOwn(inner._zod.def.shape, String(seg)) ? inner._zod.def.shape[String(seg)] : undefined;
+      if (next === undefined) return null;
+      cur = next;
+    } else if (inner instanceof z.core.$ZodArray && /^\d+$/.test(String(seg))) {
+      cur = inner._zod.def.element;
+    } else {
+      return null;
+    }
+  }
+  return cur;
+}
+
+/** The keys the schema allows in the mapping at `path`, so an unknown key can be matched against its siblings. */
+export function keysAt(path: readonly (string | number)[]): string[] {
+  const s = schemaAt(path);
+  const shape = s === null ? null : shapeOf(s);
+  return shape === null ? [] : Object.keys(shape);
+}
+
+/** Whether the schema wants an integer at `path`, so a type error can say "an integer" rather than "a number". */
+export function isIntegerAt(path: readonly (string | number)[]): boolean {
+  const s = schemaAt(path);
+  if (s === null) return false;
+  const { inner } = unwrap(s);
+  return inner instanceof z.core.$ZodNumber && (inner._zod.def.checks ?? []).some((c) => c instanceof z.core.$ZodCheckNumberFormat);
+}
+
+/** Every dotted key path in the schema (mappings and leaves), for suggesting `train.lr` when `lr` is misplaced. */
+export function allKeyPaths(): string[][] {
+  const out: string[][] = [];
+  const walk = (schema: Schema, prefix: string[]): void => {
+    const shape = shapeOf(schema);
+    if (shape === null) return;
+    for (const [key, child] of Object.entries(shape)) {
+      out.push([...prefix, key]);
+      walk(child, [...prefix, key]);
+    }
+  };
+  walk(ConfigSchema, []);
+  return out;
+}
+
+/** A short type/constraint summary of a leaf schema, e.g. `int, > 0, <= 10000` or `sgd | adam`. */
+function describeType(schema: Schema): string {
+  const { inner, nullable } = unwrap(schema);
+  let t: string;
+  if (inner instanceof z.core.$ZodNumber) {
+    const parts: string[] = [];
+    let isInt = false;
+    for (const check of inner._zod.def.checks ?? []) {
+      if (check instanceof z.core.$ZodCheckNumberFormat) isInt = true;
+      else if (check instanceof z.core.$ZodCheckGreaterThan) {
+        parts.push(`${check._zod.def.inclusive ? '>=' : '>'} ${String(check._zod.def.value)}`);
+      } else if (check instanceof z.core.$ZodCheckLessThan) {
+        parts.push(`${check._zod.def.inclusive ? '<=' : '<'} ${String(check._zod.def.value)}`);
+      } else if (check._zod.def.check === 'custom') {
+        parts.push('custom check');
+      }
+    }
+    t = [isInt ? 'int' : 'number', ...parts].join(', ');
+  } else if (inner instanceof z.core.$ZodEnum) {
+    t = Object.values(inner._zod.def.entries).map(String).join(' | ');
+  } else if (inner instanceof z.core.$ZodLiteral) {
+    t = inner._zod.def.values.map((v) => String(v)).join(' | ');
+  } else if (inner instanceof z.core.$ZodBoolean) {
+    t = 'true | false';
+  } else if (inner instanceof z.core.$ZodString) {
+    t = 'string';
+  } else if (inner instanceof z.core.$ZodArray) {
+    t = `list of ${describeType(inner._zod.def.element)}`;
+  } else if (inner instanceof z.core.$ZodUnion) {
+    t = inner._zod.def.options.map((o) => describeType(o)).join(' | ');
+  } else {
+    t = inner._zod.def.type;
+  }
+  return nullable ? `${t} | null` : t;
+}
+
+/** Formats a default the way it would be written in a config file. */
+function showDefault(value: unknown): string {
+  return stringify(value, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+}
+
+/** A listing of every config key with its default and allowed values, for `pwlu config --help`; derived from the schema. */
+export function describeSchema(): string {
+  const defaults: unknown = ConfigSchema.parse({});
+  const rows: [string, string, string][] = [];
+  const valueAt = (path: string[]): unknown => {
+    let cur: unknown = defaults;
+    for (const seg of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[seg] : undefined;
+    return cur;
+  };
+  const walk = (schema: Schema, prefix: string[]): void => {
+    const shape = shapeOf(schema);
+    if (shape === null) return;
+    for (const [key, child] of Object.entries(shape)) {
+      const path = [...prefix, key];
+      if (shapeOf(child) !== null) {
+        walk(child, path);
+      } else {
+        rows.push([path.join('.'), showDefault(valueAt(path)), describeType(child)]);
+      }
+    }
+    if (isLoose(schema) && prefix.length > 0) {
+      rows.push([`${prefix.join('.')}.<option>`, '', 'options of the chosen entry, checked by its registry']);
+    }
+  };
+  walk(ConfigSchema, []);
+  const w0 = Math.max('key'.length, ...rows.map((r) => r[0].length));
+  const w1 = Math.max('default'.length, ...rows.map((r) => r[1].length));
+  const line = (r: [string, string, string]): string => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`.trimEnd();
+  return [line(['key', 'default', 'allowed']), ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,534 @@
+/**
+ * Loading an experiment config: schema defaults < YAML file < `--set key.path=value` (in order), validated by
+ * `ConfigSchema` plus caller-supplied checks. Every problem becomes one `UserError` that names the file and line
+ * (or the `--set` entry), the dotted key path, and the offending value.
+ */
+import { readFileSync } from 'node:fs';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { UserError } from '../util/errors.js';
+import { configHash } from './format.js';
+import { allKeyPaths, isIntegerAt, keysAt } from './introspect.js';
+import { ConfigSchema, type Config } from './schema.js';
+import { closeKeys, closestKey } from './suggest.js';
+
+export type ConfigPath = (string | number)[];
+
+/** A problem found by a caller's extra check (e.g. `model.arch` not in the model registry). */
+export interface ConfigIssue {
+  path: ConfigPath;
+  message: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** First 12 hex chars of sha256 over the canonical JSON of `config`. */
+  hash: string;
+  /** The config file as given, or null when only defaults and `--set` were used. */
+  file: string | null;
+}
+
+export interface LoadOptions {
+  /** Checks the schema cannot express (registries); their issues are reported together with the schema's. */
+  extraChecks?: (cfg: Config) => ConfigIssue[];
+}
+
+type ZodIssue = z.core.$ZodIssue;
+type Mapping = Record<string, unknown>;
+
+interface SetEntry {
+  /** The key path as typed, e.g. `train.lr`. */
+  key: string;
+  path: string[];
+  value: unknown;
+}
+
+interface Source {
+  file: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+type Where = { kind: 'file'; line: number } | { kind: 'set'; entry: SetEntry; order: number } | { kind: 'none' };
+
+/** Most YAML errors listed for one file; later ones are usually consequences of the first. */
+const MAX_YAML_ERRORS = 5;
+
+/** Loads, merges and validates a config; throws one `UserError` listing every problem. */
+export function loadConfig(file: string | null, sets: string[], opts: LoadOptions = {}): LoadedConfig {
+  let data: Mapping = {};
+  let source: Source | null = null;
+  if (file !== null) {
+    const read = readSource(file);
+    data = read.data;
+    source = read.source;
+  }
+  const entries = parseSets(sets);
+  const setProblems = entries.map((e) => applySet(data, e)).filter((p): p is string => p !== null);
+  if (setProblems.length > 0) throw new UserError(joinProblems(setProblems));
+  const config = validate(data, source, entries, opts.extraChecks);
+  return { config, hash: configHash(config), file };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading the file
+
+/** Reads and parses the YAML file into plain data, or throws a `UserError` naming the file, line and column. */
+function readSource(file: string): { data: Mapping; source: Source } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read config file: ${fsReason(err)}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const shown: string[] = [];
+    const seen = new Set<number>();
+    for (const e of doc.errors) {
+      // The parser often reports a second, consequential error at the same spot; keep the first.
+      if (seen.has(e.pos[0])) continue;
+      seen.add(e.pos[0]);
+      const { line, col } = lines.linePos(e.pos[0]);
+      const what = e.code === 'DUPLICATE_KEY' ? describeDuplicate(doc, lines, e.pos[0]) : `invalid YAML: ${e.message}`;
+      shown.push(`${file}:${line}:${col}: ${what}`);
+    }
+    if (shown.length > MAX_YAML_ERRORS) {
+      const more = shown.length - MAX_YAML_ERRORS;
+      shown.splice(MAX_YAML_ERRORS, more, `(${more} more YAML errors)`);
+    }
+    throw new UserError(joinProblems(shown));
+  }
+  const contents = doc.contents;
+  if (contents === null) return { data: {}, source: { file, doc, lines } }; // empty file: all defaults
+  if (!isMap(contents)) {
+    const line = contents.range ? lines.linePos(contents.range[0]).line : 1;
+    const got = isSeq(contents) ? 'a list' : isScalar(contents) ? show(contents.value) : 'something else';
+    throw new UserError(`${file}:${line}: the top level must be a mapping of config keys (got ${got})`);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    throw new UserError(`${file}: cannot read config: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { data: isMapping(data) ? data : {}, source: { file, doc, lines } };
+}
+
+/** `train.lr: duplicate key (first on line 3)` for the repeated key starting at `offset`. */
+function describeDuplicate(doc: Document.Parsed, lines: LineCounter, offset: number): string {
+  let found = 'duplicate key';
+  visit(doc, {
+    Pair(_, pair, ancestors) {
+      if (!isScalar(pair.key) || pair.key.range?.[0] !== offset) return undefined;
+      const key = pair.key;
+      const keys = ancestors.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : '?'));
+      const parent = ancestors[ancestors.length - 1];
+      const first = isMap(parent) ? parent.items.find((p) => p !== pair && isScalar(p.key) && p.key.value === key.value) : undefined;
+      const firstStart = first && isScalar(first.key) ? first.key.range?.[0] : undefined;
+      const where = firstStart === undefined ? '' : ` (first on line ${lines.linePos(firstStart).line})`;
+      found = `${formatPath([...keys, String(key.value)])}: duplicate key${where}; each key may appear once per mapping`;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/** A short reason for a failed read, without the stack or the errno noise. */
+function fsReason(err: unknown): string {
+  const code = err !== null && typeof err === 'object' && 'code' in err ? String(err.code) : '';
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// --set
+
+/** Parses `key.path=value` entries, values as YAML scalars/flow collections; reports every malformed one at once. */
+function parseSets(sets: readonly string[]): SetEntry[] {
+  const out: SetEntry[] = [];
+  const problems: string[] = [];
+  for (const raw of sets) {
+    const eq = raw.indexOf('=');
+    if (eq < 0) {
+      problems.push(`--set ${raw}: expected key.path=value (e.g. --set train.lr=0.05)`);
+      continue;
+    }
+    const key = raw.slice(0, eq).trim();
+    const valueText = raw.slice(eq + 1);
+    if (key === '') {
+      problems.push(`--set ${raw}: empty key before '=' (expected key.path=value)`);
+      continue;
+    }
+    const path = key.split('.');
+    if (path.some((s) => s.trim() === '' || s !== s.trim())) {
+      problems.push(`--set ${raw}: empty or padded segment in key '${key}' (expected e.g. train.optimizer.momentum)`);
+      continue;
+    }
+    if (path.includes('__proto__')) {
+      problems.push(`--set ${raw}: '__proto__' is not a config key`);
+      continue;
+    }
+    const doc = parseDocument(valueText, { prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      problems.push(`--set ${raw}: cannot parse the value as YAML: ${doc.errors[0]!.message}`);
+      continue;
+    }
+    const value: unknown = doc.toJS();
+    out.push({ key, path, value });
+  }
+  if (problems.length > 0) throw new UserError(joinProblems(problems));
+  return out;
+}
+
+/** Writes one `--set` value into the merged data, creating mappings on the way; returns a problem or null. */
+function applySet(root: Mapping, entry: SetEntry): string | null {
+  let cur: Mapping | unknown[] = root;
+  for (let i = 0; i < entry.path.length; i++) {
+    const seg = entry.path[i]!;
+    const last = i === entry.path.length - 1;
+    let next: unknown;
+    if (Array.isArray(cur)) {
+      const index = /^\d+$/.test(seg) ? Number(seg) : -1;
+      if (index < 0 || index > cur.length) {
+        const at = entry.path.slice(0, i).join('.');
+        return `--set ${entry.key}: '${at}' is a list of ${cur.length}; '${seg}' is not an index into it`;
+      }
+      if (last) {
+        cur[index] = entry.value;
+        return null;
+      }
+      next = cur[index];
+      if (next === undefined || next === null) cur[index] = next = {};
+    } else {
+      if (last) {
+        cur[seg] = entry.value;
+        return null;
+      }
+      next = Object.hasOwn(cur, seg) ? cur[seg] : undefined;
+      if (next === undefined || next === null) cur[seg] = next = {};
+    }
+    if (!Array.isArray(next) && !isMapping(next)) {
+      const at = entry.path.slice(0, i + 1).join('.');
+      return `--set ${entry.key}: cannot set a key inside '${at}', which is ${show(next)} rather than a mapping`;
+    }
+    cur = next;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Validation
+
+interface Problem {
+  path: ConfigPath;
+  message: string;
+}
+
+/** Runs the schema and the extra checks; returns the config or throws every problem in one `UserError`. */
+function validate(
+  data: Mapping,
+  source: Source | null,
+  sets: readonly SetEntry[],
+  extraChecks: LoadOptions['extraChecks'],
+): Config {
+  const parsed = ConfigSchema.safeParse(data);
+  const problems: Problem[] = [];
+  let config: Config | null = null;
+  const repaired: { path: ConfigPath; unknownKey: boolean }[] = [];
+  if (parsed.success) {
+    config = structuredClone(parsed.data);
+  } else {
+    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, data));
+    // Still run the extra checks (e.g. an unknown model.arch) so that one run reports everything it can: drop the
+    // offending values, let the defaults fill in, and check the rest.
+    config = repair(data, parsed.error.issues, repaired);
+  }
+  if (config !== null && extraChecks) {
+    for (const issue of extraChecks(config)) {
+      // Skip issues that may only be consequences of a value we replaced by its default.
+      const shadowed = repaired.some(
+        (r) => isPrefix(issue.path, r.path) || isPrefix(r.unknownKey || r.path.length < 2 ? r.path : r.path.slice(0, -1), issue.path),
+      );
+      if (!shadowed) problems.push({ path: [...issue.path], message: issue.message });
+    }
+  }
+  if (problems.length > 0 || config === null) {
+    throw new UserError(formatProblems(problems, source, sets));
+  }
+  return config;
+}
+
+/** Drops offending values until the schema accepts the data (defaults fill in), recording what was dropped. */
+function repair(data: Mapping, issues: readonly ZodIssue[], repaired: { path: ConfigPath; unknownKey: boolean }[]): Config | null {
+  const current: Mapping = structuredClone(data);
+  let pending = issues;
+  for (let round = 0; round < 10; round++) {
+    for (const issue of pending) {
+      const base = issue.path.map(pathSegment);
+      const targets =
+        issue.code === 'unrecognized_keys' ? issue.keys.map((k) => ({ path: [...base, k], unknownKey: true })) : [{ path: base, unknownKey: false }];
+      for (const t of targets) {
+        // Drop a whole list rather than one element, so indices of the rest do not shift.
+        const firstIndex = t.path.findIndex((s) => typeof s === 'number');
+        const cut = firstIndex < 0 ? t.path : t.path.slice(0, firstIndex);
+        if (cut.length === 0) return null;
+        deleteAt(current, cut);
+        repaired.push({ path: cut, unknownKey: t.unknownKey });
+      }
+    }
+    const again = ConfigSchema.safeParse(current);
+    if (again.success) return again.data;
+    pending = again.error.issues;
+  }
+  return null;
+}
+
+/** Removes the value at a key path (all segments are mapping keys) if present. */
+function deleteAt(root: Mapping, path: ConfigPath): void {
+  let cur: unknown = root;
+  for (let i = 0; i < path.length - 1; i++) {
+    cur = isMapping(cur) && Object.hasOwn(cur, String(path[i])) ? cur[String(path[i])] : undefined;
+  }
+  if (isMapping(cur)) delete cur[String(path[path.length - 1])];
+}
+
+/** Turns one zod issue into user-facing problems (one per unknown key). */
+function describeIssue(issue: ZodIssue, data: Mapping): Problem[] {
+  const path = issue.path.map(pathSegment);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: unknownKeyMessage(path, key) }));
+  }
+  const value = valueAt(data, path);
+  const got = value === undefined ? '' : ` (got ${show(value)})`;
+  return [{ path, message: issueMessage(issue, path, value) + got }];
+}
+
+/** The short human message for a zod issue, without the `(got …)` suffix. */
+function issueMessage(issue: ZodIssue, path: ConfigPath, value: unknown): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (value === undefined) return `required: expected ${typeName(issue.expected)}`;
+      if (issue.expected === 'number' && typeof value === 'number') return 'expected a finite number';
+      // zod reports "number" for a non-number even where only integers are allowed; say what is really wanted.
+      if (issue.expected === 'number' && isIntegerAt(path)) return `expected ${typeName('int')}`;
+      return `expected ${typeName(issue.expected)}`;
+    case 'too_big':
+    case 'too_small': {
+      const big = issue.code === 'too_big';
+      const limit = big ? issue.maximum : issue.minimum;
+      if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
+        const op = big ? (issue.inclusive === false ? '<' : '<=') : issue.inclusive === false ? '>' : '>=';
+        return `must be ${op} ${String(limit)}`;
+      }
+      if (issue.origin === 'string') {
+        if (!big && Number(limit) === 1) return 'must not be empty';
+        return `must be ${big ? 'at most' : 'at least'} ${String(limit)} characters long`;
+      }
+      return `must have ${big ? 'at most' : 'at least'} ${String(limit)} items`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1 ? `must be ${choice(issue.values[0])}` : `must be one of: ${issue.values.map(choice).join(', ')}`;
+    case 'invalid_union': {
+      const alternatives: string[] = [];
+      for (const branch of issue.errors) {
+        for (const sub of branch) {
+          if (sub.path.length !== 0) return 'does not match any allowed form';
+          if (sub.code === 'invalid_type') alternatives.push(...(sub.expected === 'boolean' ? ['true', 'false'] : [typeName(sub.expected)]));
+          else if (sub.code === 'invalid_value') alternatives.push(...sub.values.map(choice));
+        }
+      }
+      const uniq = [...new Set(alternatives)];
+      if (uniq.length === 0) return 'does not match any allowed form';
+      return uniq.length === 1 ? `must be ${uniq[0]}` : `must be ${uniq.slice(0, -1).join(', ')} or ${uniq[uniq.length - 1]}`;
+    }
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** `unknown key; did you mean 'epochs'?`, or where the key lives elsewhere, or the valid keys. */
+function unknownKeyMessage(parent: ConfigPath, key: string): string {
+  const siblings = keysAt(parent);
+  const near = closestKey(key, siblings);
+  if (near !== null) return `unknown key; did you mean '${near}'?`;
+  const elsewhere = closeKeys(
+    key,
+    allKeyPaths().map((p) => p.join('.')),
+    (dotted) => dotted.slice(dotted.lastIndexOf('.') + 1),
+  ).slice(0, 3);
+  if (elsewhere.length > 0) return `unknown key; did you mean ${elsewhere.map((p) => `'${p}'`).join(' or ')}?`;
+  return `unknown key; valid keys${parent.length > 0 ? ` in ${formatPath(parent)}` : ''}: ${siblings.join(', ')}`;
+}
+
+/** Names a zod `expected` type the way a config author thinks of it. */
+function typeName(expected: string): string {
+  switch (expected) {
+    case 'int':
+      return 'an integer';
+    case 'number':
+      return 'a number';
+    case 'string':
+      return 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+      return 'a mapping';
+    case 'array':
+      return 'a list';
+    case 'null':
+      return 'null';
+    default:
+      return expected;
+  }
+}
+
+/** An allowed literal as written in YAML. */
+function choice(v: unknown): string {
+  return typeof v === 'string' ? v : String(v);
+}
+
+/** An offending value, short enough for one line. */
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return truncate(JSON.stringify(v));
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return '.nan';
+    if (v === Infinity) return '.inf';
+    if (v === -Infinity) return '-.inf';
+    return String(v);
+  }
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return `a list ${truncate(JSON.stringify(v))}`;
+  if (typeof v === 'object') return `a mapping ${truncate(JSON.stringify(v))}`;
+  return String(v);
+}
+
+function truncate(s: string, max = 60): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Locating and formatting problems
+
+/** Formats problems one per line, ordered by file line, then `--set` order, then those without a location. */
+function formatProblems(problems: readonly Problem[], source: Source | null, sets: readonly SetEntry[]): string {
+  if (problems.length === 0) return `${source?.file ?? 'config'}: invalid config`;
+  const rank = (w: Where): [number, number] => (w.kind === 'file' ? [0, w.line] : w.kind === 'set' ? [1, w.order] : [2, 0]);
+  const located = problems.map((p, i) => ({ p, i, where: locate(p.path, source, sets) }));
+  located.sort((a, b) => {
+    const [ka, va] = rank(a.where);
+    const [kb, vb] = rank(b.where);
+    return ka - kb || va - vb || a.i - b.i;
+  });
+  const lines = located.map(({ p, where }) => {
+    const dotted = formatPath(p.path);
+    switch (where.kind) {
+      case 'file':
+        return `${source!.file}:${where.line}: ${dotted}: ${p.message}`;
+      case 'set':
+        return samePath(where.entry.path, p.path) ? `--set ${where.entry.key}: ${p.message}` : `--set ${where.entry.key}: ${dotted}: ${p.message}`;
+      case 'none':
+        return source ? `${source.file}: ${dotted}: ${p.message}` : `${dotted}: ${p.message}`;
+    }
+  });
+  return joinProblems(lines);
+}
+
+/** Finds where the value at `path` came from: the last `--set` covering it, else its YAML line, else the nearest parent. */
+function locate(path: ConfigPath, source: Source | null, sets: readonly SetEntry[]): Where {
+  for (let i = sets.length - 1; i >= 0; i--) {
+    if (isPrefix(sets[i]!.path, path)) return { kind: 'set', entry: sets[i]!, order: i };
+  }
+  const hit = source ? findNode(source, path) : null;
+  if (hit && hit.depth === path.length && hit.line !== null) return { kind: 'file', line: hit.line };
+  // Not in the file: a mapping created by a --set below it (e.g. an unknown section), else the nearest parent's line.
+  for (let i = sets.length - 1; i >= 0; i--) {
+    if (isPrefix(path, sets[i]!.path)) return { kind: 'set', entry: sets[i]!, order: i };
+  }
+  if (hit && hit.line !== null) return { kind: 'file', line: hit.line };
+  return { kind: 'none' };
+}
+
+/** Walks the YAML document along `path`; reports how deep it got and the line of the deepest key (or list item). */
+function findNode(source: Source, path: ConfigPath): { depth: number; line: number | null } {
+  const { doc, lines } = source;
+  let node: unknown = doc.contents;
+  let line: number | null = null;
+  let depth = 0;
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    let at: Node | null = null;
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      at = isScalar(pair.key) ? pair.key : null;
+      next = pair.value;
+    } else if (isSeq(node) && /^\d+$/.test(String(seg))) {
+      const item: unknown = node.items[Number(seg)];
+      if (item === undefined) break;
+      at = isScalar(item) || isMap(item) || isSeq(item) || isAlias(item) ? item : null;
+      next = item;
+    } else {
+      break;
+    }
+    if (at?.range) line = lines.linePos(at.range[0]).line;
+    node = next;
+    depth++;
+  }
+  return { depth, line };
+}
+
+/** `train.schedule.milestones[0]`; the empty path is the top level. */
+function formatPath(path: ConfigPath): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+function joinProblems(lines: readonly string[]): string {
+  if (lines.length === 1) return lines[0]!;
+  return `${lines.length} problems in config:\n${lines.map((l) => `  ${l}`).join('\n')}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers
+
+function isMapping(v: unknown): v is Mapping {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function pathSegment(s: PropertyKey): string | number {
+  return typeof s === 'symbol' ? String(s) : s;
+}
+
+function isPrefix(prefix: readonly (string | number)[], path: readonly (string | number)[]): boolean {
+  return prefix.length <= path.length && prefix.every((s, i) => String(s) === String(path[i]));
+}
+
+function samePath(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
+  return a.length === b.length && isPrefix(a, b);
+}
+
+function valueAt(root: unknown, path: ConfigPath): unknown {
+  let cur = root;
+  for (const seg of path) {
+    if (Array.isArray(cur)) cur = typeof seg === 'number' || /^\d+$/.test(seg) ? cur[Number(seg)] : undefined;
+    else if (isMapping(cur)) cur = Object.hasOwn(cur, String(seg)) ? cur[String(seg)] : undefined;
+    else return undefined;
+  }
+  return cur;
+}
