@@ -1,0 +1,163 @@
+import { deriveSeed, Rng } from '../util/rng.js';
+import type { Dataset, Split } from './types.js';
+
+/**
+ * Mini-batches as plain typed arrays (NHWC float32 + int32 labels), normalised and augmented on the
+ * fly while copying from the uint8 split.
+ *
+ * Reproducibility: the permutation of an epoch depends only on (seed, epoch); the augmentation of
+ * batch b only on (seed, epoch, b). A run resumed at batch k with `startBatch: k` therefore yields
+ * exactly the batches k, k+1, ... the uninterrupted run would have, without producing the skipped ones.
+ */
+
+const PERM_STREAM = 0x9e7;
+const AUG_STREAM = 0xa06;
+
+/** One mini-batch. `x` and `y` are REUSED between yields: copy them (or make the tensor) before advancing. */
+export interface Batch {
+  /** size * H * W * C normalised pixels, NHWC. A view of a buffer reused by the next batch. */
+  x: Float32Array;
+  /** size labels. A view of a buffer reused by the next batch. */
+  y: Int32Array;
+  /** Number of images in this batch (= batchSize except possibly the last). */
+  size: number;
+  /** Batch index within the epoch. */
+  index: number;
+}
+
+/** Augmentation settings (the `data.augment` config block); null disables augmentation. */
+export interface AugmentOptions {
+  crop_padding: number;
+  flip: boolean | 'auto';
+}
+
+/** Options for `epochBatches`. */
+export interface EpochBatchOptions {
+  batchSize: number;
+  seed: number;
+  epoch: number;
+  shuffle: boolean;
+  augment: AugmentOptions | null;
+  dropLast: boolean;
+  /** Resume at this batch index; earlier batches are skipped without being built. */
+  startBatch?: number;
+}
+
+/** Number of batches an epoch of n images yields, so schedules and progress can be sized up front. */
+export function numBatches(n: number, batchSize: number, dropLast: boolean): number {
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+/** The epoch's sample order: a permutation seeded by (seed, epoch), or identity when not shuffling. */
+export function epochPermutation(n: number, seed: number, epoch: number, shuffle: boolean): Int32Array {
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  if (shuffle) new Rng(deriveSeed(seed, epoch, PERM_STREAM)).shuffle(perm);
+  return perm;
+}
+
+/** Lookup table channel*256 + value -> (value/255 - mean[c]) / std[c]. */
+export function normalisationTable(mean: number[], std: number[], channels: number): Float32Array {
+  if (mean.length !== channels || std.length !== channels) {
+    throw new RangeError(`mean/std have ${mean.length}/${std.length} entries, expected ${channels} (one per channel)`);
+  }
+  const lut = new Float32Array(channels * 256);
+  for (let c = 0; c < channels; c++) {
+    if (!(std[c]! > 0)) throw new RangeError(`std[${c}] must be positive, got ${std[c]}`);
+    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - mean[c]!) / std[c]!;
+  }
+  return lut;
+}
+
+/**
+ * Yields an epoch's mini-batches, normalised (pixel/255 - mean)/std per channel, with optional
+ * zero-padding + random crop and random horizontal flip (flip 'auto' = only where `ds.flipOk`).
+ * Padding is zero in pixel space, as torchvision pads before normalising. No tensors and no
+ * per-image allocations: the yielded `x`/`y` are views of two buffers reused for every batch.
+ */
+export function* epochBatches(
+  split: Split,
+  ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'mean' | 'std' | 'flipOk'>,
+  opts: EpochBatchOptions,
+): Generator<Batch> {
+  const { batchSize, seed, epoch, shuffle, dropLast } = opts;
+  const total = numBatches(split.n, batchSize, dropLast);
+  const start = opts.startBatch ?? 0;
+  if (!Number.isInteger(start) || start < 0) throw new RangeError(`startBatch must be a non-negative integer, got ${start}`);
+  if (start >= total) return;
+
+  const H = ds.height;
+  const W = ds.width;
+  const C = ds.channels;
+  const imgLen = H * W * C;
+  if (split.images.length !== split.n * imgLen) {
+    throw new RangeError(`split has ${split.images.length} bytes, expected n*H*W*C = ${split.n * imgLen}`);
+  }
+  const lut = normalisationTable(ds.mean, ds.std, C);
+  const padValue = new Float32Array(C);
+  for (let c = 0; c < C; c++) padValue[c] = lut[c * 256]!;
+
+  const pad = opts.augment?.crop_padding ?? 0;
+  const flipSetting = opts.augment?.flip ?? false;
+  const doFlip = flipSetting === 'auto' ? ds.flipOk : flipSetting;
+  const augmenting = opts.augment !== null && (pad > 0 || doFlip);
+
+  const perm = epochPermutation(split.n, seed, epoch, shuffle);
+  const xBuf = new Float32Array(batchSize * imgLen);
+  const yBuf = new Int32Array(batchSize);
+  const src = split.images;
+
+  for (let b = start; b < total; b++) {
+    const first = b * batchSize;
+    const size = Math.min(batchSize, split.n - first);
+    const rng = augmenting ? new Rng(deriveSeed(seed, epoch, b, AUG_STREAM)) : null;
+    for (let k = 0; k < size; k++) {
+      const idx = perm[first + k]!;
+      yBuf[k] = split.labels[idx]!;
+      const s0 = idx * imgLen;
+      const d0 = k * imgLen;
+      if (rng === null) {
+        if (C === 1) {
+          for (let p = 0; p < imgLen; p++) xBuf[d0 + p] = lut[src[s0 + p]!]!;
+        } else {
+          for (let p = 0; p < imgLen; p += C) {
+            for (let c = 0; c < C; c++) xBuf[d0 + p + c] = lut[c * 256 + src[s0 + p + c]!]!;
+          }
+        }
+        continue;
+      }
+      // Fixed draw order per image: dy, dx (only when padding), then flip (only when flipping).
+      const dy = pad > 0 ? rng.int(2 * pad + 1) - pad : 0;
+      const dx = pad > 0 ? rng.int(2 * pad + 1) - pad : 0;
+      const flip = doFlip ? rng.uniform() < 0.5 : false;
+      for (let i = 0; i < H; i++) {
+        const sy = i + dy;
+        const rowOut = d0 + i * W * C;
+        if (sy < 0 || sy >= H) {
+          for (let j = 0; j < W; j++) for (let c = 0; c < C; c++) xBuf[rowOut + j * C + c] = padValue[c]!;
+          continue;
+        }
+        const rowIn = s0 + sy * W * C;
+        for (let j = 0; j < W; j++) {
+          // Crop first, then mirror the cropped window (torchvision: RandomCrop then RandomHorizontalFlip).
+          const sx = (flip ? W - 1 - j : j) + dx;
+          const o = rowOut + j * C;
+          if (sx < 0 || sx >= W) {
+            for (let c = 0; c < C; c++) xBuf[o + c] = padValue[c]!;
+          } else {
+            const iIn = rowIn + sx * C;
+            for (let c = 0; c < C; c++) xBuf[o + c] = lut[c * 256 + src[iIn + c]!]!;
+          }
+        }
+      }
+    }
+    const full = size === batchSize;
+    yield {
+      x: full ? xBuf : xBuf.subarray(0, size * imgLen),
+      y: full ? yBuf : yBuf.subarray(0, size),
+      size,
+      index: b,
+    };
+  }
+}
