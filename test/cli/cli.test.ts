@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'pwlu.js');
+const tmp = mkdtempSync(join(tmpdir(), 'pwlu-cli-'));
+
+function pwlu(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PWLU_DEBUG: '' }, timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user-facing failure: one message, no JavaScript stack frames. */
+function expectNoStack(stderr: string): void {
+  expect(stderr).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)/m);
+}
+
+const MICRO = ['--set', 'data.name=synthetic', '--set', 'model.width=0.25', '--set', 'data.synthetic.size=8', '--set', 'data.synthetic.train=32', '--set', 'data.synthetic.test=16', '--set', 'train.batch=8', '--set', 'train.epochs=1', '--backend', 'cpu'];
+
+describe('pwlu CLI', () => {
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('run `npm run build` first (npm test does)');
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('prints its version and help with exit 0', () => {
+    const v = pwlu('--version');
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const h = pwlu('train', '--help');
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain('--resume <run_dir>');
+  });
+
+  it('exits 1 on an unknown command or option', () => {
+    expect(pwlu('trian').code).toBe(1);
+    expect(pwlu('train', '--bogus').code).toBe(1);
+  });
+
+  it('exits 1 naming the file when the config is missing', () => {
+    const r = pwlu('train', '--config', 'nope.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('nope.yaml');
+    expectNoStack(r.stderr);
+  });
+
+  it('exits 1 with file, line, key path and a suggestion for a bad key', () => {
+    writeFileSync(join(tmp, 'bad.yaml'), 'model:\n  arch: resnet20\ntrain:\n  epoch: 3\n');
+    const r = pwlu('train', '--config', 'bad.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.yaml:4: train\.epoch: .*did you mean 'epochs'/);
+    expectNoStack(r.stderr);
+  });
+
+  it('exits 1 for an unknown architecture or activation, listing the choices', () => {
+    const r = pwlu('train', '--set', 'model.arch=resnet21', '--set', 'activation.name=relu2');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/model\.arch: unknown architecture 'resnet21'; choose one of: .*resnet20/);
+    expect(r.stderr).toMatch(/activation\.name: unknown activation 'relu2'; choose one of: .*relu/);
+  });
+
+  it('exits 2 on a corrupt dataset file, naming it', () => {
+    const dir = join(tmp, 'fm');
+    mkdirSync(dir);
+    const header = Buffer.alloc(16);
+    header.writeUInt32BE(2051, 0);
+    header.writeUInt32BE(60000, 4);
+    header.writeUInt32BE(28, 8);
+    header.writeUInt32BE(28, 12);
+    for (const f of ['train-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte.gz']) writeFileSync(join(dir, f), gzipSync(header)); // truncated: no pixels
+    const labels = Buffer.alloc(8);
+    labels.writeUInt32BE(2049, 0);
+    for (const f of ['train-labels-idx1-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) writeFileSync(join(dir, f), gzipSync(labels));
+    const r = pwlu('train', '--set', `data.dir=${dir}`, '--backend', 'cpu', '--out', join(tmp, 'r-data'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/idx3-ubyte\.gz/);
+    expectNoStack(r.stderr);
+  });
+
+  it('exits 3 when a forced backend is not available', () => {
+    const r = pwlu('train', ...MICRO, '--backend', 'tensorflow', '--out', join(tmp, 'r-tf'));
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/backend 'tensorflow' is not usable/);
+    expectNoStack(r.stderr);
+  });
+
+  it('trains, writes the run directory, evaluates, and never overwrites a run', () => {
+    const out = join(tmp, 'run');
+    const r = pwlu('train', ...MICRO, '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { status: string; final: { top1: number }; backend: { name: string }; config_hash: string };
+    expect(summary.status).toBe('finished');
+    expect(summary.backend.name).toBe('cpu');
+    for (const f of ['config.yaml', 'metrics.jsonl', 'summary.json', 'checkpoint-last.ckpt', 'checkpoint-best.ckpt', 'train.log']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(summary);
+
+    const e = pwlu('eval', '--run', out, '--checkpoint', 'last', '--json', '--backend', 'cpu');
+    expect(e.code).toBe(0);
+    expect((JSON.parse(e.stdout) as { top1: number }).top1).toBeCloseTo(summary.final.top1, 6);
+
+    const before = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
+    const again = pwlu('train', ...MICRO, '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists/);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(before);
+  });
+});
