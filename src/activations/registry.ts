@@ -19,9 +19,9 @@ export function getActivation(name: string): ActivationEntry | undefined {
   return REGISTRY.get(name);
 }
 
-/** Splits the `activation` config section into its name and its own options. */
+/** The activation's own options: the `activation` section without `name` and `sites`. */
 export function activationOptions(cfg: ActivationConfig): Record<string, unknown> {
-  const { name: _name, ...rest } = cfg;
+  const { name: _name, sites: _sites, ...rest } = cfg;
   return rest;
 }
 

@@ -69,9 +69,16 @@ const ACTIVATORS: Record<ConcreteBackend, Activator> = {
   },
   async cpu() {
     if (!(await tf.setBackend('cpu'))) throw new Error(`the 'cpu' backend did not initialise`);
+    silenceCpuBanner();
     return {};
   },
 };
+
+/** The cpu backend prints a "use tfjs-node" banner on first use; pwlu chose its backend already. */
+export function silenceCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
+}
 
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);

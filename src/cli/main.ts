@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { ExitCode, UserError } from '../util/errors.js';
+import type { ModelsCliOptions } from './models.js';
 import type { SpeedCliOptions } from './speed.js';
 
 /** The package root (where package.json, configs/ and datasets/ live), found from this file. */
@@ -93,6 +94,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('models')
+    .description('List every architecture with its parameter count, activation sites and multiply-accumulates (MACs) at an input size.')
+    .option('--size <n>', 'input side length (the small stem is used below 64)', (v) => parseIntArg('--size', v), 224)
+    .option('--classes <n>', 'number of classes', (v) => parseIntArg('--classes', v), 1000)
+    .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
+    .option('--width <w>', 'width multiplier', (v) => parseFloatArg('--width', v), 1)
+    .option('--activation <name>', "activation at every site, or 'reference' for each architecture's own", 'relu')
+    .addOption(new Option('--sites <which>', "which sites take the activation: all, or default (MobileNet-V3: only the hard-swish sites)").choices(['all', 'default']).default('all'))
+    .option('--json', 'print JSON', false)
+    .action(async (opts: ModelsCliOptions) => {
+      const { modelsCommand } = await import('./models.js');
+      await modelsCommand(opts);
+    });
+
+  program
     .command('doctor')
     .description('Report which backends work on this machine and why the others do not; libtorch, threads, CUDA.')
     .option('--json', 'print JSON', false)
@@ -121,6 +137,12 @@ export interface EvalCliOptions {
   checkpoint: 'best' | 'last';
   backend?: string;
   json: boolean;
+}
+
+function parseFloatArg(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${flag} must be a positive number (got '${v}')`);
+  return n;
 }
 
 function parseIntArg(flag: string, v: string): number {

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { stringifyConfig } from '../config/format.js';
 import { selectBackend, type ConcreteBackend } from '../backends/select.js';
 import { loadDataset } from '../data/load.js';
+import { countActivationSites, countAllSites } from '../models/sites.js';
 import { createRunDir, defaultRunName, openRunDir, type RunDir } from '../train/rundir.js';
 import { DivergedError, train, type TrainOutcome } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
@@ -22,6 +23,8 @@ export interface Summary {
   epochs: number;
   epochs_completed: number;
   final: { top1: number; top5: number; loss: number } | null;
+  /** Which activation sites took the configured activation, and how many of how many. */
+  activation_sites: { mode: 'all' | 'default'; replaced: number; total: number };
   best: { top1: number; epoch: number } | null;
   params: number;
   act_params: number;
@@ -106,7 +109,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
       });
     } catch (e) {
       if (e instanceof DivergedError) {
-        summary = { ...base, status: 'diverged', epochs_completed: 0, final: null, best: null, params: 0, act_params: 0, wall_s: (Date.now() - started) / 1000, train_img_per_s: 0, error: e.message };
+        summary = { ...base, status: 'diverged', epochs_completed: 0, activation_sites: { mode: config.activation.sites, replaced: 0, total: 0 }, final: null, best: null, params: 0, act_params: 0, wall_s: (Date.now() - started) / 1000, train_img_per_s: 0, error: e.message };
         run.writeAtomic('summary', `${JSON.stringify(summary, null, 2)}\n`);
       }
       throw e;
@@ -116,6 +119,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
       ...base,
       status: outcome.status,
       epochs_completed: outcome.position.epoch,
+      activation_sites: { mode: config.activation.sites, replaced: countActivationSites(outcome.model), total: countAllSites(outcome.model) },
       final: m ? { top1: m.test_top1, top5: m.test_top5, loss: m.test_loss } : null,
       best: outcome.position.best,
       params: outcome.params,

@@ -23,8 +23,13 @@ export const ModelSchema = z
 export const ActivationSchema = z
   .looseObject({
     name: z.string().min(1).default('relu'),
+    /**
+     * Which sites take it: 'all', or 'default' = only the family's main-activation sites
+     * (MobileNet-V3: the hard-swish ones; its ReLU sites stay ReLU).
+     */
+    sites: z.enum(['all', 'default']).default('all'),
   })
-  .default({ name: 'relu' });
+  .default({ name: 'relu', sites: 'all' });
 
 export const AugmentSchema = z
   .strictObject({

@@ -2,6 +2,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { ActivationFactory } from '../activations/types.js';
 import { deriveSeed } from '../util/rng.js';
 import { BatchNorm } from './batchnorm.js';
+import { FixedActivation, SeededDropout, TorchMaxPool } from './layers.js';
+import { referenceActivation, type SiteKind } from './sites.js';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -11,6 +13,8 @@ export class Builder {
   constructor(
     readonly seed: number,
     readonly activation: ActivationFactory,
+    /** Which sites `site()` gives the configured activation: every one, or only the primary ones. */
+    readonly sites: 'all' | 'default' = 'all',
   ) {}
 
   /** A fresh seed per initialiser, so that the same config always gives the same weights. */
@@ -86,4 +90,92 @@ export class Builder {
   add(a: Sym, b: Sym, name: string): Sym {
     return tfl.layers.add({ name }).apply([a, b]) as Sym;
   }
+
+  /**
+   * An activation site whose reference function is `kind`. `primary` marks sites of the family's
+   * main activation (MobileNet-V3: hard-swish); with `sites: 'default'` the others keep their
+   * reference function. With `referenceActivation` every site gets its reference function.
+   */
+  site(x: Sym, name: string, kind: SiteKind, primary = true): Sym {
+    if (this.activation === referenceActivation) return new FixedActivation({ name, kind, role: 'configured' }).apply(x) as Sym;
+    if (this.sites === 'default' && !primary) return new FixedActivation({ name, kind, role: 'kept' }).apply(x) as Sym;
+    return this.act(x, name);
+  }
+
+  /** A squeeze-excitation gate (sigmoid / hard-sigmoid): fixed, never replaced (a gate, not an activation). */
+  gate(x: Sym, name: string, kind: 'sigmoid' | 'hardsigmoid'): Sym {
+    return new FixedActivation({ name, kind, role: 'gate' }).apply(x) as Sym;
+  }
+
+  /**
+   * Depthwise convolution with PyTorch padding and torchvision's init: kaiming-normal over
+   * PyTorch's fan-out of a [C,1,k,k] weight (C*k*k), which is tfjs' fan-in of [k,k,C,1].
+   */
+  dwConv(x: Sym, name: string, kernel: number, stride = 1): Sym {
+    const pad = Math.floor(kernel / 2);
+    let input = x;
+    let padding: 'same' | 'valid' = 'same';
+    if (stride > 1 && pad > 0) {
+      input = tfl.layers.zeroPadding2d({ padding: pad, name: `${name}.pad` }).apply(x) as Sym;
+      padding = 'valid';
+    }
+    return tfl.layers
+      .depthwiseConv2d({
+        name,
+        kernelSize: kernel,
+        strides: stride,
+        padding,
+        useBias: false,
+        depthwiseInitializer: tfl.initializers.varianceScaling({ scale: 2, mode: 'fanIn', distribution: 'normal', seed: this.nextSeed() }),
+      })
+      .apply(input) as Sym;
+  }
+
+  /** PyTorch MaxPool2d(k, s, padding=k//2): padded with -inf, so it is right after any activation. */
+  maxPool(x: Sym, name: string, kernel: number, stride: number): Sym {
+    return new TorchMaxPool({ name, poolSize: kernel, strides: stride }).apply(x) as Sym;
+  }
+
+  /**
+   * Linear layer with a family's init: 'torch' = nn.Linear's default (as `dense`); {normal} =
+   * N(0, std) (MobileNets); {uniform} = U(-limit, limit) (EfficientNet). Bias starts at zero.
+   */
+  linear(x: Sym, name: string, units: number, init: LinearInit = 'torch'): Sym {
+    if (init === 'torch') return this.dense(x, name, units);
+    const seed = this.nextSeed();
+    const kernelInitializer =
+      'std' in init
+        ? tfl.initializers.randomNormal({ mean: 0, stddev: init.std, seed })
+        : tfl.initializers.randomUniform({ minval: -init.limit, maxval: init.limit, seed });
+    return tfl.layers.dense({ name, units, kernelInitializer, biasInitializer: tfl.initializers.zeros() }).apply(x) as Sym;
+  }
+
+  /** Seeded, resumable dropout ('element') or stochastic depth ('row'); identity at inference. */
+  dropout(x: Sym, name: string, rate: number, mode: 'element' | 'row' = 'element'): Sym {
+    return new SeededDropout({ name, rate, mode, seed: this.nextSeed() }).apply(x) as Sym;
+  }
+
+  /** Elementwise product with broadcasting (SE scale). */
+  multiply(a: Sym, b: Sym, name: string): Sym {
+    return tfl.layers.multiply({ name }).apply([a, b]) as Sym;
+  }
+
+  /**
+   * Squeeze-and-excitation (torchvision ops.SqueezeExcitation): global average pool, 1x1 conv
+   * with bias, activation site `${prefix}.act`, 1x1 conv with bias, gate, rescale.
+   */
+  se(x: Sym, prefix: string, squeeze: number, act: SiteKind, gate: 'sigmoid' | 'hardsigmoid', primary = true): Sym {
+    const c = x.shape[x.shape.length - 1];
+    if (c == null) throw new Error(`${prefix}: channel dimension must be known`);
+    let s = this.globalPool(x, `${prefix}.pool`);
+    s = tfl.layers.reshape({ targetShape: [1, 1, c], name: `${prefix}.reshape` }).apply(s) as Sym;
+    s = this.conv(s, `${prefix}.fc1`, squeeze, 1, 1, { bias: true });
+    s = this.site(s, `${prefix}.act`, act, primary);
+    s = this.conv(s, `${prefix}.fc2`, c, 1, 1, { bias: true });
+    s = this.gate(s, `${prefix}.gate`, gate);
+    return this.multiply(x, s, `${prefix}.scale`);
+  }
 }
+
+/** Classifier init of a family (see `Builder.linear`). */
+export type LinearInit = 'torch' | { std: number } | { limit: number };

@@ -13,6 +13,17 @@ export interface ModelBuildOptions {
   activation: ActivationFactory;
   /** Seed for the weight initialisers. */
   seed: number;
+  /**
+   * Which activation sites take the configured activation (config `activation.sites`):
+   * 'all' (default) every site; 'default' only the sites of the family's main activation, the
+   * others keeping their reference function (MobileNet-V3: hard-swish sites are replaced, its
+   * ReLU sites stay ReLU). Families with one activation treat both the same.
+   */
+  sites?: 'all' | 'default';
+  /** Dropout before the classifier; default: the reference's (0.2 in the mobile families, none in ResNets). */
+  dropout?: number;
+  /** Stochastic-depth rate of the last block (scaled linearly by block index); default: the reference's (EfficientNet 0.2). */
+  dropPath?: number;
 }
 
 /** A registry entry: one per architecture; a family file may register several. */

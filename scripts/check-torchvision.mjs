@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Layer-for-layer equivalence of pwlu's ImageNet architectures with torchvision: the same weights
+// must give the same logits.
+//
+//   npm run build
+//   node scripts/check-torchvision.mjs [--arch resnet18,mobilenet_v2] [--size 224] [--backend cpu]
+//                                      [--from DIR | --keep DIR]
+//
+// Without --from it first runs scripts/check-torchvision.py with Debian's /usr/bin/python3 (torch
+// 1.13 / torchvision 0.14) into a temporary folder (--keep DIR: into DIR, kept). Each pwlu model is
+// built with `referenceActivation` (ReLU / ReLU6 / hard-swish / SiLU where torchvision has them),
+// the torchvision tensors are mapped in layer-creation order (our families create their layers in
+// torchvision's module order), every shape is checked, and one image is run in inference mode.
+// PASS when max |logit difference| / max |logit| < 1e-3 against torchvision's float64 forward.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { getModel } = await import(join(root, 'dist/models/registry.js'));
+const { referenceActivation } = await import(join(root, 'dist/models/sites.js'));
+
+const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
+const PARAM_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'PwluBatchNorm']);
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const archs = arg('arch', ARCHS.join(',')).split(',');
+const size = Number(arg('size', '224'));
+const backend = arg('backend', 'cpu');
+if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+await tf.setBackend(backend);
+
+let dir = arg('from', null);
+let temp = null;
+if (!dir) {
+  dir = arg('keep', null) ?? (temp = mkdtempSync(join(tmpdir(), 'pwlu-tv-')));
+  execFileSync('/usr/bin/python3', [join(root, 'scripts/check-torchvision.py'), dir, '--size', String(size), '--arch', ...archs], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+let failed = 0;
+const rows = [];
+for (const arch of archs) {
+  const manifest = JSON.parse(readFileSync(join(dir, arch, 'manifest.json'), 'utf8'));
+  const buf = readFileSync(join(dir, arch, 'weights.bin'));
+  const floats = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const model = getModel(arch).build({
+    inputShape: [manifest.size, manifest.size, 3],
+    numClasses: 1000,
+    width: 1,
+    stem: 'imagenet',
+    activation: referenceActivation,
+    seed: 0,
+  });
+  // Our parameterised layers in creation order (Layer.id increases with construction).
+  const ours = model.layers
+    .filter((l) => PARAM_CLASSES.has(l.getClassName()))
+    .sort((a, b) => a.id - b.id)
+    .flatMap((l) => l.weights);
+  if (ours.length !== manifest.tensors.length) {
+    throw new Error(`${arch}: ${ours.length} tensors in pwlu, ${manifest.tensors.length} in torchvision`);
+  }
+  ours.forEach((w, i) => {
+    const t = manifest.tensors[i];
+    if (w.shape.join('x') !== t.shape.join('x')) {
+      throw new Error(`${arch}: tensor ${i}: pwlu ${w.originalName} [${w.shape}] vs torchvision ${t.name} [${t.shape}]`);
+    }
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    w.write(tf.tensor(floats.subarray(t.offset, t.offset + n), t.shape));
+  });
+  const n = manifest.input.shape.reduce((a, b) => a * b, 1);
+  const x = tf.tensor(floats.subarray(manifest.input.offset, manifest.input.offset + n), manifest.input.shape);
+  const t0 = performance.now();
+  const y = model.apply(x, { training: false });
+  const logits = await y.data();
+  const seconds = (performance.now() - t0) / 1000;
+  const ref = manifest.logits;
+  let maxDiff = 0;
+  let maxRef = 0;
+  let maxDiff32 = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref[i]));
+    maxDiff32 = Math.max(maxDiff32, Math.abs(manifest.logits32[i] - ref[i]));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+  }
+  const rel = maxDiff / maxRef;
+  const ok = rel < 1e-3 && logits.length === ref.length;
+  if (!ok) failed++;
+  const other = manifest.otherImageMaxAbsDiff;
+  rows.push({ arch, size: manifest.size, tensors: ours.length, maxAbsDiff: maxDiff, maxAbsLogit: maxRef, relative: rel, torchFloat32MaxAbsDiff: maxDiff32, otherImageMaxAbsDiff: other, seconds, pass: ok });
+  console.log(
+    `${ok ? 'PASS' : 'FAIL'} ${arch.padEnd(20)} ${manifest.size}px  ${ours.length} tensors  max|diff| ${maxDiff.toExponential(2)}  max|logit| ${maxRef.toPrecision(4)}  rel ${rel.toExponential(2)}  (torch fp32 vs fp64: ${maxDiff32.toExponential(2)}; another image: ${other.toPrecision(3)})  ${seconds.toFixed(1)} s`,
+  );
+  x.dispose();
+  y.dispose();
+  model.dispose();
+}
+if (temp) rmSync(temp, { recursive: true, force: true });
+if (process.argv.includes('--json')) console.log(JSON.stringify(rows));
+process.exit(failed ? 1 : 0);
