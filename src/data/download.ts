@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import type { CatalogEntry, DownloadSpec } from './catalog.js';
 import { hasDatasetFiles, projectDatasetDir, SYSTEM_DATASETS_ROOT } from './discover.js';
-import { createProgress } from './progress.js';
+import { createCounter } from '../util/progress.js';
 import { extractTarGz } from './tar.js';
 
 /**
@@ -57,7 +57,7 @@ async function fetchToFile(url: string, tmp: string, spec: DownloadSpec, opts: D
     clearTimeout(timer);
     timer = setTimeout(() => ctl.abort(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
   };
-  const progress = { bar: createProgress(spec.file, spec.bytes, 'bytes', opts.progress ?? true) };
+  const progress = { bar: createCounter(spec.file, spec.bytes, 'bytes', opts.progress ?? true) };
   try {
     const res = await fetchImpl(url, { signal: ctl.signal, redirect: 'follow' });
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());

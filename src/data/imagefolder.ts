@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import { DataError } from '../util/errors.js';
-import { createProgress } from './progress.js';
+import { createCounter } from '../util/progress.js';
 import type { Split } from './types.js';
 
 /**
@@ -187,7 +187,7 @@ export async function decodeImages(files: string[], labels: Int32Array, size: nu
   }
   const images = new Uint8Array(n * per);
   const concurrency = Math.max(1, opts.concurrency ?? Math.min(4, availableParallelism()));
-  const progress = createProgress(opts.label ?? 'decoding', n, 'items', n > (opts.progressThreshold ?? 500));
+  const progress = createCounter(opts.label ?? 'decoding', n, 'items', n > (opts.progressThreshold ?? 500));
   let next = 0;
   let failed: unknown = null;
   const worker = async () => {
