@@ -89,6 +89,8 @@ export interface TrainOutcome {
   wallSeconds: number;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Builds the configured network for a dataset: architecture, activation and seed from the config. */
 export function buildModel(config: Config, ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'numClasses'>): tfl.LayersModel {
   const entry = getModel(config.model.arch);
@@ -251,6 +253,8 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
     let lr = learningRate(tc, epoch + pos.stepInEpoch / stepsPerEpoch);
     for (const b of batches) {
       if (b.index >= stepsPerEpoch) break;
+      // Let the event loop run between steps: signal handlers (Ctrl-C) and log writes need it.
+      await yieldToEventLoop();
       if (ctx.shouldStop?.()) {
         acc.seconds += (performance.now() - t0) / 1000;
         saveCheckpoint('last');

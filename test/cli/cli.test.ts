@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -109,5 +109,26 @@ describe('pwlu CLI', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists/);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it('saves a checkpoint and exits 130 on Ctrl-C; --resume continues the run', async () => {
+    const out = join(tmp, 'run-int');
+    const args = [BIN, 'train', ...MICRO, '--set', 'train.epochs=200', '--out', out];
+    const child = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('epoch 2/200')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted: checkpoint saved/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { status: string; epochs_completed: number };
+    expect(summary.status).toBe('interrupted');
+    expect(summary.epochs_completed).toBeGreaterThanOrEqual(2);
+    // Resume with a shorter horizon is not allowed (same config); resuming a finished run is a no-op.
+    const r = pwlu('train', '--resume', out, '--set', 'train.epochs=3');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--resume continues a run with the config saved in it/);
   });
 });
