@@ -1,11 +1,18 @@
+import { z } from 'zod';
 import type { ActivationConfig, PwluConfig } from '../config/schema.js';
 import { deriveSeed } from '../util/rng.js';
+import { apl } from './apl.js';
+import { frelu } from './frelu.js';
+import { hardswish } from './hardswish.js';
+import { pauEntry } from './pau.js';
+import { prelu } from './prelu.js';
+import { pwluEntry } from './pwlu.js';
 import { relu } from './relu.js';
 import { swish } from './swish.js';
 import type { ActivationEntry, ActivationFactory } from './types.js';
 
 /** Every activation pwlu offers. Adding one is a file in this folder plus one line here. */
-const ENTRIES: ActivationEntry[] = [relu, swish] as unknown as ActivationEntry[];
+const ENTRIES: ActivationEntry[] = [relu, swish, hardswish, prelu, apl, pauEntry, frelu, pwluEntry] as unknown as ActivationEntry[];
 
 const REGISTRY = new Map<string, ActivationEntry>(ENTRIES.map((e) => [e.name, e]));
 
@@ -36,6 +43,11 @@ export function checkActivationConfig(cfg: ActivationConfig): { path: string[]; 
   return parsed.error.issues.map((issue) => {
     const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
     const path = ['activation', ...issue.path.map(String), ...keys.slice(0, 1)];
+    if (issue.code === 'unrecognized_keys') {
+      const valid = entry.options instanceof z.ZodObject ? Object.keys(entry.options.shape) : [];
+      const choices = valid.length ? `valid options: ${valid.join(', ')}` : 'it takes no options';
+      return { path, message: `unknown option ${keys.map((k) => `'${k}'`).join(', ')} for activation '${cfg.name}'; ${choices}` };
+    }
     return { path, message: issue.message };
   });
 }

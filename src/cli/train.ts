@@ -140,8 +140,10 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
 
 function lastMetricsFromFile(run: RunDir): { test_top1: number; test_top5: number; test_loss: number } | null {
   try {
-    const lines = readFileSync(run.path('metrics'), 'utf8').trim().split('\n');
-    return JSON.parse(lines[lines.length - 1]) as { test_top1: number; test_top5: number; test_loss: number };
+    // The last epoch line: metrics.jsonl also holds event records (e.g. PWLU's realignment).
+    const records = readFileSync(run.path('metrics'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const last = records.filter((r) => !('event' in r)).pop();
+    return last ? (last as { test_top1: number; test_top5: number; test_loss: number }) : null;
   } catch {
     return null;
   }

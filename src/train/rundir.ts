@@ -10,6 +10,8 @@ export const RUN_FILES = {
   log: 'train.log',
   last: 'checkpoint-last.ckpt',
   best: 'checkpoint-best.ckpt',
+  /** Learned activation parameters and shapes, rewritten at every epoch end. */
+  activations: 'activations.json',
 } as const;
 
 /** Paths inside a run directory. */

@@ -17,6 +17,7 @@ import { Optimizer, type ParamGroupEntry } from './optimizer.js';
 import type { RunDir } from './rundir.js';
 import { learningRate } from './schedule.js';
 import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
+import { decayedActivationVariables, describeActivations, frozenVariableNames, startEpoch, stepHooks } from './activation-hooks.js';
 
 /** Where training stands; stored in every checkpoint so a run resumes exactly. */
 export interface TrainPosition {
@@ -110,9 +111,11 @@ export function buildModel(config: Config, ds: Pick<Dataset, 'height' | 'width' 
 export function paramGroups(model: tfl.LayersModel, noDecay: Config['train']['no_decay']): ParamGroupEntry[] {
   const out: ParamGroupEntry[] = [];
   for (const layer of model.layers) {
+    const actDecayed = isActivationLayer(layer) ? decayedActivationVariables(layer) : new Set<string>();
     for (const w of layer.trainableWeights) {
       const isBias = /\/bias$/.test(w.originalName);
-      const skip = (noDecay.bn && layer instanceof BatchNorm) || (noDecay.bias && isBias) || (noDecay.activation && isActivationLayer(layer));
+      const isAct = isActivationLayer(layer) && !actDecayed.has((w.read() as tf.Variable).name);
+      const skip = (noDecay.bn && layer instanceof BatchNorm) || (noDecay.bias && isBias) || (noDecay.activation && isAct);
       out.push({ variable: w.read() as tf.Variable, name: w.originalName, decay: !skip });
     }
   }
@@ -147,7 +150,9 @@ export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batc
 
 /**
  * One optimisation step (forward, backward, update) on a batch given as flat NHWC floats; returns
- * the batch loss and the number of correct top-1 predictions. Shared by training and `pwlu speed`.
+ * the batch loss (cross-entropy; an activation's penalty term is optimised but not reported) and
+ * the number of correct top-1 predictions. Shared by training and `pwlu speed`. The activations'
+ * step hooks (penalty, gradient clipping, post-update guard) are applied here.
  */
 export function makeTrainStep(
   model: tfl.LayersModel,
@@ -156,19 +161,27 @@ export function makeTrainStep(
   [h, w, c]: [number, number, number],
   labelSmoothing: number,
 ): (x: Float32Array, y: Int32Array, size: number, lr: number) => { loss: number; correct: number } {
+  const hooks = stepHooks(model);
   return (xs, ys, size, lr) => {
     let correctT: tf.Tensor | null = null;
     const lossT = tf.tidy(() => {
       const x = tf.tensor4d(xs.subarray(0, size * h * w * c), [size, h, w, c]);
       const y = tf.tensor1d(ys.subarray(0, size), 'int32');
+      let ce: tf.Scalar | null = null;
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(x, { training: true }) as tf.Tensor2D;
         correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-        return crossEntropy(logits, y, labelSmoothing);
+        const loss = crossEntropy(logits, y, labelSmoothing);
+        const reg = hooks.regularization();
+        if (!reg) return loss;
+        ce = tf.keep(loss);
+        return tf.add(loss, reg) as tf.Scalar;
       }, vars);
+      hooks.clip(grads);
       optimizer.apply(grads, lr);
-      return value;
+      return ce ?? value;
     });
+    hooks.afterStep();
     const loss = lossT.dataSync()[0];
     const kept = correctT as tf.Tensor | null;
     const correct = kept ? kept.dataSync()[0] : 0;
@@ -194,7 +207,6 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
   const tc = config.train;
   const model = buildModel(config, ds);
   const params = paramGroups(model, tc.no_decay);
-  const vars = params.map((p) => p.variable);
   const optimizer = new Optimizer(tc, params);
   const nParams = countTrainable(model);
   const actParams = activationParamCount(model);
@@ -227,7 +239,18 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
   };
 
   const [h, w, c] = [ds.height, ds.width, ds.channels];
-  const step = makeTrainStep(model, optimizer, vars, [h, w, c], tc.label_smoothing);
+  // One step function per set of frozen variables (PWLU phase I freezes its parameters).
+  const steps = new Map<string, ReturnType<typeof makeTrainStep>>();
+  const stepFor = (frozen: Set<string>) => {
+    const key = [...frozen].sort().join('|');
+    let s = steps.get(key);
+    if (!s) {
+      const vars = params.map((p) => p.variable).filter((v) => !frozen.has(v.name));
+      s = makeTrainStep(model, optimizer, vars, [h, w, c], tc.label_smoothing);
+      steps.set(key, s);
+    }
+    return s;
+  };
   const fullSteps = numBatches(ds.train.n, tc.batch, true);
   const stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
   if (stepsPerEpoch < 1) throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images)`);
@@ -238,6 +261,11 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
   log.info({ params: nParams, act_params: actParams, steps_per_epoch: stepsPerEpoch, epochs: tc.epochs }, `model ${config.model.arch} with ${config.activation.name}`);
 
   for (let epoch = pos.epoch; epoch < tc.epochs; epoch++) {
+    for (const ev of startEpoch(model, epoch)) {
+      log.info(ev, `${ev.event} ${ev.layer}`);
+      run.appendJsonl('metrics', ev);
+    }
+    const step = stepFor(frozenVariableNames(model));
     const t0 = performance.now();
     const acc = pos.epochAcc;
     ctx.progress.start(stepsPerEpoch, `epoch ${epoch + 1}/${tc.epochs}`);
@@ -302,6 +330,8 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
     }
     run.appendJsonl('metrics', metrics);
     lastMetrics = metrics;
+    const learned = describeActivations(model);
+    if (learned.length > 0) run.writeAtomic('activations', `${JSON.stringify({ epoch: epoch + 1, layers: learned })}\n`);
     log.info(
       { epoch: epoch + 1, lr: +lr.toPrecision(4), train_loss: +metrics.train_loss.toFixed(4), test_top1: +metrics.test_top1.toFixed(2), test_top5: +metrics.test_top5.toFixed(2), img_per_s: Math.round(metrics.img_per_s) },
       `epoch ${epoch + 1}/${tc.epochs}`,

@@ -17,7 +17,7 @@ describe('loadConfig: good files', () => {
     expect(config.name).toBe('full-example_1.0');
     expect(config.backend).toBe('cpu');
     expect(config.model).toEqual({ arch: 'resnet32', width: 0.5, stem: 'small' });
-    expect(config.activation).toEqual({ name: 'pwlu', init: 'relu' });
+    expect(config.activation).toEqual({ name: 'pwlu', sites: 'default', init: 'relu' });
     expect(config.data.augment).toEqual({ crop_padding: 4, flip: 'auto' });
     expect(config.train.lr).toBe(1e-3);
     expect(config.train.optimizer.eps).toBe(1e-7);
@@ -94,7 +94,7 @@ describe('loadConfig: precedence defaults < yaml < --set', () => {
     expect(config.train.schedule).toMatchObject({ name: 'step', milestones: [3, 6] });
     expect(config.data.augment).toEqual({ crop_padding: 2, flip: 'auto' });
     expect(config.name).toBe('run-1');
-    expect(config.activation).toEqual({ name: 'pwlu', slopes: [0.5, 1] });
+    expect(config.activation).toEqual({ name: 'pwlu', sites: 'all', slopes: [0.5, 1] });
   });
 
   it('a --set of a whole mapping replaces it; a deeper --set then edits it', () => {

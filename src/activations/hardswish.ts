@@ -1,0 +1,28 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import type { ActivationEntry, ActivationLayer } from './types.js';
+
+/** x * relu6(x + 3) / 6, as a plain function (MobileNet-V3 blocks may call it directly). */
+export function hardSwish(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)));
+}
+
+/** Hard-swish (Howard et al. 2019): MobileNet-V3's default activation, a cheap piecewise Swish. */
+export class HardSwishLayer extends tfl.layers.Layer implements ActivationLayer {
+  static className = 'PwluHardSwish';
+  readonly isActivation = true;
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return hardSwish(Array.isArray(inputs) ? inputs[0]! : inputs);
+  }
+}
+tf.serialization.registerClass(HardSwishLayer);
+
+export const hardswish: ActivationEntry<Record<string, never>> = {
+  name: 'hardswish',
+  description: 'Hard-swish: x * relu6(x + 3) / 6 (MobileNet-V3)',
+  options: z.strictObject({}),
+  learnable: false,
+  create: (_options, site) => new HardSwishLayer({ name: site.name }),
+};

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import type { ActivationTrainingHooks } from './hooks.js';
+import type { ActivationEntry, ActivationLayer } from './types.js';
+
+interface PReLUArgs {
+  name?: string;
+  /** Initial negative slope (He et al. 2015: 0.25). */
+  init?: number;
+}
+
+/** max(0, x) + a_c * min(0, x) with one learnable slope per channel (He et al. 2015). */
+export class PReLULayer extends tfl.layers.Layer implements ActivationLayer, ActivationTrainingHooks {
+  static className = 'PwluPReLU';
+  readonly isActivation = true;
+  readonly init: number;
+  private alpha!: tfl.LayerVariable;
+
+  constructor(args: PReLUArgs = {}) {
+    super({ name: args.name });
+    this.init = args.init ?? 0.25;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const c = shape[shape.length - 1];
+    if (c == null) throw new Error(`${this.name}: channel dimension must be known`);
+    this.alpha = this.addWeight('alpha', [c], 'float32', tfl.initializers.constant({ value: this.init }));
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    // tfjs-core's Prelu broadcasts alpha [C] over the last axis and reduces its gradient back to [C].
+    return tf.prelu(Array.isArray(inputs) ? inputs[0]! : inputs, this.alpha.read());
+  }
+
+  describe(): Record<string, unknown> {
+    return { type: 'prelu', alpha: Array.from(this.alpha.read().dataSync()) };
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), init: this.init };
+  }
+}
+tf.serialization.registerClass(PReLULayer);
+
+const PReLUOptions = z.strictObject({
+  /** Initial slope of the negative part. */
+  init: z.number().min(-10).max(10).default(0.25),
+});
+
+export const prelu: ActivationEntry<z.infer<typeof PReLUOptions>> = {
+  name: 'prelu',
+  description: 'PReLU: max(0,x) + a_c min(0,x), one learnable slope per channel, init 0.25',
+  options: PReLUOptions,
+  learnable: true,
+  create: (o, site) => new PReLULayer({ name: site.name, init: o.init }),
+};

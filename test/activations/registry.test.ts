@@ -1,0 +1,131 @@
+/**
+ * The activation registry: every activation is registered, builds through the factory, survives a
+ * save/load round trip (topology JSON through the registered class + weights) with its learned
+ * parameters, and bad names/options are config errors that list the valid choices.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { activationNames, checkActivationConfig, getActivation, makeActivationFactory } from '../../src/activations/registry.js';
+import { isActivationLayer } from '../../src/activations/types.js';
+import { ActivationSchema, ConfigSchema, type ActivationConfig, type PwluConfig } from '../../src/config/schema.js';
+import { activationParamCount } from '../../src/train/state.js';
+import { Rng } from '../../src/util/rng.js';
+import { sample } from './fd.js';
+
+const PWLU_DEFAULTS: PwluConfig = ConfigSchema.parse({}).pwlu;
+
+/** An activation config section as the loader produces it (defaults of the section filled in). */
+const section = (o: Record<string, unknown>): ActivationConfig => ActivationSchema.parse(o);
+
+function tinyModel(name: string, options: Record<string, unknown> = {}, pwlu: PwluConfig = PWLU_DEFAULTS): tfl.LayersModel {
+  const factory = makeActivationFactory(section({ name, ...options }), pwlu, 1);
+  const input = tfl.input({ shape: [4, 4, 3], name: 'input' });
+  const out = factory({ name: 'act', channels: 3 }).apply(input) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out, name: `m_${name}` });
+}
+
+describe('activation registry', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('has every activation of the paper and its baselines', () => {
+    expect(activationNames()).toEqual(['relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu']);
+    for (const n of ['prelu', 'apl', 'pau', 'frelu', 'pwlu']) expect(getActivation(n)?.learnable, n).toBe(true);
+    for (const n of ['relu', 'hardswish']) expect(getActivation(n)?.learnable, n).toBe(false);
+  });
+
+  const variants: [string, Record<string, unknown>, Partial<PwluConfig>][] = [
+    ['relu', {}, {}],
+    ['swish', { trainable_beta: true }, {}],
+    ['hardswish', {}, {}],
+    ['prelu', {}, {}],
+    ['apl', { s: 3 }, {}],
+    ['pau', {}, {}],
+    ['frelu', {}, {}],
+    ['pwlu', {}, { granularity: 'layer' }],
+    ['pwlu', { init_bound: 2 }, { granularity: 'channel', n: 6 }],
+  ];
+
+  for (const [name, options, pw] of variants) {
+    it(`${name} ${JSON.stringify({ ...options, ...pw })}: save/load round trip keeps config and learned weights`, async () => {
+      const model = tinyModel(name, options, { ...PWLU_DEFAULTS, ...pw });
+      const layer = model.getLayer('act');
+      expect(isActivationLayer(layer)).toBe(true);
+      // Perturb every weight (trainable and state) so that a lost weight would show.
+      const rng = new Rng(5);
+      for (const w of layer.weights) {
+        const size = (w.shape as number[]).reduce((a, b) => a * b, 1);
+        const noise = sample(rng, size, -0.2, 0.2);
+        const old = w.read().dataSync();
+        const isVar = /variance|std/.test(w.originalName);
+        w.write(tf.tensor(noise.map((v, i) => (isVar ? Math.abs(old[i]! + v) + 0.1 : old[i]! + v)), w.shape as number[]));
+      }
+      const topology = model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'];
+      const loaded = await tfl.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON);
+      const l2 = loaded.getLayer('act');
+      expect(l2.getClassName()).toBe(layer.getClassName());
+      expect(l2.getConfig()).toEqual(layer.getConfig());
+      loaded.setWeights(model.getWeights());
+      const x = tf.tensor4d(sample(rng, 2 * 4 * 4 * 3, -3, 3), [2, 4, 4, 3]);
+      const a = (model.predict(x) as tf.Tensor).dataSync();
+      const b = (loaded.predict(x) as tf.Tensor).dataSync();
+      expect(Array.from(b)).toEqual(Array.from(a));
+      expect(l2.weights.map((w) => w.originalName.replace(/^act\//, ''))).toEqual(layer.weights.map((w) => w.originalName.replace(/^act\//, '')));
+      model.dispose();
+      loaded.dispose();
+    });
+  }
+
+  it('pwlu layers carry their configuration (n, granularity, phase settings)', () => {
+    const model = tinyModel('pwlu', { init_bound: 2.5 }, { ...PWLU_DEFAULTS, n: 8, granularity: 'channel', phase1_epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
+    const cfg = model.getLayer('act').getConfig();
+    expect(cfg).toMatchObject({ n: 8, granularity: 'channel', initBound: 2.5, phase1Epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
+    // Channel-wise: N+5 trainable parameters per channel (the running statistics are state).
+    expect(activationParamCount(model)).toBe(3 * (8 + 5));
+    expect(activationParamCount(tinyModel('pwlu'))).toBe(16 + 5);
+    model.dispose();
+  });
+
+  describe('config errors list the valid choices', () => {
+    it('unknown activation name', () => {
+      const issues = checkActivationConfig(section({ name: 'pwlu2' }));
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.path).toEqual(['activation', 'name']);
+      expect(issues[0]!.message).toContain('relu, swish, hardswish, prelu, apl, pau, frelu, pwlu');
+    });
+
+    it('unknown option of an activation', () => {
+      const [issue] = checkActivationConfig(section({ name: 'apl', hinges: 3 }));
+      expect(issue!.path).toEqual(['activation', 'hinges']);
+      expect(issue!.message).toBe("unknown option 'hinges' for activation 'apl'; valid options: s, l2");
+      const [none] = checkActivationConfig(section({ name: 'relu', n: 3 }));
+      expect(none!.message).toContain('it takes no options');
+    });
+
+    it('option out of range', () => {
+      expect(checkActivationConfig(section({ name: 'apl', s: 7 }))[0]!.path).toEqual(['activation', 's']);
+      expect(checkActivationConfig(section({ name: 'apl', s: 1 }))).toHaveLength(1);
+      expect(checkActivationConfig(section({ name: 'pau', grad_clip: -1 }))[0]!.path).toEqual(['activation', 'grad_clip']);
+      expect(checkActivationConfig(section({ name: 'pwlu', init_bound: 0 }))[0]!.path).toEqual(['activation', 'init_bound']);
+      expect(checkActivationConfig(section({ name: 'apl', s: 5 }))).toEqual([]);
+    });
+
+    it('pwlu section: odd or too small N, momentum outside (0, 1), negative alpha', () => {
+      const err = (pwlu: Record<string, unknown>) => {
+        const r = ConfigSchema.safeParse({ pwlu });
+        expect(r.success, JSON.stringify(pwlu)).toBe(false);
+        return r.error!.issues[0]!;
+      };
+      expect(err({ n: 7 }).message).toMatch(/even/);
+      expect(err({ n: 0 }).path).toEqual(['pwlu', 'n']);
+      expect(err({ momentum: 1 }).path).toEqual(['pwlu', 'momentum']);
+      expect(err({ momentum: 0 }).path).toEqual(['pwlu', 'momentum']);
+      expect(err({ alpha: -1 }).path).toEqual(['pwlu', 'alpha']);
+      expect(err({ granularity: 'element' }).path).toEqual(['pwlu', 'granularity']);
+      expect(ConfigSchema.safeParse({ pwlu: { n: 2, granularity: 'channel', momentum: 0.5 } }).success).toBe(true);
+    });
+  });
+});
