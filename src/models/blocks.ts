@@ -23,29 +23,18 @@ export class Builder {
   }
 
   /**
-   * Convolution with PyTorch's symmetric padding (k // 2 on every side), so that strided
-   * convolutions line up with the reference nets; Kaiming-normal (fan-out) init as in torchvision.
+   * PyTorch's symmetric padding (k // 2 on every side): explicit zero padding + 'valid' for
+   * strided convolutions, where tfjs' 'same' would pad bottom/right only; 'same' otherwise.
    */
-  conv(x: Sym, name: string, filters: number, kernel: number, stride = 1, opts: { bias?: boolean; groups?: 'depthwise' } = {}): Sym {
+  private torchPadding(x: Sym, name: string, kernel: number, stride: number): { input: Sym; padding: 'same' | 'valid' } {
     const pad = Math.floor(kernel / 2);
-    let input = x;
-    let padding: 'same' | 'valid' = 'same';
-    if (stride > 1 && pad > 0) {
-      input = tfl.layers.zeroPadding2d({ padding: pad, name: `${name}.pad` }).apply(x) as Sym;
-      padding = 'valid';
-    }
-    if (opts.groups === 'depthwise') {
-      return tfl.layers
-        .depthwiseConv2d({
-          name,
-          kernelSize: kernel,
-          strides: stride,
-          padding,
-          useBias: opts.bias ?? false,
-          depthwiseInitializer: tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: this.nextSeed() }),
-        })
-        .apply(input) as Sym;
-    }
+    if (stride > 1 && pad > 0) return { input: tfl.layers.zeroPadding2d({ padding: pad, name: `${name}.pad` }).apply(x) as Sym, padding: 'valid' };
+    return { input: x, padding: 'same' };
+  }
+
+  /** Convolution with PyTorch's padding and torchvision's Kaiming-normal (fan-out) init. */
+  conv(x: Sym, name: string, filters: number, kernel: number, stride = 1, opts: { bias?: boolean } = {}): Sym {
+    const { input, padding } = this.torchPadding(x, name, kernel, stride);
     return tfl.layers
       .conv2d({
         name,
@@ -112,13 +101,7 @@ export class Builder {
    * PyTorch's fan-out of a [C,1,k,k] weight (C*k*k), which is tfjs' fan-in of [k,k,C,1].
    */
   dwConv(x: Sym, name: string, kernel: number, stride = 1): Sym {
-    const pad = Math.floor(kernel / 2);
-    let input = x;
-    let padding: 'same' | 'valid' = 'same';
-    if (stride > 1 && pad > 0) {
-      input = tfl.layers.zeroPadding2d({ padding: pad, name: `${name}.pad` }).apply(x) as Sym;
-      padding = 'valid';
-    }
+    const { input, padding } = this.torchPadding(x, name, kernel, stride);
     return tfl.layers
       .depthwiseConv2d({
         name,

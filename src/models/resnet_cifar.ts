@@ -14,17 +14,7 @@ function basicBlock(b: Builder, x: Sym, prefix: string, filters: number, stride:
   out = b.bn(out, `${prefix}.bn2`);
   let shortcut = x;
   if (stride !== 1 || cin !== filters) {
-    shortcut = tfl.layers
-      .conv2d({
-        name: `${prefix}.shortcut.conv`,
-        filters,
-        kernelSize: 1,
-        strides: stride,
-        padding: 'valid',
-        useBias: false,
-        kernelInitializer: tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: b.nextSeed() }),
-      })
-      .apply(x) as Sym;
+    shortcut = b.conv(x, `${prefix}.shortcut.conv`, filters, 1, stride);
     shortcut = b.bn(shortcut, `${prefix}.shortcut.bn`);
   }
   return b.act(b.add(out, shortcut, `${prefix}.add`), `${prefix}.act2`);
@@ -41,8 +31,7 @@ function cifarResNet(depth: number, o: ModelBuildOptions): tfl.LayersModel {
     // Downsample 4x like an ImageNet stem, for large inputs.
     x = b.conv(x, 'stem.conv', widths[0], 7, 2);
     x = b.act(b.bn(x, 'stem.bn'), 'stem.act');
-    x = tfl.layers.zeroPadding2d({ padding: 1, name: 'stem.pool.pad' }).apply(x) as Sym;
-    x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'stem.pool' }).apply(x) as Sym;
+    x = b.maxPool(x, 'stem.pool', 3, 2);
   } else {
     x = b.conv(x, 'stem.conv', widths[0], 3, 1);
     x = b.act(b.bn(x, 'stem.bn'), 'stem.act');
