@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { ExitCode, UserError } from '../util/errors.js';
 import type { ModelsCliOptions } from './models.js';
 import type { SpeedCliOptions } from './speed.js';
+import type { BenchCliOptions } from './bench.js';
+import type { ReportCliOptions } from './report.js';
 
 /** The package root (where package.json, configs/ and datasets/ live), found from this file. */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -83,14 +85,48 @@ export function buildProgram(): Command {
     .option('--classes <n>', 'number of classes', (v) => parseIntArg('--classes', v), 10)
     .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
     .option('--activation <name>', 'activation', 'relu')
+    .option('--all-activations', 'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated', false)
     .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
     .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
     .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
     .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
-    .option('--json', 'print one JSON line', false)
+    .option('--json', 'print one JSON line (with --all-activations: one per activation, with train_vs_relu and infer_vs_relu)', false)
     .action(async (opts: SpeedCliOptions) => {
       const { speedCommand } = await import('./speed.js');
       await speedCommand(opts);
+    });
+
+  program
+    .command('bench')
+    .description('Train the arch × activation × seed grid, one pwlu train child process per cell; re-run the same command to continue (finished cells are skipped, the others resume). Ends with the comparison table.')
+    .option('-c, --config <file>', 'base experiment config (YAML) every cell shares')
+    .option('-s, --set <key=value>', 'override a base config key for every cell (repeatable)', collect, [])
+    .option('--all-activations', 'one cell per registered activation', false)
+    .option('--activations <list>', "comma-separated activations, e.g. relu,swish,pwlu (default: the config's)")
+    .option('--archs <list>', "comma-separated architectures, e.g. resnet20,resnet56 (default: the config's)")
+    .option('--seeds <n>', "seeds per cell: the config's seed and the next n-1", (v) => parseIntArg('--seeds', v), 1)
+    .option('-j, --jobs <n>', 'cells run at once; each gets --threads floor(cores / jobs), at least 1 (default: 1). With --emit slurm: the array throttle %n', (v) => parseIntArg('--jobs', v))
+    .option('-o, --out <dir>', 'bench folder: cells/<arch>-<activation>-s<seed>/, bench.json, results.csv, report.md, report.html (default: results/bench-<config name>)')
+    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .option('--emit <kind>', "write a job script instead of running: 'slurm' (an sbatch job array, one task per cell) into --out")
+    .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect, [])
+    .option('--baseline <activation>', 'activation the table compares against', 'swish')
+    .option('--json', 'print the final report as JSON instead of the Markdown table', false)
+    .action(async (opts: BenchCliOptions) => {
+      const { benchCommand } = await import('./bench.js');
+      await benchCommand(opts);
+    });
+
+  program
+    .command('report')
+    .description("Compare the runs under a results folder (a bench's cells or plain run directories): top-1 mean ± std over seeds, Δ vs a baseline with Welch's t-test, the paper's PWLU − Swish, activation parameters, img/s.")
+    .argument('<results_dir>', 'folder searched recursively for run directories')
+    .addOption(new Option('-f, --format <format>', 'md (tables), csv (results.csv: one row per run), html (self-contained, with charts), json (default: from --out\'s extension, else md)').choices(['md', 'csv', 'html', 'json']))
+    .option('--baseline <activation>', 'activation the deltas are measured against', 'swish')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action(async (dir: string, opts: ReportCliOptions) => {
+      const { reportCommand } = await import('./report.js');
+      await reportCommand(dir, opts);
     });
 
   program

@@ -20,6 +20,8 @@ export interface SpeedCliOptions {
   warmup: number;
   steps: number;
   json: boolean;
+  /** Measure every registered activation (ReLU first) and print the ratio to ReLU. */
+  allActivations?: boolean;
 }
 
 function median(xs: number[]): number {
@@ -39,16 +41,30 @@ function timed(fn: () => void, warmup: number, steps: number): number {
   return median(times);
 }
 
-/**
- * `pwlu speed`: median training-step (forward + backward + SGD momentum update) and inference
- * throughput on random data, printed with the same fields as shared/bench/pytorch_reference.py.
- */
-export async function speedCommand(o: SpeedCliOptions): Promise<void> {
+interface SpeedResult {
+  framework: string;
+  version: string;
+  backend: string;
+  threads: number;
+  arch: string;
+  act: string;
+  size: number;
+  batch: number;
+  classes: number;
+  params: number;
+  train_step_s: number;
+  train_img_per_s: number;
+  infer_step_s: number;
+  infer_img_per_s: number;
+}
+
+/** One measurement: a model of `arch` with `activation`, timed for training steps and inference. */
+async function measure(o: SpeedCliOptions, arch: string, activation: string): Promise<SpeedResult> {
   const config = ConfigSchema.parse({
     backend: o.backend ?? 'auto',
     threads: o.threads ?? 0,
-    model: { arch: o.arch },
-    activation: { name: o.activation },
+    model: { arch },
+    activation: { name: activation },
     train: { batch: o.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
   });
   const issues = registryChecks(config);
@@ -77,13 +93,13 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
   );
   xt.dispose();
   const threads = typeof backend.detail.threads === 'number' ? backend.detail.threads : 1;
-  const result = {
+  const result: SpeedResult = {
     framework: 'pwlu',
     version: versions().pwlu,
     backend: backend.name,
     threads,
-    arch: o.arch,
-    act: o.activation,
+    arch,
+    act: activation,
     size: o.size,
     batch: o.batch,
     classes: o.classes,
@@ -95,10 +111,62 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
   };
   optimizer.dispose();
   model.dispose();
+  return result;
+}
+
+/**
+ * `pwlu speed`: median training-step (forward + backward + SGD momentum update) and inference
+ * throughput on random data, printed with the same fields as shared/bench/pytorch_reference.py.
+ * With --all-activations: every registered activation on each --arch, with the ratio to ReLU.
+ */
+export async function speedCommand(o: SpeedCliOptions): Promise<void> {
+  if (o.allActivations) {
+    await speedAllActivations(o);
+    return;
+  }
+  const result = await measure(o, o.arch, o.activation);
+  const trainS = result.train_step_s;
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else
     process.stdout.write(
-      `${o.arch} + ${o.activation} @${o.size} batch ${o.batch} on ${backend.name} (${threads} threads): ` +
+      `${o.arch} + ${o.activation} @${o.size} batch ${o.batch} on ${result.backend} (${result.threads} threads): ` +
         `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n`,
     );
+}
+
+/**
+ * The --all-activations table: train/infer img/s per registered activation and the ratio to ReLU, per
+ * architecture. ReLU is measured first and again last, and the faster of the two is the reference, so the
+ * process warming up (kernel compilation, caches) does not flatter the activations measured after it.
+ */
+async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
+  const { activationNames } = await import('../activations/registry.js');
+  const archs = [...new Set(o.arch.split(',').map((a) => a.trim()).filter(Boolean))];
+  const others = activationNames().filter((a) => a !== 'relu');
+  for (const arch of archs) {
+    const first = await measure(o, arch, 'relu');
+    const rows: SpeedResult[] = [];
+    for (const act of others) rows.push(await measure(o, arch, act));
+    const last = await measure(o, arch, 'relu');
+    const relu = last.train_img_per_s > first.train_img_per_s ? last : first;
+    rows.unshift(relu);
+    const ratio = (v: number, ref: number) => +(v / ref).toFixed(3);
+    if (o.json) {
+      for (const r of rows) process.stdout.write(`${JSON.stringify({ ...r, train_vs_relu: ratio(r.train_img_per_s, relu.train_img_per_s), infer_vs_relu: ratio(r.infer_img_per_s, relu.infer_img_per_s) })}\n`);
+      continue;
+    }
+    const head = ['activation', 'params', 'train img/s', 'vs relu', 'infer img/s', 'vs relu'];
+    const table = rows.map((r) => [
+      r.act,
+      r.params.toLocaleString('en-US'),
+      r.train_img_per_s.toFixed(1),
+      `${ratio(r.train_img_per_s, relu.train_img_per_s).toFixed(2)}x`,
+      r.infer_img_per_s.toFixed(1),
+      `${ratio(r.infer_img_per_s, relu.infer_img_per_s).toFixed(2)}x`,
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    process.stdout.write(`${arch} @${o.size} batch ${o.batch} on ${relu.backend} (${relu.threads} threads), median of ${o.steps} steps:\n`);
+    process.stdout.write(`${[line(head), ...table.map(line)].join('\n')}\n\n`);
+  }
 }

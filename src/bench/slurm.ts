@@ -1,0 +1,128 @@
+/**
+ * `pwlu bench --emit slurm`: the same grid as a Slurm job array, one array task per cell, writing the
+ * same `cells/<name>` layout that `pwlu bench` and `pwlu report` use. Each task decides from the cell
+ * directory alone: finished → skip, checkpoint → resume, dead attempt → move aside and start again.
+ */
+import type { Cell } from './grid.js';
+
+/** What the script needs. Paths must be absolute and visible from the compute nodes (a shared filesystem). */
+export interface SlurmSpec {
+  out: string;
+  /** The base config snapshot inside `out`. */
+  config: string;
+  /** The pwlu launcher (bin/pwlu.js) to run with node unless $PWLU overrides it. */
+  bin: string;
+  cells: Cell[];
+  /** Cell-specific `--set` entries. */
+  cellSets: (cell: Cell) => string[];
+  /** The user's `--set` entries, for every cell. */
+  sets: string[];
+  backend: string | null;
+  /** At most this many tasks at once (`--array=…%J`), or null. */
+  throttle: number | null;
+  /** Extra `#SBATCH` options, e.g. `--partition=gpu`, `--time=24:00:00`. */
+  sbatch: string[];
+}
+
+/** Quotes one word for bash (single quotes; a quote inside becomes '\''). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The sbatch script text. */
+export function renderSlurmScript(spec: SlurmSpec): string {
+  const n = spec.cells.length;
+  const q = shellQuote;
+  const has = (opt: string) => spec.sbatch.some((s) => s.replace(/^--?/, '').startsWith(opt));
+  const directives = [
+    '--job-name=pwlu-bench',
+    `--array=0-${n - 1}${spec.throttle ? `%${spec.throttle}` : ''}`,
+    `--output=${spec.out}/slurm/%A_%a.out`,
+    ...(has('cpus-per-task') || has('c=') ? [] : ['--cpus-per-task=8']),
+    // Five minutes before the time limit the script gets SIGINT and passes it on: the cell saves a checkpoint.
+    '--signal=B:INT@300',
+    ...spec.sbatch.map((s) => (s.startsWith('-') ? s : `--${s}`)),
+  ];
+  const cases = spec.cells
+    .map((c, i) => `  ${i}) CELL=${q(c.name)}; CELL_SETS=(${spec.cellSets(c).flatMap((s) => ['--set', q(s)]).join(' ')}) ;;`)
+    .join('\n');
+  const backend = spec.backend ? ` --backend ${q(spec.backend)}` : '';
+  return `#!/bin/bash
+# pwlu bench as a Slurm job array: ${n} cell${n === 1 ? '' : 's'}, one array task each.
+#   submit:   sbatch ${spec.out}/bench.sbatch
+#   progress: ls ${spec.out}/cells; logs in ${spec.out}/slurm/
+#   report:   pwlu report ${spec.out}
+# Re-submitting is safe: finished cells are skipped, cells with a checkpoint resume (--resume), and a
+# cell that died before its first checkpoint is moved aside to cells/<name>.failed-<n> and started again.
+# Set PWLU to override the command, e.g. PWLU="node /path/to/pwlu/bin/pwlu.js".
+${directives.map((d) => `#SBATCH ${d}`).join('\n')}
+set -uo pipefail
+
+OUT=${q(spec.out)}
+CONFIG=${q(spec.config)}
+if [ -n "\${PWLU:-}" ]; then read -r -a PWLU_CMD <<< "$PWLU"; else PWLU_CMD=(node ${q(spec.bin)}); fi
+THREADS="\${SLURM_CPUS_PER_TASK:-0}"
+COMMON_SETS=(${spec.sets.flatMap((s) => ['--set', q(s)]).join(' ')})
+
+case "\${SLURM_ARRAY_TASK_ID:?run this script with sbatch (SLURM_ARRAY_TASK_ID is not set)}" in
+${cases}
+  *) echo "pwlu bench: no cell for array task $SLURM_ARRAY_TASK_ID (0-${n - 1})" >&2; exit 1 ;;
+esac
+
+DIR="$OUT/cells/$CELL"
+mkdir -p "$OUT/cells" "$OUT/slurm"
+if [ -f "$DIR/summary.json" ] && grep -Eq '"status": *"(finished|diverged)"' "$DIR/summary.json"; then
+  echo "pwlu bench: $CELL is done; skipping"
+  exit 0
+fi
+if [ -f "$DIR/config.yaml" ] && [ -f "$DIR/checkpoint-last.ckpt" ]; then
+  MODE=resume
+  if [ -f "$DIR/bench-error.txt" ]; then
+    n=1; while [ -e "$DIR/bench-error.prev-$n.txt" ]; do n=$((n + 1)); done
+    mv "$DIR/bench-error.txt" "$DIR/bench-error.prev-$n.txt"
+  fi
+  CMD=("\${PWLU_CMD[@]}" train --resume "$DIR" --json --threads "$THREADS"${backend})
+else
+  MODE=new
+  if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
+    n=1; while [ -e "$DIR.failed-$n" ]; do n=$((n + 1)); done
+    mv "$DIR" "$DIR.failed-$n"
+    echo "pwlu bench: $CELL died before its first checkpoint; moved to cells/$CELL.failed-$n"
+  fi
+  CMD=("\${PWLU_CMD[@]}" train --config "$CONFIG" "\${COMMON_SETS[@]}" "\${CELL_SETS[@]}" --out "$DIR" --json --threads "$THREADS"${backend})
+fi
+
+echo "pwlu bench: $CELL ($MODE): \${CMD[*]}"
+ERR="$OUT/slurm/$CELL.stderr"
+# Job control gives the child its own SIGINT disposition; the trap passes Slurm's signal on to it.
+set -m
+"\${CMD[@]}" 2> "$ERR" &
+CHILD=$!
+trap 'kill -INT "$CHILD" 2>/dev/null' INT TERM
+while :; do
+  wait "$CHILD"; CODE=$?
+  kill -0 "$CHILD" 2>/dev/null || break
+done
+cat "$ERR" >&2
+case "$CODE" in
+  0|4|130) ;;
+  *) mkdir -p "$DIR"
+     { echo "pwlu bench: cell $CELL failed (exit code $CODE) in slurm task \${SLURM_ARRAY_JOB_ID:-?}_\${SLURM_ARRAY_TASK_ID}"
+       echo "command: \${CMD[*]}"
+       echo "--- last lines of its stderr ---"
+       tail -n 60 "$ERR"; } > "$DIR/bench-error.txt" ;;
+esac
+exit "$CODE"
+`;
+}
+
+/** What to tell the user after writing the script. */
+export function slurmInstructions(scriptPath: string, out: string, n: number): string {
+  return [
+    `wrote ${scriptPath} (${n} array task${n === 1 ? '' : 's'}, one per cell)`,
+    `submit:   sbatch ${scriptPath}`,
+    `re-submit the same script after a crash or a time limit: finished cells are skipped, the others resume`,
+    `report:   pwlu report ${out}`,
+    '',
+  ].join('\n');
+}

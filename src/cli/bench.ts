@@ -1,0 +1,260 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { activationNames } from '../activations/registry.js';
+import { cellSets, expandGrid, parseList, seedList, type Cell } from '../bench/grid.js';
+import { mergeCells, readManifest, writeManifest, type BenchManifest } from '../bench/manifest.js';
+import { createBenchDisplay } from '../bench/progress.js';
+import { runBench, spawnLauncher } from '../bench/runner.js';
+import { renderSlurmScript, slurmInstructions } from '../bench/slurm.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { setupHash } from '../report/collect.js';
+import { renderReport, reportFromDir, writeReportFiles } from '../report/index.js';
+import { UserError } from '../util/errors.js';
+import { registryChecks } from './common.js';
+import { PROJECT_ROOT } from './main.js';
+
+export interface BenchCliOptions {
+  config?: string;
+  set: string[];
+  allActivations: boolean;
+  activations?: string;
+  archs?: string;
+  seeds: number;
+  jobs?: number;
+  out?: string;
+  backend?: string;
+  emit?: string;
+  sbatch: string[];
+  baseline: string;
+  json: boolean;
+}
+
+const BIN = join(PROJECT_ROOT, 'bin', 'pwlu.js');
+const LOCK = 'bench.lock';
+const SNAPSHOT = 'base-config.yaml';
+
+/** Threads per cell: the cores divided among the concurrent cells (at least one). */
+export function threadsPerJob(jobs: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, jobs)));
+}
+
+function toSetArgs(sets: string[]): string[] {
+  return sets.flatMap((s) => ['--set', s]);
+}
+
+interface Resolved {
+  base: Config;
+  baseHash: string;
+  configPath: string;
+  archs: string[];
+  activations: string[];
+  seeds: number[];
+  cells: Cell[];
+  out: string;
+}
+
+/** Loads the base config, expands the grid and validates every cell's config before anything runs. */
+function resolvePlan(o: BenchCliOptions): Resolved {
+  if (!o.config) throw new UserError('pwlu bench needs --config BASE.yaml (the settings every cell shares)');
+  if (o.allActivations && o.activations) throw new UserError('give either --all-activations or --activations, not both');
+  if (!(o.seeds >= 1)) throw new UserError(`--seeds must be at least 1 (got ${o.seeds})`);
+  const configPath = resolve(o.config);
+  const loaded = loadConfig(configPath, o.set, { extraChecks: registryChecks });
+  const base = loaded.config;
+  const archs = o.archs ? parseList('--archs', o.archs) : [base.model.arch];
+  const activations = o.allActivations ? activationNames() : o.activations ? parseList('--activations', o.activations) : [base.activation.name];
+  const seeds = seedList(base.seed, o.seeds);
+  const cells = expandGrid(archs, activations, seeds);
+  // Every arch × activation must make a valid config (the seed does not change validity).
+  const problems: string[] = [];
+  for (const arch of archs) {
+    for (const act of activations) {
+      const probe: Cell = { name: '', arch, activation: act, seed: base.seed };
+      try {
+        loadConfig(configPath, [...o.set, ...cellSets(probe, base)], { extraChecks: registryChecks });
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        problems.push(`cell ${arch} × ${act}:\n  ${e.message.split('\n').join('\n  ')}`);
+      }
+    }
+  }
+  if (problems.length) throw new UserError(problems.join('\n'));
+  const stem = basename(configPath, extname(configPath));
+  const out = resolve(o.out ?? join(PROJECT_ROOT, 'results', `bench-${stem}`));
+  return { base, baseHash: loaded.hash, configPath, archs, activations, seeds, cells, out };
+}
+
+function newManifest(r: Resolved, o: BenchCliOptions, previous: BenchManifest | null, jobs: number, threads: number): BenchManifest {
+  const now = new Date().toISOString();
+  return {
+    version: 1,
+    created: previous?.created ?? now,
+    updated: now,
+    command: process.argv.slice(2),
+    base_config: r.configPath,
+    base_config_hash: r.baseHash,
+    setup: setupHash(JSON.parse(JSON.stringify(r.base)) as Record<string, unknown>),
+    dataset: r.base.data.name,
+    sets: o.set,
+    backend: o.backend ?? null,
+    archs: r.archs,
+    activations: r.activations,
+    seeds: r.seeds,
+    jobs,
+    threads_per_job: threads,
+    cells: mergeCells(r.cells, previous),
+  };
+}
+
+/** Refuses a results folder made from another base config: its cells would not be comparable. */
+function checkSameBase(previous: BenchManifest | null, r: Resolved): void {
+  if (previous && previous.base_config_hash !== r.baseHash) {
+    throw new UserError(
+      `${r.out} holds a bench of another base config (hash ${previous.base_config_hash}, now ${r.baseHash}: the config file or --set changed); ` +
+        'pick a new --out, or restore the settings to continue that bench',
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function cmdline(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return null;
+  }
+}
+
+/** Takes the folder's lock, or says which live bench holds it. A lock left by a killed bench is taken over. */
+function takeLock(out: string): () => void {
+  const p = join(out, LOCK);
+  if (existsSync(p)) {
+    try {
+      const l = JSON.parse(readFileSync(p, 'utf8')) as { pid: number; host: string };
+      const cl = l.host === hostname() ? cmdline(l.pid) : null;
+      if (l.host === hostname() && processAlive(l.pid) && (cl === null || cl.includes('bench'))) {
+        throw new UserError(`another pwlu bench (pid ${l.pid}) is running in ${out}; wait for it, or stop it with kill -INT ${l.pid}`);
+      }
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+    }
+  }
+  writeFileSync(p, `${JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() })}\n`);
+  return () => rmSync(p, { force: true });
+}
+
+/** A cell still trained by a child of a bench that was killed on its own: resuming it now would race it. */
+function checkOrphans(previous: BenchManifest | null, out: string): void {
+  for (const c of previous?.cells ?? []) {
+    if (c.status !== 'running' || !c.pid || !processAlive(c.pid)) continue;
+    const cl = cmdline(c.pid);
+    if (cl !== null && cl.includes(join(out, c.dir))) {
+      throw new UserError(`cell ${c.name} is still being trained by pid ${c.pid} (left running by a bench that was killed); wait for it to end or stop it (kill -INT ${c.pid}), then run the bench again`);
+    }
+  }
+}
+
+function snapshotConfig(r: Resolved): string {
+  const snap = join(r.out, SNAPSHOT);
+  copyFileSync(r.configPath, snap);
+  return snap;
+}
+
+function emitSlurm(r: Resolved, o: BenchCliOptions): void {
+  mkdirSync(join(r.out, 'cells'), { recursive: true });
+  mkdirSync(join(r.out, 'slurm'), { recursive: true });
+  const previous = readManifest(r.out);
+  checkSameBase(previous, r);
+  const config = snapshotConfig(r);
+  const script = renderSlurmScript({
+    out: r.out,
+    config,
+    bin: BIN,
+    cells: r.cells,
+    cellSets: (c) => cellSets(c, r.base),
+    sets: o.set,
+    backend: o.backend ?? null,
+    throttle: o.jobs ?? null,
+    sbatch: o.sbatch,
+  });
+  const path = join(r.out, 'bench.sbatch');
+  writeFileSync(path, script, { mode: 0o755 });
+  const m = newManifest(r, o, previous, o.jobs ?? r.cells.length, 0);
+  m.base_config = config;
+  writeManifest(r.out, m);
+  process.stdout.write(slurmInstructions(path, r.out, r.cells.length));
+}
+
+/**
+ * `pwlu bench`: the arch × activation × seed grid, each cell a `pwlu train` child process, resumable
+ * by re-running the same command; ends with the comparison table (and report files in the folder).
+ */
+export async function benchCommand(o: BenchCliOptions): Promise<void> {
+  const r = resolvePlan(o);
+  if (o.emit !== undefined) {
+    if (o.emit !== 'slurm') throw new UserError(`--emit supports 'slurm' (got '${o.emit}')`);
+    emitSlurm(r, o);
+    return;
+  }
+  const jobs = Math.max(1, o.jobs ?? 1);
+  const threads = threadsPerJob(jobs);
+  mkdirSync(join(r.out, 'cells'), { recursive: true });
+  const release = takeLock(r.out);
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) return;
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const previous = readManifest(r.out);
+    checkSameBase(previous, r);
+    checkOrphans(previous, r.out);
+    snapshotConfig(r);
+    const manifest = newManifest(r, o, previous, jobs, threads);
+    writeManifest(r.out, manifest);
+    const flags = ['--json', '--threads', String(threads), ...(o.backend ? ['--backend', o.backend] : [])];
+    const display = createBenchDisplay();
+    const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
+    display.note(`grid of ${n(r.archs.length, 'arch')} × ${n(r.activations.length, 'activation')} × ${n(r.seeds.length, 'seed')} in ${relative(process.cwd(), r.out) || '.'}; ${n(jobs, 'job')} × ${n(threads, 'thread')} each`);
+    const outcome = await runBench(
+      {
+        out: r.out,
+        cells: r.cells,
+        jobs,
+        epochsPerCell: r.base.train.epochs,
+        newArgs: (cell, dir) => ['train', '--config', r.configPath, ...toSetArgs(o.set), ...toSetArgs(cellSets(cell, r.base)), '--out', dir, ...flags],
+        resumeArgs: (_cell, dir) => ['train', '--resume', dir, ...flags],
+      },
+      manifest,
+      { launcher: spawnLauncher(BIN), display, stop: controller.signal },
+    );
+    const report = reportFromDir(r.out, o.baseline);
+    const files = writeReportFiles(r.out, report);
+    process.stdout.write(renderReport(report, o.json ? 'json' : 'md'));
+    process.stderr.write(`pwlu bench: wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}\n`);
+    if (outcome.interrupted) {
+      process.stderr.write('pwlu bench: interrupted; run the same command again to continue (finished cells are kept, the others resume)\n');
+      process.exitCode = 130;
+    } else if (outcome.failed.length > 0) {
+      const first = outcome.failed[0]!;
+      process.stderr.write(`pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see cells/<name>/bench-error.txt. A re-run retries them.\n`);
+      process.exitCode = first.code !== null && first.code >= 1 && first.code <= 4 ? first.code : 3;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    release();
+  }
+}

@@ -1,0 +1,168 @@
+/** Text renderings of a report: Markdown (the terminal and README table), CSV (one row per run) and JSON. */
+import type { RunRecord } from './collect.js';
+import { TEST_NOTE, type CellStats, type Delta, type Report, type SetupTable } from './model.js';
+import { PAPER_CITATION } from './paper.js';
+
+/** The columns of results.csv, timm style, then what says whether the row is a result at all. */
+export const CSV_COLUMNS = [
+  'arch',
+  'activation',
+  'dataset',
+  'seed',
+  'top1',
+  'top5',
+  'top1_best',
+  'epoch_best',
+  'param_count',
+  'act_param_count',
+  'epochs',
+  'img_size',
+  'backend',
+  'train_img_per_s',
+  'wall_s',
+  'status',
+  'epochs_planned',
+  'setup',
+  'run_dir',
+] as const;
+
+/** Formats a number with fixed decimals; an em dash for a missing value. */
+export function fmt(v: number | null | undefined, digits = 2): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+}
+
+/** A signed difference, e.g. +0.53. */
+export function signed(v: number, digits = 2): string {
+  const s = v.toFixed(digits);
+  return v >= 0 && !s.startsWith('-') ? `+${s}` : s.replace('-', '−');
+}
+
+/** "+0.50**" for a delta; "—" when there is nothing to compare. */
+export function fmtDelta(d: Delta | null): string {
+  if (!d || !Number.isFinite(d.diff)) return '—';
+  return `${signed(d.diff)}${d.mark === 'n/a' ? ' (n/a)' : d.mark === 'n.s.' ? ' (n.s.)' : d.mark}`;
+}
+
+/** The top-1 part of a pivot cell: "91.20 ± 0.10 (n=3)". */
+export function fmtTop1(c: CellStats): string {
+  if (c.n === 0) {
+    const counts = new Map<string, number>();
+    for (const i of c.incomplete) counts.set(i.status, (counts.get(i.status) ?? 0) + 1);
+    const what = [...counts].map(([s, k]) => `${k} ${s}`).join(', ');
+    return what ? `— (${what})` : '—';
+  }
+  return c.std === null ? `${fmt(c.mean)} (n=${c.n})` : `${fmt(c.mean)} ± ${fmt(c.std)} (n=${c.n})`;
+}
+
+/** Whether a cell has something the notes explain (runs not counted, or fewer seeds). */
+export function flagged(c: CellStats): boolean {
+  return c.incomplete.length > 0 || c.fewer_seeds;
+}
+
+/** The table's heading: dataset, epochs, input size and setup hash. */
+export function tableTitle(t: SetupTable): string {
+  const parts = [t.dataset];
+  if (t.epochs !== null) parts.push(`${t.epochs} epochs`);
+  if (t.img_size !== null) parts.push(`${t.img_size}×${t.img_size}`);
+  parts.push(`setup ${t.setup}`);
+  return parts.join(' · ');
+}
+
+/** Whether the PWLU − Swish columns apply to this table. */
+export function showsPaperColumns(t: SetupTable): boolean {
+  return t.activations.includes('pwlu') || t.activations.includes('swish') || t.pwlu_vs_swish.some((r) => r.paper !== null);
+}
+
+/** Cost cell: "+399 · 1234 img/s (0.81×)". */
+export function fmtCost(c: CellStats): string {
+  if (c.act_params === null && c.train_img_per_s === null) return '—';
+  const params = c.act_params === null ? '—' : `+${c.act_params.toLocaleString('en-US')}`;
+  const speed = c.train_img_per_s === null ? '— img/s' : `${Math.round(c.train_img_per_s).toLocaleString('en-US')} img/s`;
+  const ratio = c.speed_vs_relu === null ? '' : ` (${c.speed_vs_relu.toFixed(2)}×)`;
+  return `${params} · ${speed}${ratio}`;
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map(mdEscape).join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The report as Markdown: per setup, the top-1 pivot with deltas and the paper's PWLU − Swish, a cost pivot, notes. */
+export function renderMarkdown(r: Report): string {
+  const out: string[] = [];
+  out.push(`# pwlu report: ${r.results_dir}`);
+  out.push('');
+  out.push(`Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs ${r.baseline}.`);
+  for (const t of r.tables) {
+    const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
+    const paper = showsPaperColumns(t);
+    out.push('', `## ${tableTitle(t)}`, '');
+    const head = ['arch', ...t.activations, ...(paper ? ['PWLU − Swish (ours)', 'PWLU − Swish (paper)'] : [])];
+    const rows = t.archs.map((arch) => {
+      const cols = t.activations.map((act) => {
+        const c = cell(arch, act);
+        if (!c) return '';
+        const d = act === r.baseline ? (c.n ? ' base' : '') : c.n ? ` ${fmtDelta(c.delta)}` : '';
+        return `${fmtTop1(c)}${d}${flagged(c) ? ' †' : ''}`;
+      });
+      const pv = t.pwlu_vs_swish.find((p) => p.arch === arch);
+      const extra = paper ? [fmtDelta(pv?.ours ?? null), pv?.paper != null ? signed(pv.paper) : '—'] : [];
+      return [arch, ...cols, ...extra];
+    });
+    out.push(mdTable(head, rows));
+    out.push('', 'Cost: parameters the activation adds · training img/s (ratio to ReLU on the same architecture)', '');
+    const costRows = t.archs.map((arch) => [arch, ...t.activations.map((act) => (cell(arch, act) ? fmtCost(cell(arch, act)!) : ''))]);
+    out.push(mdTable(['arch', ...t.activations], costRows));
+    const notes = [TEST_NOTE, ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
+    out.push('', ...notes.map((n, i) => `${i + 1}. ${n}`));
+  }
+  if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
+  return `${out.join('\n')}\n`;
+}
+
+function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(+v.toFixed(6)) : '') : v;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One CSV row of a run in CSV_COLUMNS order. */
+function csvRow(r: RunRecord): (string | number | null)[] {
+  return [
+    r.arch,
+    r.activation,
+    r.dataset,
+    r.seed,
+    r.top1,
+    r.top5,
+    r.top1_best,
+    r.epoch_best,
+    r.param_count,
+    r.act_param_count,
+    r.epochs_completed,
+    r.img_size,
+    r.backend,
+    r.train_img_per_s,
+    r.wall_s,
+    r.superseded ? 'superseded' : r.status,
+    r.epochs,
+    r.setup,
+    r.rel,
+  ];
+}
+
+/** results.csv: one row per run (timm style), every run included; `status` says which rows are results. */
+export function renderCsv(r: Report): string {
+  const rows = [...r.runs].sort((a, b) => a.dataset.localeCompare(b.dataset) || a.arch.localeCompare(b.arch) || a.activation.localeCompare(b.activation) || a.seed - b.seed || a.rel.localeCompare(b.rel));
+  return `${[CSV_COLUMNS.join(','), ...rows.map((x) => csvRow(x).map(csvCell).join(','))].join('\n')}\n`;
+}
+
+/** The report as JSON: tables with statistics and notes, and every run without its curves or shapes. */
+export function renderJson(r: Report): string {
+  const runs = r.runs.map(({ curve: _c, pwlu: _p, ...rest }) => rest);
+  return `${JSON.stringify({ ...r, test: TEST_NOTE, paper: PAPER_CITATION, runs }, null, 2)}\n`;
+}

@@ -1,0 +1,372 @@
+/**
+ * The HTML report: one self-contained file (Chart.js inlined, no network) with the comparison tables,
+ * accuracy bars with error bars, learning curves from metrics.jsonl, and each PWLU layer's learned
+ * shape from activations.json beside its phase-I statistics.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { RunRecord } from './collect.js';
+import { fmt, fmtCost, fmtDelta, fmtTop1, flagged, showsPaperColumns, signed, tableTitle } from './format.js';
+import { TEST_NOTE, type Report, type SetupTable } from './model.js';
+import { PAPER_CITATION } from './paper.js';
+
+/** Most PWLU instances drawn per layer (channel-wise PWLU has one per channel). */
+const MAX_INSTANCES = 6;
+
+/** Colours per activation, stable across reports. */
+const COLORS: Record<string, string> = {
+  relu: '#4e79a7',
+  swish: '#f28e2b',
+  hardswish: '#edc948',
+  prelu: '#76b7b2',
+  apl: '#b07aa1',
+  pau: '#9c755f',
+  frelu: '#bab0ac',
+  pwlu: '#e15759',
+};
+const EXTRA_COLORS = ['#59a14f', '#ff9da7', '#17becf', '#8c564b'];
+
+function colorOf(act: string, i: number): string {
+  return COLORS[act] ?? EXTRA_COLORS[i % EXTRA_COLORS.length]!;
+}
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** JSON that is safe inside a <script> element. */
+function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/** Chart.js's minified UMD build, to inline; null when the package cannot be found. */
+export function chartJsSource(): string | null {
+  try {
+    const req = createRequire(import.meta.url);
+    const dist = dirname(req.resolve('chart.js'));
+    for (const f of ['chart.umd.min.js', 'chart.umd.js']) {
+      const p = join(dist, f);
+      if (existsSync(p)) return readFileSync(p, 'utf8');
+    }
+  } catch {
+    // not installed
+  }
+  return null;
+}
+
+interface ChartData {
+  id: number;
+  title: string;
+  archs: string[];
+  activations: { name: string; color: string }[];
+  bars: { act: string; mean: (number | null)[]; std: (number | null)[]; n: number[] }[];
+  curves: { arch: string; runs: { act: string; seed: number; status: string; top1: [number, number][]; loss: [number, number][] }[] }[];
+  shapes: { arch: string; activation: string; run: string; seed: number; epoch: number | null; layers: ShapeLayer[] }[];
+}
+
+interface ShapeLayer {
+  name: string;
+  granularity: string;
+  phase: string;
+  realigned: boolean;
+  stat_steps: number;
+  n: number;
+  shown: number;
+  total: number;
+  instances: { points: [number, number][]; bl: number; br: number; kl: number; kr: number; mu: number; sigma: number }[];
+}
+
+function shapePoints(q: RunRecord['pwlu'][number]['instances'][number]): [number, number][] {
+  const w = q.br - q.bl;
+  const ext = Number.isFinite(w) && w > 0 ? 0.3 * w : 1;
+  const first = q.heights[0] ?? 0;
+  const last = q.heights[q.heights.length - 1] ?? 0;
+  return [[q.bl - ext, first - q.kl * ext], ...q.breakpoints.map((b, i): [number, number] => [b, q.heights[i] ?? NaN]), [q.br + ext, last + q.kr * ext]];
+}
+
+function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
+  const mine = runs.filter((r) => !r.superseded && r.setup === t.setup && r.dataset === t.dataset);
+  const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
+  const shapes: ChartData['shapes'] = [];
+  for (const arch of t.archs) {
+    for (const act of t.activations) {
+      const withShapes = mine.filter((r) => r.arch === arch && r.activation === act && r.pwlu.length > 0).sort((a, b) => Number(b.status === 'finished') - Number(a.status === 'finished') || a.seed - b.seed);
+      const r = withShapes[0];
+      if (!r) continue;
+      shapes.push({
+        arch,
+        activation: act,
+        run: r.rel,
+        seed: r.seed,
+        epoch: r.pwlu_epoch,
+        layers: r.pwlu.map((l) => ({
+          name: l.name,
+          granularity: l.granularity,
+          phase: l.phase,
+          realigned: l.realigned,
+          stat_steps: l.stat_steps,
+          n: l.n,
+          shown: Math.min(l.instances.length, MAX_INSTANCES),
+          total: l.instances.length,
+          instances: l.instances.slice(0, MAX_INSTANCES).map((q) => ({ points: shapePoints(q), bl: q.bl, br: q.br, kl: q.kl, kr: q.kr, mu: q.running_mean, sigma: q.running_std })),
+        })),
+      });
+    }
+  }
+  return {
+    id,
+    title: tableTitle(t),
+    archs: t.archs,
+    activations: t.activations.map((a, i) => ({ name: a, color: colorOf(a, i) })),
+    bars: t.activations.map((act) => ({
+      act,
+      mean: t.archs.map((arch) => cell(arch, act)?.mean ?? null),
+      std: t.archs.map((arch) => cell(arch, act)?.std ?? null),
+      n: t.archs.map((arch) => cell(arch, act)?.n ?? 0),
+    })),
+    curves: t.archs.map((arch) => ({
+      arch,
+      runs: mine
+        .filter((r) => r.arch === arch && r.curve.length > 0)
+        .sort((a, b) => t.activations.indexOf(a.activation) - t.activations.indexOf(b.activation) || a.seed - b.seed)
+        .map((r) => ({
+          act: r.activation,
+          seed: r.seed,
+          status: r.status,
+          top1: r.curve.filter((p) => p.test_top1 !== null).map((p): [number, number] => [p.epoch, p.test_top1!]),
+          loss: r.curve.filter((p) => Number.isFinite(p.train_loss)).map((p): [number, number] => [p.epoch, p.train_loss]),
+        })),
+    })),
+    shapes,
+  };
+}
+
+function pivotHtml(t: SetupTable, baseline: string): string {
+  const paper = showsPaperColumns(t);
+  const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
+  const head = ['arch', ...t.activations, ...(paper ? ['PWLU − Swish<br>(ours)', 'PWLU − Swish<br>(paper)'] : [])];
+  const rows = t.archs.map((arch) => {
+    const cols = t.activations.map((act) => {
+      const c = cell(arch, act);
+      if (!c) return '<td class="empty"></td>';
+      const d = act === baseline ? (c.n ? '<span class="base">baseline</span>' : '') : c.n ? `<span class="delta ${c.delta && c.delta.p !== null && c.delta.p < 0.05 ? (c.delta.diff > 0 ? 'up' : 'down') : ''}">${escapeHtml(fmtDelta(c.delta))}</span>` : '';
+      const flag = flagged(c) ? '<sup class="flag" title="see the notes">†</sup>' : '';
+      return `<td><span class="top1">${escapeHtml(fmtTop1(c))}</span>${flag}<br>${d}</td>`;
+    });
+    const pv = t.pwlu_vs_swish.find((p) => p.arch === arch);
+    const extra = paper ? [`<td>${escapeHtml(fmtDelta(pv?.ours ?? null))}</td>`, `<td>${pv?.paper != null ? escapeHtml(signed(pv.paper)) : '—'}</td>`] : [];
+    return `<tr><th>${escapeHtml(arch)}</th>${cols.join('')}${extra.join('')}</tr>`;
+  });
+  return `<table class="pivot"><thead><tr>${head.map((h) => `<th>${h.includes('<br>') ? h : escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function costHtml(t: SetupTable): string {
+  const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
+  const rows = t.archs.map((arch) => `<tr><th>${escapeHtml(arch)}</th>${t.activations.map((act) => `<td>${cell(arch, act) ? escapeHtml(fmtCost(cell(arch, act)!)) : ''}</td>`).join('')}</tr>`);
+  return `<table class="cost"><thead><tr><th>arch</th>${t.activations.map((a) => `<th>${escapeHtml(a)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function runsHtml(runs: RunRecord[]): string {
+  const sorted = [...runs].sort((a, b) => a.dataset.localeCompare(b.dataset) || a.arch.localeCompare(b.arch) || a.activation.localeCompare(b.activation) || a.seed - b.seed);
+  const rows = sorted.map((r) => {
+    const status = r.superseded ? 'superseded' : r.status;
+    const epochs = `${r.epochs_completed}/${r.epochs ?? '?'}`;
+    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${fmt(r.top1)}</td><td>${fmt(r.top1_best)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
+  });
+  return `<table class="runs"><thead><tr><th>run</th><th>arch</th><th>activation</th><th>seed</th><th>status</th><th>epochs</th><th>top-1</th><th>best</th><th>act. params</th><th>img/s</th><th>error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1320px;padding:0 16px;color:#222}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
+.meta{color:#666;margin:0 0 12px}
+table{border-collapse:collapse;margin:8px 0 12px;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+thead th{background:#f4f5f7}tbody th{background:#fafafa}
+.pivot td{min-width:120px}.top1{font-weight:600}.delta{color:#555}.delta.up{color:#1a7f37}.delta.down{color:#b42318}.base{color:#888;font-style:italic}
+.flag{color:#b42318;font-weight:700}
+ol.notes{color:#444;font-size:13px;padding-left:20px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:16px}
+.card{border:1px solid #e3e3e3;border-radius:6px;padding:8px}
+.card h4{margin:0 0 4px;font-size:13px;font-weight:600}
+.shape-title{font-size:14px;margin:16px 0 2px}
+.chart{position:relative;height:260px}.chart.wide{height:320px}
+.shapes{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:10px}
+.layer{border:1px solid #e3e3e3;border-radius:6px;padding:6px;font-size:12px}
+.layer .chart{height:170px}
+.layer table{margin:4px 0 0;font-size:11px}.layer td,.layer th{padding:1px 5px}
+.badge{border-radius:3px;padding:0 5px;font-size:12px;color:#fff;background:#888}
+.badge.finished{background:#1a7f37}.badge.interrupted,.badge.incomplete{background:#bf8700}.badge.diverged,.badge.failed{background:#b42318}.badge.missing,.badge.superseded{background:#888}
+.runs{font-size:12px}.runs .err{max-width:420px;color:#b42318}
+.warn{background:#fff4e5;border:1px solid #f0c36d;padding:6px 10px;border-radius:4px}
+`;
+
+const SCRIPT = `
+(function(){
+  var R = JSON.parse(document.getElementById('report-data').textContent);
+  if (typeof Chart === 'undefined') return;
+  Chart.defaults.animation = false;
+  Chart.defaults.font.size = 11;
+  Chart.defaults.maintainAspectRatio = false;
+  var errorBars = {
+    id: 'errorBars',
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx, y = chart.scales.y;
+      chart.data.datasets.forEach(function (ds, i) {
+        var meta = chart.getDatasetMeta(i);
+        if (meta.hidden || !ds.errors) return;
+        meta.data.forEach(function (bar, j) {
+          var m = ds.data[j], sd = ds.errors[j];
+          if (m === null || sd === null || sd === undefined) return;
+          var top = y.getPixelForValue(m + sd), bot = y.getPixelForValue(m - sd);
+          ctx.save(); ctx.strokeStyle = '#222'; ctx.lineWidth = 1.3; ctx.beginPath();
+          ctx.moveTo(bar.x, top); ctx.lineTo(bar.x, bot);
+          ctx.moveTo(bar.x - 4, top); ctx.lineTo(bar.x + 4, top);
+          ctx.moveTo(bar.x - 4, bot); ctx.lineTo(bar.x + 4, bot);
+          ctx.stroke(); ctx.restore();
+        });
+      });
+    }
+  };
+  function colorOf(T, act) { for (var i = 0; i < T.activations.length; i++) if (T.activations[i].name === act) return T.activations[i].color; return '#888'; }
+  var DASH = [[], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4]];
+  // One legend entry per activation (its seeds share the colour); a click shows or hides all its seeds.
+  var actLegend = {
+    labels: {
+      boxWidth: 12,
+      generateLabels: function (chart) {
+        return Chart.defaults.plugins.legend.labels.generateLabels(chart)
+          .filter(function (l) { return chart.data.datasets[l.datasetIndex].first; })
+          .map(function (l) { l.text = chart.data.datasets[l.datasetIndex].act; l.lineDash = []; return l; });
+      }
+    },
+    onClick: function (e, item, legend) {
+      var chart = legend.chart, act = chart.data.datasets[item.datasetIndex].act;
+      var show = !chart.isDatasetVisible(item.datasetIndex);
+      chart.data.datasets.forEach(function (d, i) { if (d.act === act) chart.setDatasetVisibility(i, show); });
+      chart.update();
+    }
+  };
+  R.tables.forEach(function (T) {
+    var lo = Infinity, hi = -Infinity;
+    T.bars.forEach(function (b) { b.mean.forEach(function (m, j) { if (m === null) return; var s = b.std[j] || 0; lo = Math.min(lo, m - s); hi = Math.max(hi, m + s); }); });
+    var el = document.getElementById('bars-' + T.id);
+    if (el && Number.isFinite(lo)) {
+      var pad = Math.max(0.5, (hi - lo) * 0.15);
+      new Chart(el, {
+        type: 'bar',
+        data: { labels: T.archs, datasets: T.bars.filter(function (b) { return b.mean.some(function (m) { return m !== null; }); }).map(function (b) { return { label: b.act, data: b.mean, errors: b.std, backgroundColor: colorOf(T, b.act) }; }) },
+        options: { plugins: { title: { display: true, text: 'Final test top-1 (%), mean ± std over seeds' }, tooltip: { callbacks: { afterLabel: function (c) { var b = T.bars.filter(function (x) { return x.act === c.dataset.label; })[0]; return 'std ' + (b.std[c.dataIndex] === null ? 'n/a' : b.std[c.dataIndex].toFixed(2)) + ', n=' + b.n[c.dataIndex]; } } } },
+          scales: { y: { beginAtZero: false, suggestedMin: Math.max(0, lo - pad), suggestedMax: Math.min(100, hi + pad), title: { display: true, text: 'top-1 (%)' } } } },
+        plugins: [errorBars]
+      });
+    }
+    T.curves.forEach(function (C, k) {
+      ['top1', 'loss'].forEach(function (what) {
+        var c = document.getElementById('curve-' + T.id + '-' + k + '-' + what);
+        if (!c) return;
+        var seen = {};
+        new Chart(c, {
+          type: 'line',
+          data: { datasets: C.runs.map(function (r) {
+            var idx = seen[r.act] = (seen[r.act] === undefined ? 0 : seen[r.act] + 1);
+            return { label: r.act + ' s' + r.seed + (r.status === 'finished' ? '' : ' (' + r.status + ')'), act: r.act, first: idx === 0, data: r[what].map(function (p) { return { x: p[0], y: p[1] }; }),
+              borderColor: colorOf(T, r.act), backgroundColor: colorOf(T, r.act), borderDash: DASH[idx % DASH.length], pointRadius: r[what].length > 40 ? 0 : 2, borderWidth: 1.6, tension: 0 };
+          }) },
+          options: { parsing: false, plugins: { title: { display: true, text: C.arch + ': ' + (what === 'top1' ? 'test top-1 (%)' : 'training loss') + ' per epoch (one line per seed)' }, legend: actLegend },
+            scales: { x: { type: 'linear', title: { display: true, text: 'epoch' }, ticks: { precision: 0 } }, y: { type: 'linear', title: { display: true, text: what === 'top1' ? 'top-1 (%)' : 'loss' } } } }
+        });
+      });
+    });
+    T.shapes.forEach(function (S, k) {
+      S.layers.forEach(function (L, li) {
+        var c = document.getElementById('shape-' + T.id + '-' + k + '-' + li);
+        if (!c) return;
+        var xs = [], ds = [];
+        L.instances.forEach(function (q, qi) {
+          q.points.forEach(function (p) { xs.push(p[0]); });
+          ds.push({ label: L.instances.length > 1 ? 'ch ' + qi : S.activation, data: q.points.map(function (p) { return { x: p[0], y: p[1] }; }), borderColor: qi === 0 ? '#e15759' : 'hsl(' + (qi * 57 % 360) + ',60%,45%)', borderWidth: 1.8, pointRadius: 1.5, tension: 0 });
+        });
+        var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+        ds.push({ label: 'ReLU', data: [{ x: x0, y: 0 }, { x: Math.max(x0, Math.min(0, x1)), y: 0 }, { x: x1, y: Math.max(0, x1) }], borderColor: '#999', borderDash: [4, 3], borderWidth: 1, pointRadius: 0 });
+        new Chart(c, { type: 'line', data: { datasets: ds }, options: { parsing: false, plugins: { legend: { display: L.instances.length > 1, labels: { boxWidth: 8 } } }, scales: { x: { type: 'linear' } } } });
+      });
+    });
+  });
+})();
+`;
+
+function shapesHtml(data: ChartData): string {
+  if (data.shapes.length === 0) return '';
+  const parts: string[] = ['<h3>Learned PWLU shapes</h3>'];
+  data.shapes.forEach((s, k) => {
+    parts.push(
+      `<h4 class="shape-title">${escapeHtml(s.arch)} + ${escapeHtml(s.activation)}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'}</h4>`,
+      `<p class="meta">Seed ${s.seed} (${escapeHtml(s.run)}), activations.json at epoch ${s.epoch ?? '?'}; red: learned, dashed: ReLU. Phase-I statistics: running mean μ and std σ of the layer's input; [B<sub>L</sub>, B<sub>R</sub>]: the bounds (after realignment μ ∓ ασ, then learned); K<sub>L</sub>, K<sub>R</sub>: the outer slopes.</p>`,
+    );
+    parts.push('<div class="shapes">');
+    s.layers.forEach((l, li) => {
+      const q = l.instances[0];
+      const more = l.total > l.shown ? ` (${l.shown} of ${l.total} channels drawn)` : l.total > 1 ? ` (${l.total} channels)` : '';
+      const stats = q
+        ? `<table><tr><th>μ</th><td>${fmt(q.mu, 3)}</td><th>σ</th><td>${fmt(q.sigma, 3)}</td></tr><tr><th>B<sub>L</sub></th><td>${fmt(q.bl, 3)}</td><th>B<sub>R</sub></th><td>${fmt(q.br, 3)}</td></tr><tr><th>K<sub>L</sub></th><td>${fmt(q.kl, 3)}</td><th>K<sub>R</sub></th><td>${fmt(q.kr, 3)}</td></tr><tr><th>phase</th><td>${escapeHtml(l.phase)}</td><th>realigned</th><td>${l.realigned ? 'yes' : 'no'}</td></tr><tr><th>N</th><td>${l.n}</td><th>stat steps</th><td>${l.stat_steps}</td></tr></table>`
+        : '';
+      parts.push(`<div class="layer"><h4>${escapeHtml(l.name)}${escapeHtml(more)}</h4><div class="chart"><canvas id="shape-${data.id}-${k}-${li}"></canvas></div>${stats}</div>`);
+    });
+    parts.push('</div>');
+  });
+  return parts.join('\n');
+}
+
+/** Renders the self-contained HTML report (one file; opens offline). */
+export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): string {
+  const chartJs = opts.chartJs === undefined ? chartJsSource() : opts.chartJs;
+  const datas = r.tables.map((t, i) => chartData(t, r.runs, i));
+  const body: string[] = [];
+  body.push(`<h1>pwlu report</h1><p class="meta">${escapeHtml(r.results_dir)} · generated ${escapeHtml(r.generated)} · baseline ${escapeHtml(r.baseline)} · ${r.runs.length} run director${r.runs.length === 1 ? 'y' : 'ies'}</p>`);
+  if (!chartJs) body.push('<p class="warn">Chart.js was not found when this report was written (npm package chart.js), so it has tables only.</p>');
+  r.tables.forEach((t, i) => {
+    const d = datas[i]!;
+    const paper = showsPaperColumns(t);
+    body.push(`<section><h2>${escapeHtml(tableTitle(t))}</h2>`);
+    body.push(`<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(r.baseline)} below each value.</p>`);
+    body.push(pivotHtml(t, r.baseline));
+    body.push('<h3>Cost</h3><p class="meta">Parameters the activation adds · training img/s (ratio to ReLU on the same architecture)</p>');
+    body.push(costHtml(t));
+    const notes = [TEST_NOTE, ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
+    body.push(`<ol class="notes">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ol>`);
+    if (chartJs) {
+      body.push(`<div class="card"><div class="chart wide"><canvas id="bars-${d.id}"></canvas></div></div>`);
+      body.push('<h3>Learning curves</h3><div class="grid">');
+      d.curves.forEach((c, k) => {
+        if (c.runs.length === 0) return;
+        body.push(`<div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-top1"></canvas></div></div><div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-loss"></canvas></div></div>`);
+      });
+      body.push('</div>');
+      body.push(shapesHtml(d));
+    }
+    body.push('</section>');
+  });
+  if (r.notes.length) body.push(`<h2>Notes</h2><ul class="notes">${r.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
+  body.push('<h2 id="runs">Runs</h2>', runsHtml(r.runs));
+  const payload = scriptJson({ tables: datas });
+  const lib = chartJs ? `<script>${chartJs.replace(/<\/script/gi, '<\\/script')}</script>` : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pwlu report — ${escapeHtml(r.results_dir)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+${body.join('\n')}
+<script type="application/json" id="report-data">${payload}</script>
+${lib}
+<script>${SCRIPT}</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,48 @@
+/** The report's public surface: read a results folder, render it, or write every format next to the results. */
+import { writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderCsv, renderJson, renderMarkdown } from './format.js';
+import { renderHtml } from './html.js';
+import type { Report } from './model.js';
+
+export { reportFromDir, buildReport, type Report } from './model.js';
+export { collectRuns } from './collect.js';
+
+/** Report formats `pwlu report --format` accepts. */
+export const REPORT_FORMATS = ['md', 'csv', 'html', 'json'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** Renders a report in one format, so every command produces identical files. */
+export function renderReport(r: Report, format: ReportFormat): string {
+  switch (format) {
+    case 'md':
+      return renderMarkdown(r);
+    case 'csv':
+      return renderCsv(r);
+    case 'html':
+      return renderHtml(r);
+    case 'json':
+      return renderJson(r);
+  }
+}
+
+/** Writes a file atomically (temp + rename), so a reader never sees half a report. */
+export function writeFileAtomic(path: string, content: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, path);
+}
+
+/** Writes results.csv, report.md and report.html into a results folder (what `pwlu bench` leaves at the end). */
+export function writeReportFiles(dir: string, r: Report): string[] {
+  const files: [string, ReportFormat][] = [
+    ['results.csv', 'csv'],
+    ['report.md', 'md'],
+    ['report.html', 'html'],
+  ];
+  return files.map(([name, format]) => {
+    const p = join(dir, name);
+    writeFileAtomic(p, renderReport(r, format));
+    return p;
+  });
+}

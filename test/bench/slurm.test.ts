@@ -1,0 +1,110 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cellSets, expandGrid } from '../../src/bench/grid.js';
+import { renderSlurmScript, shellQuote } from '../../src/bench/slurm.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pwlu-slurm-'));
+const out = join(tmp, 'res');
+const script = join(out, 'bench.sbatch');
+const cells = expandGrid(['resnet20', 'resnet56'], ['relu', 'pwlu'], [0, 1]);
+const base = ConfigSchema.parse({ activation: { name: 'relu' } });
+
+function task(i: number, pwlu: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('bash', [script], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), PWLU: pwlu, SLURM_CPUS_PER_TASK: '4' }, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('pwlu bench --emit slurm script', () => {
+  beforeAll(() => {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      script,
+      renderSlurmScript({
+        out,
+        config: join(out, 'base-config.yaml'),
+        bin: '/opt/pwlu/bin/pwlu.js',
+        cells,
+        cellSets: (c) => cellSets(c, base),
+        sets: ["train.lr=0.05", "name=it's"],
+        backend: 'torch',
+        throttle: 3,
+        sbatch: ['partition=gpu', '--time=24:00:00'],
+      }),
+    );
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('is valid bash with one array task per cell and the directives', () => {
+    const text = readFileSync(script, 'utf8');
+    expect(spawnSync('bash', ['-n', script]).status).toBe(0);
+    expect(text).toContain('#SBATCH --array=0-7%3');
+    expect(text).toContain('#SBATCH --partition=gpu');
+    expect(text).toContain('#SBATCH --time=24:00:00');
+    expect(text).toContain(`#SBATCH --output=${out}/slurm/%A_%a.out`);
+    for (const [i, c] of cells.entries()) expect(text).toContain(`  ${i}) CELL=${c.name}; CELL_SETS=(--set model.arch=${c.arch}`);
+    expect(text.match(/^ {2}\d+\) CELL=/gm)).toHaveLength(cells.length);
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+
+  it('starts a new cell with the base config, the shared and the cell --set, into cells/<name>', () => {
+    const r = task(1, 'echo PWLU');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `PWLU train --config ${out}/base-config.yaml --set train.lr=0.05 --set name=it's --set model.arch=resnet20 --set activation={"name":"pwlu","sites":"all"} --set seed=0 --out ${out}/cells/resnet20-pwlu-s0 --json --threads 4 --backend torch`,
+    );
+  });
+
+  it('resumes a cell with a checkpoint, skips a finished one, moves a dead attempt aside', () => {
+    const dir = (i: number) => join(out, 'cells', cells[i]!.name);
+    mkdirSync(dir(2), { recursive: true });
+    writeFileSync(join(dir(2), 'config.yaml'), '');
+    writeFileSync(join(dir(2), 'checkpoint-last.ckpt'), '');
+    writeFileSync(join(dir(2), 'bench-error.txt'), 'old');
+    const resumed = task(2, 'echo PWLU');
+    expect(resumed.stdout).toContain(`PWLU train --resume ${dir(2)} --json --threads 4 --backend torch`);
+    expect(existsSync(join(dir(2), 'bench-error.prev-1.txt'))).toBe(true);
+
+    writeFileSync(join(dir(2), 'summary.json'), JSON.stringify({ status: 'finished' }, null, 2));
+    const skipped = task(2, 'echo PWLU');
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout).toContain('is done; skipping');
+    expect(skipped.stdout).not.toContain('PWLU train');
+
+    mkdirSync(dir(3), { recursive: true });
+    writeFileSync(join(dir(3), 'config.yaml'), 'dead');
+    const restarted = task(3, 'echo PWLU');
+    expect(restarted.stdout).toContain('moved to cells/resnet56-pwlu-s0.failed-1');
+    expect(restarted.stdout).toContain(`--out ${dir(3)}`);
+    expect(readFileSync(join(`${dir(3)}.failed-1`, 'config.yaml'), 'utf8')).toBe('dead');
+  });
+
+  it('records a failed cell in bench-error.txt and exits with its code; rejects a task id out of range', () => {
+    const r = task(4, 'false');
+    expect(r.code).toBe(1);
+    expect(readFileSync(join(out, 'cells', cells[4]!.name, 'bench-error.txt'), 'utf8')).toMatch(/failed \(exit code 1\)/);
+    const bad = task(99, 'echo PWLU');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('no cell for array task 99');
+  });
+
+  it('passes a SIGINT/SIGTERM from Slurm on to the cell as SIGINT (it saves a checkpoint) and exits 130', async () => {
+    const fake = join(tmp, 'fake.sh');
+    writeFileSync(fake, "trap 'echo got-int >&2; exit 130' INT\necho started >&2\nfor i in $(seq 100); do sleep 0.1; done\n");
+    const child = spawn('bash', [script], { env: { ...process.env, SLURM_ARRAY_TASK_ID: '5', PWLU: `bash ${fake}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('(new)')) setTimeout(() => child.kill('SIGTERM'), 500);
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    expect(code).toBe(130);
+    expect(stderr).toContain('got-int');
+    expect(existsSync(join(out, 'cells', cells[5]!.name, 'bench-error.txt'))).toBe(false);
+  });
+});
