@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 
@@ -26,6 +26,20 @@ export class RunDir {
   /** Appends one JSON line (metrics are append-only, so a crash loses at most the current epoch). */
   appendJsonl(file: keyof typeof RUN_FILES, record: object): void {
     appendFileSync(this.path(file), `${JSON.stringify(record)}\n`);
+  }
+  /** Keeps only the JSON-lines records that pass `keep` (rewritten atomically); returns how many were dropped. */
+  filterJsonl(file: keyof typeof RUN_FILES, keep: (record: Record<string, unknown>) => boolean): number {
+    if (!this.has(file)) return 0;
+    const lines = readFileSync(this.path(file), 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const kept = lines.filter((l) => {
+      try {
+        return keep(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        return false; // a line torn by a crash mid-write
+      }
+    });
+    if (kept.length !== lines.length) this.writeAtomic(file, kept.map((l) => `${l}\n`).join(''));
+    return lines.length - kept.length;
   }
   /** Writes a whole file atomically (temp + rename). */
   writeAtomic(file: keyof typeof RUN_FILES, content: string): void {

@@ -191,6 +191,20 @@ export function makeTrainStep(
   };
 }
 
+/**
+ * A crash between appending an epoch's metrics and writing its checkpoint would repeat that epoch
+ * on resume: drop every metrics record the checkpoint does not cover, so each epoch (and each
+ * event, such as PWLU's realignment) appears exactly once. Returns how many records were dropped.
+ */
+export function trimMetricsToCheckpoint(run: RunDir, pos: Pick<TrainPosition, 'epoch' | 'stepInEpoch'>): number {
+  return run.filterJsonl('metrics', (r) => {
+    const epoch = typeof r.epoch === 'number' ? r.epoch : 0;
+    // Epoch lines count epochs 1-based; events carry the 0-based epoch they happened at the start of.
+    if (!('event' in r)) return epoch <= pos.epoch;
+    return epoch < pos.epoch || (epoch === pos.epoch && pos.stepInEpoch > 0);
+  });
+}
+
 type Meta = TrainPosition & { optimizer: { step: number } };
 
 function freshPosition(configHash: string): TrainPosition {
@@ -221,7 +235,8 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
     optimizer.setState(ckpt.meta.optimizer.step, slots.map((s) => ({ ...s, name: s.name.slice(4) })));
     const { optimizer: _o, ...rest } = ckpt.meta;
     pos = rest;
-    log.info({ epoch: pos.epoch, step: pos.stepInEpoch }, 'resumed from checkpoint');
+    const dropped = trimMetricsToCheckpoint(run, pos);
+    log.info({ epoch: pos.epoch, step: pos.stepInEpoch, dropped_metric_lines: dropped }, 'resumed from checkpoint');
   } else if (ctx.resume) {
     log.warn('no checkpoint found in the run directory: starting from scratch');
   }

@@ -125,3 +125,25 @@ describe('training loop', () => {
     expect((err as Error).message).toMatch(/loss is (NaN|-?Infinity) at epoch 1, step [2-6]/);
   });
 });
+
+describe('metrics after a crash', () => {
+  it('drops records the checkpoint does not cover, so each epoch appears once', async () => {
+    const { RunDir } = await import('../../src/train/rundir.js');
+    const { trimMetricsToCheckpoint } = await import('../../src/train/trainer.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pwlu-trim-'));
+    const run = new RunDir(dir);
+    const lines = [
+      { epoch: 1, test_top1: 10 },
+      { event: 'realign', layer: 'a', epoch: 1 },
+      { epoch: 2, test_top1: 20 },
+      { epoch: 3, test_top1: 30 }, // written just before a kill -9; the checkpoint says 2 epochs
+    ];
+    for (const l of lines) run.appendJsonl('metrics', l);
+    expect(trimMetricsToCheckpoint(run, { epoch: 2, stepInEpoch: 0 })).toBe(1);
+    const left = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(left).toEqual(lines.slice(0, 3));
+    // The realignment at the start of epoch index 1 is replayed when resuming from the end of epoch 1.
+    expect(trimMetricsToCheckpoint(run, { epoch: 1, stepInEpoch: 0 })).toBe(2);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
