@@ -25,6 +25,8 @@ export interface TrainPosition {
   epoch: number;
   /** Batches done inside the current epoch (non-zero only for a mid-epoch checkpoint). */
   stepInEpoch: number;
+  /** Whether the current epoch's start hooks (and their metrics events) have run. */
+  epochStarted: boolean;
   globalStep: number;
   best: { top1: number; epoch: number } | null;
   /** Running sums of the current epoch, so that its train metrics survive an interruption. */
@@ -196,19 +198,19 @@ export function makeTrainStep(
  * on resume: drop every metrics record the checkpoint does not cover, so each epoch (and each
  * event, such as PWLU's realignment) appears exactly once. Returns how many records were dropped.
  */
-export function trimMetricsToCheckpoint(run: RunDir, pos: Pick<TrainPosition, 'epoch' | 'stepInEpoch'>): number {
+export function trimMetricsToCheckpoint(run: RunDir, pos: Pick<TrainPosition, 'epoch' | 'epochStarted'>): number {
   return run.filterJsonl('metrics', (r) => {
     const epoch = typeof r.epoch === 'number' ? r.epoch : 0;
     // Epoch lines count epochs 1-based; events carry the 0-based epoch they happened at the start of.
     if (!('event' in r)) return epoch <= pos.epoch;
-    return epoch < pos.epoch || (epoch === pos.epoch && pos.stepInEpoch > 0);
+    return epoch < pos.epoch || (epoch === pos.epoch && pos.epochStarted);
   });
 }
 
 type Meta = TrainPosition & { optimizer: { step: number } };
 
 function freshPosition(configHash: string): TrainPosition {
-  return { epoch: 0, stepInEpoch: 0, globalStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
+  return { epoch: 0, stepInEpoch: 0, epochStarted: false, globalStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
 }
 
 /**
@@ -280,6 +282,7 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
       log.info(ev, `${ev.event} ${ev.layer}`);
       run.appendJsonl('metrics', ev);
     }
+    pos.epochStarted = true;
     const step = stepFor(frozenVariableNames(model));
     const t0 = performance.now();
     const acc = pos.epochAcc;
@@ -353,6 +356,7 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
     );
     pos.epoch = epoch + 1;
     pos.stepInEpoch = 0;
+    pos.epochStarted = false;
     pos.epochAcc = { loss: 0, correct: 0, seen: 0, seconds: 0 };
     const improved = Number.isFinite(metrics.test_top1) && (pos.best === null || metrics.test_top1 > pos.best.top1);
     if (improved) pos.best = { top1: metrics.test_top1, epoch: epoch + 1 };
