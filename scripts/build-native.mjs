@@ -1,1 +1,223 @@
-console.log('[pwlu] native build placeholder');
+#!/usr/bin/env node
+// Builds the optional native `torch` backend (native/ → native/build/Release/pwlu_torch.node).
+//
+// libtorch is looked up in this order:
+//   1. $LIBTORCH            a libtorch directory with include/ and lib/ (the pytorch.org zip);
+//   2. a PyTorch install     `python3` then `/usr/bin/python3`: torch/include + torch/lib (pip layout,
+//                            CUDA builds included; the C++ ABI flag is taken from torch itself);
+//   3. Debian libtorch-dev   /usr/include/ATen/ATen.h + libtorch.so in the multiarch lib dir.
+// Never fails the install: when libtorch is missing or the build breaks, prints one line
+// `[pwlu] native torch backend skipped: <why>` (details in native/build/build.log) and exits 0.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = path.join(root, 'native');
+const buildDir = path.join(nativeDir, 'build');
+const logFile = path.join(buildDir, 'build.log');
+const addonFile = path.join(buildDir, 'Release', 'pwlu_torch.node');
+const infoFile = path.join(buildDir, 'libtorch.json');
+const started = Date.now();
+const logLines = [];
+
+function log(line) {
+  logLines.push(line);
+}
+function flushLog() {
+  fs.mkdirSync(buildDir, { recursive: true });
+  fs.writeFileSync(logFile, logLines.join('\n') + '\n');
+}
+function skip(why) {
+  log(`skipped: ${why}`);
+  flushLog();
+  // Leave no stale addon behind: "skipped" must mean the backend is unavailable.
+  for (const f of [infoFile, addonFile]) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch {
+      /* ignore */
+    }
+  }
+  console.log(`[pwlu] native torch backend skipped: ${why}`);
+  process.exit(0);
+}
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  return { status: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, error: r.error };
+}
+const exists = (p) => {
+  try {
+    fs.accessSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function versionFromHeader(includeDir) {
+  const h = path.join(includeDir, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
+  if (!exists(h)) return 'unknown';
+  const src = fs.readFileSync(h, 'utf8');
+  const m = (k) => src.match(new RegExp(`#define TORCH_VERSION_${k}\\s+(\\d+)`))?.[1];
+  return m('MAJOR') ? `${m('MAJOR')}.${m('MINOR')}.${m('PATCH')}` : 'unknown';
+}
+
+/** The C++11 ABI libc10 was built with: 1 when its symbols use std::__cxx11 strings. */
+function abiFromLibrary(libDir) {
+  const lib = path.join(libDir, 'libc10.so');
+  const r = run('nm', ['-D', '--defined-only', lib]);
+  if (r.status !== 0) return 1;
+  return /__cxx11/.test(r.out) ? 1 : 0;
+}
+
+function describe(source, includeDir, libDir, extra = {}) {
+  const cuda = exists(path.join(libDir, 'libtorch_cuda.so')) || exists(path.join(libDir, 'libc10_cuda.so'));
+  return {
+    source,
+    path: path.dirname(includeDir) === path.dirname(libDir) ? path.dirname(includeDir) : libDir,
+    includeDirs: [includeDir, path.join(includeDir, 'torch', 'csrc', 'api', 'include')],
+    libDir,
+    version: extra.version ?? versionFromHeader(includeDir),
+    cuda,
+    cxx11abi: extra.cxx11abi ?? abiFromLibrary(libDir),
+  };
+}
+
+function fromEnv() {
+  const dir = process.env.LIBTORCH;
+  if (!dir) return null;
+  const inc = path.join(dir, 'include');
+  const lib = path.join(dir, 'lib');
+  if (!exists(path.join(inc, 'ATen', 'ATen.h')) || !exists(path.join(lib, 'libtorch.so'))) {
+    log(`LIBTORCH=${dir}: no include/ATen/ATen.h + lib/libtorch.so there, ignored`);
+    return null;
+  }
+  return describe('LIBTORCH', inc, lib);
+}
+
+function fromPython() {
+  const code =
+    'import torch,os;print(os.path.dirname(torch.__file__));print(torch.__version__);' +
+    'print(int(getattr(torch._C,"_GLIBCXX_USE_CXX11_ABI",True)))';
+  for (const py of ['python3', '/usr/bin/python3']) {
+    const r = run(py, ['-c', code]);
+    if (r.status !== 0) {
+      log(`${py}: no torch (${r.error ? r.error.message : r.out.trim().split('\n').pop()})`);
+      continue;
+    }
+    const [dir, version, abi] = r.out.trim().split('\n').slice(-3);
+    const inc = path.join(dir, 'include');
+    const lib = path.join(dir, 'lib');
+    if (!exists(path.join(inc, 'ATen', 'ATen.h')) || !exists(path.join(lib, 'libtorch.so'))) {
+      log(`${py}: torch at ${dir} has no include/ + lib/ (headers not shipped), ignored`);
+      continue;
+    }
+    return describe(`python (${py})`, inc, lib, { version, cxx11abi: Number(abi) });
+  }
+  return null;
+}
+
+function fromDebian() {
+  const multiarch = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ppc64: 'powerpc64le-linux-gnu' }[process.arch];
+  const inc = '/usr/include';
+  const lib = `/usr/lib/${multiarch ?? ''}`;
+  if (!multiarch || !exists(path.join(inc, 'ATen', 'ATen.h')) || !exists(path.join(lib, 'libtorch.so'))) {
+    log('Debian libtorch-dev: /usr/include/ATen/ATen.h or libtorch.so not found');
+    return null;
+  }
+  return describe('debian libtorch-dev', inc, lib);
+}
+
+function findNodeGyp() {
+  const candidates = [];
+  const prefix = path.dirname(path.dirname(process.execPath));
+  const r = run('npm', ['root', '-g']);
+  if (r.status === 0) candidates.push(path.join(r.out.trim(), 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  if (process.env.npm_execpath) {
+    candidates.push(path.join(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  }
+  for (const c of candidates) if (exists(c)) return [process.execPath, [c]];
+  // From npm scripts node-gyp is on PATH.
+  const w = run('node-gyp', ['--version']);
+  if (w.status === 0) return ['node-gyp', []];
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+if (process.env.PWLU_SKIP_NATIVE === '1') skip('PWLU_SKIP_NATIVE=1');
+fs.mkdirSync(buildDir, { recursive: true });
+log(`pwlu native build ${new Date().toISOString()} node ${process.version} ${process.platform}-${process.arch}`);
+if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`unsupported platform ${process.platform}`);
+
+const torch = fromEnv() ?? fromPython() ?? fromDebian();
+if (!torch) skip('no libtorch found (set LIBTORCH, install PyTorch for python3, or apt-get install libtorch-dev)');
+log(`libtorch: ${JSON.stringify(torch)}`);
+
+const gyp = findNodeGyp();
+if (!gyp) skip('node-gyp not found (it ships with npm)');
+
+let napiInclude;
+try {
+  napiInclude = JSON.parse(createRequire(path.join(root, 'package.json'))('node-addon-api').include);
+} catch (e) {
+  skip(`node-addon-api not installed (${e.message})`);
+}
+
+const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
+if (torch.cuda) {
+  for (const l of ['torch_cuda', 'c10_cuda']) if (exists(path.join(torch.libDir, `lib${l}.so`))) libs.push(`-l${l}`);
+}
+const env = {
+  ...process.env,
+  PWLU_TORCH_INCLUDES: [...torch.includeDirs, napiInclude].join(' '),
+  PWLU_TORCH_LIBDIR: torch.libDir,
+  PWLU_TORCH_LIBS: libs.join(' '),
+  PWLU_TORCH_DEFINES: [`_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`, torch.cuda ? 'PWLU_WITH_CUDA=1' : 'PWLU_WITH_CUDA=0'].join(' '),
+};
+const common = ['--directory', nativeDir];
+// Local node headers: without --nodedir node-gyp would try to download them (fails offline).
+const nodePrefix = path.dirname(path.dirname(process.execPath));
+const nodedir = ['/usr', nodePrefix].find((d) => exists(path.join(d, 'include', 'node', 'node.h')));
+if (nodedir) common.push(`--nodedir=${nodedir}`);
+const jobs = process.env.JOBS ?? String(Math.max(1, os.availableParallelism()));
+
+const [cmd, pre] = gyp;
+const conf = run(cmd, [...pre, 'configure', ...common], { env, cwd: nativeDir });
+log(`$ node-gyp configure ${common.join(' ')}\n${conf.out}`);
+if (conf.status !== 0) skip(`node-gyp configure failed (see ${path.relative(root, logFile)})`);
+const build = run(cmd, [...pre, 'build', ...common, '--jobs', jobs], { env, cwd: nativeDir });
+log(`$ node-gyp build --jobs ${jobs}\n${build.out}`);
+if (build.status !== 0 || !exists(addonFile)) {
+  const lines = build.out.split('\n');
+  const err = (lines.find((l) => /\berror:/.test(l)) ?? lines.find((l) => /error/i.test(l)))?.trim();
+  skip(`compile failed${err ? `: ${err.slice(0, 160)}` : ''} (see ${path.relative(root, logFile)})`);
+}
+
+// Load it once in a child process: catches a missing .so or a C++ ABI mismatch now, not later.
+const probe = run(process.execPath, ['-e', `const a=require(${JSON.stringify(addonFile)});console.log(a.version())`]);
+log(`load probe: ${probe.out.trim()}`);
+if (probe.status !== 0) {
+  const why = probe.out.split('\n').find((l) => /Error|undefined symbol|cannot open/i.test(l))?.trim() ?? 'see log';
+  skip(`built but cannot be loaded: ${why.slice(0, 200)}`);
+}
+
+const info = {
+  path: torch.path,
+  libDir: torch.libDir,
+  version: torch.version,
+  cuda: torch.cuda,
+  source: torch.source,
+  cxx11abi: torch.cxx11abi,
+  addon: path.relative(root, addonFile),
+  builtAt: new Date().toISOString(),
+  buildSeconds: Math.round((Date.now() - started) / 100) / 10,
+};
+fs.writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
+log(`ok in ${info.buildSeconds}s`);
+flushLog();
+console.log(`[pwlu] native torch backend built against libtorch ${torch.version} (${torch.source}) in ${info.buildSeconds}s`);

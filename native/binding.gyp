@@ -1,0 +1,37 @@
+{
+  # Include/library paths come from scripts/build-native.mjs through the environment
+  # (PWLU_TORCH_INCLUDES, PWLU_TORCH_LIBDIR, PWLU_TORCH_LIBS, PWLU_TORCH_DEFINES).
+  "targets": [
+    {
+      "target_name": "pwlu_torch",
+      "sources": [
+        "src/addon.cc",
+        "src/ops_elementwise.cc",
+        "src/ops_nn.cc",
+        "src/ops_shape.cc"
+      ],
+      "include_dirs": ["<!@(node -p \"process.env.PWLU_TORCH_INCLUDES || ''\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NAPI_CPP_EXCEPTIONS",
+        "<!@(node -p \"process.env.PWLU_TORCH_DEFINES || ''\")"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-std=c++20"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-frtti", "-Wno-deprecated-declarations", "-Wno-unused-parameter", "-Wno-unused-variable", "-Wno-sign-compare", "-Wno-missing-field-initializers"],
+      "libraries": [
+        "-L<!(node -p \"process.env.PWLU_TORCH_LIBDIR || '/usr/lib'\")",
+        "-Wl,-rpath,<!(node -p \"process.env.PWLU_TORCH_LIBDIR || '/usr/lib'\")",
+        "-Wl,--no-as-needed",
+        "<!@(node -p \"process.env.PWLU_TORCH_LIBS || ''\")"
+      ],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "GCC_ENABLE_CPP_RTTI": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_LDFLAGS": ["-Wl,-rpath,<!(node -p \"process.env.PWLU_TORCH_LIBDIR || '/usr/lib'\")"]
+      }
+    }
+  ]
+}

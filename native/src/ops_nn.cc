@@ -1,0 +1,295 @@
+// Network kernels: convolutions (regular, depthwise, fused bias+activation) and their gradients,
+// pooling, batch norm (training statistics + backward, inference), matmul, softmax, top-k.
+// Activations stay NHWC-contiguous; ATen sees them as channels-last NCHW views, so no transposes.
+#include <limits>
+
+#include "common.h"
+
+namespace pwlu {
+
+namespace {
+
+struct Pads {
+  int64_t t, b, l, r;
+  bool symmetric() const { return t == b && l == r; }
+};
+
+Pads pads_at(const Napi::CallbackInfo& info, size_t i) { return {al(info, i), al(info, i + 1), al(info, i + 2), al(info, i + 3)}; }
+
+/** Pads an NHWC tensor spatially (ATen pads from the last dim backwards). */
+at::Tensor pad_hw(const at::Tensor& x, const Pads& p, double value = 0.0) {
+  return at::constant_pad_nd(x, {0, 0, p.l, p.r, p.t, p.b}, value);
+}
+
+/** tfjs filter [kh,kw,ci,co] (or depthwise [kh,kw,c,m]) as an ATen weight {co, ci/groups, kh, kw} view. */
+at::Tensor weight_view(const at::Tensor& w, bool depthwise) {
+  if (depthwise) return w.reshape({w.size(0), w.size(1), w.size(2) * w.size(3), 1}).permute({2, 3, 0, 1});
+  return w.permute({3, 2, 0, 1});
+}
+
+/**
+ * conv2d(x, filter, sh, sw, pt, pb, pl, pr, dh, dw, depthwise, bias, activation, alpha, prelu)
+ * Conv2D, DepthwiseConv2dNative, FusedConv2D and FusedDepthwiseConv2D.
+ */
+Napi::Value conv2d(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = at_(info, 0);
+  const at::Tensor& w = at_(info, 1);
+  int64_t sh = al(info, 2), sw = al(info, 3);
+  Pads p = pads_at(info, 4);
+  int64_t dh = al(info, 8), dw = al(info, 9);
+  bool depthwise = ab(info, 10);
+  c10::optional<at::Tensor> bias = opt_t(info, 11);
+  int32_t act = ai(info, 12);
+  double alpha = ad(info, 13);
+  c10::optional<at::Tensor> prelu = opt_t(info, 14);
+
+  at::Tensor xin = x;
+  int64_t ph = p.t, pw = p.l;
+  if (!p.symmetric()) {
+    xin = pad_hw(x, p);
+    ph = pw = 0;
+  }
+  at::Tensor wt = weight_view(w, depthwise);
+  int64_t groups = depthwise ? x.size(3) : 1;
+  c10::optional<at::Tensor> b;
+  bool bias_late = false;
+  if (bias) {
+    if (bias->dim() == 1 && bias->size(0) == wt.size(0)) b = bias;
+    else bias_late = true;
+  }
+  at::Tensor y = nhwc(at::convolution(nchw(xin), wt, b, {sh, sw}, {ph, pw}, {dh, dw}, false, {0, 0}, groups));
+  if (!y.is_contiguous()) y = y.contiguous();
+  if (bias_late) y = y.add(*bias);
+  emit(apply_act(y, act, alpha, prelu));
+  return info.Env().Undefined();
+}
+
+/** conv2dBackpropInput(dy, filter, n, h, w, c, sh, sw, pt, pb, pl, pr, dh, dw, depthwise) */
+Napi::Value conv2d_backprop_input(const Napi::CallbackInfo& info) {
+  const at::Tensor& dy = at_(info, 0);
+  const at::Tensor& w = at_(info, 1);
+  int64_t n = al(info, 2), h = al(info, 3), wd = al(info, 4), c = al(info, 5);
+  int64_t sh = al(info, 6), sw = al(info, 7);
+  Pads p = pads_at(info, 8);
+  int64_t dh = al(info, 12), dw = al(info, 13);
+  bool depthwise = ab(info, 14);
+  bool sym = p.symmetric();
+  int64_t hp = sym ? h : h + p.t + p.b, wp = sym ? wd : wd + p.l + p.r;
+  // Only the sizes (and memory format) of the input are used for the input gradient.
+  at::Tensor shape_only = at::empty({n, c, hp, wp}, opts(dy.scalar_type()).memory_format(at::MemoryFormat::ChannelsLast));
+  at::Tensor wt = weight_view(w, depthwise);
+  auto r = at::convolution_backward(nchw(dy), shape_only, wt, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
+                                    {dh, dw}, false, {0, 0}, depthwise ? c : 1, {true, false, false});
+  at::Tensor dx = nhwc(std::get<0>(r));
+  if (!sym) dx = dx.slice(1, p.t, p.t + h).slice(2, p.l, p.l + wd);
+  emit(dx);
+  return info.Env().Undefined();
+}
+
+/** conv2dBackpropFilter(x, dy, kh, kw, ci, co, sh, sw, pt, pb, pl, pr, dh, dw, depthwise) */
+Napi::Value conv2d_backprop_filter(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = at_(info, 0);
+  const at::Tensor& dy = at_(info, 1);
+  int64_t kh = al(info, 2), kw = al(info, 3), ci = al(info, 4), co = al(info, 5);
+  int64_t sh = al(info, 6), sw = al(info, 7);
+  Pads p = pads_at(info, 8);
+  int64_t dh = al(info, 12), dw = al(info, 13);
+  bool depthwise = ab(info, 14);
+  bool sym = p.symmetric();
+  at::Tensor xin = sym ? x : pad_hw(x, p);
+  // depthwise filter [kh,kw,c,m]: ATen weight {c*m, 1, kh, kw}
+  std::vector<int64_t> wshape = depthwise ? std::vector<int64_t>{ci * co, 1, kh, kw} : std::vector<int64_t>{co, ci, kh, kw};
+  at::Tensor shape_only = at::empty(wshape, opts(x.scalar_type()));
+  auto r = at::convolution_backward(nchw(dy), nchw(xin), shape_only, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
+                                    {dh, dw}, false, {0, 0}, depthwise ? ci : 1, {false, true, false});
+  at::Tensor gw = std::get<1>(r);
+  if (depthwise) emit(gw.reshape({ci, co, kh, kw}).permute({2, 3, 0, 1}));
+  else emit(gw.permute({2, 3, 1, 0}));
+  return info.Env().Undefined();
+}
+
+/** maxPool(x, kh, kw, sh, sw, pt, pb, pl, pr) */
+Napi::Value max_pool(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = at_(info, 0);
+  int64_t kh = al(info, 1), kw = al(info, 2), sh = al(info, 3), sw = al(info, 4);
+  Pads p = pads_at(info, 5);
+  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
+  at::Tensor xin = direct ? x : pad_hw(x, p, -std::numeric_limits<double>::infinity());
+  at::Tensor y = at::max_pool2d(nchw(xin), {kh, kw}, {sh, sw}, {direct ? p.t : 0, direct ? p.l : 0}, {1, 1}, false);
+  emit(nhwc(y));
+  return info.Env().Undefined();
+}
+
+/** maxPoolGrad(dy, x, kh, kw, sh, sw, pt, pb, pl, pr) */
+Napi::Value max_pool_grad(const Napi::CallbackInfo& info) {
+  const at::Tensor& dy = at_(info, 0);
+  const at::Tensor& x = at_(info, 1);
+  int64_t kh = al(info, 2), kw = al(info, 3), sh = al(info, 4), sw = al(info, 5);
+  Pads p = pads_at(info, 6);
+  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
+  at::Tensor xin = nchw(direct ? x : pad_hw(x, p, -std::numeric_limits<double>::infinity()));
+  std::vector<int64_t> pad = {direct ? p.t : 0, direct ? p.l : 0};
+  auto r = at::max_pool2d_with_indices(xin, {kh, kw}, {sh, sw}, pad, {1, 1}, false);
+  at::Tensor gx = at::max_pool2d_with_indices_backward(nchw(dy), xin, {kh, kw}, {sh, sw}, pad, {1, 1}, false, std::get<1>(r));
+  at::Tensor g = nhwc(gx);
+  if (!direct) g = g.slice(1, p.t, p.t + x.size(1)).slice(2, p.l, p.l + x.size(2));
+  emit(g);
+  return info.Env().Undefined();
+}
+
+/** Per-output-position count of non-padding inputs, {1,1,oh,ow}, for padded average pooling. */
+at::Tensor pool_counts(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw, const Pads& p) {
+  at::Tensor ones = at::ones({1, h, w, 1}, opts());
+  return at::avg_pool2d(nchw(pad_hw(ones, p)), {kh, kw}, {sh, sw}, {0, 0}, false, true);
+}
+
+/** avgPool(x, kh, kw, sh, sw, pt, pb, pl, pr): padding excluded from the average, as tfjs. */
+Napi::Value avg_pool(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = at_(info, 0);
+  int64_t kh = al(info, 1), kw = al(info, 2), sh = al(info, 3), sw = al(info, 4);
+  Pads p = pads_at(info, 5);
+  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
+  if (direct) {
+    emit(nhwc(at::avg_pool2d(nchw(x), {kh, kw}, {sh, sw}, {p.t, p.l}, false, false)));
+  } else {
+    at::Tensor s = at::avg_pool2d(nchw(pad_hw(x, p)), {kh, kw}, {sh, sw}, {0, 0}, false, true);
+    emit(nhwc(s / pool_counts(x.size(1), x.size(2), kh, kw, sh, sw, p)));
+  }
+  return info.Env().Undefined();
+}
+
+/**
+ * avgPoolGrad(dy, x, kh, kw, sh, sw, pt, pb, pl, pr): the exact gradient of avgPool (padding
+ * excluded from each window's count, as TensorFlow); tfjs's cpu kernel divides by kh*kw everywhere.
+ */
+Napi::Value avg_pool_grad(const Napi::CallbackInfo& info) {
+  const at::Tensor& dy = at_(info, 0);
+  const at::Tensor& x = at_(info, 1);
+  int64_t kh = al(info, 2), kw = al(info, 3), sh = al(info, 4), sw = al(info, 5);
+  Pads p = pads_at(info, 6);
+  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
+  if (direct) {
+    emit(nhwc(at::avg_pool2d_backward(nchw(dy), nchw(x), {kh, kw}, {sh, sw}, {p.t, p.l}, false, false, c10::nullopt)));
+  } else {
+    at::Tensor xp = pad_hw(x, p);
+    at::Tensor g = nchw(dy) / pool_counts(x.size(1), x.size(2), kh, kw, sh, sw, p);
+    at::Tensor gx = nhwc(at::avg_pool2d_backward(g, nchw(xp), {kh, kw}, {sh, sw}, {0, 0}, false, true, c10::nullopt));
+    emit(gx.slice(1, p.t, p.t + x.size(1)).slice(2, p.l, p.l + x.size(2)));
+  }
+  return info.Env().Undefined();
+}
+
+/** Channels-last input of rank r >= 2 as ATen's {N, C, ...} (a view). */
+at::Tensor channels_first(const at::Tensor& x) { return x.dim() > 2 ? x.movedim(-1, 1) : x; }
+at::Tensor channels_last(const at::Tensor& x) { return x.dim() > 2 ? x.movedim(1, -1) : x; }
+
+/** bnTrain(x, scale, offset, eps) -> [y, mean, invstd] (batch statistics, biased variance). */
+Napi::Value bn_train(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = at_(info, 0);
+  c10::optional<at::Tensor> scale = opt_t(info, 1);
+  c10::optional<at::Tensor> offset = opt_t(info, 2);
+  double eps = ad(info, 3);
+  auto r = at::native_batch_norm(channels_first(x), scale, offset, c10::nullopt, c10::nullopt, true, 0.0, eps);
+  emit(channels_last(std::get<0>(r)));
+  emit(std::get<1>(r));
+  emit(std::get<2>(r));
+  return info.Env().Undefined();
+}
+
+/** bnGrad(dy, x, scale, mean, invstd, eps) -> [dx, dscale, doffset] */
+Napi::Value bn_grad(const Napi::CallbackInfo& info) {
+  const at::Tensor& dy = at_(info, 0);
+  const at::Tensor& x = at_(info, 1);
+  c10::optional<at::Tensor> scale = opt_t(info, 2);
+  const at::Tensor& mean = at_(info, 3);
+  const at::Tensor& invstd = at_(info, 4);
+  double eps = ad(info, 5);
+  auto r = at::native_batch_norm_backward(channels_first(dy), channels_first(x), scale, c10::nullopt, c10::nullopt, mean,
+                                          invstd, true, eps, {true, true, true});
+  emit(channels_last(std::get<0>(r)));
+  at::Tensor ds = std::get<1>(r), db = std::get<2>(r);
+  int64_t c = x.size(-1);
+  emit(ds.defined() ? ds : at::zeros({c}, opts()));
+  emit(db.defined() ? db : at::zeros({c}, opts()));
+  return info.Env().Undefined();
+}
+
+/** fusedBatchNorm(x, mean, variance, offset, scale, eps): inference-mode tf.batchNorm. */
+Napi::Value fused_batch_norm(const Napi::CallbackInfo& info) {
+  const at::Tensor& x = at_(info, 0);
+  const at::Tensor& mean = at_(info, 1);
+  const at::Tensor& var = at_(info, 2);
+  c10::optional<at::Tensor> offset = opt_t(info, 3);
+  c10::optional<at::Tensor> scale = opt_t(info, 4);
+  double eps = ad(info, 5);
+  int64_t c = x.dim() > 0 ? x.size(-1) : 1;
+  auto per_channel = [c](const at::Tensor& t) { return t.dim() == 1 && t.size(0) == c; };
+  bool fast = x.dim() >= 2 && x.scalar_type() == at::kFloat && per_channel(mean) && per_channel(var) &&
+              (!offset || per_channel(*offset)) && (!scale || per_channel(*scale));
+  if (fast) {
+    auto r = at::native_batch_norm(channels_first(x), scale, offset, mean, var, false, 0.0, eps);
+    emit(channels_last(std::get<0>(r)));
+  } else {
+    at::Tensor k = at::rsqrt(var + eps);
+    if (scale) k = k * *scale;
+    at::Tensor y = (x - mean) * k;
+    if (offset) y = y + *offset;
+    emit(y);
+  }
+  return info.Env().Undefined();
+}
+
+/** batchMatMul(a, b, transposeA, transposeB, bias, activation, alpha, prelu): BatchMatMul and _FusedMatMul. */
+Napi::Value batch_mat_mul(const Napi::CallbackInfo& info) {
+  at::Tensor a = at_(info, 0);
+  at::Tensor b = at_(info, 1);
+  if (ab(info, 2)) a = a.transpose(-2, -1);
+  if (ab(info, 3)) b = b.transpose(-2, -1);
+  c10::optional<at::Tensor> bias = opt_t(info, 4);
+  int32_t act = ai(info, 5);
+  double alpha = ad(info, 6);
+  c10::optional<at::Tensor> prelu = opt_t(info, 7);
+  at::Tensor y;
+  if (bias && bias->dim() <= 2 && a.dim() == 3 && b.dim() == 3 && a.size(0) == 1 && b.size(0) == 1) {
+    y = at::addmm(*bias, a[0], b[0]).unsqueeze(0);  // one GEMM with the bias folded in
+  } else {
+    y = at::matmul(a, b);
+    if (bias) y = y.add_(*bias);
+  }
+  emit(apply_act(y, act, alpha, prelu));
+  return info.Env().Undefined();
+}
+
+/** softmax(x, dim) */
+Napi::Value softmax(const Napi::CallbackInfo& info) {
+  emit(at::softmax(at_(info, 0), al(info, 1)));
+  return info.Env().Undefined();
+}
+
+/** topk(x, k, sorted) -> [values, indices] along the last axis. */
+Napi::Value topk(const Napi::CallbackInfo& info) {
+  auto r = at::topk(at_(info, 0), al(info, 1), -1, true, true);
+  emit(std::get<0>(r));
+  emit(std::get<1>(r));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void init_nn(Napi::Env env, Napi::Object exports) {
+  def(env, exports, "conv2d", conv2d);
+  def(env, exports, "conv2dBackpropInput", conv2d_backprop_input);
+  def(env, exports, "conv2dBackpropFilter", conv2d_backprop_filter);
+  def(env, exports, "maxPool", max_pool);
+  def(env, exports, "maxPoolGrad", max_pool_grad);
+  def(env, exports, "avgPool", avg_pool);
+  def(env, exports, "avgPoolGrad", avg_pool_grad);
+  def(env, exports, "bnTrain", bn_train);
+  def(env, exports, "bnGrad", bn_grad);
+  def(env, exports, "fusedBatchNorm", fused_batch_norm);
+  def(env, exports, "batchMatMul", batch_mat_mul);
+  def(env, exports, "softmax", softmax);
+  def(env, exports, "topk", topk);
+}
+
+}  // namespace pwlu

@@ -1,0 +1,139 @@
+// Loading the pwlu_torch N-API addon (native/build/Release/pwlu_torch.node) and its build record.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dtype codes of the addon (native/src/common.h). */
+export const DTYPE_CODE = { float32: 0, int32: 1, bool: 2 } as const;
+/** dtype of each addon code, indexed by code. */
+export const CODE_DTYPE = ['float32', 'int32', 'bool'] as const;
+export type NativeDType = (typeof CODE_DTYPE)[number];
+
+/** Typed view of the functions the addon exports; kernels write their outputs into the init() buffer. */
+export interface TorchAddon {
+  init(out: Int32Array): void;
+  version(): string;
+  cudaAvailable(): boolean;
+  builtWithCuda(): boolean;
+  setDevice(device: 'cpu' | 'cuda'): void;
+  setThreads(n: number): number;
+  getThreads(): number;
+  write(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
+  read(id: number): Float32Array | Int32Array | Uint8Array;
+  free(id: number): void;
+  live(): number;
+  relayouts(): number;
+  allocatorStats(): { enabled: boolean; cachedBytes: number; limitBytes: number; hits: number; misses: number };
+  emptyCache(): void;
+  view(id: number, shape: number[], dtype: number): number;
+  info(id: number): number[];
+  readonly unaryOps: string[];
+  readonly binaryOps: string[];
+  readonly reduceOps: string[];
+  unary(op: number, x: number, p1?: number, p2?: number): void;
+  binary(op: number, a: number, b: number): void;
+  reduce(op: number, x: number, axes: number[], keepDims: boolean): void;
+  addN(ids: number[]): void;
+  axpby(a: number, x: number, b: number, y: number): void;
+  meanGrad(dy: number, xShape: number[], axes: number[]): void;
+  conv2d(
+    x: number, filter: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number,
+    dh: number, dw: number, depthwise: boolean, bias: number, activation: number, alpha: number, prelu: number,
+  ): void;
+  conv2dBackpropInput(
+    dy: number, filter: number, n: number, h: number, w: number, c: number, sh: number, sw: number,
+    pt: number, pb: number, pl: number, pr: number, dh: number, dw: number, depthwise: boolean,
+  ): void;
+  conv2dBackpropFilter(
+    x: number, dy: number, kh: number, kw: number, ci: number, co: number, sh: number, sw: number,
+    pt: number, pb: number, pl: number, pr: number, dh: number, dw: number, depthwise: boolean,
+  ): void;
+  maxPool(x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
+  maxPoolGrad(dy: number, x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
+  avgPool(x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
+  avgPoolGrad(dy: number, x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
+  bnTrain(x: number, scale: number, offset: number, eps: number): void;
+  bnGrad(dy: number, x: number, scale: number, mean: number, invstd: number, eps: number): void;
+  fusedBatchNorm(x: number, mean: number, variance: number, offset: number, scale: number, eps: number): void;
+  batchMatMul(a: number, b: number, transposeA: boolean, transposeB: boolean, bias: number, activation: number, alpha: number, prelu: number): void;
+  softmax(x: number, dim: number): void;
+  topk(x: number, k: number, sorted: boolean): void;
+  cast(x: number, dtype: number): void;
+  transpose(x: number, perm: number[]): void;
+  tile(x: number, reps: number[]): void;
+  pad(x: number, pads: number[], value: number): void;
+  mirrorPad(x: number, pads: number[], reflect: boolean): void;
+  slice(x: number, begin: number[], size: number[]): void;
+  stridedSlice(x: number, begin: number[], strides: number[], sizes: number[], shape: number[]): void;
+  concat(ids: number[], axis: number): void;
+  pack(ids: number[], axis: number): void;
+  unpack(x: number, axis: number): void;
+  splitV(x: number, sizes: number[], axis: number): void;
+  reverse(x: number, dims: number[]): void;
+  gather(x: number, indices: number, batch: number, outer: number, dim: number, slice: number, outShape: number[]): void;
+  gatherNd(x: number, indices: number): void;
+  oneHot(indices: number, depth: number, on: number, off: number, dtype: number): void;
+  unsortedSegmentSum(x: number, ids: number, n: number): void;
+  select(cond: number, t: number, e: number): void;
+  fill(shape: number[], value: number, dtype: number): void;
+  range(start: number, step: number, n: number, dtype: number): void;
+  linspace(start: number, stop: number, num: number): void;
+  cumulative(x: number, axis: number, exclusive: boolean, reverse: boolean, product: boolean): void;
+}
+
+/** What scripts/build-native.mjs recorded in native/build/libtorch.json. */
+export interface LibtorchBuildInfo {
+  path: string;
+  libDir: string;
+  version: string;
+  cuda: boolean;
+  source: string;
+  addon: string;
+  builtAt: string;
+  buildSeconds: number;
+}
+
+/** Repository root: this file is src/backends/torch/addon.ts or dist/backends/torch/addon.js. */
+export function repoRoot(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+/** Path of the compiled addon; PWLU_TORCH_ADDON overrides it (tests, relocated installs). */
+export function addonPath(): string {
+  return process.env.PWLU_TORCH_ADDON ?? path.join(repoRoot(), 'native', 'build', 'Release', 'pwlu_torch.node');
+}
+
+/** The build record, when the native build succeeded. */
+export function readBuildInfo(): LibtorchBuildInfo | undefined {
+  const file = path.join(path.dirname(path.dirname(addonPath())), 'libtorch.json');
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LibtorchBuildInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+let cached: TorchAddon | undefined;
+let loadError: string | undefined;
+
+/** Loads the addon once; throws an Error saying why it is unavailable. */
+export function loadAddon(): TorchAddon {
+  if (cached) return cached;
+  if (loadError) throw new Error(loadError);
+  const file = addonPath();
+  if (!fs.existsSync(file)) {
+    const rel = path.relative(process.cwd(), file);
+    const shown = rel && !rel.startsWith('..') ? rel : file;
+    loadError = `native torch addon not built (${shown} missing; run \`npm run build:native\`, see native/build/build.log)`;
+    throw new Error(loadError);
+  }
+  try {
+    const req = createRequire(import.meta.url);
+    cached = req(file) as TorchAddon;
+    return cached;
+  } catch (e) {
+    loadError = `native torch addon cannot be loaded: ${(e as Error).message.split('\n')[0]}`;
+    throw new Error(loadError);
+  }
+}

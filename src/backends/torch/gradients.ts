@@ -1,0 +1,44 @@
+// One-pass gradients for the hottest activation / pooling gradients while 'torch' is the active
+// backend. tfjs writes ReLU's gradient as Step + Cast + Multiply (two passes over the activation),
+// ReLU6's as four, Sigmoid's as three and Mean's through a JS-allocated ones tensor. Gradients are
+// registered globally in tfjs, so each override keeps tfjs's own gradient for every other backend.
+import * as tf from '@tensorflow/tfjs-core';
+
+import { MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SIGMOID_GRAD_KERNEL } from './kernels.js';
+
+type GradFunc = tf.GradConfig['gradFunc'];
+
+function override(kernelName: string, torchGrad: GradFunc): void {
+  const original = tf.getGradient(kernelName);
+  if (!original) return;
+  tf.registerGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => (tf.getBackend() === 'torch' ? torchGrad(dy, saved, attrs) : original.gradFunc(dy, saved, attrs)),
+  });
+}
+
+let installed = false;
+
+/** Installs the torch-only gradient shortcuts once per process (tfjs gradients stay in place elsewhere). */
+export function installTorchGradients(): void {
+  if (installed) return;
+  installed = true;
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+  override('Relu', (dy, saved) => {
+    const [x] = saved;
+    return { x: () => run(RELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: x! }) };
+  });
+  override('Relu6', (dy, saved) => {
+    const [x] = saved;
+    return { x: () => run(RELU6_GRAD_KERNEL, { dy: dy as tf.Tensor, x: x! }) };
+  });
+  override('Sigmoid', (dy, saved) => {
+    const [y] = saved;
+    return { x: () => run(SIGMOID_GRAD_KERNEL, { dy: dy as tf.Tensor, y: y! }) };
+  });
+  override('Mean', (dy, saved, attrs) => {
+    const [x] = saved;
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x!.shape);
+    return { x: () => run(MEAN_GRAD_KERNEL, { dy: dy as tf.Tensor, x: x! }, { axes }) };
+  });
+}
