@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { batchNormInfer, batchNormTrain } from '../backends/fused.js';
+import { applyBatchNorm, type BatchNormWeights } from '../models/batchnorm.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
@@ -16,22 +16,22 @@ interface FReLUArgs {
 
 /**
  * Funnel activation (Ma et al. 2020): max(x, BN(DWConv3x3(x))), depthwise 3x3, stride 1, same
- * padding, with its own batch norm (PyTorch conventions, as the lead's BatchNorm layer: momentum
+ * padding, with its own batch norm (`applyBatchNorm`, PyTorch conventions as the BatchNorm layer: momentum
  * 0.1, epsilon 1e-5, unbiased running variance). Adds 9C kernel weights plus BN per layer. The
  * kernel is a convolution weight, so it gets weight decay (`decayedWeights`); the BN affine
  * parameters do not.
  */
-export class FReLULayer extends tfl.layers.Layer implements ActivationLayer, ActivationTrainingHooks {
+export class FReLULayer extends tfl.layers.Layer implements ActivationLayer, ActivationTrainingHooks, BatchNormWeights {
   static className = 'PwluFReLU';
   readonly isActivation = true;
   readonly seed: number;
   readonly momentum: number;
   readonly epsilon: number;
   private kernel!: tfl.LayerVariable;
-  private gamma!: tfl.LayerVariable;
-  private beta!: tfl.LayerVariable;
-  private movingMean!: tfl.LayerVariable;
-  private movingVariance!: tfl.LayerVariable;
+  gamma!: tfl.LayerVariable;
+  beta!: tfl.LayerVariable;
+  movingMean!: tfl.LayerVariable;
+  movingVariance!: tfl.LayerVariable;
 
   constructor(args: FReLUArgs = {}) {
     super({ name: args.name });
@@ -59,21 +59,7 @@ export class FReLULayer extends tfl.layers.Layer implements ActivationLayer, Act
     const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
     return tf.tidy(() => {
       const t = tf.depthwiseConv2d(x, this.kernel.read() as tf.Tensor4D, 1, 'same');
-      const gamma = this.gamma.read() as tf.Tensor1D;
-      const beta = this.beta.read() as tf.Tensor1D;
-      let funnel: tf.Tensor;
-      if (!kwargs.training) {
-        funnel = batchNormInfer(t, gamma, beta, this.movingMean.read() as tf.Tensor1D, this.movingVariance.read() as tf.Tensor1D, this.epsilon);
-      } else {
-        const count = t.size / t.shape[3];
-        const unbias = count > 1 ? count / (count - 1) : 1;
-        const m = this.momentum;
-        funnel = batchNormTrain(t, gamma, beta, this.epsilon, (mean, variance) => {
-          this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), 1 - m), tf.mul(mean, m)));
-          this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), 1 - m), tf.mul(variance, m * unbias)));
-        });
-      }
-      return tf.maximum(x, funnel);
+      return tf.maximum(x, applyBatchNorm(t, this, Boolean(kwargs.training)));
     });
   }
 

@@ -9,19 +9,50 @@ interface BatchNormArgs {
   epsilon?: number;
 }
 
+/** The four weights of a batch norm over the last axis, and its conventions. */
+export interface BatchNormWeights {
+  readonly gamma: tfl.LayerVariable;
+  readonly beta: tfl.LayerVariable;
+  readonly movingMean: tfl.LayerVariable;
+  readonly movingVariance: tfl.LayerVariable;
+  /** PyTorch convention: running = (1 - momentum) * running + momentum * batch. */
+  readonly momentum: number;
+  readonly epsilon: number;
+}
+
+/**
+ * Batch norm with PyTorch's semantics, shared by the BatchNorm layer and activations that embed
+ * one (FReLU): batch statistics and running-average updates (unbiased variance) when training,
+ * the running statistics otherwise.
+ */
+export function applyBatchNorm(x: tf.Tensor, w: BatchNormWeights, training: boolean): tf.Tensor {
+  const gamma = w.gamma.read() as tf.Tensor1D;
+  const beta = w.beta.read() as tf.Tensor1D;
+  if (!training) {
+    return batchNormInfer(x, gamma, beta, w.movingMean.read() as tf.Tensor1D, w.movingVariance.read() as tf.Tensor1D, w.epsilon);
+  }
+  const count = x.size / x.shape[x.rank - 1];
+  const unbias = count > 1 ? count / (count - 1) : 1;
+  const m = w.momentum;
+  return batchNormTrain(x, gamma, beta, w.epsilon, (mean, variance) => {
+    w.movingMean.write(tf.add(tf.mul(w.movingMean.read(), 1 - m), tf.mul(mean, m)));
+    w.movingVariance.write(tf.add(tf.mul(w.movingVariance.read(), 1 - m), tf.mul(variance, m * unbias)));
+  });
+}
+
 /**
  * Batch normalisation over the channel (last) axis with a fused, hand-written gradient.
  * Replaces tfjs-layers' BatchNormalization, whose training path is ~15 passes over the data;
  * follows PyTorch's conventions (momentum 0.1, epsilon 1e-5, unbiased running variance).
  */
-export class BatchNorm extends tfl.layers.Layer {
+export class BatchNorm extends tfl.layers.Layer implements BatchNormWeights {
   static className = 'PwluBatchNorm';
   readonly momentum: number;
   readonly epsilon: number;
-  private gamma!: tfl.LayerVariable;
-  private beta!: tfl.LayerVariable;
-  private movingMean!: tfl.LayerVariable;
-  private movingVariance!: tfl.LayerVariable;
+  gamma!: tfl.LayerVariable;
+  beta!: tfl.LayerVariable;
+  movingMean!: tfl.LayerVariable;
+  movingVariance!: tfl.LayerVariable;
 
   constructor(args: BatchNormArgs = {}) {
     super({ name: args.name });
@@ -42,18 +73,7 @@ export class BatchNorm extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    const gamma = this.gamma.read() as tf.Tensor1D;
-    const beta = this.beta.read() as tf.Tensor1D;
-    if (!kwargs.training) {
-      return batchNormInfer(x, gamma, beta, this.movingMean.read() as tf.Tensor1D, this.movingVariance.read() as tf.Tensor1D, this.epsilon);
-    }
-    const count = x.size / x.shape[x.rank - 1];
-    const unbias = count > 1 ? count / (count - 1) : 1;
-    const m = this.momentum;
-    return batchNormTrain(x, gamma, beta, this.epsilon, (mean, variance) => {
-      this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), 1 - m), tf.mul(mean, m)));
-      this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), 1 - m), tf.mul(variance, m * unbias)));
-    });
+    return applyBatchNorm(x, this, Boolean(kwargs.training));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
