@@ -15,10 +15,16 @@ async function probeTensorflow(): Promise<BackendReport> {
       await import(name);
       return { name: 'tensorflow', available: true, why: `${pkg} loads` };
     } catch (e) {
-      reasons.push(`${pkg}: ${(e as Error).message.split('\n')[0].slice(0, 160)}`);
+      const err = e as Error & { code?: string };
+      const missing = err.code === 'ERR_MODULE_NOT_FOUND' || /can not be found|Cannot find (module|package)/.test(err.message);
+      reasons.push(`${pkg} ${missing ? 'not installed' : `fails to load: ${err.message.split('\n')[0].slice(0, 160)}`}`);
     }
   }
-  return { name: 'tensorflow', available: false, why: `${reasons.join('; ')} (optional; its install downloads libtensorflow, which needs network access to Google's storage, and tfjs-node-gpu needs CUDA 11.2)` };
+  return {
+    name: 'tensorflow',
+    available: false,
+    why: `${reasons.join('; ')} (optional: their install downloads libtensorflow from a host this machine may not reach, and tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1)`,
+  };
 }
 
 /** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA. */
@@ -41,7 +47,8 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
     auto,
     libtorch: torch.libtorch ?? null,
     cuda: torch.cuda ?? false,
-    threads: torch.threads ?? availableParallelism(),
+    // registerTorchBackend uses every core unless --threads says otherwise.
+    threads: availableParallelism(),
     cores: availableParallelism(),
     node: process.versions.node,
   };
