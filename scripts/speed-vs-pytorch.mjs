@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// pwlu vs PyTorch throughput, measured side by side in one run on this machine.
+//
+//   node scripts/speed-vs-pytorch.mjs [--arch resnet20,mobilenet_v2] [--size 32] [--batch 64]
+//        [--activation relu] [--backend torch] [--threads N] [--repeats 3] [--python /usr/bin/python3] [--json]
+//
+// For each architecture it runs `pwlu speed --json` and ../shared/bench/pytorch_reference.py (or
+// $PWLU_PYTORCH_REFERENCE) alternately, `--repeats` times each, and prints the median training and
+// inference images/s of both and their ratio. Needs `npm run build` and, for PyTorch, Debian's
+// python3-torch (+ python3-torchvision for the torchvision architectures).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const str = { type: 'string' };
+const { values: args } = parseArgs({
+  options: { arch: str, size: str, batch: str, activation: str, backend: str, threads: str, repeats: str, python: str, json: { type: 'boolean' } },
+});
+const archs = (args.arch ?? 'resnet20').split(',');
+const size = args.size ?? '32';
+const batch = args.batch ?? '64';
+const act = args.activation ?? 'relu';
+const repeats = Number(args.repeats ?? 3);
+const python = args.python ?? '/usr/bin/python3';
+const reference = process.env.PWLU_PYTORCH_REFERENCE ?? join(root, '..', 'shared', 'bench', 'pytorch_reference.py');
+if (!existsSync(reference)) {
+  console.error(`PyTorch reference script not found at ${reference} (set PWLU_PYTORCH_REFERENCE)`);
+  process.exit(1);
+}
+const pytorchAct = { relu: 'relu', swish: 'silu', pwlu: 'pwlu' }[act];
+if (!pytorchAct) {
+  console.error(`--activation ${act}: the PyTorch reference knows relu, swish (silu) and pwlu only`);
+  process.exit(1);
+}
+
+function runJson(cmd, argv) {
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: root });
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  const line = r.stdout.trim().split('\n').pop();
+  return JSON.parse(line);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const rows = [];
+for (const arch of archs) {
+  const ours = [];
+  const theirs = [];
+  for (let i = 0; i < repeats; i++) {
+    const pwluArgs = [join(root, 'bin', 'pwlu.js'), 'speed', '--arch', arch, '--size', size, '--batch', batch, '--activation', act, '--json'];
+    if (args.backend) pwluArgs.push('--backend', args.backend);
+    if (args.threads) pwluArgs.push('--threads', args.threads);
+    ours.push(runJson(process.execPath, pwluArgs));
+    const refArgs = [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct];
+    if (args.threads) refArgs.push('--threads', args.threads);
+    theirs.push(runJson(python, refArgs));
+  }
+  const o = { train: median(ours.map((r) => r.train_img_per_s)), infer: median(ours.map((r) => r.infer_img_per_s)) };
+  const t = { train: median(theirs.map((r) => r.train_img_per_s)), infer: median(theirs.map((r) => r.infer_img_per_s)) };
+  rows.push({
+    arch, size: Number(size), batch: Number(batch), activation: act, backend: ours[0].backend, threads: ours[0].threads,
+    params: ours[0].params, pytorch_params: theirs[0].params,
+    train_img_per_s: o.train, pytorch_train_img_per_s: t.train, train_ratio: +(o.train / t.train).toFixed(3),
+    infer_img_per_s: o.infer, pytorch_infer_img_per_s: t.infer, infer_ratio: +(o.infer / t.infer).toFixed(3),
+  });
+}
+if (args.json) for (const r of rows) console.log(JSON.stringify(r));
+console.log(`| model | backend | train img/s pwlu / PyTorch | ratio | infer img/s pwlu / PyTorch | ratio |`);
+console.log(`|---|---|---|---|---|---|`);
+for (const r of rows) {
+  console.log(`| ${r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(0)} / ${r.pytorch_train_img_per_s.toFixed(0)} | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(0)} / ${r.pytorch_infer_img_per_s.toFixed(0)} | ${r.infer_ratio.toFixed(2)}x |`);
+}
