@@ -417,9 +417,9 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
     ]);
     await same('gatherND', (r) => [tf.gatherND(r.f([4, 5, 3]), r.i([6, 2], 0, 4)), tf.gatherND(r.f([4, 5]), r.i([3, 1], 0, 4))]);
     await same('unsortedSegmentSum', (r) => [
-      tf.unsortedSegmentSum(r.f([7, 3]), r.i([7], 0, 4), 4),
-      tf.unsortedSegmentSum(r.f([9]), r.i([9], -1, 5), 4),
-      tf.unsortedSegmentSum(r.i([6], -5, 5), r.i([6], 0, 3), 3),
+      tf.unsortedSegmentSum(r.f([7, 3]), r.i([7], 0, 4) as tf.Tensor1D, 4),
+      tf.unsortedSegmentSum(r.f([9]), r.i([9], -1, 5) as tf.Tensor1D, 4),
+      tf.unsortedSegmentSum(r.i([6], -5, 5), r.i([6], 0, 3) as tf.Tensor1D, 3),
     ]);
     await same('where', (r) => [tf.where(r.b([3, 4]), r.f([3, 4]), r.f([3, 4])), tf.where(r.b([3, 4]), r.f([4]), r.f([3, 1]))]);
     await same('fill/range/linspace', () => [

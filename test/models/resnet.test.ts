@@ -16,7 +16,7 @@ function build(arch: string, act: string, inputShape: [number, number, number], 
     numClasses: classes,
     width: 1,
     stem: 'small',
-    activation: makeActivationFactory({ name: act, ...extra }, defaults.pwlu, 0),
+    activation: makeActivationFactory({ name: act, sites: 'all', ...extra }, defaults.pwlu, 0),
     seed: 0,
   });
 }

@@ -12,7 +12,7 @@ const pwlu = ConfigSchema.parse({}).pwlu;
 
 /** A factory for a registered activation with its options, or the per-architecture reference. */
 export function factory(act: string, options: Record<string, unknown> = {}): ActivationFactory {
-  return act === 'reference' ? referenceActivation : makeActivationFactory({ name: act, ...options }, pwlu, 0);
+  return act === 'reference' ? referenceActivation : makeActivationFactory({ name: act, sites: 'all', ...options }, pwlu, 0);
 }
 
 /** Builds a registered architecture; unspecified options: 32x32x3, 10 classes, width 1, small stem, ReLU. */
