@@ -15,8 +15,9 @@ function version(): string {
   return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** Repeatable options accumulate; their default is an empty list, not shown in --help. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 const BACKEND_HELP = 'tfjs backend: auto | tensorflow | torch | wasm | cpu (default: the config\'s backend, "auto" = fastest available)';
@@ -33,7 +34,7 @@ export function buildProgram(): Command {
     .command('train')
     .description('Train a model from a YAML experiment config; writes a run directory (config, metrics.jsonl, summary.json, checkpoints, log).')
     .option('-c, --config <file>', 'experiment config (YAML); keys not given take the schema defaults')
-    .option('-s, --set <key=value>', 'override one config key, e.g. --set train.lr=0.05 (repeatable; applied after the YAML)', collect, [])
+    .option('-s, --set <key=value>', 'override one config key, e.g. --set train.lr=0.05 (repeatable; applied after the YAML)', collect)
     .option('-o, --out <dir>', 'run directory to create (default: results/<arch>-<activation>-<dataset>-s<seed>-<time>); must not exist or be empty')
     .option('-r, --resume <run_dir>', 'continue an interrupted run from its last checkpoint (same schedule, same data order)')
     .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
@@ -41,9 +42,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']))
     .option('--json', 'print summary.json on stdout instead of a text summary', false)
     .option('-q, --quiet', 'log only warnings on stderr (the run log keeps everything)', false)
-    .action(async (opts: TrainCliOptions) => {
+    .action(async (opts: Partial<Pick<TrainCliOptions, 'set'>> & Omit<TrainCliOptions, 'set'>) => {
       const { trainCommand } = await import('./train.js');
-      await trainCommand(opts);
+      await trainCommand({ ...opts, set: opts.set ?? [] });
     });
 
   program
@@ -100,7 +101,7 @@ export function buildProgram(): Command {
     .command('bench')
     .description('Train the arch × activation × seed grid, one pwlu train child process per cell; re-run the same command to continue (finished cells are skipped, the others resume). Ends with the comparison table.')
     .option('-c, --config <file>', 'base experiment config (YAML) every cell shares')
-    .option('-s, --set <key=value>', 'override a base config key for every cell (repeatable)', collect, [])
+    .option('-s, --set <key=value>', 'override a base config key for every cell (repeatable)', collect)
     .option('--all-activations', 'one cell per registered activation', false)
     .option('--activations <list>', "comma-separated activations, e.g. relu,swish,pwlu (default: the config's)")
     .option('--archs <list>', "comma-separated architectures, e.g. resnet20,resnet56 (default: the config's)")
@@ -109,12 +110,12 @@ export function buildProgram(): Command {
     .option('-o, --out <dir>', 'bench folder: cells/<arch>-<activation>-s<seed>/, bench.json, results.csv, report.md, report.html (default: results/bench-<config name>)')
     .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
     .option('--emit <kind>', "write a job script instead of running: 'slurm' (an sbatch job array, one task per cell) into --out")
-    .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect, [])
+    .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect)
     .option('--baseline <activation>', 'activation the table compares against', 'swish')
     .option('--json', 'print the final report as JSON instead of the Markdown table', false)
-    .action(async (opts: BenchCliOptions) => {
+    .action(async (opts: Partial<Pick<BenchCliOptions, 'set' | 'sbatch'>> & Omit<BenchCliOptions, 'set' | 'sbatch'>) => {
       const { benchCommand } = await import('./bench.js');
-      await benchCommand(opts);
+      await benchCommand({ ...opts, set: opts.set ?? [], sbatch: opts.sbatch ?? [] });
     });
 
   program
