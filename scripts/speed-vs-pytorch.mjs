@@ -54,7 +54,9 @@ for (const arch of archs) {
   const ours = [];
   const theirs = [];
   for (let i = 0; i < repeats; i++) {
-    const pwluArgs = [join(root, 'bin', 'pwlu.js'), 'speed', '--arch', arch, '--size', size, '--batch', batch, '--activation', act, '--json'];
+    // torchvision's models keep their ImageNet stem at every size: build ours the same way (resnet20 has one stem).
+    const stem = arch.startsWith('resnet') && ['resnet20', 'resnet56'].includes(arch) ? 'auto' : 'imagenet';
+    const pwluArgs = [join(root, 'bin', 'pwlu.js'), 'speed', '--arch', arch, '--size', size, '--batch', batch, '--activation', act, '--stem', stem, '--json'];
     if (args.backend) pwluArgs.push('--backend', args.backend);
     if (args.threads) pwluArgs.push('--threads', args.threads);
     ours.push(runJson(process.execPath, pwluArgs));

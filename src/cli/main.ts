@@ -86,6 +86,7 @@ export function buildProgram(): Command {
     .option('--classes <n>', 'number of classes', (v) => parseIntArg('--classes', v), 10)
     .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
     .option('--activation <name>', 'activation', 'relu')
+    .addOption(new Option('--stem <stem>', "stem: auto = small below 64 px; imagenet = torchvision's stem at any size (compare like with like against pytorch_reference.py)").choices(['auto', 'imagenet', 'small']).default('auto'))
     .option('--all-activations', 'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated', false)
     .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
     .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))

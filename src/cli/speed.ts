@@ -15,6 +15,8 @@ export interface SpeedCliOptions {
   classes: number;
   channels: number;
   activation: string;
+  /** Stem: 'auto' (small below 64 px), 'imagenet' (as torchvision's models at any size) or 'small'. */
+  stem: 'auto' | 'imagenet' | 'small';
   backend?: string;
   threads?: number;
   warmup: number;
@@ -63,7 +65,7 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string): Pr
   const config = ConfigSchema.parse({
     backend: o.backend ?? 'auto',
     threads: o.threads ?? 0,
-    model: { arch },
+    model: { arch, stem: o.stem },
     activation: { name: activation },
     train: { batch: o.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
   });
