@@ -8,6 +8,7 @@
         "src/addon.cc",
         "src/ops_elementwise.cc",
         "src/ops_nn.cc",
+        "src/ops_pwlu.cc",
         "src/ops_shape.cc"
       ],
       "include_dirs": ["<!@(node -p \"process.env.PWLU_TORCH_INCLUDES || ''\")"],

@@ -430,6 +430,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_elementwise(env, exports);
   init_nn(env, exports);
   init_shape(env, exports);
+  init_pwlu(env, exports);
   return exports;
 }
 

@@ -67,5 +67,6 @@ void def(Napi::Env env, Napi::Object exports, const char* name, Fn fn);
 void init_elementwise(Napi::Env env, Napi::Object exports);
 void init_nn(Napi::Env env, Napi::Object exports);
 void init_shape(Napi::Env env, Napi::Object exports);
+void init_pwlu(Napi::Env env, Napi::Object exports);
 
 }  // namespace pwlu

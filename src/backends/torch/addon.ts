@@ -80,6 +80,8 @@ export interface TorchAddon {
   range(start: number, step: number, n: number, dtype: number): void;
   linspace(start: number, stop: number, num: number): void;
   cumulative(x: number, axis: number, exclusive: boolean, reverse: boolean, product: boolean): void;
+  pwluForward(x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
+  pwluBackward(dy: number, x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
 }
 
 /** What scripts/build-native.mjs recorded in native/build/libtorch.json. */

@@ -24,6 +24,9 @@ export const RELU_GRAD_KERNEL = 'PwluReluGrad';
 export const RELU6_GRAD_KERNEL = 'PwluRelu6Grad';
 export const SIGMOID_GRAD_KERNEL = 'PwluSigmoidGrad';
 export const MEAN_GRAD_KERNEL = 'PwluMeanGrad';
+/** The PWLU kernels (contract: src/activations/pwlu-op.ts). */
+export const PWLU_FORWARD_KERNEL = 'PwluForward';
+export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -231,6 +234,17 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
   });
   reg(BN_GRAD_KERNEL, ({ dy, x, scale, mean, invstd }, b, a) => {
     addon.bnGrad(b.h(dy), b.h(x), b.hOpt(scale), b.h(mean), b.h(invstd), Number(a.epsilon ?? 1e-3));
+    return b.outs();
+  });
+  const pwluNative = (ts: Array<TensorInfo | undefined>): boolean => ts.every((t) => t !== undefined && t.dtype === 'float32');
+  reg(PWLU_FORWARD_KERNEL, ({ x, y, kl, kr, bl, br }, b, _a, args) => {
+    if (!pwluNative([x, y, kl, kr, bl, br])) return fallback(PWLU_FORWARD_KERNEL, args);
+    addon.pwluForward(b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
+    return b.out1();
+  });
+  reg(PWLU_BACKWARD_KERNEL, ({ dy, x, y, kl, kr, bl, br }, b, _a, args) => {
+    if (!pwluNative([dy, x, y, kl, kr, bl, br])) return fallback(PWLU_BACKWARD_KERNEL, args);
+    addon.pwluBackward(b.h(dy), b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
     return b.outs();
   });
   reg('FusedBatchNorm', ({ x, mean, variance, offset, scale }, b, a) => {

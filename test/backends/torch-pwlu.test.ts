@@ -1,0 +1,209 @@
+/**
+ * The native PWLU kernels of the 'torch' backend (native/src/ops_pwlu.cc) against the JS kernels of
+ * the cpu backend (src/activations/pwlu-op.ts): forward and all six backward outputs, layer-wise and
+ * channel-wise, ranks 1-4, odd shapes, inputs on every breakpoint and on both bounds, a degenerate
+ * instance (BL = BR), multi-chunk sizes run on 1 and 2 threads (bitwise identical), and a training
+ * step through the trainer without any cpu fallback. Skipped when the addon is not built.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-layers';
+
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, pwluBackward, pwluForward } from '../../src/activations/pwlu-op.js';
+import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { Optimizer } from '../../src/train/optimizer.js';
+import { buildModel, makeTrainStep, paramGroups } from '../../src/train/trainer.js';
+import { Rng } from '../../src/util/rng.js';
+
+const avail = torchAvailability();
+if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+
+interface Case {
+  name: string;
+  shape: number[];
+  p: number;
+  n: number;
+  /** Make instance 0 degenerate: BL = BR. */
+  degenerate?: boolean;
+  /** Feed x through a transpose (a kernel output) rather than a fresh upload. */
+  transposed?: boolean;
+}
+
+const CASES: Case[] = [
+  { name: 'rank 1, layer-wise, N = 4', shape: [11], p: 1, n: 4 },
+  { name: 'rank 1, channel-wise, N = 2', shape: [7], p: 7, n: 2 },
+  { name: 'rank 2, layer-wise, N = 2', shape: [3, 7], p: 1, n: 2 },
+  { name: 'rank 2, channel-wise P = 3, N = 4', shape: [5, 3], p: 3, n: 4 },
+  { name: 'rank 3, channel-wise P = 2, N = 6, BL = BR', shape: [3, 4, 2], p: 2, n: 6, degenerate: true },
+  { name: 'rank 4, layer-wise, N = 16', shape: [4, 6, 6, 5], p: 1, n: 16 },
+  { name: 'rank 4, channel-wise, N = 8', shape: [2, 5, 5, 6], p: 6, n: 8 },
+  { name: 'rank 4, channel-wise odd, N = 6, transposed input', shape: [3, 7, 9, 13], p: 13, n: 6, transposed: true },
+  { name: 'rank 4, layer-wise, several chunks', shape: [4, 32, 32, 17], p: 1, n: 16 },
+  { name: 'rank 4, channel-wise, several chunks', shape: [4, 33, 35, 17], p: 17, n: 16 },
+];
+
+interface Data {
+  x: Float32Array;
+  dy: Float32Array;
+  y: Float32Array;
+  kl: Float32Array;
+  kr: Float32Array;
+  bl: Float32Array;
+  br: Float32Array;
+}
+
+function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng.uniform();
+  return v;
+}
+
+function data(c: Case, seed: number): Data {
+  const rng = new Rng(seed);
+  const size = c.shape.reduce((a, b) => a * b, 1);
+  const bl = uniform(rng, c.p, -2, -0.5);
+  const br = uniform(rng, c.p, 0.5, 2.5);
+  if (c.degenerate) br[0] = bl[0]!;
+  const x = uniform(rng, size, -4, 4);
+  // Every breakpoint B_i (i = 0..N, so both bounds too) of every instance, then B_i's float neighbours.
+  let e = 0;
+  for (let q = 0; q < c.p; q++) {
+    const d = Math.fround(Math.fround(br[q]! - bl[q]!) / c.n);
+    for (let i = 0; i <= c.n; i++) {
+      const b = Math.fround(bl[q]! + i * d);
+      for (const v of [b, Math.fround(b * (1 + 2 ** -22)), Math.fround(b * (1 - 2 ** -22))]) {
+        // element k * P + q belongs to instance q (any q when P = 1)
+        const at = e * c.p + q;
+        if (at < size) x[at] = v;
+        e++;
+      }
+    }
+    e = 0;
+  }
+  return {
+    x,
+    dy: uniform(rng, size, -1, 1),
+    y: uniform(rng, c.p * (c.n + 1), -1, 2),
+    kl: uniform(rng, c.p, -1, 1),
+    kr: uniform(rng, c.p, -1, 2),
+    bl,
+    br,
+  };
+}
+
+const NAMES = ['forward', 'dx', 'dY', 'dKL', 'dKR', 'dBL', 'dBR'];
+
+/** Forward and the six gradients with the fused kernels of the active backend. */
+function run(c: Case, d: Data): Float32Array[] {
+  return tf.tidy(() => {
+    let x = tf.tensor(d.x, c.shape);
+    if (c.transposed) {
+      const perm = [...c.shape.keys()].reverse(); // its own inverse
+      x = tf.transpose(tf.transpose(x, perm), perm);
+    }
+    const params = { y: tf.tensor2d(d.y, [c.p, c.n + 1]), kl: tf.tensor1d(d.kl), kr: tf.tensor1d(d.kr), bl: tf.tensor1d(d.bl), br: tf.tensor1d(d.br) };
+    const out = pwluForward(x, params, 'fused');
+    const grads = pwluBackward(tf.tensor(d.dy, c.shape), x, params, 'fused');
+    return [out, ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+/** forward and dx must match bitwise (same float32 intervals, same float64 tables); sums to 1e-5. */
+function compare(got: Float32Array[], want: Float32Array[], what: string): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, k) => {
+    const w = want[k]!;
+    expect(g.length, `${what} ${NAMES[k]} size`).toBe(w.length);
+    const tol = k < 2 ? 0 : 1e-5;
+    let worst = 0;
+    let at = -1;
+    for (let i = 0; i < w.length; i++) {
+      if (Number.isNaN(w[i]!) || Number.isNaN(g[i]!)) {
+        expect(Number.isNaN(g[i]!), `${what} ${NAMES[k]}[${i}] NaN`).toBe(Number.isNaN(w[i]!));
+        continue;
+      }
+      const err = Math.abs(g[i]! - w[i]!) / Math.max(1, Math.abs(w[i]!));
+      if (err > worst) {
+        worst = err;
+        at = i;
+      }
+    }
+    expect(worst, `${what} ${NAMES[k]}: worst relative error at ${at}: got ${g[at]}, want ${w[at]}`).toBeLessThanOrEqual(tol);
+  });
+}
+
+async function on<T>(backend: string, f: () => T): Promise<T> {
+  await tf.setBackend(backend);
+  return f();
+}
+
+describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
+  beforeAll(async () => {
+    await registerTorchBackend({ threads: 2 });
+  });
+
+  it('registers PwluForward and PwluBackward natively', () => {
+    expect(nativeKernelNames()).toEqual(expect.arrayContaining([PWLU_FORWARD_KERNEL, PWLU_BACKWARD_KERNEL]));
+    expect(tf.getKernel(PWLU_FORWARD_KERNEL, 'torch')).toBeDefined();
+    expect(tf.getKernel(PWLU_BACKWARD_KERNEL, 'torch')).toBeDefined();
+  });
+
+  for (const c of CASES) {
+    it(c.name, async () => {
+      const d = data(c, 7);
+      const want = await on('cpu', () => run(c, d));
+      const got = await on('torch', () => run(c, d));
+      compare(got, want, c.name);
+    });
+  }
+
+  it('NaN inputs propagate as in the JS kernels', async () => {
+    const c: Case = { name: 'nan', shape: [4, 3], p: 3, n: 4 };
+    const d = data(c, 3);
+    d.x[1] = NaN;
+    d.x[6] = NaN;
+    compare(await on('torch', () => run(c, d)), await on('cpu', () => run(c, d)), 'NaN');
+  });
+
+  it('is deterministic: 1 and 2 threads give bitwise identical results', async () => {
+    for (const c of CASES.slice(-2)) {
+      const d = data(c, 11);
+      await registerTorchBackend({ threads: 1 });
+      const one = await on('torch', () => run(c, d));
+      await registerTorchBackend({ threads: 2 });
+      const two = await on('torch', () => run(c, d));
+      const again = await on('torch', () => run(c, d));
+      one.forEach((v, k) => {
+        expect(Array.from(two[k]!), `${c.name} ${NAMES[k]} threads`).toEqual(Array.from(v));
+        expect(Array.from(again[k]!), `${c.name} ${NAMES[k]} rerun`).toEqual(Array.from(v));
+      });
+    }
+  });
+
+  for (const granularity of ['layer', 'channel'] as const) {
+    it(`a ${granularity}-wise PWLU training step on torch runs no kernel on the cpu`, async () => {
+      await tf.setBackend('torch');
+      const config = ConfigSchema.parse({
+        model: { arch: 'resnet20', width: 0.25 },
+        activation: { name: 'pwlu' },
+        pwlu: { phase1_epochs: 0, granularity },
+        train: { label_smoothing: 0.1 },
+      });
+      const shape: [number, number, number] = [8, 8, 3];
+      const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
+      const params = paramGroups(model, config.train.no_decay);
+      const optimizer = new Optimizer(config.train, params);
+      const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0.1);
+      const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37));
+      const profile = await tf.profile(() => {
+        step(x, new Int32Array([0, 1, 2, 4]), 4, 0.01);
+      });
+      optimizer.dispose();
+      model.dispose();
+      expect(profile.kernelNames).toEqual(expect.arrayContaining([PWLU_FORWARD_KERNEL, PWLU_BACKWARD_KERNEL]));
+      expect(fallbackKernelsUsed()).toEqual([]);
+    });
+  }
+});
