@@ -202,28 +202,26 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
       shape as Shape4, a.filterSize as number | [number, number], a.strides as number | [number, number], 1, a.pad as Pad,
       a.dimRoundingMode as Rounding,
     );
-  reg('MaxPool', ({ x }, b, a) => {
-    const i = poolInfo(x.shape, a);
+  /** Window, strides and explicit pads of a 2-D pool, in the order the addon's pool entry points take them. */
+  const poolArgs = (shape: number[], a: Attrs): [number, number, number, number, number, number, number, number] => {
+    const i = poolInfo(shape, a);
     const [pt, pb, pl, pr] = pads(i);
-    addon.maxPool(b.h(x), i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, pt, pb, pl, pr);
+    return [i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, pt, pb, pl, pr];
+  };
+  reg('MaxPool', ({ x }, b, a) => {
+    addon.maxPool(b.h(x), ...poolArgs(x.shape, a));
     return b.out1();
   });
   reg('MaxPoolGrad', ({ dy, input }, b, a) => {
-    const i = poolInfo(input.shape, a);
-    const [pt, pb, pl, pr] = pads(i);
-    addon.maxPoolGrad(b.h(dy), b.h(input), i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, pt, pb, pl, pr);
+    addon.maxPoolGrad(b.h(dy), b.h(input), ...poolArgs(input.shape, a));
     return b.out1();
   });
   reg('AvgPool', ({ x }, b, a) => {
-    const i = poolInfo(x.shape, a);
-    const [pt, pb, pl, pr] = pads(i);
-    addon.avgPool(b.h(x), i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, pt, pb, pl, pr);
+    addon.avgPool(b.h(x), ...poolArgs(x.shape, a));
     return b.out1();
   });
   reg('AvgPoolGrad', ({ dy, input }, b, a) => {
-    const i = poolInfo(input.shape, a);
-    const [pt, pb, pl, pr] = pads(i);
-    addon.avgPoolGrad(b.h(dy), b.h(input), i.filterHeight, i.filterWidth, i.strideHeight, i.strideWidth, pt, pb, pl, pr);
+    addon.avgPoolGrad(b.h(dy), b.h(input), ...poolArgs(input.shape, a));
     return b.out1();
   });
 
