@@ -94,7 +94,7 @@ export function batchNormTrain(
   return y;
 }
 
-/** Inference-mode batch norm with running statistics. */
+/** Inference-mode batch norm with running statistics: one FusedBatchNorm kernel (a single native pass on torch). */
 export function batchNormInfer(
   x: tf.Tensor,
   scale: tf.Tensor1D,
@@ -103,8 +103,5 @@ export function batchNormInfer(
   movingVar: tf.Tensor1D,
   epsilon: number,
 ): tf.Tensor {
-  return tf.tidy(() => {
-    const k = tf.mul(tf.rsqrt(tf.add(movingVar, epsilon)), scale);
-    return tf.add(tf.mul(x, k), tf.sub(offset, tf.mul(movingMean, k)));
-  });
+  return tf.batchNorm(x, movingMean, movingVar, offset, scale, epsilon);
 }
