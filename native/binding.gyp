@@ -8,6 +8,7 @@
         "src/addon.cc",
         "src/ops_elementwise.cc",
         "src/ops_nn.cc",
+        "src/ops_optim.cc",
         "src/ops_pwlu.cc",
         "src/ops_shape.cc"
       ],

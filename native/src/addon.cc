@@ -429,6 +429,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def(env, exports, "info", tinfo);
   init_elementwise(env, exports);
   init_nn(env, exports);
+  init_optim(env, exports);
   init_shape(env, exports);
   init_pwlu(env, exports);
   return exports;

@@ -66,6 +66,7 @@ void def(Napi::Env env, Napi::Object exports, const char* name, Fn fn);
 
 void init_elementwise(Napi::Env env, Napi::Object exports);
 void init_nn(Napi::Env env, Napi::Object exports);
+void init_optim(Napi::Env env, Napi::Object exports);
 void init_shape(Napi::Env env, Napi::Object exports);
 void init_pwlu(Napi::Env env, Napi::Object exports);
 

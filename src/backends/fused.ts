@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export const BN_TRAIN_KERNEL = 'PwluBatchNormTrain';
 export const BN_GRAD_KERNEL = 'PwluBatchNormGrad';
+/** SGD with momentum over all parameters in one kernel: inputs w<i>, g<i>, b<i>; outputs [w', buf'] per i. */
+export const SGD_MOMENTUM_KERNEL = 'PwluSgdMomentum';
 
 /** True when the active backend has a native kernel of that name. */
 export function hasNativeKernel(kernelName: string): boolean {
@@ -104,4 +106,28 @@ export function batchNormInfer(
   epsilon: number,
 ): tf.Tensor {
   return tf.batchNorm(x, movingMean, movingVar, offset, scale, epsilon);
+}
+
+/** One SGD-momentum parameter: weight, its gradient, its momentum buffer and its L2 decay. */
+export interface SgdSlot {
+  w: tf.Tensor;
+  g: tf.Tensor;
+  buf: tf.Tensor;
+  weightDecay: number;
+}
+
+/**
+ * SGD-momentum updates of every parameter as one kernel call (where the backend has it), instead of four
+ * elementwise kernels per parameter: returns [new weight, new buffer] per slot, for the caller to assign.
+ */
+export function sgdMomentumFused(slots: SgdSlot[], lr: number, momentum: number, nesterov: boolean): [tf.Tensor, tf.Tensor][] {
+  const inputs: Record<string, tf.Tensor> = {};
+  slots.forEach((s, i) => {
+    inputs[`w${i}`] = s.w;
+    inputs[`g${i}`] = s.g;
+    inputs[`b${i}`] = s.buf;
+  });
+  const attrs = { lr, momentum, nesterov, weightDecays: slots.map((s) => s.weightDecay) };
+  const out = tf.engine().runKernel(SGD_MOMENTUM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return slots.map((_, i) => [out[2 * i]!, out[2 * i + 1]!]);
 }

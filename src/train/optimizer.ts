@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainConfig } from '../config/schema.js';
+import { hasNativeKernel, SGD_MOMENTUM_KERNEL, sgdMomentumFused, type SgdSlot } from '../backends/fused.js';
 
 /** A trainable variable with its optimisation settings. */
 export interface ParamGroupEntry {
@@ -32,6 +33,10 @@ export class Optimizer {
     const o = this.cfg.optimizer;
     const wd = this.cfg.weight_decay;
     tf.tidy(() => {
+      if (o.name === 'sgd' && o.momentum > 0 && hasNativeKernel(SGD_MOMENTUM_KERNEL)) {
+        this.sgdFused(grads, lr, o.momentum, o.nesterov);
+        return;
+      }
       for (const p of this.params) {
         const g0 = grads[p.variable.name];
         if (!g0) continue;
@@ -60,6 +65,24 @@ export class Optimizer {
           w.assign(tf.sub(w, tf.mul(tf.div(nm, denom), lr / bc1)));
         }
       }
+    });
+  }
+
+  /** The same SGD update as apply's loop, as one kernel over all parameters (buffers start at zero, so buf' = g first). */
+  private sgdFused(grads: Record<string, tf.Tensor>, lr: number, momentum: number, nesterov: boolean): void {
+    const wd = this.cfg.weight_decay;
+    const vars: [tf.Variable, tf.Variable][] = [];
+    const slots: SgdSlot[] = [];
+    for (const p of this.params) {
+      const g = grads[p.variable.name];
+      if (!g) continue;
+      const [buf] = this.slotsFor(p, 1).vars;
+      vars.push([p.variable, buf!]);
+      slots.push({ w: p.variable, g, buf: buf!, weightDecay: p.decay ? wd : 0 });
+    }
+    sgdMomentumFused(slots, lr, momentum, nesterov).forEach(([w, b], i) => {
+      vars[i]![0].assign(w);
+      vars[i]![1].assign(b);
     });
   }
 

@@ -12,6 +12,7 @@ import {
 
 import { DTYPE_CODE, type TorchAddon } from './addon.js';
 import type { TorchBackend } from './backend.js';
+import { SGD_MOMENTUM_KERNEL } from '../fused.js';
 import { runOnCpu, type KernelArgs } from './fallback.js';
 
 type Attrs = Record<string, unknown>;
@@ -226,6 +227,13 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
   });
 
   // ---- normalisation, matmul, softmax, top-k ------------------------------------------------
+  reg(SGD_MOMENTUM_KERNEL, (inputs, b, a) => {
+    const wds = a.weightDecays as number[];
+    const ids: number[] = [];
+    for (let i = 0; i < wds.length; i++) ids.push(b.h(inputs[`w${i}`]!), b.h(inputs[`g${i}`]!), b.h(inputs[`b${i}`]!));
+    addon.sgdMomentum(ids, Number(a.lr), Number(a.momentum), Boolean(a.nesterov), wds);
+    return b.outs();
+  });
   reg(BN_TRAIN_KERNEL, ({ x, scale, offset }, b, a) => {
     addon.bnTrain(b.h(x), b.hOpt(scale), b.hOpt(offset), Number(a.epsilon ?? 1e-3));
     return b.outs();
