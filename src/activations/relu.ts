@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import type { ActivationEntry, ActivationLayer } from './types.js';
+import type { ActivationEntry, ActivationLayer, EpilogueActivation } from './types.js';
 
 /** max(0, x): the baseline every architecture starts from. */
-export class ReLULayer extends tfl.layers.Layer implements ActivationLayer {
+export class ReLULayer extends tfl.layers.Layer implements ActivationLayer, EpilogueActivation {
   static className = 'PwluReLU';
   readonly isActivation = true;
+  readonly epilogue = 'relu';
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.relu(Array.isArray(inputs) ? inputs[0] : inputs);

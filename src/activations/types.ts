@@ -36,6 +36,14 @@ export interface ActivationLayer {
   readonly isActivation: true;
 }
 
+/**
+ * An activation layer whose inference output is a fixed function that fused convolutions can apply in
+ * their epilogue (src/models/infer.ts folds conv + batch norm + this into one kernel).
+ */
+export interface EpilogueActivation {
+  readonly epilogue: 'relu' | 'relu6';
+}
+
 /** True for layers created by the activation registry. */
 export function isActivationLayer(layer: unknown): layer is ActivationLayer {
   return typeof layer === 'object' && layer !== null && (layer as { isActivation?: unknown }).isActivation === true;

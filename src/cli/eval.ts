@@ -9,6 +9,7 @@ import { buildModel, evaluate } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 import { registryChecks } from './common.js';
 import { PROJECT_ROOT, type EvalCliOptions } from './main.js';
+import { disposeModel } from '../models/infer.js';
 
 /** `pwlu eval`: rebuilds a run's model from its saved config, loads a checkpoint, scores the test split. */
 export async function evalCommand(opts: EvalCliOptions): Promise<void> {
@@ -23,7 +24,7 @@ export async function evalCommand(opts: EvalCliOptions): Promise<void> {
   const ckpt = readCheckpoint<{ epoch: number }>(run.path(file));
   loadModelTensors(model, ckpt.tensors.filter((t) => !t.name.startsWith('opt:')), run.path(file));
   const r = evaluate(model, dataset.test, dataset, config.train.eval_batch ?? config.train.batch * 2);
-  model.dispose();
+  disposeModel(model);
   const result = { run: run.dir, checkpoint: opts.checkpoint, epoch: ckpt.meta.epoch, dataset: dataset.name, n: r.n, top1: r.top1, top5: r.top5, loss: r.loss, backend: backend.name };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${opts.checkpoint} checkpoint (epoch ${result.epoch}) on ${result.dataset} test (${r.n} images): top-1 ${r.top1.toFixed(2)} %  top-5 ${r.top5.toFixed(2)} %  loss ${r.loss.toFixed(4)}  [${backend.name}]\n`);

@@ -7,6 +7,7 @@ import { buildModel, makeTrainStep, paramGroups } from '../train/trainer.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { registryChecks, versions } from './common.js';
+import { disposeModel, predict } from '../models/infer.js';
 
 export interface SpeedCliOptions {
   arch: string;
@@ -86,7 +87,7 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string): Pr
   const xt = tf.tensor4d(x, [o.batch, ...shape]);
   const inferS = timed(
     () => {
-      const s = tf.tidy(() => tf.sum(model.apply(xt, { training: false }) as tf.Tensor));
+      const s = tf.tidy(() => tf.sum(predict(model, xt)));
       s.dataSync();
       s.dispose();
     },
@@ -112,7 +113,7 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string): Pr
     infer_img_per_s: +(o.batch / inferS).toFixed(2),
   };
   optimizer.dispose();
-  model.dispose();
+  disposeModel(model);
   return result;
 }
 

@@ -12,6 +12,7 @@ import { createLogger } from '../util/log.js';
 import { createProgress } from '../util/progress.js';
 import { gitCommit, registryChecks, versions } from './common.js';
 import { PROJECT_ROOT, type TrainCliOptions } from './main.js';
+import { disposeModel } from '../models/infer.js';
 
 /** summary.json: what a finished (or stopped) run produced, and what produced it. */
 export interface Summary {
@@ -128,7 +129,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
       train_img_per_s: outcome.trainImgPerS,
     };
     run.writeAtomic('summary', `${JSON.stringify(summary, null, 2)}\n`);
-    outcome.model.dispose();
+    disposeModel(outcome.model);
     if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else process.stdout.write(textSummary(summary, run.dir));
     if (outcome.status === 'interrupted') process.exitCode = 130;

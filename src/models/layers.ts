@@ -47,6 +47,8 @@ export class FixedActivation extends tfl.layers.Layer {
   readonly isActivation: boolean;
   /** True at activation sites (configured or kept); false for gates. */
   readonly isSite: boolean;
+  /** ReLU / ReLU6 can run as a fused convolution's epilogue at inference (src/models/infer.ts). */
+  readonly epilogue: 'relu' | 'relu6' | undefined;
 
   constructor(args: FixedArgs) {
     super({ name: args.name });
@@ -54,6 +56,7 @@ export class FixedActivation extends tfl.layers.Layer {
     this.role = args.role;
     this.isActivation = args.role === 'configured';
     this.isSite = args.role !== 'gate';
+    this.epilogue = args.kind === 'relu' || args.kind === 'relu6' ? args.kind : undefined;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -18,6 +18,7 @@ import type { RunDir } from './rundir.js';
 import { learningRate } from './schedule.js';
 import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
 import { decayedActivationVariables, describeActivations, frozenVariableNames, startEpoch, stepHooks } from './activation-hooks.js';
+import { predict } from '../models/infer.js';
 
 /** Where training stands; stored in every checkpoint so a run resumes exactly. */
 export interface TrainPosition {
@@ -133,7 +134,7 @@ export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batc
     const [l, c1, c5] = tf.tidy(() => {
       const x = tf.tensor4d(b.x.subarray(0, b.size * ds.height * ds.width * ds.channels), [b.size, ds.height, ds.width, ds.channels]);
       const y = tf.tensor1d(b.y.subarray(0, b.size), 'int32');
-      const logits = model.apply(x, { training: false }) as tf.Tensor2D;
+      const logits = predict(model, x) as tf.Tensor2D;
       const { top1: t1, topk } = topKCorrect(logits, y, 5);
       return [tf.mul(crossEntropy(logits, y, 0), b.size), t1, topk];
     });

@@ -1,0 +1,199 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { EpilogueActivation } from '../activations/types.js';
+import { BatchNorm } from './batchnorm.js';
+
+/**
+ * Inference for the zoo's models without tfjs-layers' graph executor, with conv + batch norm (+ ReLU/ReLU6)
+ * folded into one fused convolution, as inference engines do:
+ *   W' = W * k,  b' = beta + (b - mean) * k,  k = gamma / sqrt(var + eps)   (k per output channel).
+ * In eval mode batch norm is affine, so the folded network computes the same function (to float rounding);
+ * it saves one pass over every conv output for the batch norm and one for the activation, and one kernel
+ * launch each. Folded weights are cached and rebuilt only when a weight tensor changes.
+ */
+
+type Sym = tfl.SymbolicTensor;
+type ConvKind = 'conv' | 'depthwise';
+type Epilogue = EpilogueActivation['epilogue'];
+
+/** A conv -> batch norm (-> fixed activation) chain run as one fused convolution. */
+interface FusedStep {
+  kind: 'fused';
+  conv: tfl.layers.Layer;
+  convKind: ConvKind;
+  bn: BatchNorm;
+  epilogue: Epilogue | 'linear';
+  input: number;
+  output: number;
+}
+
+/** Any other layer, called as it is. */
+interface LayerStep {
+  kind: 'layer';
+  layer: tfl.layers.Layer;
+  inputs: number[];
+  output: number;
+}
+
+type Step = FusedStep | LayerStep;
+
+interface Folded {
+  key: object[];
+  filter: tf.Tensor4D;
+  bias: tf.Tensor1D;
+}
+
+const CONV_CLASSES: Record<string, ConvKind> = { Conv2D: 'conv', DepthwiseConv2D: 'depthwise' };
+
+function epilogueOf(layer: tfl.layers.Layer): Epilogue | null {
+  const e = (layer as Partial<EpilogueActivation>).epilogue;
+  return e === 'relu' || e === 'relu6' ? e : null;
+}
+
+/** The single node of a layer used once; null for shared layers (the plan then declines the model). */
+function onlyNode(layer: tfl.layers.Layer): { inputs: Sym[]; outputs: Sym[] } | null {
+  if (layer.inboundNodes.length !== 1) return null;
+  const n = layer.inboundNodes[0]!;
+  return { inputs: n.inputTensors, outputs: n.outputTensors };
+}
+
+/** A compiled inference schedule of one model. */
+export class InferencePlan {
+  private readonly folded = new Map<FusedStep, Folded>();
+
+  private constructor(
+    private readonly steps: Step[],
+    private readonly inputId: number,
+    private readonly outputId: number,
+  ) {}
+
+  /** The plan of a functional model, or null when its graph is not one the plan can run (shared layers, several inputs/outputs). */
+  static compile(model: tfl.LayersModel): InferencePlan | null {
+    if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
+    const consumers = new Map<number, tfl.layers.Layer[]>();
+    const nodes = new Map<tfl.layers.Layer, { inputs: Sym[]; outputs: Sym[] }>();
+    for (const layer of model.layers) {
+      if (layer.getClassName() === 'InputLayer') continue;
+      const node = onlyNode(layer);
+      if (!node || node.outputs.length !== 1) return null;
+      nodes.set(layer, node);
+      for (const s of node.inputs) consumers.set(s.id, [...(consumers.get(s.id) ?? []), layer]);
+    }
+    const outputId = model.outputs[0]!.id;
+    const soleConsumer = (s: Sym): tfl.layers.Layer | null => {
+      const c = consumers.get(s.id);
+      return c && c.length === 1 && s.id !== outputId ? c[0]! : null;
+    };
+    const steps: Step[] = [];
+    const absorbed = new Set<tfl.layers.Layer>();
+    for (const [layer, node] of nodes) {
+      if (absorbed.has(layer)) continue;
+      const convKind = CONV_CLASSES[layer.getClassName()];
+      const cfg = layer.getConfig();
+      const bn = convKind && cfg.activation === 'linear' && cfg.data_format !== 'channels_first' ? soleConsumer(node.outputs[0]!) : null;
+      if (convKind && bn instanceof BatchNorm) {
+        const bnOut = nodes.get(bn)!.outputs[0]!;
+        const act = soleConsumer(bnOut);
+        const epilogue = act ? epilogueOf(act) : null;
+        absorbed.add(bn);
+        if (epilogue && act) absorbed.add(act);
+        const out = epilogue && act ? nodes.get(act)!.outputs[0]! : bnOut;
+        steps.push({ kind: 'fused', conv: layer, convKind, bn, epilogue: epilogue ?? 'linear', input: node.inputs[0]!.id, output: out.id });
+        continue;
+      }
+      steps.push({ kind: 'layer', layer, inputs: node.inputs.map((s) => s.id), output: node.outputs[0]!.id });
+    }
+    return new InferencePlan(steps, model.inputs[0]!.id, outputId);
+  }
+
+  /** Logits of a batch in inference mode (the caller owns the result). */
+  run(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const values = new Map<number, tf.Tensor>([[this.inputId, x]]);
+      const take = (id: number): tf.Tensor => {
+        const v = values.get(id);
+        if (!v) throw new Error(`inference plan: tensor ${id} is not computed yet`);
+        return v;
+      };
+      for (const s of this.steps) {
+        if (s.kind === 'fused') {
+          values.set(s.output, this.fusedConv(s, take(s.input)));
+        } else {
+          const ins = s.inputs.map(take);
+          const out = s.layer.call(ins.length === 1 ? ins[0]! : ins, { training: false });
+          values.set(s.output, Array.isArray(out) ? out[0]! : out);
+        }
+      }
+      return take(this.outputId);
+    });
+  }
+
+  /** Number of conv + batch-norm chains folded (for tests and logs). */
+  get foldedCount(): number {
+    return this.steps.filter((s) => s.kind === 'fused').length;
+  }
+
+  /** Releases the cached folded weights. */
+  dispose(): void {
+    for (const f of this.folded.values()) tf.dispose([f.filter, f.bias]);
+    this.folded.clear();
+  }
+
+  private fusedConv(s: FusedStep, x: tf.Tensor): tf.Tensor {
+    const { filter, bias } = this.foldedWeights(s);
+    const cfg = s.conv.getConfig();
+    const strides = cfg.strides as [number, number];
+    const dilations = cfg.dilation_rate as [number, number];
+    const pad = cfg.padding as 'same' | 'valid';
+    const activation = s.epilogue;
+    if (s.convKind === 'depthwise') {
+      return tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter, strides, pad, dilations, bias, activation });
+    }
+    return tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides, pad, dilations, bias, activation });
+  }
+
+  private foldedWeights(s: FusedStep): Folded {
+    const conv = s.conv.weights.map((w) => w.read());
+    const bnw = [s.bn.gamma, s.bn.beta, s.bn.movingMean, s.bn.movingVariance].map((w) => w.read());
+    // tf.Variable keeps its identity across assign() but changes dataId: the dataIds say whether anything changed
+    const key = [...conv, ...bnw].map((t) => t.dataId);
+    const cached = this.folded.get(s);
+    if (cached && cached.key.length === key.length && cached.key.every((k, i) => k === key[i])) return cached;
+    if (cached) tf.dispose([cached.filter, cached.bias]);
+    const [kernel, convBias] = conv as [tf.Tensor4D, tf.Tensor1D | undefined];
+    const [gamma, beta, mean, variance] = bnw as tf.Tensor1D[];
+    const [filter, bias] = tf.tidy(() => {
+      const k = tf.mul(gamma!, tf.rsqrt(tf.add(variance!, s.bn.epsilon)));
+      // conv: [kh,kw,ci,co] scales its last axis; depthwise: [kh,kw,c,m] with output channel c*m + j
+      const kShape = s.convKind === 'depthwise' ? [kernel.shape[2], kernel.shape[3]] : [kernel.shape[3]];
+      const f = tf.mul(kernel, tf.reshape(k, kShape)) as tf.Tensor4D;
+      const centred = convBias ? tf.sub(convBias, mean!) : tf.neg(mean!);
+      return [tf.keep(f), tf.keep(tf.add(beta!, tf.mul(centred, k)) as tf.Tensor1D)] as const;
+    });
+    const folded = { key, filter, bias };
+    this.folded.set(s, folded);
+    return folded;
+  }
+}
+
+const plans = new WeakMap<tfl.LayersModel, InferencePlan | null>();
+
+/**
+ * Inference-mode logits of `model` for `x`: through its folded plan when the model has one, else
+ * model.apply. The plan is compiled once per model and keeps its folded weights until they go stale.
+ */
+export function predict(model: tfl.LayersModel, x: tf.Tensor): tf.Tensor {
+  let plan = plans.get(model);
+  if (plan === undefined) {
+    plan = InferencePlan.compile(model);
+    plans.set(model, plan);
+  }
+  return plan ? plan.run(x) : (model.apply(x, { training: false }) as tf.Tensor);
+}
+
+/** Disposes a model together with the folded weights its inference plan cached. */
+export function disposeModel(model: tfl.LayersModel): void {
+  plans.get(model)?.dispose();
+  plans.delete(model);
+  model.dispose();
+}
