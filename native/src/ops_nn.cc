@@ -183,16 +183,31 @@ Napi::Value avg_pool_grad(const Napi::CallbackInfo& info) {
 at::Tensor channels_first(const at::Tensor& x) { return x.dim() > 2 ? x.movedim(-1, 1) : x; }
 at::Tensor channels_last(const at::Tensor& x) { return x.dim() > 2 ? x.movedim(1, -1) : x; }
 
-/** bnTrain(x, scale, offset, eps) -> [y, mean, invstd] (batch statistics, biased variance). */
+/**
+ * bnTrain(x, scale, offset, eps[, runningMean, runningVar, momentum]) -> [y, mean, invstd(, runningMean', runningVar')]:
+ * batch statistics (biased variance) and, when running statistics are given, their updated copies
+ * (PyTorch's rule: unbiased batch variance), so the caller needs no further kernels per layer.
+ */
 Napi::Value bn_train(const Napi::CallbackInfo& info) {
   const at::Tensor& x = at_(info, 0);
   c10::optional<at::Tensor> scale = opt_t(info, 1);
   c10::optional<at::Tensor> offset = opt_t(info, 2);
   double eps = ad(info, 3);
-  auto r = at::native_batch_norm(channels_first(x), scale, offset, c10::nullopt, c10::nullopt, true, 0.0, eps);
+  c10::optional<at::Tensor> rm = info.Length() > 5 ? opt_t(info, 4) : c10::nullopt;
+  c10::optional<at::Tensor> rv = info.Length() > 5 ? opt_t(info, 5) : c10::nullopt;
+  double momentum = info.Length() > 6 ? ad(info, 6) : 0.0;
+  bool running = rm && rv;
+  // native_batch_norm updates running statistics in place: give it copies (tfjs tensors are immutable)
+  c10::optional<at::Tensor> rm2 = running ? c10::optional<at::Tensor>(rm->clone()) : c10::nullopt;
+  c10::optional<at::Tensor> rv2 = running ? c10::optional<at::Tensor>(rv->clone()) : c10::nullopt;
+  auto r = at::native_batch_norm(channels_first(x), scale, offset, rm2, rv2, true, momentum, eps);
   emit(channels_last(std::get<0>(r)));
   emit(std::get<1>(r));
   emit(std::get<2>(r));
+  if (running) {
+    emit(*rm2);
+    emit(*rv2);
+  }
   return info.Env().Undefined();
 }
 

@@ -19,16 +19,35 @@ function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
 }
 
-/** Batch statistics and the normalised output: [y, mean, invstd]. */
-function bnTrainForward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number): tf.Tensor[] {
+/** Running statistics of a batch norm and the weight of a batch in their update (PyTorch's momentum). */
+export interface RunningStats {
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  momentum: number;
+}
+
+/**
+ * Batch statistics, the normalised output and the updated running statistics:
+ * [y, mean, invstd, runningMean', runningVar'], with running' = (1 - m) * running + m * batch
+ * (unbiased batch variance for the running variance, as PyTorch).
+ */
+function bnTrainForward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, running: RunningStats): tf.Tensor[] {
   if (hasNativeKernel(BN_TRAIN_KERNEL)) {
-    return tf.engine().runKernel(BN_TRAIN_KERNEL, { x, scale, offset }, { epsilon }) as tf.Tensor[];
+    const inputs = { x, scale, offset, runningMean: running.mean, runningVar: running.variance };
+    return tf.engine().runKernel(BN_TRAIN_KERNEL, inputs, { epsilon, momentum: running.momentum }) as tf.Tensor[];
   }
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, reductionAxes(x.rank));
     const invstd = tf.rsqrt(tf.add(variance, epsilon));
     const y = tf.add(tf.mul(tf.sub(x, mean), tf.mul(invstd, scale)), offset);
-    return [y, mean, invstd];
+    const count = x.size / x.shape[x.rank - 1];
+    const unbias = count > 1 ? count / (count - 1) : 1;
+    const m = running.momentum;
+    // the variance as the gradient sees it (from invstd), so that both paths share one definition
+    const batchVar = tf.sub(tf.reciprocal(tf.square(invstd)), epsilon);
+    const runningMean = tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m));
+    const runningVar = tf.add(tf.mul(running.variance, 1 - m), tf.mul(batchVar, m * unbias));
+    return [y, mean, invstd, runningMean, runningVar];
   });
 }
 
@@ -59,24 +78,23 @@ function bnTrainBackward(
 
 /**
  * Training-mode batch normalisation over every axis but the last (channels-last), with a
- * hand-written gradient. `onStats(mean, biasedVariance)` receives the batch statistics (for the
- * running averages); they are disposed once it returns.
+ * hand-written gradient. Returns the output and the updated running statistics (the caller owns them).
  */
 export function batchNormTrain(
   x: tf.Tensor,
   scale: tf.Tensor1D,
   offset: tf.Tensor1D,
   epsilon: number,
-  onStats: (mean: tf.Tensor1D, variance: tf.Tensor1D) => void,
-): tf.Tensor {
+  running: RunningStats,
+): { y: tf.Tensor; runningMean: tf.Tensor1D; runningVar: tf.Tensor1D } {
   let stats: tf.Tensor[] = [];
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xs, s, o] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;
-    const [y, mean, invstd] = bnTrainForward(xs, s as tf.Tensor1D, o as tf.Tensor1D, epsilon);
+    const [y, mean, invstd, runningMean, runningVar] = bnTrainForward(xs, s as tf.Tensor1D, o as tf.Tensor1D, epsilon, running);
     save([xs, s, mean, invstd]);
-    // customGrad runs this inside a tidy: keep the statistics so the caller can read them.
-    stats = [tf.keep(mean), tf.keep(invstd)];
+    // customGrad runs this inside a tidy: keep the running statistics for the caller.
+    stats = [tf.keep(runningMean), tf.keep(runningVar)];
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -86,14 +104,7 @@ export function batchNormTrain(
     };
   });
   const y = f(x, scale, offset);
-  const [mean, invstd] = stats;
-  try {
-    tf.tidy(() => onStats(mean as tf.Tensor1D, tf.sub(tf.reciprocal(tf.square(invstd)), epsilon) as tf.Tensor1D));
-  } finally {
-    mean.dispose();
-    invstd.dispose();
-  }
-  return y;
+  return { y, runningMean: stats[0] as tf.Tensor1D, runningVar: stats[1] as tf.Tensor1D };
 }
 
 /** Inference-mode batch norm with running statistics: one FusedBatchNorm kernel (a single native pass on torch). */

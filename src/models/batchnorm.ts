@@ -31,13 +31,12 @@ export function applyBatchNorm(x: tf.Tensor, w: BatchNormWeights, training: bool
   if (!training) {
     return batchNormInfer(x, gamma, beta, w.movingMean.read() as tf.Tensor1D, w.movingVariance.read() as tf.Tensor1D, w.epsilon);
   }
-  const count = x.size / x.shape[x.rank - 1];
-  const unbias = count > 1 ? count / (count - 1) : 1;
-  const m = w.momentum;
-  return batchNormTrain(x, gamma, beta, w.epsilon, (mean, variance) => {
-    w.movingMean.write(tf.add(tf.mul(w.movingMean.read(), 1 - m), tf.mul(mean, m)));
-    w.movingVariance.write(tf.add(tf.mul(w.movingVariance.read(), 1 - m), tf.mul(variance, m * unbias)));
-  });
+  const running = { mean: w.movingMean.read() as tf.Tensor1D, variance: w.movingVariance.read() as tf.Tensor1D, momentum: w.momentum };
+  const { y, runningMean, runningVar } = batchNormTrain(x, gamma, beta, w.epsilon, running);
+  w.movingMean.write(runningMean);
+  w.movingVariance.write(runningVar);
+  tf.dispose([runningMean, runningVar]); // the variables hold their own references
+  return y;
 }
 
 /**

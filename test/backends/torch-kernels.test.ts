@@ -325,11 +325,15 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       const c = shape[shape.length - 1]!;
       const axes = shape.slice(0, -1).map((_, i) => i);
       const count = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      const data = (r: Rand) => ({ x: r.f(shape, -2, 3), scale: r.f([c], 0.5, 1.5), offset: r.f([c]), dy: r.f(shape) });
+      const data = (r: Rand) => ({ x: r.f(shape, -2, 3), scale: r.f([c], 0.5, 1.5), offset: r.f([c]), dy: r.f(shape), rm: r.f([c]), rv: r.f([c], 0.5, 2) });
+      const momentum = 0.1;
       // cpu: composite (as src/backends/fused.ts without native kernels)
       const composite = (r: Rand) => {
-        const { x, scale, offset, dy } = data(r);
+        const { x, scale, offset, dy, rm, rv } = data(r);
         const { mean, variance } = tf.moments(x, axes);
+        // running statistics: PyTorch's update with the unbiased batch variance
+        const runningMean = tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum));
+        const runningVar = tf.add(tf.mul(rv, 1 - momentum), tf.mul(variance, (momentum * count) / (count - 1)));
         const invstd = tf.rsqrt(tf.add(variance, eps));
         const y = tf.add(tf.mul(tf.sub(x, mean), tf.mul(invstd, scale)), offset);
         const xhat = tf.mul(tf.sub(x, mean), invstd);
@@ -337,13 +341,14 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
         const dscale = tf.sum(tf.mul(dy, xhat), axes);
         const k = tf.div(tf.mul(scale, invstd), count);
         const dx = tf.mul(tf.sub(tf.sub(tf.mul(dy, count), doffset), tf.mul(xhat, dscale)), k);
-        return [y, mean, invstd, dx, dscale, doffset];
+        return [y, mean, invstd, runningMean, runningVar, dx, dscale, doffset];
       };
       const native = (r: Rand) => {
-        const { x, scale, offset, dy } = data(r);
-        const [y, mean, invstd] = tf.engine().runKernel('PwluBatchNormTrain', { x, scale, offset }, { epsilon: eps }) as tf.Tensor[];
+        const { x, scale, offset, dy, rm, rv } = data(r);
+        const inputs = { x, scale, offset, runningMean: rm, runningVar: rv };
+        const [y, mean, invstd, runningMean, runningVar] = tf.engine().runKernel('PwluBatchNormTrain', inputs, { epsilon: eps, momentum }) as tf.Tensor[];
         const g = tf.engine().runKernel('PwluBatchNormGrad', { dy, x, scale, mean: mean!, invstd: invstd! }, { epsilon: eps }) as tf.Tensor[];
-        return [y!, mean!, invstd!, ...g];
+        return [y!, mean!, invstd!, runningMean!, runningVar!, ...g];
       };
       const want = await run('cpu', composite, 5);
       const got = await run('torch', native, 5);

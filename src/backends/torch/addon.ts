@@ -53,7 +53,7 @@ export interface TorchAddon {
   maxPoolGrad(dy: number, x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
   avgPool(x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
   avgPoolGrad(dy: number, x: number, kh: number, kw: number, sh: number, sw: number, pt: number, pb: number, pl: number, pr: number): void;
-  bnTrain(x: number, scale: number, offset: number, eps: number): void;
+  bnTrain(x: number, scale: number, offset: number, eps: number, runningMean?: number, runningVar?: number, momentum?: number): void;
   sgdMomentum(ids: number[], lr: number, momentum: number, nesterov: boolean, weightDecays: number[]): void;
   bnGrad(dy: number, x: number, scale: number, mean: number, invstd: number, eps: number): void;
   fusedBatchNorm(x: number, mean: number, variance: number, offset: number, scale: number, eps: number): void;

@@ -234,8 +234,8 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
     addon.sgdMomentum(ids, Number(a.lr), Number(a.momentum), Boolean(a.nesterov), wds);
     return b.outs();
   });
-  reg(BN_TRAIN_KERNEL, ({ x, scale, offset }, b, a) => {
-    addon.bnTrain(b.h(x), b.hOpt(scale), b.hOpt(offset), Number(a.epsilon ?? 1e-3));
+  reg(BN_TRAIN_KERNEL, ({ x, scale, offset, runningMean, runningVar }, b, a) => {
+    addon.bnTrain(b.h(x), b.hOpt(scale), b.hOpt(offset), Number(a.epsilon ?? 1e-3), b.hOpt(runningMean), b.hOpt(runningVar), Number(a.momentum ?? 0));
     return b.outs();
   });
   reg(BN_GRAD_KERNEL, ({ dy, x, scale, mean, invstd }, b, a) => {
