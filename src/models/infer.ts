@@ -21,6 +21,8 @@ interface FusedStep {
   kind: 'fused';
   conv: tfl.layers.Layer;
   convKind: ConvKind;
+  /** The conv's padding, or the size of a symmetric ZeroPadding2D in front of it that the conv absorbs. */
+  pad: 'same' | 'valid' | number;
   bn: BatchNorm;
   epilogue: Epilogue | 'linear';
   input: number;
@@ -44,6 +46,13 @@ interface Folded {
 }
 
 const CONV_CLASSES: Record<string, ConvKind> = { Conv2D: 'conv', DepthwiseConv2D: 'depthwise' };
+
+/** p when the layer is a ZeroPadding2D with p on every side, else null. */
+function symmetricZeroPad(layer: tfl.layers.Layer): number | null {
+  if (layer.getClassName() !== 'ZeroPadding2D') return null;
+  const p = (layer.getConfig().padding as number[][]).flat();
+  return p.every((v) => v === p[0]) ? p[0]! : null;
+}
 
 function epilogueOf(layer: tfl.layers.Layer): Epilogue | null {
   const e = (layer as Partial<EpilogueActivation>).epilogue;
@@ -84,21 +93,31 @@ export class InferencePlan {
       const c = consumers.get(s.id);
       return c && c.length === 1 && s.id !== outputId ? c[0]! : null;
     };
+    /** The batch norm a conv feeds alone, when the conv can be folded into a fused step. */
+    const foldableBn = (conv: tfl.layers.Layer): BatchNorm | null => {
+      const cfg = conv.getConfig();
+      if (!CONV_CLASSES[conv.getClassName()] || cfg.activation !== 'linear' || cfg.data_format === 'channels_first') return null;
+      const bn = soleConsumer(nodes.get(conv)!.outputs[0]!);
+      return bn instanceof BatchNorm ? bn : null;
+    };
     const steps: Step[] = [];
     const absorbed = new Set<tfl.layers.Layer>();
     for (const [layer, node] of nodes) {
       if (absorbed.has(layer)) continue;
-      const convKind = CONV_CLASSES[layer.getClassName()];
-      const cfg = layer.getConfig();
-      const bn = convKind && cfg.activation === 'linear' && cfg.data_format !== 'channels_first' ? soleConsumer(node.outputs[0]!) : null;
-      if (convKind && bn instanceof BatchNorm) {
+      // PyTorch-style padding: ZeroPadding2D(p) -> conv('valid') becomes one conv with padding p
+      const padSize = symmetricZeroPad(layer);
+      const padded = padSize !== null ? soleConsumer(node.outputs[0]!) : null;
+      const conv = padded && padded.getConfig().padding === 'valid' && foldableBn(padded) ? padded : layer;
+      const bn = foldableBn(conv);
+      if (bn) {
         const bnOut = nodes.get(bn)!.outputs[0]!;
         const act = soleConsumer(bnOut);
         const epilogue = act ? epilogueOf(act) : null;
-        absorbed.add(bn);
-        if (epilogue && act) absorbed.add(act);
+        for (const l of [conv, bn, ...(epilogue && act ? [act] : [])]) absorbed.add(l);
         const out = epilogue && act ? nodes.get(act)!.outputs[0]! : bnOut;
-        steps.push({ kind: 'fused', conv: layer, convKind, bn, epilogue: epilogue ?? 'linear', input: node.inputs[0]!.id, output: out.id });
+        const pad = conv === layer ? (conv.getConfig().padding as 'same' | 'valid') : padSize!;
+        const convKind = CONV_CLASSES[conv.getClassName()]!;
+        steps.push({ kind: 'fused', conv, convKind, pad, bn, epilogue: epilogue ?? 'linear', input: node.inputs[0]!.id, output: out.id });
         continue;
       }
       steps.push({ kind: 'layer', layer, inputs: node.inputs.map((s) => s.id), output: node.outputs[0]!.id });
@@ -133,6 +152,11 @@ export class InferencePlan {
     return this.steps.filter((s) => s.kind === 'fused').length;
   }
 
+  /** Number of zero-padding layers absorbed into the convolution after them. */
+  get absorbedPads(): number {
+    return this.steps.filter((s) => s.kind === 'fused' && typeof s.pad === 'number').length;
+  }
+
   /** Releases the cached folded weights. */
   dispose(): void {
     for (const f of this.folded.values()) tf.dispose([f.filter, f.bias]);
@@ -144,7 +168,7 @@ export class InferencePlan {
     const cfg = s.conv.getConfig();
     const strides = cfg.strides as [number, number];
     const dilations = cfg.dilation_rate as [number, number];
-    const pad = cfg.padding as 'same' | 'valid';
+    const { pad } = s;
     const activation = s.epilogue;
     if (s.convKind === 'depthwise') {
       return tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter, strides, pad, dilations, bias, activation });

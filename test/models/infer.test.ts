@@ -59,6 +59,9 @@ function check(arch: string, act: string): void {
   const bns = m.layers.filter((l) => l instanceof BatchNorm).length;
   // every batch norm of these families follows a convolution (FReLU's own BN is inside its layer)
   expect(plan!.foldedCount).toBe(bns);
+  // strided convolutions pad as PyTorch does: ZeroPadding2D + 'valid', run as one padded convolution
+  const pads = m.layers.filter((l) => l.getClassName() === 'ZeroPadding2D').length;
+  expect(plan!.absorbedPads).toBe(pads);
   plan!.dispose();
   const x = tf.randomNormal([2, 16, 16, 3], 0, 1, 'float32', 5);
   const ref = m.apply(x, { training: false }) as tf.Tensor;
