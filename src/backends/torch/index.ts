@@ -9,6 +9,7 @@ import { TorchBackend } from './backend.js';
 import { fallbackKernel } from './fallback.js';
 import { installTorchGradients } from './gradients.js';
 import { nativeKernels } from './kernels.js';
+import { shareSavedTensors } from './saved-tensors.js';
 
 export { fallbackKernelsUsed } from './fallback.js';
 export { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './kernels.js';
@@ -104,6 +105,7 @@ export async function registerTorchBackend(opts: TorchOptions = {}): Promise<Tor
     }
     tf.registerBackend(TORCH_BACKEND, () => new TorchBackend(addon), TORCH_PRIORITY);
     installTorchGradients();
+    shareSavedTensors();
     registered = true;
   }
   current = { device, threads, version: addon.version() };
