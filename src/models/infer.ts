@@ -23,6 +23,8 @@ interface FusedStep {
   convKind: ConvKind;
   /** The conv's padding, or the size of a symmetric ZeroPadding2D in front of it that the conv absorbs. */
   pad: 'same' | 'valid' | number;
+  strides: [number, number];
+  dilations: [number, number];
   bn: BatchNorm;
   epilogue: Epilogue | 'linear';
   input: number;
@@ -115,9 +117,12 @@ export class InferencePlan {
         const epilogue = act ? epilogueOf(act) : null;
         for (const l of [conv, bn, ...(epilogue && act ? [act] : [])]) absorbed.add(l);
         const out = epilogue && act ? nodes.get(act)!.outputs[0]! : bnOut;
-        const pad = conv === layer ? (conv.getConfig().padding as 'same' | 'valid') : padSize!;
+        const cfg = conv.getConfig();
+        const pad = conv === layer ? (cfg.padding as 'same' | 'valid') : padSize!;
+        const [strides, dilations] = [cfg.strides, cfg.dilation_rate] as [number, number][];
         const convKind = CONV_CLASSES[conv.getClassName()]!;
-        steps.push({ kind: 'fused', conv, convKind, pad, bn, epilogue: epilogue ?? 'linear', input: node.inputs[0]!.id, output: out.id });
+        const epi = epilogue ?? 'linear';
+        steps.push({ kind: 'fused', conv, convKind, pad, strides: strides!, dilations: dilations!, bn, epilogue: epi, input: node.inputs[0]!.id, output: out.id });
         continue;
       }
       steps.push({ kind: 'layer', layer, inputs: node.inputs.map((s) => s.id), output: node.outputs[0]!.id });
@@ -165,11 +170,7 @@ export class InferencePlan {
 
   private fusedConv(s: FusedStep, x: tf.Tensor): tf.Tensor {
     const { filter, bias } = this.foldedWeights(s);
-    const cfg = s.conv.getConfig();
-    const strides = cfg.strides as [number, number];
-    const dilations = cfg.dilation_rate as [number, number];
-    const { pad } = s;
-    const activation = s.epilogue;
+    const { pad, strides, dilations, epilogue: activation } = s;
     if (s.convKind === 'depthwise') {
       return tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter, strides, pad, dilations, bias, activation });
     }
