@@ -9,8 +9,10 @@
         "src/ops_elementwise.cc",
         "src/ops_nn.cc",
         "src/ops_optim.cc",
+        "src/ops_pau_apl.cc",
         "src/ops_pwlu.cc",
-        "src/ops_shape.cc"
+        "src/ops_shape.cc",
+        "src/ops_swish_prelu.cc"
       ],
       "include_dirs": ["<!@(node -p \"process.env.PWLU_TORCH_INCLUDES || ''\")"],
       "defines": [

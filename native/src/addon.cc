@@ -432,6 +432,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_optim(env, exports);
   init_shape(env, exports);
   init_pwlu(env, exports);
+  init_pau_apl(env, exports);
+  init_swish_prelu(env, exports);
   return exports;
 }
 

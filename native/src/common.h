@@ -7,6 +7,8 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/TensorIterator.h>
 #include <napi.h>
 
 #include <cstdint>
@@ -64,10 +66,41 @@ using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
 /** Registers fn under name; C++/ATen exceptions become JS Errors with a short message. */
 void def(Napi::Env env, Napi::Object exports, const char* name, Fn fn);
 
+/** t as a contiguous CPU float32 tensor, for the hand-written loops; `what` names the op in the error. */
+inline at::Tensor cpu_f32(const at::Tensor& t, const char* what) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat, what, ": tensors must be float32");
+  return t.device().is_cpu() ? t.contiguous() : t.to(at::kCPU).contiguous();
+}
+
+/**
+ * f(c) for c in [0, n) on ATen's intra-op threads. at::parallel_for is header-only and the libtorch
+ * here uses OpenMP, which this addon is not compiled with (it would run serially), so the split goes
+ * through TensorIterator::for_each, whose parallel loop is compiled into libtorch.
+ */
+template <typename F>
+void parallel_chunks(int64_t n, const F& f) {
+  if (n <= 1 || at::get_num_threads() <= 1) {
+    for (int64_t c = 0; c < n; ++c) f(c);
+    return;
+  }
+  at::Tensor idx = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  const int64_t* base = idx.data_ptr<int64_t>();
+  auto iter = at::TensorIteratorConfig().add_output(idx).resize_outputs(false).check_all_same_dtype(false).build();
+  iter.for_each(
+      [&f, base](char** data, const int64_t* s, int64_t len) {
+        const int64_t c0 = reinterpret_cast<const int64_t*>(data[0]) - base;
+        for (int64_t k = 0; k < len; ++k) f(c0 + k);
+      },
+      1);
+}
+
 void init_elementwise(Napi::Env env, Napi::Object exports);
 void init_nn(Napi::Env env, Napi::Object exports);
 void init_optim(Napi::Env env, Napi::Object exports);
 void init_shape(Napi::Env env, Napi::Object exports);
 void init_pwlu(Napi::Env env, Napi::Object exports);
+/** PAU and APL fused forward/backward (ops_pau_apl.cc). */
+void init_pau_apl(Napi::Env env, Napi::Object exports);
+void init_swish_prelu(Napi::Env env, Napi::Object exports);
 
 }  // namespace pwlu

@@ -1,7 +1,7 @@
 // Optimizer updates: SGD with momentum for every parameter of a model in one addon call.
 // tfjs would run four elementwise kernels per parameter (and allocate as many temporaries); here
 // each parameter is one pass that reads w, g and the momentum buffer and writes their new values.
-#include <ATen/Parallel.h>
+#include <algorithm>
 
 #include "common.h"
 
@@ -41,8 +41,9 @@ Napi::Value sgd_momentum(const Napi::CallbackInfo& info) {
     at::Tensor nw = at::empty_like(wc), nb = at::empty_like(wc);
     const float *pw = wc.data_ptr<float>(), *pg = gc.data_ptr<float>(), *pb = bc.data_ptr<float>();
     float *qw = nw.data_ptr<float>(), *qb = nb.data_ptr<float>();
-    at::parallel_for(0, w.numel(), 1 << 15, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
+    const int64_t n = w.numel(), chunk = 1 << 15;
+    parallel_chunks((n + chunk - 1) / chunk, [&](int64_t c) {
+      for (int64_t i = c * chunk, hi = std::min(n, i + chunk); i < hi; ++i) {
         const float gi = wd != 0.0f ? pg[i] + pw[i] * wd : pg[i];
         const float bi = pb[i] * m + gi;
         qb[i] = bi;

@@ -28,32 +28,6 @@ namespace pwlu {
 
 namespace {
 
-at::Tensor cpu_f32(const at::Tensor& t) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat, "pwlu: tensors must be float32");
-  return t.device().is_cpu() ? t.contiguous() : t.to(at::kCPU).contiguous();
-}
-
-/**
- * f(c) for c in [0, n) on ATen's intra-op threads. at::parallel_for is header-only and this addon
- * is not built with OpenMP (it would run serially here), so the split goes through TensorIterator,
- * whose parallel_for is compiled into libtorch.
- */
-template <typename F>
-void parallel_chunks(int64_t n, const F& f) {
-  if (n <= 1 || at::get_num_threads() <= 1) {
-    for (int64_t c = 0; c < n; ++c) f(c);
-    return;
-  }
-  at::Tensor idx = at::empty({n}, at::TensorOptions().dtype(at::kLong));
-  const int64_t* base = idx.data_ptr<int64_t>();
-  auto iter = at::TensorIteratorConfig().add_output(idx).resize_outputs(false).check_all_same_dtype(false).build();
-  iter.for_each(
-      [&f, base](char** data, const int64_t* s, int64_t len) {
-        const int64_t c0 = reinterpret_cast<const int64_t*>(data[0]) - base;
-        for (int64_t k = 0; k < len; ++k) f(c0 + k);
-      },
-      1);
-}
 
 /** Per block position k (a block starts at a multiple of P): BL, BR, d, table offset of instance k % P; tables. */
 struct Lut {
@@ -241,7 +215,7 @@ struct Pwlu {
     TORCH_CHECK(n >= 1, "pwlu: need at least one interval");
     TORCH_CHECK(p == 1 || p == x.size(-1), "pwlu: P must be 1 or the channel count");
     for (const at::Tensor* t : {&kl_, &kr_, &bl_, &br_}) TORCH_CHECK(t->numel() == p, "pwlu: kl/kr/bl/br must be [P]");
-    at::Tensor y = cpu_f32(y_), tkl = cpu_f32(kl_), tkr = cpu_f32(kr_), tbl = cpu_f32(bl_), tbr = cpu_f32(br_);
+    at::Tensor y = cpu_f32(y_, "pwlu"), tkl = cpu_f32(kl_, "pwlu"), tkr = cpu_f32(kr_, "pwlu"), tbl = cpu_f32(bl_, "pwlu"), tbr = cpu_f32(br_, "pwlu");
     const float *yp = y.data_ptr<float>(), *klp = tkl.data_ptr<float>(), *krp = tkr.data_ptr<float>();
     const float *blp = tbl.data_ptr<float>(), *brp = tbr.data_ptr<float>();
     const int64_t w = n + 2;
@@ -296,7 +270,7 @@ struct Pwlu {
 Napi::Value pwlu_forward(const Napi::CallbackInfo& info) {
   const at::Tensor& x0 = at_(info, 0);
   Pwlu P(x0, at_(info, 1), at_(info, 2), at_(info, 3), at_(info, 4), at_(info, 5));
-  at::Tensor x = cpu_f32(x0);
+  at::Tensor x = cpu_f32(x0, "pwlu");
   at::Tensor out = at::empty(x.sizes(), at::TensorOptions().dtype(at::kFloat));
   const float* xp = x.data_ptr<float>();
   float* op = out.data_ptr<float>();
@@ -323,7 +297,7 @@ Napi::Value pwlu_forward(const Napi::CallbackInfo& info) {
 Napi::Value pwlu_backward(const Napi::CallbackInfo& info) {
   const at::Tensor& x0 = at_(info, 1);
   Pwlu P(x0, at_(info, 2), at_(info, 3), at_(info, 4), at_(info, 5), at_(info, 6));
-  at::Tensor x = cpu_f32(x0), dy = cpu_f32(at_(info, 0));
+  at::Tensor x = cpu_f32(x0, "pwlu"), dy = cpu_f32(at_(info, 0), "pwlu");
   TORCH_CHECK(dy.numel() == P.numel, "pwlu: dy and x differ in size");
   const int64_t p = P.p, n = P.n, w = n + 2, slots = P.a * w;
   at::Tensor dx = at::empty(x.sizes(), at::TensorOptions().dtype(at::kFloat));

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { Rng } from '../util/rng.js';
+import { apl as aplOp } from './apl-op.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
@@ -58,15 +59,8 @@ export class APLLayer extends tfl.layers.Layer implements ActivationLayer, Activ
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    return tf.tidy(() => {
-      const as = tf.unstack(this.aW.read());
-      const bs = tf.unstack(this.bW.read());
-      // Autodiff of relu gives exactly the spec's gradients: [x > 0], a_s [b_s > x], max(0, b_s - x).
-      let y = tf.relu(x);
-      for (let i = 0; i < this.s; i++) y = tf.add(y, tf.mul(as[i]!, tf.relu(tf.sub(bs[i]!, x))));
-      return y;
-    });
+    // One fused op with the spec's hand-written gradients (native kernels on torch, composite elsewhere).
+    return aplOp(Array.isArray(inputs) ? inputs[0]! : inputs, this.aW.read(), this.bW.read());
   }
 
   regularizationLoss(): tf.Scalar | null {

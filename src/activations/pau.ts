@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ActivationTrainingHooks } from './hooks.js';
+import { pau } from './pau-op.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 /** Leaky-ReLU (slope 0.01) fit on [-3, 3] from the official PAU code: numerator a0..a5. */
@@ -9,67 +10,7 @@ export const PAU_INIT_NUMERATOR = [0.0335583603, 0.505000375, 1.65343934, 2.0100
 /** ... and denominator b1..b4. */
 export const PAU_INIT_DENOMINATOR = [3.30847488e-6, 3.98021568, 5.12471206e-7, 0.301830109];
 
-/** sum_j c_j x^j by Horner's rule (c as scalar tensors, lowest degree first). */
-function horner(x: tf.Tensor, c: tf.Tensor[]): tf.Tensor {
-  let acc: tf.Tensor = c[c.length - 1]!;
-  for (let j = c.length - 2; j >= 0; j--) acc = tf.add(tf.mul(acc, x), c[j]!);
-  return acc;
-}
-
-/** Sums of g * x^j for j = 0..k-1, stacked into [k]. */
-function momentSums(g: tf.Tensor, x: tf.Tensor, k: number, from = 0): tf.Tensor {
-  const out: tf.Tensor[] = [];
-  let term = from === 0 ? g : tf.mul(g, from === 1 ? x : tf.pow(x, from));
-  for (let j = 0; j < k; j++) {
-    out.push(tf.sum(term));
-    if (j < k - 1) term = tf.mul(term, x);
-  }
-  return tf.stack(out);
-}
-
-/**
- * Safe PAU (version A) with a hand-written gradient: F = P(x) / Q(x), P = sum_{j=0..5} a_j x^j,
- * Q = 1 + sum_{k=1..4} |b_k| |x|^k. Returns F; differentiable in x, a [6] and b [4].
- */
-export function pau(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, as, bs] = args as tf.Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
-    save([xs!, as!, bs!]);
-    const value = tf.tidy(() => {
-      const ax = tf.abs(xs!);
-      const p = horner(xs!, tf.unstack(as!));
-      const q = tf.add(tf.mul(horner(ax, tf.unstack(tf.abs(bs!))), ax), 1);
-      return tf.div(p, q);
-    });
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [sx, sa, sb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-          const ca = tf.unstack(sa);
-          const absB = tf.abs(sb);
-          const cb = tf.unstack(absB);
-          const ax = tf.abs(sx);
-          const p = horner(sx, ca);
-          const q = tf.add(tf.mul(horner(ax, cb), ax), 1);
-          const invQ = tf.reciprocal(q);
-          const g = tf.mul(dy, invQ);
-          // dF/da_j = x^j / Q
-          const da = momentSums(g, sx, 6);
-          // dF/db_k = -sign(b_k) |x|^k P / Q^2
-          const h = tf.mul(g, tf.mul(p, invQ));
-          const db = tf.mul(tf.neg(tf.sign(sb)), momentSums(h, ax, 4, 1));
-          // dF/dx = P'/Q - P sign(x) sum_k k |b_k| |x|^(k-1) / Q^2
-          const dp = horner(sx, ca.slice(1).map((c, j) => tf.mul(c, j + 1)));
-          const dq = horner(ax, cb.map((c, k) => tf.mul(c, k + 1)));
-          const dx = tf.sub(tf.mul(g, dp), tf.mul(h, tf.mul(tf.sign(sx), dq)));
-          return [dx, da, db];
-        }),
-    };
-  });
-  return f(x, a, b);
-}
+export { pau } from './pau-op.js';
 
 interface PAUArgs {
   name?: string;

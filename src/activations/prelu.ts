@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ActivationTrainingHooks } from './hooks.js';
+import { prelu as preluOp } from './prelu-op.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 interface PReLUArgs {
@@ -31,8 +32,8 @@ export class PReLULayer extends tfl.layers.Layer implements ActivationLayer, Act
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    // tfjs-core's Prelu broadcasts alpha [C] over the last axis and reduces its gradient back to [C].
-    return tf.prelu(Array.isArray(inputs) ? inputs[0]! : inputs, this.alpha.read());
+    // One fused op each way with a hand-written gradient (dx and dalpha [C] in one pass): prelu-op.ts.
+    return preluOp(Array.isArray(inputs) ? inputs[0]! : inputs, this.alpha.read());
   }
 
   describe(): Record<string, unknown> {

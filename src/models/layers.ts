@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { swish } from '../activations/swish-op.js';
 import { deriveSeed } from '../util/rng.js';
 
 /** The fixed elementwise functions the reference architectures use (PyTorch definitions). */
@@ -14,7 +15,7 @@ export function applyFixed(kind: FixedKind, x: tf.Tensor): tf.Tensor {
       case 'relu6':
         return tf.relu6(x);
       case 'silu':
-        return tf.mul(x, tf.sigmoid(x));
+        return swish(x, 1); // fused, hand-written gradient (src/activations/swish-op.ts)
       case 'sigmoid':
         return tf.sigmoid(x);
       case 'hardsigmoid':

@@ -14,10 +14,12 @@ import { FReLULayer } from '../../src/activations/frelu.js';
 import { HardSwishLayer } from '../../src/activations/hardswish.js';
 import { PAULayer, PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/pau.js';
 import { PReLULayer } from '../../src/activations/prelu.js';
+import { prelu as preluOp } from '../../src/activations/prelu-op.js';
 import { PWLULayer } from '../../src/activations/pwlu.js';
 import { pwlu, type PwluImpl } from '../../src/activations/pwlu-op.js';
 import { ReLULayer } from '../../src/activations/relu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
+import { swish as swishOp } from '../../src/activations/swish-op.js';
 import { Rng } from '../../src/util/rng.js';
 import { centralDiff, checkLayerGradients, expectClose, sample, type Reference } from './fd.js';
 
@@ -64,6 +66,44 @@ describe('activation gradients match finite differences', () => {
       shape: [2, 3, 4],
       ref: (x, [beta]) => map(x, (v) => v * sigmoid(beta![0]! * v)),
     });
+  });
+
+  for (const beta of [1, 1.7]) {
+    it(`swish with fixed beta ${beta} (the op's hand-written gradient, no beta gradient)`, () => {
+      const rng = new Rng(beta === 1 ? 5 : 6);
+      const layer = new SwishLayer({ name: `swish_fixed_${beta === 1 ? 'silu' : 'b'}`, beta });
+      checkLayerGradients({
+        layer,
+        x: sample(rng, 24, -6, 6),
+        shape: [2, 3, 4],
+        ref: (x) => map(x, (v) => v * sigmoid(beta * v)),
+      });
+      expect(layer.trainableWeights).toEqual([]);
+    });
+  }
+
+  it('swish and prelu ops: composite gradients with respect to every input match central differences', () => {
+    const rng = new Rng(7);
+    const C = 3;
+    const x = sample(rng, 4 * C, -5, 5, [0]);
+    const w = sample(rng, x.length, -1, 1);
+    const shape = [4, C];
+    const beta = 0.9;
+    const alpha = [0.3, -0.2, 1.1];
+    const g = tf.tidy(() => {
+      const wT = tf.tensor(w, shape);
+      const fs = tf.grads((xs: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(swishOp(xs, b, 'composite'), wT)));
+      const fp = tf.grads((xs: tf.Tensor, a: tf.Tensor) => tf.sum(tf.mul(preluOp(xs, a, 'composite'), wT)));
+      return [...fs([tf.tensor(x, shape), tf.scalar(beta)]), ...fp([tf.tensor(x, shape), tf.tensor1d(alpha)])].map((t) => Array.from(t.dataSync()));
+    });
+    const x64 = Float64Array.from(x);
+    const w64 = Float64Array.from(w);
+    const swishRef: Reference = (xs, [b]) => map(xs, (v) => v * sigmoid(b![0]! * v));
+    const preluRef: Reference = (xs, [a]) => map(xs, (v, e) => relu(v) + a![e % C]! * Math.min(0, v));
+    expectClose(g[0]!, centralDiff(swishRef, x64, [Float64Array.of(beta)], w64, -1), 'swish dx');
+    expectClose(g[1]!, centralDiff(swishRef, x64, [Float64Array.of(beta)], w64, 0), 'swish dbeta');
+    expectClose(g[2]!, centralDiff(preluRef, x64, [Float64Array.from(alpha)], w64, -1), 'prelu dx');
+    expectClose(g[3]!, centralDiff(preluRef, x64, [Float64Array.from(alpha)], w64, 0), 'prelu dalpha');
   });
 
   it('hardswish', () => {

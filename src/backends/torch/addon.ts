@@ -83,6 +83,16 @@ export interface TorchAddon {
   cumulative(x: number, axis: number, exclusive: boolean, reverse: boolean, product: boolean): void;
   pwluForward(x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
   pwluBackward(dy: number, x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
+  /** Fused PAU / APL (native/src/ops_pau_apl.cc): one pass forward, one pass for dx and every parameter gradient. */
+  pauForward(x: number, a: number, b: number): void;
+  pauBackward(dy: number, x: number, a: number, b: number): void;
+  aplForward(x: number, a: number, b: number): void;
+  aplBackward(dy: number, x: number, a: number, b: number): void;
+  /** Fused Swish / PReLU (native/src/ops_swish_prelu.cc); betaId < 0: the fixed beta number. */
+  swishForward(x: number, betaId: number, beta: number): void;
+  swishBackward(dy: number, x: number, betaId: number, beta: number): void;
+  preluForward(x: number, alpha: number): void;
+  preluBackward(dy: number, x: number, alpha: number): void;
 }
 
 /** What scripts/build-native.mjs recorded in native/build/libtorch.json. */

@@ -28,6 +28,16 @@ export const MEAN_GRAD_KERNEL = 'PwluMeanGrad';
 /** The PWLU kernels (contract: src/activations/pwlu-op.ts). */
 export const PWLU_FORWARD_KERNEL = 'PwluForward';
 export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
+/** The fused PAU and APL kernels (contracts: src/activations/pau-op.ts, src/activations/apl-op.ts). */
+export const PAU_FORWARD_KERNEL = 'PauForward';
+export const PAU_BACKWARD_KERNEL = 'PauBackward';
+export const APL_FORWARD_KERNEL = 'AplForward';
+export const APL_BACKWARD_KERNEL = 'AplBackward';
+/** The fused Swish and PReLU kernels (contracts: src/activations/swish-op.ts, src/activations/prelu-op.ts). */
+export const SWISH_FORWARD_KERNEL = 'PwluSwishForward';
+export const SWISH_BACKWARD_KERNEL = 'PwluSwishBackward';
+export const PRELU_FORWARD_KERNEL = 'PwluPreluForward';
+export const PRELU_BACKWARD_KERNEL = 'PwluPreluBackward';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -251,6 +261,45 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
   reg(PWLU_BACKWARD_KERNEL, ({ dy, x, y, kl, kr, bl, br }, b, _a, args) => {
     if (!pwluNative([dy, x, y, kl, kr, bl, br])) return fallback(PWLU_BACKWARD_KERNEL, args);
     addon.pwluBackward(b.h(dy), b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
+    return b.outs();
+  });
+  const act2Native = (name: string, ts: TensorInfo[]): void => {
+    if (!ts.every((t) => t.dtype === 'float32')) throw new Error(`torch backend: ${name} takes float32 tensors only`);
+  };
+  reg(PAU_FORWARD_KERNEL, ({ x, a, b: c }, b) => {
+    act2Native(PAU_FORWARD_KERNEL, [x, a, c]);
+    addon.pauForward(b.h(x), b.h(a), b.h(c));
+    return b.out1();
+  });
+  reg(PAU_BACKWARD_KERNEL, ({ dy, x, a, b: c }, b) => {
+    act2Native(PAU_BACKWARD_KERNEL, [dy, x, a, c]);
+    addon.pauBackward(b.h(dy), b.h(x), b.h(a), b.h(c));
+    return b.outs();
+  });
+  reg(APL_FORWARD_KERNEL, ({ x, a, b: c }, b) => {
+    act2Native(APL_FORWARD_KERNEL, [x, a, c]);
+    addon.aplForward(b.h(x), b.h(a), b.h(c));
+    return b.out1();
+  });
+  reg(APL_BACKWARD_KERNEL, ({ dy, x, a, b: c }, b) => {
+    act2Native(APL_BACKWARD_KERNEL, [dy, x, a, c]);
+    addon.aplBackward(b.h(dy), b.h(x), b.h(a), b.h(c));
+    return b.outs();
+  });
+  reg(SWISH_FORWARD_KERNEL, ({ x, beta }, b, a) => {
+    addon.swishForward(b.h(x), b.hOpt(beta), Number(a.beta ?? 1));
+    return b.out1();
+  });
+  reg(SWISH_BACKWARD_KERNEL, ({ dy, x, beta }, b, a) => {
+    addon.swishBackward(b.h(dy), b.h(x), b.hOpt(beta), Number(a.beta ?? 1));
+    return b.outs();
+  });
+  reg(PRELU_FORWARD_KERNEL, ({ x, alpha }, b) => {
+    addon.preluForward(b.h(x), b.h(alpha));
+    return b.out1();
+  });
+  reg(PRELU_BACKWARD_KERNEL, ({ dy, x, alpha }, b) => {
+    addon.preluBackward(b.h(dy), b.h(x), b.h(alpha));
     return b.outs();
   });
   reg('FusedBatchNorm', ({ x, mean, variance, offset, scale }, b, a) => {
