@@ -219,9 +219,22 @@ const at::Tensor& get(int32_t id) {
   return g_table[id];
 }
 
+std::vector<at::Tensor> g_derived;  // per id: a re-laid-out copy kernels may cache (conv weights)
+
+const at::Tensor* derived(int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= g_derived.size() || !g_derived[id].defined()) return nullptr;
+  return &g_derived[id];
+}
+
+void set_derived(int32_t id, at::Tensor t) {
+  if (static_cast<size_t>(id) >= g_derived.size()) g_derived.resize(static_cast<size_t>(id) + 1);
+  g_derived[id] = std::move(t);
+}
+
 void release(int32_t id) {
   if (id < 0 || static_cast<size_t>(id) >= g_table.size() || !g_table[id].defined()) return;
   g_table[id] = at::Tensor();
+  if (static_cast<size_t>(id) < g_derived.size()) g_derived[id] = at::Tensor();
   g_free.push_back(id);
   --g_live;
 }

@@ -32,6 +32,9 @@ int32_t store(at::Tensor t);
 /** The tensor with that id; throws on a stale id. */
 const at::Tensor& get(int32_t id);
 void release(int32_t id);
+/** A copy of tensor `id` in another layout that a kernel cached (stored tensors never change); freed with the id. */
+const at::Tensor* derived(int32_t id);
+void set_derived(int32_t id, at::Tensor t);
 int64_t live_count();
 
 // Output records.

@@ -27,13 +27,46 @@ at::Tensor weight_view(const at::Tensor& w, bool depthwise) {
   return w.permute({3, 2, 0, 1});
 }
 
+/** out (C x R) = in (R x C) transposed, row-major float32, in 32x32 tiles on ATen's threads. */
+void transpose_f32(const float* in, float* out, int64_t R, int64_t C) {
+  constexpr int64_t T = 32;
+  parallel_chunks((R + T - 1) / T, [&](int64_t b) {
+    const int64_t r0 = b * T, r1 = std::min(R, r0 + T);
+    for (int64_t c0 = 0; c0 < C; c0 += T) {
+      const int64_t c1 = std::min(C, c0 + T);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) out[c * R + r] = in[r * C + c];
+    }
+  });
+}
+
+/**
+ * The ATen weight {co, ci/groups, kh, kw} of the tfjs filter with table id `id`, channels-last contiguous:
+ * the layout oneDNN takes as it is. Handing it the permuted view instead makes ATen do a strided copy on
+ * every call (8 ms for a 512x512x3x3 filter, 8x the convolution). The tfjs filter [kh,kw,ci,co] (depthwise
+ * [kh,kw,c,m]) is a K x O matrix whose transpose is exactly that layout; it is cached per id, so the
+ * backward pass and repeated inference reuse it.
+ */
+at::Tensor conv_weight(int32_t id, bool depthwise) {
+  const at::Tensor& w = get(id);
+  if (w.scalar_type() != at::kFloat || !w.is_cpu()) return weight_view(w, depthwise);
+  const int64_t kh = w.size(0), kw = w.size(1), ci = w.size(2), co = w.size(3);
+  const int64_t o = depthwise ? ci * co : co, k = depthwise ? kh * kw : kh * kw * ci;
+  const std::vector<int64_t> sizes = depthwise ? std::vector<int64_t>{o, 1, kh, kw} : std::vector<int64_t>{co, ci, kh, kw};
+  if (const at::Tensor* d = derived(id); d && d->sizes() == c10::IntArrayRef(sizes)) return *d;
+  at::Tensor t = at::empty({o, k}, w.options());
+  transpose_f32(w.data_ptr<float>(), t.data_ptr<float>(), k, o);
+  at::Tensor v = t.view({o, kh, kw, depthwise ? 1 : ci}).permute({0, 3, 1, 2});
+  set_derived(id, v);
+  return v;
+}
+
 /**
  * conv2d(x, filter, sh, sw, pt, pb, pl, pr, dh, dw, depthwise, bias, activation, alpha, prelu)
  * Conv2D, DepthwiseConv2dNative, FusedConv2D and FusedDepthwiseConv2D.
  */
 Napi::Value conv2d(const Napi::CallbackInfo& info) {
   const at::Tensor& x = at_(info, 0);
-  const at::Tensor& w = at_(info, 1);
   int64_t sh = al(info, 2), sw = al(info, 3);
   Pads p = pads_at(info, 4);
   int64_t dh = al(info, 8), dw = al(info, 9);
@@ -49,7 +82,7 @@ Napi::Value conv2d(const Napi::CallbackInfo& info) {
     xin = pad_hw(x, p);
     ph = pw = 0;
   }
-  at::Tensor wt = weight_view(w, depthwise);
+  at::Tensor wt = conv_weight(ai(info, 1), depthwise);
   int64_t groups = depthwise ? x.size(3) : 1;
   c10::optional<at::Tensor> b;
   bool bias_late = false;
@@ -67,7 +100,6 @@ Napi::Value conv2d(const Napi::CallbackInfo& info) {
 /** conv2dBackpropInput(dy, filter, n, h, w, c, sh, sw, pt, pb, pl, pr, dh, dw, depthwise) */
 Napi::Value conv2d_backprop_input(const Napi::CallbackInfo& info) {
   const at::Tensor& dy = at_(info, 0);
-  const at::Tensor& w = at_(info, 1);
   int64_t n = al(info, 2), h = al(info, 3), wd = al(info, 4), c = al(info, 5);
   int64_t sh = al(info, 6), sw = al(info, 7);
   Pads p = pads_at(info, 8);
@@ -77,7 +109,7 @@ Napi::Value conv2d_backprop_input(const Napi::CallbackInfo& info) {
   int64_t hp = sym ? h : h + p.t + p.b, wp = sym ? wd : wd + p.l + p.r;
   // Only the sizes (and memory format) of the input are used for the input gradient.
   at::Tensor shape_only = at::empty({n, c, hp, wp}, opts(dy.scalar_type()).memory_format(at::MemoryFormat::ChannelsLast));
-  at::Tensor wt = weight_view(w, depthwise);
+  at::Tensor wt = conv_weight(ai(info, 1), depthwise);
   auto r = at::convolution_backward(nchw(dy), shape_only, wt, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
                                     {dh, dw}, false, {0, 0}, depthwise ? c : 1, {true, false, false});
   at::Tensor dx = nhwc(std::get<0>(r));
@@ -99,12 +131,21 @@ Napi::Value conv2d_backprop_filter(const Napi::CallbackInfo& info) {
   at::Tensor xin = sym ? x : pad_hw(x, p);
   // depthwise filter [kh,kw,c,m]: ATen weight {c*m, 1, kh, kw}
   std::vector<int64_t> wshape = depthwise ? std::vector<int64_t>{ci * co, 1, kh, kw} : std::vector<int64_t>{co, ci, kh, kw};
-  at::Tensor shape_only = at::empty(wshape, opts(x.scalar_type()));
+  // a channels-last weight makes the gradient channels-last, {o} x {kh,kw,ci}: one transpose from tfjs's layout
+  at::Tensor shape_only = at::empty(wshape, opts(x.scalar_type()).memory_format(at::MemoryFormat::ChannelsLast));
   auto r = at::convolution_backward(nchw(dy), nchw(xin), shape_only, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
                                     {dh, dw}, false, {0, 0}, depthwise ? ci : 1, {false, true, false});
   at::Tensor gw = std::get<1>(r);
-  if (depthwise) emit(gw.reshape({ci, co, kh, kw}).permute({2, 3, 0, 1}));
-  else emit(gw.permute({2, 3, 1, 0}));
+  if (gw.scalar_type() == at::kFloat && gw.is_cpu() && gw.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    const int64_t o = wshape[0], k = gw.numel() / o;
+    at::Tensor t = at::empty({kh, kw, ci, co}, gw.options());
+    transpose_f32(gw.data_ptr<float>(), t.data_ptr<float>(), o, k);
+    emit(t);
+  } else if (depthwise) {
+    emit(gw.reshape({ci, co, kh, kw}).permute({2, 3, 0, 1}));
+  } else {
+    emit(gw.permute({2, 3, 1, 0}));
+  }
   return info.Env().Undefined();
 }
 
