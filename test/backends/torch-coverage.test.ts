@@ -9,32 +9,24 @@ import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationNames } from '../../src/activations/registry.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
-import { ConfigSchema } from '../../src/config/schema.js';
 import { modelNames } from '../../src/models/registry.js';
-import { Optimizer } from '../../src/train/optimizer.js';
-import { buildModel, makeTrainStep, paramGroups } from '../../src/train/trainer.js';
+import { predict } from '../../src/models/infer.js';
+import { microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
 
 /** Kernel names one training step + one eval step use (customGrad scopes filtered out). */
 async function kernelsOfStep(arch: string, activation: string): Promise<string[]> {
-  const config = ConfigSchema.parse({ model: { arch, width: 0.25 }, activation: { name: activation }, pwlu: { phase1_epochs: 0 }, train: { label_smoothing: 0.1 } });
-  const shape: [number, number, number] = [8, 8, 3];
-  const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
-  const params = paramGroups(model, config.train.no_decay);
-  const optimizer = new Optimizer(config.train, params);
-  const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0.1);
-  const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37));
-  const y = new Int32Array([0, 1, 2, 4]);
+  const micro = microTrain(arch, { name: activation }, { pwlu: { phase1_epochs: 0 } });
   const profile = await tf.profile(() => {
-    step(x, y, 4, 0.01);
+    micro.step();
     tf.tidy(() => {
-      const logits = model.apply(tf.tensor4d(x, [4, ...shape]), { training: false }) as tf.Tensor2D;
+      // evaluation runs the folded inference plan (fused conv + bias + activation kernels)
+      const logits = predict(micro.model, tf.tensor4d(micro.x, [4, 8, 8, 3]));
       tf.topk(logits, 5).indices.dataSync();
     });
   });
-  optimizer.dispose();
-  model.dispose();
+  micro.dispose();
   return [...new Set(profile.kernelNames.filter((k) => tf.getKernel(k, 'torch') !== undefined))];
 }
 

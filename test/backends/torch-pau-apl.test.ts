@@ -15,10 +15,8 @@ import { APL_BACKWARD_KERNEL, APL_FORWARD_KERNEL, aplBackward, aplForward, apl }
 import { PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/pau.js';
 import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL, pau, pauBackward, pauForward } from '../../src/activations/pau-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { Optimizer } from '../../src/train/optimizer.js';
-import { buildModel, makeTrainStep, paramGroups } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
+import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
 if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
@@ -30,33 +28,6 @@ function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/**
- * got vs want, element by element: forward and dx bitwise (tol 0: the kernels do the composite's
- * float32 operations in its order), parameter sums to 1e-5 relative (float64 vs tfjs summation order).
- */
-function compare(got: Float32Array[], want: Float32Array[], names: string[], what: string, exact = 2): void {
-  expect(got.length).toBe(want.length);
-  got.forEach((g, k) => {
-    const w = want[k]!;
-    expect(g.length, `${what} ${names[k]} size`).toBe(w.length);
-    const tol = k < exact ? 0 : 1e-5;
-    let worst = 0;
-    let at = -1;
-    for (let i = 0; i < w.length; i++) {
-      if (Number.isNaN(w[i]!) || Number.isNaN(g[i]!)) {
-        expect(Number.isNaN(g[i]!), `${what} ${names[k]}[${i}] NaN`).toBe(Number.isNaN(w[i]!));
-        continue;
-      }
-      const err = Math.abs(g[i]! - w[i]!) / Math.max(1, Math.abs(w[i]!));
-      if (err > worst) {
-        worst = err;
-        at = i;
-      }
-    }
-    expect(worst, `${what} ${names[k]}: worst relative error at ${at}: got ${g[at]}, want ${w[at]}`).toBeLessThanOrEqual(tol);
-  });
-}
 
 async function on<T>(backend: string, f: () => T): Promise<T> {
   await tf.setBackend(backend);
@@ -174,7 +145,7 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
       const dy = uniform(new Rng(8), x.length, -1, 1);
       const want = await on('cpu', () => runPau(c, x, dy, 'composite'));
       const got = await on('torch', () => runPau(c, x, dy, 'fused'));
-      compare(got, want, PAU_NAMES, c.name);
+      expectKernelOutputs(got, want, PAU_NAMES, c.name);
     });
   }
 
@@ -183,7 +154,7 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
       const d = aplData(c, 9);
       const want = await on('cpu', () => runApl(c, d, 'composite'));
       const got = await on('torch', () => runApl(c, d, 'fused'));
-      compare(got, want, APL_NAMES, c.name);
+      expectKernelOutputs(got, want, APL_NAMES, c.name);
     });
   }
 
@@ -192,11 +163,11 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
     const x = pauX(pc.shape, 3);
     x[4] = NaN;
     const dy = uniform(new Rng(4), x.length, -1, 1);
-    compare(await on('torch', () => runPau(pc, x, dy, 'fused')), await on('cpu', () => runPau(pc, x, dy, 'composite')), PAU_NAMES, 'PAU NaN');
+    expectKernelOutputs(await on('torch', () => runPau(pc, x, dy, 'fused')), await on('cpu', () => runPau(pc, x, dy, 'composite')), PAU_NAMES, 'PAU NaN');
     const ac = APL_CASES[2]!;
     const d = aplData(ac, 5);
     d.x[7] = NaN;
-    compare(await on('torch', () => runApl(ac, d, 'fused')), await on('cpu', () => runApl(ac, d, 'composite')), APL_NAMES, 'APL NaN');
+    expectKernelOutputs(await on('torch', () => runApl(ac, d, 'fused')), await on('cpu', () => runApl(ac, d, 'composite')), APL_NAMES, 'APL NaN');
   });
 
   it('gradients through the customGrad ops (auto) agree between torch and cpu', async () => {
@@ -217,7 +188,7 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
       });
     const want = await on('cpu', grads);
     const got = await on('torch', grads);
-    compare(got, want, ['pau dx', 'pau da', 'pau db', 'apl dx', 'apl da', 'apl db'], 'grads', 0);
+    expectKernelOutputs(got, want, ['pau dx', 'pau da', 'pau db', 'apl dx', 'apl da', 'apl db'], 'grads', 0);
   });
 
   it('is deterministic: 1 and 2 threads give bitwise identical results', async () => {
@@ -244,18 +215,9 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
   ] as const) {
     it(`a ${activation} training step on torch runs the fused kernels and nothing on the cpu`, async () => {
       await tf.setBackend('torch');
-      const config = ConfigSchema.parse({ model: { arch: 'resnet20', width: 0.25 }, activation: { name: activation }, train: { label_smoothing: 0.1 } });
-      const shape: [number, number, number] = [8, 8, 3];
-      const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
-      const params = paramGroups(model, config.train.no_decay);
-      const optimizer = new Optimizer(config.train, params);
-      const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0.1);
-      const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37));
-      const profile = await tf.profile(() => {
-        step(x, new Int32Array([0, 1, 2, 4]), 4, 0.01);
-      });
-      optimizer.dispose();
-      model.dispose();
+      const micro = microTrain('resnet20', { name: activation });
+      const profile = await tf.profile(() => micro.step());
+      micro.dispose();
       expect(profile.kernelNames).toEqual(expect.arrayContaining([...kernels]));
       expect(fallbackKernelsUsed()).toEqual([]);
     });

@@ -12,10 +12,8 @@ import '@tensorflow/tfjs-layers';
 
 import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, pwluBackward, pwluForward } from '../../src/activations/pwlu-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { Optimizer } from '../../src/train/optimizer.js';
-import { buildModel, makeTrainStep, paramGroups } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
+import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
 if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
@@ -110,30 +108,6 @@ function run(c: Case, d: Data): Float32Array[] {
   });
 }
 
-/** forward and dx must match bitwise (same float32 intervals, same float64 tables); sums to 1e-5. */
-function compare(got: Float32Array[], want: Float32Array[], what: string): void {
-  expect(got.length).toBe(want.length);
-  got.forEach((g, k) => {
-    const w = want[k]!;
-    expect(g.length, `${what} ${NAMES[k]} size`).toBe(w.length);
-    const tol = k < 2 ? 0 : 1e-5;
-    let worst = 0;
-    let at = -1;
-    for (let i = 0; i < w.length; i++) {
-      if (Number.isNaN(w[i]!) || Number.isNaN(g[i]!)) {
-        expect(Number.isNaN(g[i]!), `${what} ${NAMES[k]}[${i}] NaN`).toBe(Number.isNaN(w[i]!));
-        continue;
-      }
-      const err = Math.abs(g[i]! - w[i]!) / Math.max(1, Math.abs(w[i]!));
-      if (err > worst) {
-        worst = err;
-        at = i;
-      }
-    }
-    expect(worst, `${what} ${NAMES[k]}: worst relative error at ${at}: got ${g[at]}, want ${w[at]}`).toBeLessThanOrEqual(tol);
-  });
-}
-
 async function on<T>(backend: string, f: () => T): Promise<T> {
   await tf.setBackend(backend);
   return f();
@@ -155,7 +129,7 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
       const d = data(c, 7);
       const want = await on('cpu', () => run(c, d));
       const got = await on('torch', () => run(c, d));
-      compare(got, want, c.name);
+      expectKernelOutputs(got, want, NAMES, c.name);
     });
   }
 
@@ -164,7 +138,7 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
     const d = data(c, 3);
     d.x[1] = NaN;
     d.x[6] = NaN;
-    compare(await on('torch', () => run(c, d)), await on('cpu', () => run(c, d)), 'NaN');
+    expectKernelOutputs(await on('torch', () => run(c, d)), await on('cpu', () => run(c, d)), NAMES, 'NaN');
   });
 
   it('is deterministic: 1 and 2 threads give bitwise identical results', async () => {
@@ -185,23 +159,9 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
   for (const granularity of ['layer', 'channel'] as const) {
     it(`a ${granularity}-wise PWLU training step on torch runs no kernel on the cpu`, async () => {
       await tf.setBackend('torch');
-      const config = ConfigSchema.parse({
-        model: { arch: 'resnet20', width: 0.25 },
-        activation: { name: 'pwlu' },
-        pwlu: { phase1_epochs: 0, granularity },
-        train: { label_smoothing: 0.1 },
-      });
-      const shape: [number, number, number] = [8, 8, 3];
-      const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
-      const params = paramGroups(model, config.train.no_decay);
-      const optimizer = new Optimizer(config.train, params);
-      const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0.1);
-      const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37));
-      const profile = await tf.profile(() => {
-        step(x, new Int32Array([0, 1, 2, 4]), 4, 0.01);
-      });
-      optimizer.dispose();
-      model.dispose();
+      const micro = microTrain('resnet20', { name: 'pwlu' }, { pwlu: { phase1_epochs: 0, granularity } });
+      const profile = await tf.profile(() => micro.step());
+      micro.dispose();
       expect(profile.kernelNames).toEqual(expect.arrayContaining([PWLU_FORWARD_KERNEL, PWLU_BACKWARD_KERNEL]));
       expect(fallbackKernelsUsed()).toEqual([]);
     });

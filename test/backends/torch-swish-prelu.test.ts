@@ -17,11 +17,9 @@ import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL, preluBackward, preluForwar
 import { SwishLayer } from '../../src/activations/swish.js';
 import { SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL, swishBackward, swishForward, type SwishImpl } from '../../src/activations/swish-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { Optimizer } from '../../src/train/optimizer.js';
-import { buildModel, makeTrainStep, paramGroups } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
 import { checkLayerGradients, sample } from '../activations/fd.js';
+import { microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
 if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
@@ -278,25 +276,12 @@ describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available 
   ] as const) {
     it(`a ${activation} ${JSON.stringify(extra)} training step on torch runs the fused kernels and nothing on the cpu`, async () => {
       await tf.setBackend('torch');
-      const config = ConfigSchema.parse({
-        model: { arch: 'resnet20', width: 0.25 },
-        activation: { name: activation, ...extra },
-        train: { label_smoothing: 0.1 },
-      });
-      const shape: [number, number, number] = [8, 8, 3];
-      const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
-      const params = paramGroups(model, config.train.no_decay);
-      const optimizer = new Optimizer(config.train, params);
-      const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0.1);
-      const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37));
-      const actWeights = model.layers.filter((l) => l instanceof SwishLayer || l instanceof PReLULayer).flatMap((l) => l.trainableWeights);
+      const micro = microTrain('resnet20', { name: activation, ...extra });
+      const actWeights = micro.model.layers.filter((l) => l instanceof SwishLayer || l instanceof PReLULayer).flatMap((l) => l.trainableWeights);
       const before = actWeights.map((w) => w.read().dataSync()[0]!);
-      const profile = await tf.profile(() => {
-        step(x, new Int32Array([0, 1, 2, 4]), 4, 0.01);
-      });
+      const profile = await tf.profile(() => micro.step());
       const after = actWeights.map((w) => w.read().dataSync()[0]!);
-      optimizer.dispose();
-      model.dispose();
+      micro.dispose();
       expect(profile.kernelNames).toEqual(expect.arrayContaining([...kernels]));
       expect(profile.kernelNames).not.toContain('Prelu');
       expect(profile.kernelNames).not.toContain('Sigmoid');
