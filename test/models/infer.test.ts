@@ -11,22 +11,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BatchNorm } from '../../src/models/batchnorm.js';
 import { disposeModel, InferencePlan, predict } from '../../src/models/infer.js';
 import { modelNames } from '../../src/models/registry.js';
-import type { ModelBuildOptions } from '../../src/models/types.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { buildArch, factory } from './zoo-helpers.js';
-
-const MICRO: Record<string, Partial<ModelBuildOptions>> = {
-  resnet18: { width: 0.0625 },
-  resnet34: { width: 0.0625 },
-  resnet50: { width: 0.0625 },
-  resnet20: { width: 0.25 },
-  resnet56: { width: 0.25 },
-  mobilenet_v2: { width: 0.1 },
-  mobilenet_v3_large: { width: 0.1 },
-  mobilenet_v3_small: { width: 0.1, sites: 'default' },
-  efficientnet_b0: { width: 0.1 },
-};
+import { buildArch, factory, MICRO_OPTIONS } from './zoo-helpers.js';
 
 /** Random batch-norm statistics and affine weights, so that folding them is not the identity. */
 function randomiseBatchNorms(m: tfl.LayersModel, seed: number): void {
@@ -52,7 +39,7 @@ function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 function check(arch: string, act: string): void {
-  const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, activation: factory(act), ...MICRO[arch] });
+  const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, activation: factory(act), ...MICRO_OPTIONS[arch] });
   randomiseBatchNorms(m, 3);
   const plan = InferencePlan.compile(m);
   expect(plan).not.toBeNull();

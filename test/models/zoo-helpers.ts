@@ -29,3 +29,16 @@ export function buildArch(arch: string, o: Partial<ModelBuildOptions> = {}) {
     ...o,
   });
 }
+
+/** Micro-scale build options per architecture (small width multipliers), for fast training/inference tests. */
+export const MICRO_OPTIONS: Record<string, Partial<ModelBuildOptions>> = {
+  resnet18: { width: 0.0625 },
+  resnet34: { width: 0.0625 },
+  resnet50: { width: 0.0625 },
+  resnet20: { width: 0.25 },
+  resnet56: { width: 0.25 },
+  mobilenet_v2: { width: 0.1 },
+  mobilenet_v3_large: { width: 0.1 },
+  mobilenet_v3_small: { width: 0.1, sites: 'default' },
+  efficientnet_b0: { width: 0.1 },
+};

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelBuildOptions } from '../../src/models/types.js';
 import { activationParamCount } from '../../src/train/state.js';
-import { buildArch, factory, ZOO } from './zoo-helpers.js';
+import { buildArch, factory, ZOO, MICRO_OPTIONS } from './zoo-helpers.js';
 
 /** Gradients of a cross-entropy loss on random data w.r.t. every trainable weight, in training mode. */
 function trainGrads(m: tfl.LayersModel, size: number, channels: number, batch: number): Map<string, Float32Array> {
@@ -19,16 +18,6 @@ function trainGrads(m: tfl.LayersModel, size: number, channels: number, batch: n
   return out;
 }
 
-const MICRO: Record<string, Partial<ModelBuildOptions>> = {
-  resnet18: { width: 0.0625 },
-  resnet34: { width: 0.0625 },
-  resnet50: { width: 0.0625 },
-  mobilenet_v2: { width: 0.1 },
-  mobilenet_v3_large: { width: 0.1 },
-  mobilenet_v3_small: { width: 0.1, sites: 'default' },
-  efficientnet_b0: { width: 0.1 },
-};
-
 describe('architecture zoo: a training step at micro scale', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
@@ -36,7 +25,7 @@ describe('architecture zoo: a training step at micro scale', () => {
 
   for (const arch of ZOO) {
     it(`${arch}: every trainable weight gets a finite, nonzero gradient (learnable activation included)`, () => {
-      const m = buildArch(arch, { inputShape: [8, 8, 3], numClasses: 5, activation: factory('swish', { trainable_beta: true }), ...MICRO[arch] });
+      const m = buildArch(arch, { inputShape: [8, 8, 3], numClasses: 5, activation: factory('swish', { trainable_beta: true }), ...MICRO_OPTIONS[arch] });
       expect(activationParamCount(m)).toBeGreaterThan(0);
       const grads = trainGrads(m, 8, 3, 4);
       expect(grads.size).toBe(m.trainableWeights.length);
