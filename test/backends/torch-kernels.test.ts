@@ -258,6 +258,11 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       { x: [1, 8, 6, 2], f: [5, 5, 2, 1], s: 2, p: 'valid' },
       { x: [1, 6, 6, 3], f: [3, 3, 3, 2], s: 1, p: [[0, 0], [0, 1], [2, 1], [0, 0]] },
       { x: [1, 9, 9, 2], f: [3, 3, 2, 1], s: 1, p: 'same', d: 2 },
+      // outputs of 2x2 and 1x1: the direct filter-gradient path
+      { x: [3, 2, 2, 5], f: [3, 3, 5, 1], s: 1, p: 'same' },
+      { x: [2, 3, 3, 4], f: [3, 3, 4, 2], s: 2, p: 'same' },
+      { x: [2, 4, 4, 3], f: [3, 3, 3, 1], s: 2, p: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+      { x: [4, 1, 1, 6], f: [3, 3, 6, 1], s: 1, p: 'same' },
     ];
     for (const c of cases) {
       const tag = JSON.stringify(c);
