@@ -3,15 +3,16 @@
 // must give the same logits.
 //
 //   npm run build
-//   node scripts/check-torchvision.mjs [--arch resnet18,mobilenet_v2] [--size 224] [--backend cpu]
+//   node scripts/check-torchvision.mjs [--arch resnet18,mobilenet_v2] [--size 224] [--backend cpu|wasm|torch]
 //                                      [--from DIR | --keep DIR]
 //
 // Without --from it first runs scripts/check-torchvision.py with Debian's /usr/bin/python3 (torch
 // 1.13 / torchvision 0.14) into a temporary folder (--keep DIR: into DIR, kept). Each pwlu model is
 // built with `referenceActivation` (ReLU / ReLU6 / hard-swish / SiLU where torchvision has them),
 // the torchvision tensors are mapped in layer-creation order (our families create their layers in
-// torchvision's module order), every shape is checked, and one image is run in inference mode.
-// PASS when max |logit difference| / max |logit| < 1e-3 against torchvision's float64 forward.
+// torchvision's module order), every shape is checked, and one image is run in inference mode, both
+// through model.apply and through pwlu's folded inference plan (src/models/infer.ts: conv + BN folded).
+// PASS when max |logit difference| / max |logit| < 1e-3 against torchvision's float64 forward, for both.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import '@tensorflow/tfjs-backend-cpu';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { getModel } = await import(join(root, 'dist/models/registry.js'));
 const { referenceActivation } = await import(join(root, 'dist/models/sites.js'));
+const { disposeModel, predict } = await import(join(root, 'dist/models/infer.js'));
 
 const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
 const PARAM_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'PwluBatchNorm']);
@@ -36,6 +38,7 @@ const archs = arg('arch', ARCHS.join(',')).split(',');
 const size = Number(arg('size', '224'));
 const backend = arg('backend', 'cpu');
 if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+if (backend === 'torch') await (await import(join(root, 'dist/backends/torch/index.js'))).registerTorchBackend();
 await tf.setBackend(backend);
 
 let dir = arg('from', null);
@@ -77,30 +80,36 @@ for (const arch of archs) {
   });
   const n = manifest.input.shape.reduce((a, b) => a * b, 1);
   const x = tf.tensor(floats.subarray(manifest.input.offset, manifest.input.offset + n), manifest.input.shape);
-  const t0 = performance.now();
-  const y = model.apply(x, { training: false });
-  const logits = await y.data();
-  const seconds = (performance.now() - t0) / 1000;
   const ref = manifest.logits;
-  let maxDiff = 0;
   let maxRef = 0;
   let maxDiff32 = 0;
   for (let i = 0; i < ref.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref[i]));
     maxDiff32 = Math.max(maxDiff32, Math.abs(manifest.logits32[i] - ref[i]));
     maxRef = Math.max(maxRef, Math.abs(ref[i]));
   }
-  const rel = maxDiff / maxRef;
-  const ok = rel < 1e-3 && logits.length === ref.length;
+  /** Max |logit - torchvision's| of one inference path, and its seconds. */
+  const check = async (run) => {
+    const t0 = performance.now();
+    const y = run();
+    const logits = await y.data();
+    y.dispose();
+    let d = logits.length === ref.length ? 0 : Infinity;
+    for (let i = 0; i < ref.length; i++) d = Math.max(d, Math.abs(logits[i] - ref[i]));
+    return { maxDiff: d, seconds: (performance.now() - t0) / 1000 };
+  };
+  const applied = await check(() => model.apply(x, { training: false }));
+  const folded = await check(() => predict(model, x));
+  const rel = applied.maxDiff / maxRef;
+  const relFolded = folded.maxDiff / maxRef;
+  const ok = rel < 1e-3 && relFolded < 1e-3;
   if (!ok) failed++;
   const other = manifest.otherImageMaxAbsDiff;
-  rows.push({ arch, size: manifest.size, tensors: ours.length, maxAbsDiff: maxDiff, maxAbsLogit: maxRef, relative: rel, torchFloat32MaxAbsDiff: maxDiff32, otherImageMaxAbsDiff: other, seconds, pass: ok });
+  rows.push({ arch, size: manifest.size, tensors: ours.length, maxAbsDiff: applied.maxDiff, foldedMaxAbsDiff: folded.maxDiff, maxAbsLogit: maxRef, relative: rel, foldedRelative: relFolded, torchFloat32MaxAbsDiff: maxDiff32, otherImageMaxAbsDiff: other, seconds: applied.seconds, foldedSeconds: folded.seconds, pass: ok });
   console.log(
-    `${ok ? 'PASS' : 'FAIL'} ${arch.padEnd(20)} ${manifest.size}px  ${ours.length} tensors  max|diff| ${maxDiff.toExponential(2)}  max|logit| ${maxRef.toPrecision(4)}  rel ${rel.toExponential(2)}  (torch fp32 vs fp64: ${maxDiff32.toExponential(2)}; another image: ${other.toPrecision(3)})  ${seconds.toFixed(1)} s`,
+    `${ok ? 'PASS' : 'FAIL'} ${arch.padEnd(20)} ${manifest.size}px  ${ours.length} tensors  max|diff| ${applied.maxDiff.toExponential(2)} (folded plan ${folded.maxDiff.toExponential(2)})  max|logit| ${maxRef.toPrecision(4)}  rel ${rel.toExponential(2)}  (torch fp32 vs fp64: ${maxDiff32.toExponential(2)}; another image: ${other.toPrecision(3)})  ${applied.seconds.toFixed(1)} s / ${folded.seconds.toFixed(1)} s`,
   );
   x.dispose();
-  y.dispose();
-  model.dispose();
+  disposeModel(model);
 }
 if (temp) rmSync(temp, { recursive: true, force: true });
 if (process.argv.includes('--json')) console.log(JSON.stringify(rows));
