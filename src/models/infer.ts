@@ -71,12 +71,16 @@ function onlyNode(layer: tfl.layers.Layer): { inputs: Sym[]; outputs: Sym[] } | 
 /** A compiled inference schedule of one model. */
 export class InferencePlan {
   private readonly folded = new Map<FusedStep, Folded>();
+  /** How many steps read each intermediate tensor: it is freed after its last reader (as tfjs-layers does). */
+  private readonly readers = new Map<number, number>();
 
   private constructor(
     private readonly steps: Step[],
     private readonly inputId: number,
     private readonly outputId: number,
-  ) {}
+  ) {
+    for (const s of steps) for (const id of s.kind === 'fused' ? [s.input] : s.inputs) this.readers.set(id, (this.readers.get(id) ?? 0) + 1);
+  }
 
   /** The plan of a functional model, or null when its graph is not one the plan can run (shared layers, several inputs/outputs). */
   static compile(model: tfl.LayersModel): InferencePlan | null {
@@ -139,13 +143,24 @@ export class InferencePlan {
         if (!v) throw new Error(`inference plan: tensor ${id} is not computed yet`);
         return v;
       };
+      const left = new Map(this.readers);
       for (const s of this.steps) {
-        if (s.kind === 'fused') {
-          values.set(s.output, this.fusedConv(s, take(s.input)));
-        } else {
-          const ins = s.inputs.map(take);
-          const out = s.layer.call(ins.length === 1 ? ins[0]! : ins, { training: false });
-          values.set(s.output, Array.isArray(out) ? out[0]! : out);
+        const inputs = s.kind === 'fused' ? [s.input] : s.inputs;
+        const out = tf.tidy(() => {
+          if (s.kind === 'fused') return this.fusedConv(s, take(s.input));
+          const ins = inputs.map(take);
+          const o = s.layer.call(ins.length === 1 ? ins[0]! : ins, { training: false });
+          return Array.isArray(o) ? o[0]! : o;
+        });
+        values.set(s.output, out);
+        for (const id of inputs) {
+          const n = left.get(id)! - 1;
+          left.set(id, n);
+          if (n > 0 || id === this.inputId || id === this.outputId) continue;
+          const t = values.get(id)!;
+          values.delete(id);
+          // a layer may return its input unchanged (dropout at inference): free only what nothing else holds
+          if (![...values.values()].includes(t)) t.dispose();
         }
       }
       return take(this.outputId);

@@ -80,6 +80,19 @@ describe('folded inference plan (cpu)', () => {
     it(`${arch}: same logits as model.apply`, () => check(arch, 'relu'));
   }
   it('leaves learnable activations unfolded (prelu) and still matches', () => check('resnet20', 'prelu'));
+  it('frees each intermediate after its last reader: peak memory no higher than model.apply', async () => {
+    for (const arch of ['resnet20', 'mobilenet_v2']) {
+      const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, activation: factory('relu'), ...MICRO_OPTIONS[arch] });
+      const x = tf.randomNormal([8, 16, 16, 3], 0, 1, 'float32', 5);
+      tf.dispose(predict(m, x)); // folds and caches the weights first
+      const peak = async (f: () => tf.Tensor) => (await tf.profile(() => tf.dispose(f()))).peakBytes;
+      const applied = await peak(() => m.apply(x, { training: false }) as tf.Tensor);
+      const planned = await peak(() => predict(m, x));
+      expect(planned, arch).toBeLessThanOrEqual(applied);
+      x.dispose();
+      disposeModel(m);
+    }
+  });
 });
 
 const avail = torchAvailability();
