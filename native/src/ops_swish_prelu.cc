@@ -1,10 +1,13 @@
-// Fused Swish and PReLU kernels, one pass each way (the contracts are at the top of
-// src/activations/swish-op.ts and src/activations/prelu-op.ts).
+// Fused Swish, PReLU and hard-swish kernels, one pass each way (the contracts are at the top of
+// src/activations/swish-op.ts, src/activations/prelu-op.ts and src/activations/hardswish-op.ts).
 //
 //  Swish  y = x*s, s = sigmoid(b*x).  Backward from x alone (s is recomputed, nothing else is
 //         saved): dx = dy*(s + b*x*s*(1-s)), and, when beta is trainable, db = sum dy*x^2*s*(1-s).
 //  PReLU  y = x > 0 ? x : a_c*x, one a per channel (last axis).  Backward: dx = x > 0 ? dy : a_c*dy
 //         and da_c = sum over the elements of channel c with x <= 0 of dy*x.
+//  Hard-swish  y = (x*r)/6, r = min(max(x+3, 0), 6), float32 steps in PyTorch's order (bitwise equal
+//         to the composite and to torch).  Backward from x alone: dx = x < -3 ? 0 : x > 3 ? dy :
+//         dy*(x/3 + 0.5) (torch's hardswish_backward arithmetic; the kinks take the middle branch).
 //
 // The loops are plain float code that gcc vectorises (exp is a Cephes-style polynomial; y and dx
 // are within ~2e-7 relative of float64), compiled for AVX-512 / AVX2 / baseline and picked at load
@@ -144,6 +147,26 @@ PWLU_ACT_CLONES void prelu_bwd(const float* __restrict x, const float* __restric
     dx[k] = pos ? gk : neg;
     const double t = static_cast<double>(v) * static_cast<double>(gk);
     acc[k] += pos ? 0.0 : t;
+  }
+}
+
+/** Hard-swish forward over n elements: y = (x*r)/6, r = min(max(x+3, 0), 6); a NaN x gives NaN. */
+PWLU_ACT_CLONES void hardswish_fwd(const float* __restrict x, float* __restrict y, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = x[k], t = v + 3.f;
+    float r = t < 0.f ? 0.f : t;
+    r = r > 6.f ? 6.f : r;
+    y[k] = (v * r) / 6.f;
+  }
+}
+
+/** Hard-swish backward over n elements: dx = x < -3 ? 0 : x > 3 ? dy : dy*(x/3 + 0.5). */
+PWLU_ACT_CLONES void hardswish_bwd(const float* __restrict x, const float* __restrict g, float* __restrict dx, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = x[k], gk = g[k];
+    const float mid = gk * (v / 3.f + 0.5f);
+    const float up = v > 3.f ? gk : mid;
+    dx[k] = v < -3.f ? 0.f : up;
   }
 }
 
@@ -290,6 +313,39 @@ Napi::Value prelu_backward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/** hardswishForward(x) -> y */
+Napi::Value hardswish_forward(const Napi::CallbackInfo& info) {
+  const at::Tensor x0 = at_(info, 0);  // a handle, not a reference into the table
+  at::Tensor x = cpu_f32(x0, "hardswish");
+  at::Tensor y = at::empty(x.sizes(), cpu_opts());
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  const int64_t numel = x.numel();
+  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
+    const int64_t e0 = c * kChunk;
+    hardswish_fwd(xp + e0, yp + e0, std::min(kChunk, numel - e0));
+  });
+  emit(back_to(y, x0.device()));
+  return info.Env().Undefined();
+}
+
+/** hardswishBackward(dy, x) -> dx */
+Napi::Value hardswish_backward(const Napi::CallbackInfo& info) {
+  const at::Tensor x0 = at_(info, 1);  // a handle, not a reference into the table
+  at::Tensor x = cpu_f32(x0, "hardswish"), dy = cpu_f32(at_(info, 0), "hardswish");
+  const int64_t numel = x.numel();
+  TORCH_CHECK(dy.numel() == numel, "hardswish: dy and x differ in size");
+  at::Tensor dx = at::empty(x.sizes(), cpu_opts());
+  const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>();
+  float* dxp = dx.data_ptr<float>();
+  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
+    const int64_t e0 = c * kChunk;
+    hardswish_bwd(xp + e0, gp + e0, dxp + e0, std::min(kChunk, numel - e0));
+  });
+  emit(back_to(dx, x0.device()));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_swish_prelu(Napi::Env env, Napi::Object exports) {
@@ -297,6 +353,8 @@ void init_swish_prelu(Napi::Env env, Napi::Object exports) {
   def(env, exports, "swishBackward", swish_backward);
   def(env, exports, "preluForward", prelu_forward);
   def(env, exports, "preluBackward", prelu_backward);
+  def(env, exports, "hardswishForward", hardswish_forward);
+  def(env, exports, "hardswishBackward", hardswish_backward);
 }
 
 }  // namespace pwlu

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
+import { hardswish as hardswishOp } from './hardswish-op.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
-/** x * relu6(x + 3) / 6, as a plain function (MobileNet-V3 blocks may call it directly). */
+/** x * relu6(x + 3) / 6, as a plain function: one fused op with a hand-written gradient that saves only x (hardswish-op.ts). */
 export function hardSwish(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6)));
+  return hardswishOp(x);
 }
 
 /** Hard-swish (Howard et al. 2019): MobileNet-V3's default activation, a cheap piecewise Swish. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { hardswish } from '../activations/hardswish-op.js';
 import { swish } from '../activations/swish-op.js';
 import { deriveSeed } from '../util/rng.js';
 
@@ -21,7 +22,7 @@ export function applyFixed(kind: FixedKind, x: tf.Tensor): tf.Tensor {
       case 'hardsigmoid':
         return tf.div(tf.relu6(tf.add(x, 3)), 6);
       case 'hardswish':
-        return tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6));
+        return hardswish(x); // fused, hand-written gradient (src/activations/hardswish-op.ts)
     }
   });
 }

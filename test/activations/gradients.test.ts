@@ -116,6 +116,25 @@ describe('activation gradients match finite differences', () => {
     });
   });
 
+  it('hardswish at its kinks: the middle branch (PyTorch), so the right derivative at -3 and the left one at 3', () => {
+    // the layer runs the op of src/activations/hardswish-op.ts (composite on cpu, same customGrad)
+    const ref: Reference = (x) => map(x, (v) => (v * Math.min(Math.max(v + 3, 0), 6)) / 6);
+    const x = Float32Array.from([-3, 3, 0]);
+    const w = Float32Array.from([0.7, -1.3, 0.4]);
+    const g = tf.tidy(() => {
+      const wT = tf.tensor1d(w);
+      return Array.from(tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(new HardSwishLayer({ name: 'hswish_kinks' }).apply(xs) as tf.Tensor, wT)))(tf.tensor1d(x)).dataSync());
+    });
+    const x64 = Float64Array.from(x);
+    const w64 = Float64Array.from(w);
+    const right = centralDiff(ref, x64, [], w64, -1, 1e-7, 'forward');
+    const left = centralDiff(ref, x64, [], w64, -1, 1e-7, 'backward');
+    expectClose([g[0]!], [right[0]!], 'dx at -3 vs right derivative');
+    expectClose([g[1]!], [left[1]!], 'dx at 3 vs left derivative');
+    expectClose([g[2]!], [(right[2]! + left[2]!) / 2], 'dx at 0');
+    expect(g).toEqual([w[0]! * -0.5, w[1]! * 1.5, w[2]! * 0.5].map(Math.fround)); // slopes -0.5, 1.5, 0.5 exactly
+  });
+
   it('prelu, per channel', () => {
     const rng = new Rng(4);
     const C = 3;

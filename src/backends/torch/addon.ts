@@ -93,6 +93,9 @@ export interface TorchAddon {
   swishBackward(dy: number, x: number, betaId: number, beta: number): void;
   preluForward(x: number, alpha: number): void;
   preluBackward(dy: number, x: number, alpha: number): void;
+  /** Fused hard-swish (native/src/ops_swish_prelu.cc): y from x; dx from dy and x. */
+  hardswishForward(x: number): void;
+  hardswishBackward(dy: number, x: number): void;
 }
 
 /** What scripts/build-native.mjs recorded in native/build/libtorch.json. */

@@ -38,6 +38,9 @@ export const SWISH_FORWARD_KERNEL = 'PwluSwishForward';
 export const SWISH_BACKWARD_KERNEL = 'PwluSwishBackward';
 export const PRELU_FORWARD_KERNEL = 'PwluPreluForward';
 export const PRELU_BACKWARD_KERNEL = 'PwluPreluBackward';
+/** The fused hard-swish kernels (contract: src/activations/hardswish-op.ts). */
+export const HARDSWISH_FORWARD_KERNEL = 'PwluHardSwishForward';
+export const HARDSWISH_BACKWARD_KERNEL = 'PwluHardSwishBackward';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -301,6 +304,14 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
   reg(PRELU_BACKWARD_KERNEL, ({ dy, x, alpha }, b) => {
     addon.preluBackward(b.h(dy), b.h(x), b.h(alpha));
     return b.outs();
+  });
+  reg(HARDSWISH_FORWARD_KERNEL, ({ x }, b) => {
+    addon.hardswishForward(b.h(x));
+    return b.out1();
+  });
+  reg(HARDSWISH_BACKWARD_KERNEL, ({ dy, x }, b) => {
+    addon.hardswishBackward(b.h(dy), b.h(x));
+    return b.out1();
   });
   reg('FusedBatchNorm', ({ x, mean, variance, offset, scale }, b, a) => {
     addon.fusedBatchNorm(b.h(x), b.h(mean), b.h(variance), b.hOpt(offset), b.hOpt(scale), Number(a.varianceEpsilon ?? 1e-3));
