@@ -293,6 +293,68 @@ Napi::Value pwlu_forward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#if PWLU_X86
+/**
+ * Inference form for tables of at most 32 entries: y = S[seg]*x + O[seg] in float32, 16 lanes, the interval
+ * from (x - BL) * (1/d) and both tables in two registers each. Against the training forward (float64 table
+ * arithmetic, a division) it differs by float rounding only: PWLU is continuous, so an element that the
+ * reciprocal puts in the neighbouring interval at a breakpoint gets the same value up to rounding.
+ */
+__attribute__((target("avx512f"))) void infer_block_avx512(const Lut& L, const float* __restrict rd, const float* __restrict sf,
+                                                        const float* __restrict of, const float* __restrict x, float* __restrict out,
+                                                        int64_t len) {
+  const __m512 s0 = _mm512_loadu_ps(sf), s1 = _mm512_loadu_ps(sf + 16), o0 = _mm512_loadu_ps(of), o1 = _mm512_loadu_ps(of + 16);
+  const __m512 nm1 = _mm512_set1_ps(static_cast<float>(L.n - 1)), zero = _mm512_setzero_ps();
+  const __m512i one = _mm512_set1_epi32(1), right = _mm512_set1_epi32(L.n + 1);
+  int64_t k = 0;
+  for (; k + 16 <= len; k += 16) {
+    const __m512 v = _mm512_loadu_ps(x + k), lo = _mm512_loadu_ps(L.lo + k), hi = _mm512_loadu_ps(L.hi + k);
+    const __m512 u = _mm512_mul_ps(_mm512_sub_ps(v, lo), _mm512_loadu_ps(rd + k));
+    const __m512i i = _mm512_cvttps_epi32(_mm512_max_ps(_mm512_min_ps(nm1, u), zero));  // NaN: 0
+    const __mmask16 ge = _mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ), lt = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
+    __m512i sg = _mm512_mask_blend_epi32(ge, _mm512_add_epi32(i, one), right);
+    sg = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~lt), sg);
+    const __m512i j = _mm512_add_epi32(sg, _mm512_loadu_si512(L.tb + k));
+    const __m512 sv = _mm512_permutex2var_ps(s0, j, s1), ov = _mm512_permutex2var_ps(o0, j, o1);
+    _mm512_storeu_ps(out + k, _mm512_fmadd_ps(sv, v, ov));
+  }
+  for (; k < len; ++k) {  // the tail, the same arithmetic one element at a time
+    const float v = x[k], u = (v - L.lo[k]) * rd[k];
+    const float m = static_cast<float>(L.n - 1) < u ? static_cast<float>(L.n - 1) : u;
+    const int32_t i = static_cast<int32_t>(0.0f < m ? m : 0.0f);
+    const int32_t sg = v < L.lo[k] ? 0 : v >= L.hi[k] ? L.n + 1 : i + 1;
+    out[k] = std::fma(sf[L.tb[k] + sg], v, of[L.tb[k] + sg]);
+  }
+}
+#endif
+
+/** pwluInfer(x, y, kl, kr, bl, br) -> out: the float32 inference form where it applies, else pwluForward's loops. */
+Napi::Value pwlu_infer(const Napi::CallbackInfo& info) {
+#if PWLU_X86
+  const at::Tensor& x0 = at_(info, 0);
+  Pwlu P(x0, at_(info, 1), at_(info, 2), at_(info, 3), at_(info, 4), at_(info, 5));
+  const Lut L = P.lut();
+  if (use_avx512(L)) {
+    at::Tensor x = cpu_f32(x0, "pwlu");
+    at::Tensor out = at::empty(x.sizes(), at::TensorOptions().dtype(at::kFloat));
+    std::vector<float> rd(P.r), sf(32, 0.0f), of(32, 0.0f);
+    for (int64_t k = 0; k < P.r; ++k) rd[k] = 1.0f / P.d[k];
+    for (size_t e = 0; e < P.s.size(); ++e) sf[e] = static_cast<float>(P.s[e]), of[e] = static_cast<float>(P.o[e]);
+    const float* xp = x.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    parallel_chunks(P.chunks(), [&](int64_t c) {
+      const int64_t end = std::min(P.numel, (c + 1) * P.chunk);
+      for (int64_t e0 = c * P.chunk; e0 < end; e0 += P.r) {
+        infer_block_avx512(L, rd.data(), sf.data(), of.data(), xp + e0, op + e0, std::min(P.r, end - e0));
+      }
+    });
+    emit(x0.device().is_cpu() ? out : out.to(x0.device()));
+    return info.Env().Undefined();
+  }
+#endif
+  return pwlu_forward(info);
+}
+
 /** pwluBackward(dy, x, y, kl, kr, bl, br) -> [dx, dY, dKL, dKR, dBL, dBR] */
 Napi::Value pwlu_backward(const Napi::CallbackInfo& info) {
   const at::Tensor& x0 = at_(info, 1);
@@ -376,6 +438,7 @@ Napi::Value pwlu_backward(const Napi::CallbackInfo& info) {
 
 void init_pwlu(Napi::Env env, Napi::Object exports) {
   def(env, exports, "pwluForward", pwlu_forward);
+  def(env, exports, "pwluInfer", pwlu_infer);
   def(env, exports, "pwluBackward", pwlu_backward);
 }
 

@@ -40,6 +40,11 @@ import { hasNativeKernel } from '../backends/fused.js';
 
 export const PWLU_FORWARD_KERNEL = 'PwluForward';
 export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
+/**
+ * Inference only (torch): the table form in float32 where the table fits in registers; equal to PwluForward up
+ * to float rounding (a reciprocal instead of a division, float instead of double table arithmetic).
+ */
+export const PWLU_INFER_KERNEL = 'PwluInfer';
 
 /** The parameters of the P instances an op call covers (P = 1 layer-wise, P = C channel-wise). */
 export interface PwluTensors {
@@ -395,6 +400,14 @@ export function pwluForward(x: tf.Tensor, params: PwluTensors, impl: PwluImpl = 
     return tf.engine().runKernel(PWLU_FORWARD_KERNEL, { x, y, kl, kr, bl, br }, {}) as tf.Tensor;
   }
   return compositeForward(x, params);
+}
+
+/** PWLU at inference: the backend's float32 inference kernel where it has one (torch), else pwluForward. */
+export function pwluInfer(x: tf.Tensor, params: PwluTensors): tf.Tensor {
+  if (!hasNativeKernel(PWLU_INFER_KERNEL)) return pwluForward(x, params);
+  checkShapes(x, params);
+  const { y, kl, kr, bl, br } = params;
+  return tf.engine().runKernel(PWLU_INFER_KERNEL, { x, y, kl, kr, bl, br }, {}) as tf.Tensor;
 }
 
 /** PWLU gradients [dx, dY, dKL, dKR, dBL, dBR] for an upstream gradient dy (exposed for tests and kernels). */

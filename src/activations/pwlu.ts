@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ActivationEvent, ActivationTrainingHooks } from './hooks.js';
-import { pwlu, pwluForward, type PwluTensors } from './pwlu-op.js';
+import { pwlu, pwluInfer, type PwluTensors } from './pwlu-op.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 /** Where a PWLU layer stands in the two-phase method (set by the trainer at every epoch start). */
@@ -116,7 +116,7 @@ export class PWLULayer extends tfl.layers.Layer implements ActivationLayer, Acti
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean } = {}): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-    if (!kwargs.training) return pwluForward(x, this.params());
+    if (!kwargs.training) return pwluInfer(x, this.params());
     if (this.phase === 'statistics') this.updateStatistics(x);
     return pwlu(x, this.params());
   }

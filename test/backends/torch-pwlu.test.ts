@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
-import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, pwluBackward, pwluForward } from '../../src/activations/pwlu-op.js';
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, pwluBackward, pwluForward, type PwluTensors } from '../../src/activations/pwlu-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
@@ -166,4 +166,46 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
       expect(fallbackKernelsUsed()).toEqual([]);
     });
   }
+});
+
+describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', () => {
+  /** Random PWLU parameters for P instances of N intervals, bounds around [-2, 2.5]. */
+  function params(r: Rng, p: number, n: number): PwluTensors {
+    const f = (len: number, lo: number, hi: number) => Float32Array.from({ length: len }, () => lo + (hi - lo) * r.uniform());
+    return { y: tf.tensor2d(f(p * (n + 1), -1, 2), [p, n + 1]), kl: tf.tensor1d(f(p, -0.5, 0.5)), kr: tf.tensor1d(f(p, 0.5, 1.5)), bl: tf.tensor1d(f(p, -2.2, -1.8)), br: tf.tensor1d(f(p, 2.3, 2.7)) };
+  }
+
+  it('equals PwluForward up to float rounding (layer- and channel-wise, tails, breakpoints, NaN and infinities)', async () => {
+    await registerTorchBackend({ threads: 2 });
+    await tf.setBackend('torch');
+    const r = new Rng(9);
+    // [P, N, shape]: 1x16 and 5x4 use the float32 table path; 8x16 (144 entries) falls back to PwluForward's loops
+    for (const [p, n, shape] of [[1, 16, [3, 7, 5, 1]], [1, 16, [70001]], [5, 4, [2, 9, 11, 5]], [8, 16, [3, 5, 8]]] as const) {
+      const prm = params(r, p, n);
+      const size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+      const xs = Float32Array.from({ length: size }, () => -4 + 8 * r.uniform());
+      // exact breakpoints of instance 0, and the special values
+      const bl = prm.bl.dataSync()[0]!;
+      const d = (prm.br.dataSync()[0]! - bl) / n;
+      for (let i = 0; i <= n && i * p < size; i++) xs[i * p] = Math.fround(bl + i * d);
+      [NaN, Infinity, -Infinity, 0, -0].forEach((v, i) => (xs[size - 1 - i * p] = v));
+      const x = tf.tensor(xs, [...shape]);
+      const got = tf.engine().runKernel(PWLU_INFER_KERNEL, { x, ...prm }, {}) as tf.Tensor;
+      const want = pwluForward(x, prm, 'fused');
+      const g = got.dataSync();
+      const w = want.dataSync();
+      for (let i = 0; i < size; i++) {
+        if (Number.isNaN(w[i]!)) {
+          expect(Number.isNaN(g[i]!), `P ${p} N ${n} [${i}] NaN`).toBe(true);
+          continue;
+        }
+        if (!Number.isFinite(w[i]!)) {
+          expect(g[i], `P ${p} N ${n} [${i}]`).toBe(w[i]);
+          continue;
+        }
+        expect(Math.abs(g[i]! - w[i]!), `P ${p} N ${n} x ${xs[i]}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(w[i]!)));
+      }
+      tf.dispose([x, got, want, ...Object.values(prm)]);
+    }
+  });
 });

@@ -82,6 +82,7 @@ export interface TorchAddon {
   linspace(start: number, stop: number, num: number): void;
   cumulative(x: number, axis: number, exclusive: boolean, reverse: boolean, product: boolean): void;
   pwluForward(x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
+  pwluInfer(x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
   pwluBackward(dy: number, x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
   /** Fused PAU / APL (native/src/ops_pau_apl.cc): one pass forward, one pass for dx and every parameter gradient. */
   pauForward(x: number, a: number, b: number): void;

@@ -27,6 +27,7 @@ export const SIGMOID_GRAD_KERNEL = 'PwluSigmoidGrad';
 export const MEAN_GRAD_KERNEL = 'PwluMeanGrad';
 /** The PWLU kernels (contract: src/activations/pwlu-op.ts). */
 export const PWLU_FORWARD_KERNEL = 'PwluForward';
+export const PWLU_INFER_KERNEL = 'PwluInfer';
 export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
 /** The fused PAU and APL kernels (contracts: src/activations/pau-op.ts, src/activations/apl-op.ts). */
 export const PAU_FORWARD_KERNEL = 'PauForward';
@@ -259,6 +260,11 @@ export function nativeKernels(addon: TorchAddon): KernelConfig[] {
   reg(PWLU_FORWARD_KERNEL, ({ x, y, kl, kr, bl, br }, b, _a, args) => {
     if (!pwluNative([x, y, kl, kr, bl, br])) return fallback(PWLU_FORWARD_KERNEL, args);
     addon.pwluForward(b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
+    return b.out1();
+  });
+  reg(PWLU_INFER_KERNEL, ({ x, y, kl, kr, bl, br }, b, _a, args) => {
+    if (!pwluNative([x, y, kl, kr, bl, br])) return fallback(PWLU_FORWARD_KERNEL, args); // same values; cpu has no infer kernel
+    addon.pwluInfer(b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
     return b.out1();
   });
   reg(PWLU_BACKWARD_KERNEL, ({ dy, x, y, kl, kr, bl, br }, b, _a, args) => {
