@@ -181,6 +181,35 @@ at::Tensor back_to(const at::Tensor& t, at::Device d) { return d.is_cpu() ? t : 
 
 int64_t chunks_of(int64_t numel, int64_t chunk) { return (numel + chunk - 1) / chunk; }
 
+/** y = f(x) element by element: f(x, y, n) on kChunk-long pieces of contiguous float32 x, on ATen's threads. */
+template <typename F>
+at::Tensor map_chunks(const at::Tensor& x, const F& f) {
+  at::Tensor y = at::empty(x.sizes(), cpu_opts());
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  const int64_t numel = x.numel();
+  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
+    const int64_t e0 = c * kChunk;
+    f(xp + e0, yp + e0, std::min(kChunk, numel - e0));
+  });
+  return y;
+}
+
+/** dx = f(x, dy) element by element: f(x, dy, dx, n) on kChunk-long pieces, as map_chunks. */
+template <typename F>
+at::Tensor map2_chunks(const at::Tensor& x, const at::Tensor& dy, const char* what, const F& f) {
+  TORCH_CHECK(dy.numel() == x.numel(), what, ": dy and x differ in size");
+  at::Tensor dx = at::empty(x.sizes(), cpu_opts());
+  const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>();
+  float* dxp = dx.data_ptr<float>();
+  const int64_t numel = x.numel();
+  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
+    const int64_t e0 = c * kChunk;
+    f(xp + e0, gp + e0, dxp + e0, std::min(kChunk, numel - e0));
+  });
+  return dx;
+}
+
 /** beta from the optional tensor argument i (a one-element float32 tensor), else the number argument j. */
 float beta_arg(const Napi::CallbackInfo& info, size_t i, size_t j, c10::optional<at::Tensor>* tensor) {
   c10::optional<at::Tensor> t = opt_t(info, i);
@@ -194,15 +223,7 @@ float beta_arg(const Napi::CallbackInfo& info, size_t i, size_t j, c10::optional
 Napi::Value swish_forward(const Napi::CallbackInfo& info) {
   const at::Tensor x0 = at_(info, 0);  // a handle, not a reference into the table
   const float b = beta_arg(info, 1, 2, nullptr);
-  at::Tensor x = cpu_f32(x0, "swish/prelu");
-  at::Tensor y = at::empty(x.sizes(), cpu_opts());
-  const float* xp = x.data_ptr<float>();
-  float* yp = y.data_ptr<float>();
-  const int64_t numel = x.numel();
-  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
-    const int64_t e0 = c * kChunk;
-    swish_fwd(xp + e0, yp + e0, std::min(kChunk, numel - e0), b);
-  });
+  at::Tensor y = map_chunks(cpu_f32(x0, "swish/prelu"), [b](const float* x, float* out, int64_t n) { swish_fwd(x, out, n, b); });
   emit(back_to(y, x0.device()));
   return info.Env().Undefined();
 }
@@ -213,20 +234,17 @@ Napi::Value swish_backward(const Napi::CallbackInfo& info) {
   c10::optional<at::Tensor> bt;
   const float b = beta_arg(info, 2, 3, &bt);
   at::Tensor x = cpu_f32(x0, "swish/prelu"), dy = cpu_f32(at_(info, 0), "swish/prelu");
+  if (!bt) {
+    at::Tensor dx = map2_chunks(x, dy, "swish", [b](const float* xs, const float* g, float* out, int64_t n) { swish_bwd(xs, g, out, n, b); });
+    emit(back_to(dx, x0.device()));
+    return info.Env().Undefined();
+  }
   const int64_t numel = x.numel();
   TORCH_CHECK(dy.numel() == numel, "swish: dy and x differ in size");
   at::Tensor dx = at::empty(x.sizes(), cpu_opts());
   const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>();
   float* dxp = dx.data_ptr<float>();
   const int64_t nc = chunks_of(numel, kChunk);
-  if (!bt) {
-    parallel_chunks(nc, [&](int64_t c) {
-      const int64_t e0 = c * kChunk;
-      swish_bwd(xp + e0, gp + e0, dxp + e0, std::min(kChunk, numel - e0), b);
-    });
-    emit(back_to(dx, x0.device()));
-    return info.Env().Undefined();
-  }
   std::vector<double> part(static_cast<size_t>(nc * kLanes), 0.0);
   parallel_chunks(nc, [&](int64_t c) {
     alignas(64) float w[kBlock];
@@ -316,16 +334,7 @@ Napi::Value prelu_backward(const Napi::CallbackInfo& info) {
 /** hardswishForward(x) -> y */
 Napi::Value hardswish_forward(const Napi::CallbackInfo& info) {
   const at::Tensor x0 = at_(info, 0);  // a handle, not a reference into the table
-  at::Tensor x = cpu_f32(x0, "hardswish");
-  at::Tensor y = at::empty(x.sizes(), cpu_opts());
-  const float* xp = x.data_ptr<float>();
-  float* yp = y.data_ptr<float>();
-  const int64_t numel = x.numel();
-  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
-    const int64_t e0 = c * kChunk;
-    hardswish_fwd(xp + e0, yp + e0, std::min(kChunk, numel - e0));
-  });
-  emit(back_to(y, x0.device()));
+  emit(back_to(map_chunks(cpu_f32(x0, "hardswish"), hardswish_fwd), x0.device()));
   return info.Env().Undefined();
 }
 
@@ -333,16 +342,7 @@ Napi::Value hardswish_forward(const Napi::CallbackInfo& info) {
 Napi::Value hardswish_backward(const Napi::CallbackInfo& info) {
   const at::Tensor x0 = at_(info, 1);  // a handle, not a reference into the table
   at::Tensor x = cpu_f32(x0, "hardswish"), dy = cpu_f32(at_(info, 0), "hardswish");
-  const int64_t numel = x.numel();
-  TORCH_CHECK(dy.numel() == numel, "hardswish: dy and x differ in size");
-  at::Tensor dx = at::empty(x.sizes(), cpu_opts());
-  const float *xp = x.data_ptr<float>(), *gp = dy.data_ptr<float>();
-  float* dxp = dx.data_ptr<float>();
-  parallel_chunks(chunks_of(numel, kChunk), [&](int64_t c) {
-    const int64_t e0 = c * kChunk;
-    hardswish_bwd(xp + e0, gp + e0, dxp + e0, std::min(kChunk, numel - e0));
-  });
-  emit(back_to(dx, x0.device()));
+  emit(back_to(map2_chunks(x, dy, "hardswish", hardswish_bwd), x0.device()));
   return info.Env().Undefined();
 }
 
