@@ -255,12 +255,24 @@ Napi::Value conv2d_backprop_filter(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/** A pooling window (kh, kw, sh, sw, pt, pb, pl, pr from argument i on). */
+struct Window {
+  int64_t kh, kw, sh, sw;
+  Pads p;
+  /** ATen pools pad symmetrically by at most half the window; other paddings are applied to the input first. */
+  bool direct() const { return p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw; }
+};
+
+Window window_at(const Napi::CallbackInfo& info, size_t i) {
+  return {al(info, i), al(info, i + 1), al(info, i + 2), al(info, i + 3), pads_at(info, i + 4)};
+}
+
 /** maxPool(x, kh, kw, sh, sw, pt, pb, pl, pr) */
 Napi::Value max_pool(const Napi::CallbackInfo& info) {
   const at::Tensor& x = at_(info, 0);
-  int64_t kh = al(info, 1), kw = al(info, 2), sh = al(info, 3), sw = al(info, 4);
-  Pads p = pads_at(info, 5);
-  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
+  const Window win = window_at(info, 1);
+  const auto& [kh, kw, sh, sw, p] = win;
+  const bool direct = win.direct();
   at::Tensor xin = direct ? x : pad_hw(x, p, -std::numeric_limits<double>::infinity());
   at::Tensor y = at::max_pool2d(nchw(xin), {kh, kw}, {sh, sw}, {direct ? p.t : 0, direct ? p.l : 0}, {1, 1}, false);
   emit(nhwc(y));
@@ -271,9 +283,9 @@ Napi::Value max_pool(const Napi::CallbackInfo& info) {
 Napi::Value max_pool_grad(const Napi::CallbackInfo& info) {
   const at::Tensor& dy = at_(info, 0);
   const at::Tensor& x = at_(info, 1);
-  int64_t kh = al(info, 2), kw = al(info, 3), sh = al(info, 4), sw = al(info, 5);
-  Pads p = pads_at(info, 6);
-  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
+  const Window win = window_at(info, 2);
+  const auto& [kh, kw, sh, sw, p] = win;
+  const bool direct = win.direct();
   at::Tensor xin = nchw(direct ? x : pad_hw(x, p, -std::numeric_limits<double>::infinity()));
   std::vector<int64_t> pad = {direct ? p.t : 0, direct ? p.l : 0};
   auto r = at::max_pool2d_with_indices(xin, {kh, kw}, {sh, sw}, pad, {1, 1}, false);
@@ -293,10 +305,9 @@ at::Tensor pool_counts(int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh,
 /** avgPool(x, kh, kw, sh, sw, pt, pb, pl, pr): padding excluded from the average, as tfjs. */
 Napi::Value avg_pool(const Napi::CallbackInfo& info) {
   const at::Tensor& x = at_(info, 0);
-  int64_t kh = al(info, 1), kw = al(info, 2), sh = al(info, 3), sw = al(info, 4);
-  Pads p = pads_at(info, 5);
-  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
-  if (direct) {
+  const Window win = window_at(info, 1);
+  const auto& [kh, kw, sh, sw, p] = win;
+  if (win.direct()) {
     emit(nhwc(at::avg_pool2d(nchw(x), {kh, kw}, {sh, sw}, {p.t, p.l}, false, false)));
   } else {
     at::Tensor s = at::avg_pool2d(nchw(pad_hw(x, p)), {kh, kw}, {sh, sw}, {0, 0}, false, true);
@@ -312,10 +323,9 @@ Napi::Value avg_pool(const Napi::CallbackInfo& info) {
 Napi::Value avg_pool_grad(const Napi::CallbackInfo& info) {
   const at::Tensor& dy = at_(info, 0);
   const at::Tensor& x = at_(info, 1);
-  int64_t kh = al(info, 2), kw = al(info, 3), sh = al(info, 4), sw = al(info, 5);
-  Pads p = pads_at(info, 6);
-  bool direct = p.symmetric() && p.t * 2 <= kh && p.l * 2 <= kw;
-  if (direct) {
+  const Window win = window_at(info, 2);
+  const auto& [kh, kw, sh, sw, p] = win;
+  if (win.direct()) {
     emit(nhwc(at::avg_pool2d_backward(nchw(dy), nchw(x), {kh, kw}, {sh, sw}, {p.t, p.l}, false, false, c10::nullopt)));
   } else {
     at::Tensor xp = pad_hw(x, p);
