@@ -13,6 +13,7 @@ import { selectBackend } from '../dist/backends/select.js';
 import { Optimizer } from '../dist/train/optimizer.js';
 import { buildModel, makeTrainStep, paramGroups } from '../dist/train/trainer.js';
 import { predict } from '../dist/models/infer.js';
+import { shapeKey, wrapKernels } from './kernel-hooks.mjs';
 
 const str = { type: 'string' };
 const { values: a } = parseArgs({ options: { arch: str, stem: str, size: str, batch: str, activation: str, backend: str, steps: str, shapes: { type: 'boolean' } } });
@@ -35,23 +36,16 @@ const y = new Int32Array(batch).map(() => Math.floor(Math.random() * 10));
 const xt = tf.tensor4d(x, [batch, size, size, 3]);
 
 const acc = new Map();
-for (const k of tf.getKernelsForBackend(backend.name)) {
-  const f = k.kernelFunc;
-  tf.unregisterKernel(k.kernelName, backend.name);
-  tf.registerKernel({
-    ...k,
-    kernelFunc: (args) => {
-      const t0 = performance.now();
-      const r = f(args);
-      const key = a.shapes ? `${k.kernelName} ${Object.values(args.inputs).map((t) => (t ? `[${t.shape}]` : '-')).join(' ')}` : k.kernelName;
-      const e = acc.get(key) ?? { calls: 0, ms: 0 };
-      e.calls++;
-      e.ms += performance.now() - t0;
-      acc.set(key, e);
-      return r;
-    },
-  });
-}
+wrapKernels(backend.name, (name, args, run) => {
+  const t0 = performance.now();
+  const r = run();
+  const key = a.shapes ? shapeKey(name, args.inputs) : name;
+  const e = acc.get(key) ?? { calls: 0, ms: 0 };
+  e.calls++;
+  e.ms += performance.now() - t0;
+  acc.set(key, e);
+  return r;
+});
 function report(label, fn) {
   for (let i = 0; i < 3; i++) fn();
   acc.clear();

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers all gradients (tfjs-core's node bundle has none)
 import { makeResNet, makeMobileNet, trainStep, topK, randn, rng } from './torch-models.mjs';
+import { wrapKernels } from './kernel-hooks.mjs';
 
 const args = process.argv.slice(2);
 const backend = args.includes('--backend') ? args[args.indexOf('--backend') + 1] : 'cpu';
@@ -21,18 +22,11 @@ tf.enableProdMode();
 
 const used = new Map(); // kernel name -> scenario names
 let scenario = '';
-for (const k of tf.getKernelsForBackend(backend)) {
-  const f = k.kernelFunc;
-  tf.unregisterKernel(k.kernelName, backend);
-  tf.registerKernel({
-    ...k,
-    kernelFunc: (a) => {
-      if (!used.has(k.kernelName)) used.set(k.kernelName, new Set());
-      used.get(k.kernelName).add(scenario);
-      return f(a);
-    },
-  });
-}
+wrapKernels(backend, (name, _args, run) => {
+  if (!used.has(name)) used.set(name, new Set());
+  used.get(name).add(scenario);
+  return run();
+});
 
 const rand = rng(7);
 const N = 4;

@@ -14,6 +14,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradients (tfjs-core's node bundle has none)
 
 import { makeResNet, trainStep, randn, rng } from './torch-models.mjs';
+import { shapeKey, wrapKernels } from './kernel-hooks.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : def);
@@ -77,25 +78,18 @@ function timed(fn, w, n) {
 let profile;
 if (flag('profile') || flag('profile-shapes')) {
   const acc = new Map();
-  for (const k of tf.getKernelsForBackend(backend)) {
-    const f = k.kernelFunc;
-    tf.unregisterKernel(k.kernelName, backend);
-    tf.registerKernel({
-      ...k,
-      kernelFunc: (a) => {
-        const c0 = torch ? a.backend.addon.relayouts() : 0;
-        const t0 = now();
-        const r = f(a);
-        const key = flag('profile-shapes') ? `${k.kernelName} ${Object.values(a.inputs).map((t) => (t ? `[${t.shape}]` : '-')).join(' ')}` : k.kernelName;
-        const e = acc.get(key) ?? { calls: 0, ms: 0, relayouts: 0 };
-        e.calls++;
-        e.ms += now() - t0;
-        if (torch) e.relayouts += a.backend.addon.relayouts() - c0;
-        acc.set(key, e);
-        return r;
-      },
-    });
-  }
+  wrapKernels(backend, (name, a, run) => {
+    const c0 = torch ? a.backend.addon.relayouts() : 0;
+    const t0 = now();
+    const r = run();
+    const key = flag('profile-shapes') ? shapeKey(name, a.inputs) : name;
+    const e = acc.get(key) ?? { calls: 0, ms: 0, relayouts: 0 };
+    e.calls++;
+    e.ms += now() - t0;
+    if (torch) e.relayouts += a.backend.addon.relayouts() - c0;
+    acc.set(key, e);
+    return r;
+  });
   const report = (label, fn) => {
     for (let i = 0; i < warmup; i++) fn();
     acc.clear();
