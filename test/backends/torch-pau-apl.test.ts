@@ -16,16 +16,11 @@ import { PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/
 import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL, pau, pauBackward, pauForward } from '../../src/activations/pau-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { sample } from '../activations/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
 if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
-
-function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng.uniform();
-  return v;
-}
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -47,14 +42,14 @@ const rngCoef = new Rng(5);
 const PAU_CASES: PauCase[] = [
   { name: 'rank 1, init coefficients', shape: [11], a: PAU_INIT_NUMERATOR, b: PAU_INIT_DENOMINATOR },
   { name: 'rank 2, odd, negative and zero denominator coefficients', shape: [3, 7], a: [0.2, -0.7, 0.5, 0.1, -0.3, 0.05], b: [0.7, -0.3, 0, -0.5] },
-  { name: 'rank 3, random coefficients', shape: [3, 5, 9], a: Array.from(uniform(rngCoef, 6, -1, 1)), b: Array.from(uniform(rngCoef, 4, -1, 1)) },
+  { name: 'rank 3, random coefficients', shape: [3, 5, 9], a: Array.from(sample(rngCoef, 6, -1, 1)), b: Array.from(sample(rngCoef, 4, -1, 1)) },
   { name: 'rank 4, init coefficients', shape: [2, 6, 6, 5], a: PAU_INIT_NUMERATOR, b: PAU_INIT_DENOMINATOR },
-  { name: 'rank 4, odd, several chunks (not a multiple of 8)', shape: [2, 33, 35, 17], a: Array.from(uniform(rngCoef, 6, -1, 1)), b: [-0.2, 1.5, -0.01, 0.3] },
+  { name: 'rank 4, odd, several chunks (not a multiple of 8)', shape: [2, 33, 35, 17], a: Array.from(sample(rngCoef, 6, -1, 1)), b: [-0.2, 1.5, -0.01, 0.3] },
 ];
 
 function pauX(shape: number[], seed: number): Float32Array {
   const rng = new Rng(seed);
-  const x = uniform(rng, size(shape), -4, 4);
+  const x = sample(rng, size(shape), -4, 4);
   // The |x| kink and its neighbourhood: zeros of both signs, subnormals, tiny and unit values.
   const specials = [0, -0, 1e-40, -1e-40, 1e-30, -1e-30, 2 ** -24, -(2 ** -24), 1, -1, 3, -3];
   specials.forEach((v, i) => {
@@ -104,16 +99,16 @@ interface AplData {
 function aplData(c: AplCase, seed: number): AplData {
   const rng = new Rng(seed);
   const C = c.shape[c.shape.length - 1]!;
-  const a = uniform(rng, c.s * C, -1, 1);
-  const b = uniform(rng, c.s * C, -1.5, 1.5);
-  const x = uniform(rng, size(c.shape), -3, 3);
+  const a = sample(rng, c.s * C, -1, 1);
+  const b = sample(rng, c.s * C, -1.5, 1.5);
+  const x = sample(rng, size(c.shape), -3, 3);
   // Rows 0..S-1: x exactly on hinge s of its channel; row S: x = 0; row S+1: x = -0.
   for (let s = 0; s < c.s; s++) for (let ch = 0; ch < C; ch++) if (s * C + ch < x.length) x[s * C + ch] = b[s * C + ch]!;
   for (let ch = 0; ch < C; ch++) {
     if (c.s * C + ch < x.length) x[c.s * C + ch] = 0;
     if ((c.s + 1) * C + ch < x.length) x[(c.s + 1) * C + ch] = -0;
   }
-  return { x, dy: uniform(rng, x.length, -1, 1), a, b };
+  return { x, dy: sample(rng, x.length, -1, 1), a, b };
 }
 
 const APL_NAMES = ['forward', 'dx', 'da', 'db'];
@@ -142,7 +137,7 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
   for (const c of PAU_CASES) {
     it(`PAU ${c.name}`, async () => {
       const x = pauX(c.shape, 7);
-      const dy = uniform(new Rng(8), x.length, -1, 1);
+      const dy = sample(new Rng(8), x.length, -1, 1);
       const want = await on('cpu', () => runPau(c, x, dy, 'composite'));
       const got = await on('torch', () => runPau(c, x, dy, 'fused'));
       expectKernelOutputs(got, want, PAU_NAMES, c.name);
@@ -162,7 +157,7 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
     const pc = PAU_CASES[1]!;
     const x = pauX(pc.shape, 3);
     x[4] = NaN;
-    const dy = uniform(new Rng(4), x.length, -1, 1);
+    const dy = sample(new Rng(4), x.length, -1, 1);
     expectKernelOutputs(await on('torch', () => runPau(pc, x, dy, 'fused')), await on('cpu', () => runPau(pc, x, dy, 'composite')), PAU_NAMES, 'PAU NaN');
     const ac = APL_CASES[2]!;
     const d = aplData(ac, 5);
@@ -173,12 +168,12 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
   it('gradients through the customGrad ops (auto) agree between torch and cpu', async () => {
     const shape = [3, 5, 4];
     const rng = new Rng(12);
-    const x = uniform(rng, size(shape), -3, 3);
-    const w = uniform(rng, x.length, -1, 1);
-    const a6 = Array.from(uniform(rng, 6, -1, 1));
+    const x = sample(rng, size(shape), -3, 3);
+    const w = sample(rng, x.length, -1, 1);
+    const a6 = Array.from(sample(rng, 6, -1, 1));
     const b4 = [0.4, -0.8, 0.1, 0.2];
-    const aS = uniform(rng, 2 * 4, -1, 1);
-    const bS = uniform(rng, 2 * 4, -1, 1);
+    const aS = sample(rng, 2 * 4, -1, 1);
+    const bS = sample(rng, 2 * 4, -1, 1);
     const grads = () =>
       tf.tidy(() => {
         const wt = tf.tensor(w, shape);
@@ -194,7 +189,7 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
   it('is deterministic: 1 and 2 threads give bitwise identical results', async () => {
     const pc = PAU_CASES[PAU_CASES.length - 1]!;
     const px = pauX(pc.shape, 13);
-    const pdy = uniform(new Rng(14), px.length, -1, 1);
+    const pdy = sample(new Rng(14), px.length, -1, 1);
     const ac = APL_CASES[APL_CASES.length - 1]!;
     const ad = aplData(ac, 15);
     const both = () => [...runPau(pc, px, pdy, 'fused'), ...runApl(ac, ad, 'fused')];

@@ -13,6 +13,7 @@ import '@tensorflow/tfjs-layers';
 import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, pwluBackward, pwluForward, type PwluTensors } from '../../src/activations/pwlu-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { sample } from '../activations/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
@@ -52,19 +53,13 @@ interface Data {
   br: Float32Array;
 }
 
-function uniform(rng: Rng, n: number, lo: number, hi: number): Float32Array {
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng.uniform();
-  return v;
-}
-
 function data(c: Case, seed: number): Data {
   const rng = new Rng(seed);
   const size = c.shape.reduce((a, b) => a * b, 1);
-  const bl = uniform(rng, c.p, -2, -0.5);
-  const br = uniform(rng, c.p, 0.5, 2.5);
+  const bl = sample(rng, c.p, -2, -0.5);
+  const br = sample(rng, c.p, 0.5, 2.5);
   if (c.degenerate) br[0] = bl[0]!;
-  const x = uniform(rng, size, -4, 4);
+  const x = sample(rng, size, -4, 4);
   // Every breakpoint B_i (i = 0..N, so both bounds too) of every instance, then B_i's float neighbours.
   let e = 0;
   for (let q = 0; q < c.p; q++) {
@@ -82,10 +77,10 @@ function data(c: Case, seed: number): Data {
   }
   return {
     x,
-    dy: uniform(rng, size, -1, 1),
-    y: uniform(rng, c.p * (c.n + 1), -1, 2),
-    kl: uniform(rng, c.p, -1, 1),
-    kr: uniform(rng, c.p, -1, 2),
+    dy: sample(rng, size, -1, 1),
+    y: sample(rng, c.p * (c.n + 1), -1, 2),
+    kl: sample(rng, c.p, -1, 1),
+    kr: sample(rng, c.p, -1, 2),
     bl,
     br,
   };
@@ -171,7 +166,7 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
 describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', () => {
   /** Random PWLU parameters for P instances of N intervals, bounds around [-2, 2.5]. */
   function params(r: Rng, p: number, n: number): PwluTensors {
-    const f = (len: number, lo: number, hi: number) => Float32Array.from({ length: len }, () => lo + (hi - lo) * r.uniform());
+    const f = (len: number, lo: number, hi: number) => sample(r, len, lo, hi);
     return { y: tf.tensor2d(f(p * (n + 1), -1, 2), [p, n + 1]), kl: tf.tensor1d(f(p, -0.5, 0.5)), kr: tf.tensor1d(f(p, 0.5, 1.5)), bl: tf.tensor1d(f(p, -2.2, -1.8)), br: tf.tensor1d(f(p, 2.3, 2.7)) };
   }
 
@@ -183,7 +178,7 @@ describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', ()
     for (const [p, n, shape] of [[1, 16, [3, 7, 5, 1]], [1, 16, [70001]], [5, 4, [2, 9, 11, 5]], [8, 16, [3, 5, 8]]] as const) {
       const prm = params(r, p, n);
       const size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
-      const xs = Float32Array.from({ length: size }, () => -4 + 8 * r.uniform());
+      const xs = sample(r, size, -4, 4);
       // exact breakpoints of instance 0, and the special values
       const bl = prm.bl.dataSync()[0]!;
       const d = (prm.br.dataSync()[0]! - bl) / n;
