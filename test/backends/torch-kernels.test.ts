@@ -95,6 +95,32 @@ async function same(
   }
 }
 
+type ConvPad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase {
+  x: number[];
+  f: number[];
+  s: number | [number, number];
+  p: ConvPad;
+  d?: number;
+}
+type ConvOp = (x: tf.Tensor4D, f: tf.Tensor4D, s: number | [number, number], p: ConvPad, d: number) => tf.Tensor4D;
+
+/** Each case's convolution on torch against cpu and, without dilation, its input and filter gradients. */
+async function sameConvs(label: string, op: ConvOp, cases: ConvCase[]): Promise<void> {
+  for (const c of cases) {
+    const tag = JSON.stringify(c);
+    await same(`${label} ${tag}`, (r) => op(r.f(c.x) as tf.Tensor4D, r.f(c.f) as tf.Tensor4D, c.s, c.p, c.d ?? 1));
+    if ((c.d ?? 1) !== 1) continue;
+    await same(`${label} grads ${tag}`, (r) => {
+      const x = r.f(c.x) as tf.Tensor4D;
+      const f = r.f(c.f) as tf.Tensor4D;
+      const dy = r.f(op(x, f, c.s, c.p, 1).shape);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.p, 1), dy)));
+      return g([x, f]);
+    });
+  }
+}
+
 describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
     await registerTorchBackend({ threads: 1 });
@@ -205,8 +231,7 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
   });
 
   it('conv2d: strides, paddings, dilations, odd sizes, fused bias + activation', async () => {
-    type P = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
-    const cases: Array<{ x: number[]; f: number[]; s: number | [number, number]; p: P; d?: number }> = [
+    const cases: ConvCase[] = [
       { x: [2, 7, 5, 3], f: [3, 3, 3, 4], s: 1, p: 'same' },
       { x: [2, 7, 5, 3], f: [3, 3, 3, 4], s: 2, p: 'same' },
       { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 2, p: 'same' },
@@ -217,19 +242,7 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       { x: [1, 9, 9, 2], f: [3, 3, 2, 3], s: 1, p: 'same', d: 2 },
       { x: [1, 9, 8, 2], f: [2, 3, 2, 3], s: 1, p: 'valid', d: 2 },
     ];
-    for (const c of cases) {
-      const tag = JSON.stringify(c);
-      await same(`conv2d ${tag}`, (r) => tf.conv2d(r.f(c.x) as tf.Tensor4D, r.f(c.f) as tf.Tensor4D, c.s, c.p, 'NHWC', c.d ?? 1));
-      if ((c.d ?? 1) === 1) {
-        await same(`conv2d grads ${tag}`, (r) => {
-          const x = r.f(c.x) as tf.Tensor4D;
-          const f = r.f(c.f) as tf.Tensor4D;
-          const dy = r.f(tf.conv2d(x, f, c.s, c.p).shape);
-          const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.p), dy)));
-          return g([x, f]);
-        });
-      }
-    }
+    await sameConvs('conv2d', (x, f, st, p, d) => tf.conv2d(x, f, st, p, 'NHWC', d), cases);
     await same('conv2d 1x1 pointwise', (r) => tf.conv2d(r.f([2, 5, 5, 4]) as tf.Tensor4D, r.f([1, 1, 4, 6]) as tf.Tensor4D, 1, 'same'));
     for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const) {
       await same(`fused conv2d ${activation}`, (r) =>
@@ -251,8 +264,7 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
   });
 
   it('depthwise conv2d and its gradients', async () => {
-    type P = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
-    const cases: Array<{ x: number[]; f: number[]; s: number; p: P; d?: number }> = [
+    const cases: ConvCase[] = [
       { x: [2, 7, 5, 3], f: [3, 3, 3, 1], s: 1, p: 'same' },
       { x: [2, 7, 7, 4], f: [3, 3, 4, 2], s: 2, p: 'same' },
       { x: [1, 8, 6, 2], f: [5, 5, 2, 1], s: 2, p: 'valid' },
@@ -264,19 +276,7 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       { x: [2, 4, 4, 3], f: [3, 3, 3, 1], s: 2, p: [[0, 0], [1, 1], [1, 1], [0, 0]] },
       { x: [4, 1, 1, 6], f: [3, 3, 6, 1], s: 1, p: 'same' },
     ];
-    for (const c of cases) {
-      const tag = JSON.stringify(c);
-      await same(`depthwise ${tag}`, (r) => tf.depthwiseConv2d(r.f(c.x) as tf.Tensor4D, r.f(c.f) as tf.Tensor4D, c.s, c.p, 'NHWC', c.d ?? 1));
-      if ((c.d ?? 1) === 1) {
-        await same(`depthwise grads ${tag}`, (r) => {
-          const x = r.f(c.x) as tf.Tensor4D;
-          const f = r.f(c.f) as tf.Tensor4D;
-          const dy = r.f(tf.depthwiseConv2d(x, f, c.s, c.p).shape);
-          const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.p), dy)));
-          return g([x, f]);
-        });
-      }
-    }
+    await sameConvs('depthwise', (x, f, st, p, d) => tf.depthwiseConv2d(x, f, st, p, 'NHWC', d), cases);
     await same('fused depthwise relu6', (r) =>
       tf.fused.depthwiseConv2d({ x: r.f([2, 6, 6, 3]) as tf.Tensor4D, filter: r.f([3, 3, 3, 2]) as tf.Tensor4D, strides: 1, pad: 'same', bias: r.f([6]), activation: 'relu6' }),
     );
