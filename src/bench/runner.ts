@@ -10,6 +10,7 @@ import { BENCH_ERROR } from '../report/collect.js';
 import { RUN_FILES } from '../train/rundir.js';
 import { archiveBenchError, inspectCell, moveAside, summaryStatus } from './cells.js';
 import type { Cell } from './grid.js';
+import { ExitCode } from '../util/errors.js';
 import { writeManifest, type BenchManifest, type ManifestCell, type ManifestStatus } from './manifest.js';
 import { formatDuration, type BenchDisplay } from './progress.js';
 
@@ -245,8 +246,8 @@ export async function runBench(
       const summary = summaryStatus(dir);
       let status: ManifestStatus;
       if (r.code === 0 && summary === 'finished') status = 'finished';
-      else if (r.code === 4 || summary === 'diverged') status = 'diverged';
-      else if (r.code === 130 || (r.code === 0 && summary === 'interrupted')) status = 'interrupted';
+      else if (r.code === ExitCode.diverged || summary === 'diverged') status = 'diverged';
+      else if (r.code === ExitCode.interrupted || (r.code === 0 && summary === 'interrupted')) status = 'interrupted';
       else status = 'failed';
       m.status = status;
       statuses.set(cell.name, status);

@@ -4,6 +4,7 @@
  * directory alone: finished → skip, checkpoint → resume, dead attempt → move aside and start again.
  */
 import type { Cell } from './grid.js';
+import { ExitCode } from '../util/errors.js';
 
 /** What the script needs. Paths must be absolute and visible from the compute nodes (a shared filesystem). */
 export interface SlurmSpec {
@@ -105,7 +106,7 @@ while :; do
 done
 cat "$ERR" >&2
 case "$CODE" in
-  0|4|130) ;;
+  0|${ExitCode.diverged}|${ExitCode.interrupted}) ;;
   *) mkdir -p "$DIR"
      { echo "pwlu bench: cell $CELL failed (exit code $CODE) in slurm task \${SLURM_ARRAY_JOB_ID:-?}_\${SLURM_ARRAY_TASK_ID}"
        echo "command: \${CMD[*]}"

@@ -11,9 +11,9 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { setupHash } from '../report/collect.js';
 import { renderReport, reportFromDir, writeReportFiles } from '../report/index.js';
-import { UserError } from '../util/errors.js';
+import { ExitCode, UserError } from '../util/errors.js';
 import { registryChecks } from './common.js';
-import { PROJECT_ROOT } from './main.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 
 export interface BenchCliOptions {
   config?: string;
@@ -246,11 +246,11 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
     process.stderr.write(`pwlu bench: wrote ${files.map((f) => relative(process.cwd(), f)).join(', ')}\n`);
     if (outcome.interrupted) {
       process.stderr.write('pwlu bench: interrupted; run the same command again to continue (finished cells are kept, the others resume)\n');
-      process.exitCode = 130;
+      process.exitCode = ExitCode.interrupted;
     } else if (outcome.failed.length > 0) {
       const first = outcome.failed[0]!;
       process.stderr.write(`pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see cells/<name>/bench-error.txt. A re-run retries them.\n`);
-      process.exitCode = first.code !== null && first.code >= 1 && first.code <= 4 ? first.code : 3;
+      process.exitCode = first.code !== null && first.code >= ExitCode.usage && first.code <= ExitCode.io ? first.code : ExitCode.backend;
     }
   } finally {
     process.off('SIGINT', onSignal);

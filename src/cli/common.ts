@@ -5,7 +5,7 @@ import { checkActivationConfig } from '../activations/registry.js';
 import type { ConfigIssue } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { modelNames, getModel } from '../models/registry.js';
-import { PROJECT_ROOT } from './main.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 
 /** Registry checks the schema cannot express: the architecture and the activation's options. */
 export function registryChecks(cfg: Config): ConfigIssue[] {

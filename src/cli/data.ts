@@ -2,7 +2,7 @@ import { listCatalog, catalogEntry } from '../data/catalog.js';
 import { discoverDataset } from '../data/discover.js';
 import { ensureDatasetFiles } from '../data/load.js';
 import { UserError } from '../util/errors.js';
-import { PROJECT_ROOT } from './main.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 
 /** `pwlu data list`: every known dataset, whether and where it was found, and how to get it. */
 export async function dataListCommand(opts: { json: boolean }): Promise<void> {

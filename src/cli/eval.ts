@@ -8,7 +8,8 @@ import { loadModelTensors } from '../train/state.js';
 import { buildModel, evaluate } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
 import { registryChecks } from './common.js';
-import { PROJECT_ROOT, type EvalCliOptions } from './main.js';
+import type { EvalCliOptions } from './main.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import { disposeModel } from '../models/infer.js';
 
 /** `pwlu eval`: rebuilds a run's model from its saved config, loads a checkpoint, scores the test split. */

@@ -1,15 +1,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ExitCode, UserError } from '../util/errors.js';
+import { PROJECT_ROOT } from '../util/paths.js';
+import { BACKENDS } from '../config/schema.js';
 import type { ModelsCliOptions } from './models.js';
 import type { SpeedCliOptions } from './speed.js';
 import type { BenchCliOptions } from './bench.js';
 import type { ReportCliOptions } from './report.js';
 
-/** The package root (where package.json, configs/ and datasets/ live), found from this file. */
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function version(): string {
   return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -20,7 +19,10 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-const BACKEND_HELP = 'tfjs backend: auto | tensorflow | torch | wasm | cpu (default: the config\'s backend, "auto" = fastest available)';
+/** The --backend option every command shares; its choices come from the config schema's one list. */
+function backendOption(): Option {
+  return new Option('-b, --backend <name>', `tfjs backend: ${BACKENDS.join(' | ')} (default: the config's backend, "auto" = fastest available)`).choices(BACKENDS);
+}
 
 /** Builds the commander program; heavy modules (tfjs) load only inside the actions. */
 export function buildProgram(): Command {
@@ -37,7 +39,7 @@ export function buildProgram(): Command {
     .option('-s, --set <key=value>', 'override one config key, e.g. --set train.lr=0.05 (repeatable; applied after the YAML)', collect)
     .option('-o, --out <dir>', 'run directory to create (default: results/<arch>-<activation>-<dataset>-s<seed>-<time>); must not exist or be empty')
     .option('-r, --resume <run_dir>', 'continue an interrupted run from its last checkpoint (same schedule, same data order)')
-    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .addOption(backendOption())
     .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
     .addOption(new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']))
     .option('--json', 'print summary.json on stdout instead of a text summary', false)
@@ -52,7 +54,7 @@ export function buildProgram(): Command {
     .description('Evaluate a run\'s checkpoint on the test split (top-1, top-5, loss).')
     .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
     .addOption(new Option('--checkpoint <which>', 'which checkpoint to load').choices(['best', 'last']).default('best'))
-    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .addOption(backendOption())
     .option('--json', 'print the result as JSON', false)
     .action(async (opts: EvalCliOptions) => {
       const { evalCommand } = await import('./eval.js');
@@ -88,7 +90,7 @@ export function buildProgram(): Command {
     .option('--activation <name>', 'activation', 'relu')
     .addOption(new Option('--stem <stem>', "stem: auto = small below 64 px; imagenet = torchvision's stem at any size (compare like with like against pytorch_reference.py)").choices(['auto', 'imagenet', 'small']).default('auto'))
     .option('--all-activations', 'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated', false)
-    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .addOption(backendOption())
     .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
     .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
     .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
@@ -109,7 +111,7 @@ export function buildProgram(): Command {
     .option('--seeds <n>', "seeds per cell: the config's seed and the next n-1", (v) => parseIntArg('--seeds', v), 1)
     .option('-j, --jobs <n>', 'cells run at once; each gets --threads floor(cores / jobs), at least 1 (default: 1). With --emit slurm: the array throttle %n', (v) => parseIntArg('--jobs', v))
     .option('-o, --out <dir>', 'bench folder: cells/<arch>-<activation>-s<seed>/, bench.json, results.csv, report.md, report.html (default: results/bench-<config name>)')
-    .addOption(new Option('-b, --backend <name>', BACKEND_HELP).choices(['auto', 'tensorflow', 'torch', 'wasm', 'cpu']))
+    .addOption(backendOption())
     .option('--emit <kind>', "write a job script instead of running: 'slurm' (an sbatch job array, one task per cell) into --out")
     .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect)
     .option('--baseline <activation>', 'activation the table compares against', 'swish')
@@ -210,6 +212,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`pwlu: internal error: ${err?.message ?? String(e)}\n`);
     if (process.env.PWLU_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
     else process.stderr.write('(set PWLU_DEBUG=1 for the stack trace)\n');
-    return ExitCode.backend;
+    return ExitCode.internal;
   }
 }

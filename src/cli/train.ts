@@ -11,7 +11,8 @@ import { UserError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { createProgress } from '../util/progress.js';
 import { gitCommit, registryChecks, versions } from './common.js';
-import { PROJECT_ROOT, type TrainCliOptions } from './main.js';
+import type { TrainCliOptions } from './main.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 import { disposeModel } from '../models/infer.js';
 
 /** summary.json: what a finished (or stopped) run produced, and what produced it. */

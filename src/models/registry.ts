@@ -1,8 +1,8 @@
 import { efficientnetB0 } from './efficientnet.js';
-import { mobilenetV2 } from './mobilenet_v2.js';
-import { mobilenetV3Large, mobilenetV3Small } from './mobilenet_v3.js';
+import { mobilenetV2 } from './mobilenet-v2.js';
+import { mobilenetV3Large, mobilenetV3Small } from './mobilenet-v3.js';
 import { resnet18, resnet34, resnet50 } from './resnet.js';
-import { resnet20, resnet56 } from './resnet_cifar.js';
+import { resnet20, resnet56 } from './resnet-cifar.js';
 import type { ModelEntry } from './types.js';
 
 /** Every architecture pwlu builds. A family file exports entries; list them here. */

@@ -5,6 +5,12 @@ export const ExitCode = {
   data: 2,
   backend: 3,
   diverged: 4,
+  /** Writing results failed (disk full, permissions): the message names the path. */
+  io: 5,
+  /** A bug in pwlu itself (not the user's input or machine): please report it with PWLU_DEBUG=1's stack. */
+  internal: 70,
+  /** Stopped by SIGINT/SIGTERM after saving a checkpoint (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

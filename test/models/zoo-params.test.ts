@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeDivisible } from '../../src/models/inverted_residual.js';
+import { makeDivisible } from '../../src/models/inverted-residual.js';
 import { FixedActivation } from '../../src/models/layers.js';
 import { countMacs } from '../../src/models/macs.js';
 import { modelNames } from '../../src/models/registry.js';

@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { buildMobileNet, makeDivisible, type BlockSpec, type MobileNetSpec } from './inverted_residual.js';
+import { buildMobileNet, makeDivisible, type BlockSpec, type MobileNetSpec } from './inverted-residual.js';
 import type { ModelBuildOptions, ModelEntry } from './types.js';
 
 /**
