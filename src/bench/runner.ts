@@ -4,14 +4,14 @@
  * moves aside those that died before one, and records failed cells and goes on.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_ERROR } from '../report/collect.js';
-import { RUN_FILES } from '../train/rundir.js';
+import { writeManifest, type BenchManifest, type ManifestCell, type ManifestStatus } from '../run/bench-manifest.js';
+import { BENCH_FILES, RUN_FILES } from '../run/files.js';
+import { RunDir } from '../run/run-dir.js';
+import { ExitCode, UserError } from '../util/errors.js';
 import { archiveBenchError, inspectCell, moveAside, summaryStatus } from './cells.js';
 import type { Cell } from './grid.js';
-import { ExitCode } from '../util/errors.js';
-import { writeManifest, type BenchManifest, type ManifestCell, type ManifestStatus } from './manifest.js';
 import { formatDuration, type BenchDisplay } from './progress.js';
 
 /** How a child process ended. */
@@ -99,19 +99,9 @@ export function spawnLauncher(bin: string, env: NodeJS.ProcessEnv = process.env)
   };
 }
 
-/** Epoch lines in a run's metrics.jsonl (distinct epochs), for the progress bar. */
+/** Epochs a cell's run has recorded so far, for the progress bar. */
 export function countEpochs(dir: string): number {
-  try {
-    const epochs = new Set<number>();
-    for (const line of readFileSync(join(dir, RUN_FILES.metrics), 'utf8').split('\n')) {
-      if (!line.startsWith('{"epoch"')) continue; // epoch lines start with their epoch; event lines with "event"
-      const m = /^\{"epoch":(\d+)/.exec(line);
-      if (m) epochs.add(Number(m[1]));
-    }
-    return epochs.size;
-  } catch {
-    return 0;
-  }
+  return new RunDir(dir).readMetrics().epochs.length;
 }
 
 function lastLines(text: string, n: number): string {
@@ -125,20 +115,16 @@ function describeEnd(r: LaunchResult): string {
 
 /** The one-line result of a finished cell, from its summary. */
 function resultLine(dir: string): string {
-  try {
-    const s = JSON.parse(readFileSync(join(dir, RUN_FILES.summary), 'utf8')) as { final?: { top1?: number } | null; best?: { top1: number; epoch: number } | null; wall_s?: number };
-    const top1 = typeof s.final?.top1 === 'number' ? `top-1 ${s.final.top1.toFixed(2)}%` : 'top-1 n/a';
-    const best = s.best ? ` (best ${s.best.top1.toFixed(2)}% at epoch ${s.best.epoch})` : '';
-    const wall = typeof s.wall_s === 'number' ? ` in ${formatDuration(s.wall_s)}` : '';
-    return `${top1}${best}${wall}`;
-  } catch {
-    return '';
-  }
+  const s = new RunDir(dir).readSummary();
+  if (!s) return '';
+  const top1 = typeof s.final?.top1 === 'number' ? `top-1 ${s.final.top1.toFixed(2)}%` : 'top-1 n/a';
+  const best = s.best && typeof s.best.top1 === 'number' ? ` (best ${s.best.top1.toFixed(2)}% ${s.best.split ?? 'test'} at epoch ${s.best.epoch})` : '';
+  const wall = typeof s.wall_s === 'number' ? ` in ${formatDuration(s.wall_s)}` : '';
+  return `${top1}${best}${wall}`;
 }
 
 /** Writes `bench-error.txt` into the cell directory: the command, how it ended and its stderr tail. */
 function recordFailure(dir: string, cell: Cell, args: string[], r: LaunchResult): string {
-  mkdirSync(dir, { recursive: true });
   const tail = lastLines(r.stderrTail, TAIL_LINES);
   const text = [
     `pwlu bench: cell ${cell.name} failed (${describeEnd(r)}) at ${new Date().toISOString()}`,
@@ -147,7 +133,7 @@ function recordFailure(dir: string, cell: Cell, args: string[], r: LaunchResult)
     tail || `(no output) ${describeEnd(r)}`,
     '',
   ].join('\n');
-  writeFileSync(join(dir, BENCH_ERROR), text);
+  new RunDir(dir).writeBenchError(text);
   return tail;
 }
 
@@ -161,7 +147,7 @@ export async function runBench(
   manifest: BenchManifest,
   opts: { launcher: Launcher; display: BenchDisplay; stop?: AbortSignal; interruptGraceMs?: number; tickMs?: number },
 ): Promise<BenchOutcome> {
-  const cellsDir = join(plan.out, 'cells');
+  const cellsDir = join(plan.out, BENCH_FILES.cells);
   mkdirSync(cellsDir, { recursive: true });
   const mcell = new Map<string, ManifestCell>(manifest.cells.map((c) => [c.name, c]));
   const statuses = new Map<string, ManifestStatus>();
@@ -173,6 +159,11 @@ export async function runBench(
   const queue: Cell[] = [];
   let skipped = 0;
   const plannedModes = { resume: 0, restart: 0, start: 0 };
+  const busy = plan.cells.flatMap((cell) => {
+    const st = inspectCell(dirOf(cell));
+    return st.kind === 'busy' ? [`${cell.name} (${st.why})`] : [];
+  });
+  if (busy.length > 0) throw new UserError(`${busy.length === 1 ? 'a cell is' : 'cells are'} still being trained by another process: ${busy.join(', ')}; wait for ${busy.length === 1 ? 'it' : 'them'} to end (or stop ${busy.length === 1 ? 'it' : 'them'} with kill -INT), then run the bench again`);
   for (const cell of plan.cells) {
     const st = inspectCell(dirOf(cell));
     if (st.kind === 'done') {
@@ -221,6 +212,12 @@ export async function runBench(
       skipped++;
       return;
     }
+    if (st.kind === 'busy') {
+      opts.display.note(`${cell.name}: ${st.why}; left alone (run the bench again when it has ended)`);
+      statuses.set(cell.name, 'interrupted');
+      m.status = 'interrupted';
+      return;
+    }
     let movedAside: string | undefined;
     if (st.kind === 'restart') {
       movedAside = moveAside(dir);
@@ -260,7 +257,7 @@ export async function runBench(
         m.error_tail = lastLines(tail, 20);
         failed.push({ name: cell.name, code: r.code });
         const lastLine = tail.split('\n').reverse().find((l) => /error/i.test(l)) ?? tail.split('\n').pop() ?? '';
-        opts.display.cellEnded(`${tag} FAILED (${why}): ${lastLine.trim()} — see cells/${cell.name}/${BENCH_ERROR}`);
+        opts.display.cellEnded(`${tag} FAILED (${why}): ${lastLine.trim()} — see ${BENCH_FILES.cells}/${cell.name}/${RUN_FILES.benchError}`);
       } else if (status === 'finished') {
         opts.display.cellEnded(`${tag} finished: ${resultLine(dir)}`);
       } else if (status === 'diverged') {

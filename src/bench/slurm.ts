@@ -4,6 +4,7 @@
  * directory alone: finished → skip, checkpoint → resume, dead attempt → move aside and start again.
  */
 import type { Cell } from './grid.js';
+import { archivedBenchError, BENCH_FILES, RUN_FILES, supersededPrefix } from '../run/files.js';
 import { ExitCode } from '../util/errors.js';
 
 /** What the script needs. Paths must be absolute and visible from the compute nodes (a shared filesystem). */
@@ -70,25 +71,25 @@ ${cases}
   *) echo "pwlu bench: no cell for array task $SLURM_ARRAY_TASK_ID (0-${n - 1})" >&2; exit 1 ;;
 esac
 
-DIR="$OUT/cells/$CELL"
-mkdir -p "$OUT/cells" "$OUT/slurm"
-if [ -f "$DIR/summary.json" ] && grep -Eq '"status": *"(finished|diverged)"' "$DIR/summary.json"; then
+DIR="$OUT/${BENCH_FILES.cells}/$CELL"
+mkdir -p "$OUT/${BENCH_FILES.cells}" "$OUT/slurm"
+if [ -f "$DIR/${RUN_FILES.summary}" ] && grep -Eq '"status": *"(finished|diverged)"' "$DIR/${RUN_FILES.summary}"; then
   echo "pwlu bench: $CELL is done; skipping"
   exit 0
 fi
-if [ -f "$DIR/config.yaml" ] && [ -f "$DIR/checkpoint-last.ckpt" ]; then
+if [ -f "$DIR/${RUN_FILES.config}" ] && [ -f "$DIR/${RUN_FILES.last}" ]; then
   MODE=resume
-  if [ -f "$DIR/bench-error.txt" ]; then
-    n=1; while [ -e "$DIR/bench-error.prev-$n.txt" ]; do n=$((n + 1)); done
-    mv "$DIR/bench-error.txt" "$DIR/bench-error.prev-$n.txt"
+  if [ -f "$DIR/${RUN_FILES.benchError}" ]; then
+    n=1; while [ -e "$DIR/${archivedBenchError('$n')}" ]; do n=$((n + 1)); done
+    mv "$DIR/${RUN_FILES.benchError}" "$DIR/${archivedBenchError('$n')}"
   fi
   CMD=("\${PWLU_CMD[@]}" train --resume "$DIR" --json --threads "$THREADS"${backend})
 else
   MODE=new
   if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
-    n=1; while [ -e "$DIR.failed-$n" ]; do n=$((n + 1)); done
-    mv "$DIR" "$DIR.failed-$n"
-    echo "pwlu bench: $CELL died before its first checkpoint; moved to cells/$CELL.failed-$n"
+    n=1; while [ -e "${supersededPrefix('$DIR')}$n" ]; do n=$((n + 1)); done
+    mv "$DIR" "${supersededPrefix('$DIR')}$n"
+    echo "pwlu bench: $CELL died before its first checkpoint; moved to ${BENCH_FILES.cells}/${supersededPrefix('$CELL')}$n"
   fi
   CMD=("\${PWLU_CMD[@]}" train --config "$CONFIG" "\${COMMON_SETS[@]}" "\${CELL_SETS[@]}" --out "$DIR" --json --threads "$THREADS"${backend})
 fi
@@ -111,7 +112,7 @@ case "$CODE" in
      { echo "pwlu bench: cell $CELL failed (exit code $CODE) in slurm task \${SLURM_ARRAY_JOB_ID:-?}_\${SLURM_ARRAY_TASK_ID}"
        echo "command: \${CMD[*]}"
        echo "--- last lines of its stderr ---"
-       tail -n 60 "$ERR"; } > "$DIR/bench-error.txt" ;;
+       tail -n 60 "$ERR"; } > "$DIR/${RUN_FILES.benchError}" ;;
 esac
 exit "$CODE"
 `;

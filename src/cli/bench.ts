@@ -1,15 +1,18 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { activationNames } from '../activations/registry.js';
 import { cellSets, expandGrid, parseList, seedList, type Cell } from '../bench/grid.js';
-import { mergeCells, readManifest, writeManifest, type BenchManifest } from '../bench/manifest.js';
+import { mergeCells } from '../bench/manifest.js';
+import { readManifest, writeManifest, type BenchManifest } from '../run/bench-manifest.js';
+import { BENCH_FILES, RUN_FILES } from '../run/files.js';
+import { acquireLock, commandLine, processAlive } from '../run/lock.js';
+import { setupHash } from '../run/run-dir.js';
 import { createBenchDisplay } from '../bench/progress.js';
 import { runBench, spawnLauncher } from '../bench/runner.js';
 import { renderSlurmScript, slurmInstructions } from '../bench/slurm.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { setupHash } from '../report/collect.js';
 import { renderReport, reportFromDir, writeReportFiles } from '../report/index.js';
 import { ExitCode, UserError } from '../util/errors.js';
 import { registryChecks } from './common.js';
@@ -32,8 +35,6 @@ export interface BenchCliOptions {
 }
 
 const BIN = join(PROJECT_ROOT, 'bin', 'pwlu.js');
-const LOCK = 'bench.lock';
-const SNAPSHOT = 'base-config.yaml';
 
 /** Threads per cell: the cores divided among the concurrent cells (at least one). */
 export function threadsPerJob(jobs: number, cores = availableParallelism()): number {
@@ -118,46 +119,11 @@ function checkSameBase(previous: BenchManifest | null, r: Resolved): void {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function cmdline(pid: number): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  } catch {
-    return null;
-  }
-}
-
-/** Takes the folder's lock, or says which live bench holds it. A lock left by a killed bench is taken over. */
-function takeLock(out: string): () => void {
-  const p = join(out, LOCK);
-  if (existsSync(p)) {
-    try {
-      const l = JSON.parse(readFileSync(p, 'utf8')) as { pid: number; host: string };
-      const cl = l.host === hostname() ? cmdline(l.pid) : null;
-      if (l.host === hostname() && processAlive(l.pid) && (cl === null || cl.includes('bench'))) {
-        throw new UserError(`another pwlu bench (pid ${l.pid}) is running in ${out}; wait for it, or stop it with kill -INT ${l.pid}`);
-      }
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-    }
-  }
-  writeFileSync(p, `${JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() })}\n`);
-  return () => rmSync(p, { force: true });
-}
-
 /** A cell still trained by a child of a bench that was killed on its own: resuming it now would race it. */
 function checkOrphans(previous: BenchManifest | null, out: string): void {
   for (const c of previous?.cells ?? []) {
     if (c.status !== 'running' || !c.pid || !processAlive(c.pid)) continue;
-    const cl = cmdline(c.pid);
+    const cl = commandLine(c.pid);
     if (cl !== null && cl.includes(join(out, c.dir))) {
       throw new UserError(`cell ${c.name} is still being trained by pid ${c.pid} (left running by a bench that was killed); wait for it to end or stop it (kill -INT ${c.pid}), then run the bench again`);
     }
@@ -165,13 +131,13 @@ function checkOrphans(previous: BenchManifest | null, out: string): void {
 }
 
 function snapshotConfig(r: Resolved): string {
-  const snap = join(r.out, SNAPSHOT);
+  const snap = join(r.out, BENCH_FILES.snapshot);
   copyFileSync(r.configPath, snap);
   return snap;
 }
 
 function emitSlurm(r: Resolved, o: BenchCliOptions): void {
-  mkdirSync(join(r.out, 'cells'), { recursive: true });
+  mkdirSync(join(r.out, BENCH_FILES.cells), { recursive: true });
   mkdirSync(join(r.out, 'slurm'), { recursive: true });
   const previous = readManifest(r.out);
   checkSameBase(previous, r);
@@ -208,8 +174,8 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
   }
   const jobs = Math.max(1, o.jobs ?? 1);
   const threads = threadsPerJob(jobs);
-  mkdirSync(join(r.out, 'cells'), { recursive: true });
-  const release = takeLock(r.out);
+  mkdirSync(join(r.out, BENCH_FILES.cells), { recursive: true });
+  const lock = acquireLock(join(r.out, BENCH_FILES.lock), 'pwlu bench', (why) => process.stderr.write(`pwlu bench: ${why}\n`));
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) return;
@@ -249,12 +215,12 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
       process.exitCode = ExitCode.interrupted;
     } else if (outcome.failed.length > 0) {
       const first = outcome.failed[0]!;
-      process.stderr.write(`pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see cells/<name>/bench-error.txt. A re-run retries them.\n`);
+      process.stderr.write(`pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see ${BENCH_FILES.cells}/<name>/${RUN_FILES.benchError}. A re-run retries them.\n`);
       process.exitCode = first.code !== null && first.code >= ExitCode.usage && first.code <= ExitCode.io ? first.code : ExitCode.backend;
     }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    release();
+    lock.release();
   }
 }

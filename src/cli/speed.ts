@@ -3,7 +3,7 @@ import { ConfigSchema } from '../config/schema.js';
 import { selectBackend, type ConcreteBackend } from '../backends/select.js';
 import { Optimizer } from '../train/optimizer.js';
 import { countTrainable } from '../train/state.js';
-import { buildModel, makeTrainStep, paramGroups } from '../train/trainer.js';
+import { buildModel, makeTrainStep, paramGroups } from '../train/step.js';
 import { Rng } from '../util/rng.js';
 import { UserError } from '../util/errors.js';
 import { registryChecks, versions } from './common.js';

@@ -1,44 +1,20 @@
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { stringifyConfig } from '../config/format.js';
 import { selectBackend, type ConcreteBackend } from '../backends/select.js';
 import { loadDataset } from '../data/load.js';
 import { countActivationSites, countAllSites } from '../models/sites.js';
-import { createRunDir, defaultRunName, openRunDir, type RunDir } from '../train/rundir.js';
-import { DivergedError, train, type TrainOutcome } from '../train/trainer.js';
-import { UserError } from '../util/errors.js';
+import type { Lock } from '../run/lock.js';
+import type { Summary } from '../run/records.js';
+import { createRunDir, defaultRunName, openRunDir, type RunDir } from '../run/run-dir.js';
+import { DivergedError, Trainer, type TrainProgress } from '../train/trainer.js';
+import { ExitCode, UserError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { createProgress } from '../util/progress.js';
 import { gitCommit, registryChecks, versions } from './common.js';
 import type { TrainCliOptions } from './main.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { disposeModel } from '../models/infer.js';
-
-/** summary.json: what a finished (or stopped) run produced, and what produced it. */
-export interface Summary {
-  status: 'finished' | 'interrupted' | 'diverged' | 'failed';
-  arch: string;
-  activation: string;
-  dataset: string;
-  seed: number;
-  epochs: number;
-  epochs_completed: number;
-  final: { top1: number; top5: number; loss: number } | null;
-  /** Which activation sites took the configured activation, and how many of how many. */
-  activation_sites: { mode: 'all' | 'default'; replaced: number; total: number };
-  best: { top1: number; epoch: number } | null;
-  params: number;
-  act_params: number;
-  img_size: number;
-  wall_s: number;
-  train_img_per_s: number;
-  backend: { name: string; reason: string; detail: Record<string, string | number | boolean> };
-  versions: Record<string, string>;
-  git_commit: string | null;
-  config_hash: string;
-  error?: string;
-}
 
 function flagSets(opts: TrainCliOptions): string[] {
   const sets = [...opts.set];
@@ -48,43 +24,74 @@ function flagSets(opts: TrainCliOptions): string[] {
   return sets;
 }
 
-/** `pwlu train`: config → run directory → backend → data → training loop → summary. */
-export async function trainCommand(opts: TrainCliOptions): Promise<void> {
-  let run: RunDir;
-  let loaded;
+/**
+ * Stops training cleanly on SIGINT and SIGTERM (Ctrl-C, kill, Slurm pre-emption, container
+ * runtimes): the loop saves a checkpoint at the next step boundary and the command exits 130. A
+ * repeated signal does not cut the save short; only SIGKILL does.
+ */
+function stopOnSignals(): { stopped: () => boolean; dispose: () => void } {
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) {
+      process.stderr.write(`\npwlu: ${sig} again: still saving the checkpoint; it is complete in a moment (kill -9 aborts without one)\n`);
+      return;
+    }
+    signal = sig;
+    process.stderr.write(`\npwlu: interrupt (${sig}): saving a checkpoint at the end of this step\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    stopped: () => signal !== null,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Opens the run directory the command works in, locked: a new one from the config, or the one to resume. */
+function openRun(opts: TrainCliOptions): { run: RunDir; lock: Lock | null; loaded: ReturnType<typeof loadConfig> } | null {
   if (opts.resume) {
     if (opts.config || opts.set.length || opts.out) {
       throw new UserError('--resume continues a run with the config saved in it; do not combine it with --config, --set or --out');
     }
-    run = openRunDir(resolve(opts.resume));
+    const run = openRunDir(resolve(opts.resume));
+    const done = run.readSummary();
+    if (done?.status === 'finished') {
+      process.stdout.write(`${run.dir} has finished already (${String(done.epochs_completed)}/${String(done.epochs)} epochs); nothing to do\n`);
+      return null;
+    }
     // Backend/threads flags may differ on resume (another machine); they do not change results' meaning.
-    loaded = loadConfig(run.path('config'), flagSets({ ...opts, set: [] }), { extraChecks: registryChecks });
-  } else {
-    loaded = loadConfig(opts.config ?? null, flagSets(opts), { extraChecks: registryChecks });
-    const c = loaded.config;
-    const name = c.name ?? defaultRunName([c.model.arch, c.activation.name, c.data.name, `s${c.seed}`]);
-    const out = opts.out ? resolve(opts.out) : join(PROJECT_ROOT, 'results', name);
-    run = createRunDir(out);
-    run.writeAtomic('config', stringifyConfig(c));
+    const loaded = loadConfig(run.path('config'), flagSets({ ...opts, set: [] }), { extraChecks: registryChecks });
+    return { run, lock: run.lock('pwlu train --resume'), loaded };
   }
+  const loaded = loadConfig(opts.config ?? null, flagSets(opts), { extraChecks: registryChecks });
+  const c = loaded.config;
+  const name = c.name ?? defaultRunName([c.model.arch, c.activation.name, c.data.name, `s${c.seed}`]);
+  const { run, lock } = createRunDir(opts.out ? resolve(opts.out) : join(PROJECT_ROOT, 'results', name));
+  run.writeConfig(stringifyConfig(c));
+  return { run, lock, loaded };
+}
+
+/** `pwlu train`: config → run directory → backend → data → training loop → summary. */
+export async function trainCommand(opts: TrainCliOptions): Promise<void> {
+  const opened = openRun(opts);
+  if (!opened) return;
+  const { run, lock, loaded } = opened;
   const config = loaded.config;
   const log = createLogger({ file: run.path('log'), level: opts.quiet ? 'warn' : 'info' });
-  let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write('\npwlu: interrupt: saving a checkpoint (press Ctrl-C again to abort at once)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const signals = stopOnSignals();
   const started = Date.now();
-  let summary: Summary | null = null;
+  let trainer: Trainer | null = null;
+  let base: Pick<Summary, 'arch' | 'activation' | 'dataset' | 'seed' | 'epochs' | 'img_size' | 'backend' | 'versions' | 'git_commit' | 'config_hash'> | null = null;
   try {
     log.info({ run: run.dir, config_hash: loaded.hash, resume: Boolean(opts.resume) }, 'run directory');
     const backend = await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device });
     log.info({ backend: backend.name, reason: backend.reason, ...backend.detail, skipped: backend.skipped.map((s) => `${s.name}: ${s.reason}`) }, `backend ${backend.name}`);
     const { dataset, val, location } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, log: (m: string) => log.info(m) });
     log.info({ dataset: dataset.name, train: dataset.train.n, test: dataset.test.n, val: val?.n ?? 0, from: location }, 'data');
-    const base = {
+    base = {
       arch: config.model.arch,
       activation: config.activation.name,
       dataset: config.data.name,
@@ -96,59 +103,68 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
       git_commit: gitCommit(),
       config_hash: loaded.hash,
     };
-    let outcome: TrainOutcome;
-    try {
-      outcome = await train({
-        config,
-        configHash: loaded.hash,
-        run,
-        log,
-        progress: createProgress(!opts.quiet && process.stderr.isTTY === true),
-        dataset,
-        val,
-        resume: Boolean(opts.resume),
-        shouldStop: () => stop,
-      });
-    } catch (e) {
-      if (e instanceof DivergedError) {
-        summary = { ...base, status: 'diverged', epochs_completed: 0, activation_sites: { mode: config.activation.sites, replaced: 0, total: 0 }, final: null, best: null, params: 0, act_params: 0, wall_s: (Date.now() - started) / 1000, train_img_per_s: 0, error: e.message };
-        run.writeAtomic('summary', `${JSON.stringify(summary, null, 2)}\n`);
-      }
-      throw e;
-    }
-    const m = outcome.lastMetrics ?? lastMetricsFromFile(run);
-    summary = {
+    trainer = new Trainer({
+      config,
+      configHash: loaded.hash,
+      run,
+      log,
+      progress: createProgress(!opts.quiet && process.stderr.isTTY === true),
+      dataset,
+      val,
+      resume: Boolean(opts.resume),
+      shouldStop: signals.stopped,
+    });
+    const outcome = await trainer.run();
+    const summary: Summary = {
       ...base,
+      ...summaryFields(outcome, run),
       status: outcome.status,
-      epochs_completed: outcome.position.epoch,
       activation_sites: { mode: config.activation.sites, replaced: countActivationSites(outcome.model), total: countAllSites(outcome.model) },
-      final: m ? { top1: m.test_top1, top5: m.test_top5, loss: m.test_loss } : null,
-      best: outcome.position.best,
-      params: outcome.params,
-      act_params: outcome.actParams,
-      wall_s: outcome.wallSeconds,
-      train_img_per_s: outcome.trainImgPerS,
     };
-    run.writeAtomic('summary', `${JSON.stringify(summary, null, 2)}\n`);
+    run.writeSummary(summary);
     disposeModel(outcome.model);
     if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else process.stdout.write(textSummary(summary, run.dir));
-    if (outcome.status === 'interrupted') process.exitCode = 130;
+    if (outcome.status === 'interrupted') process.exitCode = ExitCode.interrupted;
+  } catch (e) {
+    // A run that stops on an error still says how far it got and why (the last good checkpoint stays).
+    const progress = e instanceof DivergedError ? (e.progress ?? null) : (trainer?.progress() ?? null);
+    if (base) {
+      const summary: Summary = {
+        ...base,
+        ...(progress ? summaryFields(progress, run) : { epochs_completed: 0, final: null, best: null, params: 0, act_params: 0, train_img_per_s: 0, wall_s: (Date.now() - started) / 1000 }),
+        status: e instanceof DivergedError ? 'diverged' : 'failed',
+        activation_sites: { mode: config.activation.sites, replaced: trainer ? countActivationSites(trainer.model) : 0, total: trainer ? countAllSites(trainer.model) : 0 },
+        error: e instanceof Error ? e.message : String(e),
+      };
+      try {
+        run.writeSummary(summary);
+      } catch (w) {
+        log.error({ err: (w as Error).message }, 'could not write summary.json');
+      }
+    }
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'training stopped');
+    throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    signals.dispose();
     await log.close();
+    lock?.release();
   }
 }
 
-function lastMetricsFromFile(run: RunDir): { test_top1: number; test_top5: number; test_loss: number } | null {
-  try {
-    // The last epoch line: metrics.jsonl also holds event records (e.g. PWLU's realignment).
-    const records = readFileSync(run.path('metrics'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const last = records.filter((r) => !('event' in r)).pop();
-    return last ? (last as { test_top1: number; test_top5: number; test_loss: number }) : null;
-  } catch {
-    return null;
-  }
+/** The summary fields that come from what training achieved (finished, stopped or failed). */
+function summaryFields(p: TrainProgress, run: RunDir): Pick<Summary, 'epochs_completed' | 'final' | 'best' | 'params' | 'act_params' | 'wall_s' | 'train_img_per_s'> {
+  const m = p.lastMetrics ?? run.readMetrics().epochs.at(-1) ?? null;
+  const best = p.position.best;
+  return {
+    epochs_completed: p.position.epoch,
+    final: m && m.test_top1 !== null ? { top1: m.test_top1, top5: m.test_top5 ?? NaN, loss: m.test_loss ?? NaN } : null,
+    best: best && 'split' in best ? best : best ? { ...best, split: 'test', test_top1: best.top1, test_top5: null } : null,
+    params: p.params,
+    act_params: p.actParams,
+    wall_s: p.wallSeconds,
+    train_img_per_s: p.trainImgPerS,
+  };
 }
 
 function textSummary(s: Summary, dir: string): string {
@@ -160,7 +176,7 @@ function textSummary(s: Summary, dir: string): string {
     ['epochs', `${s.epochs_completed}/${s.epochs}`],
     ['test top-1', `${f(s.final?.top1)} %`],
     ['test top-5', `${f(s.final?.top5)} %`],
-    ['best top-1', s.best ? `${f(s.best.top1)} % (epoch ${s.best.epoch})` : 'n/a'],
+    ['best', s.best ? `epoch ${s.best.epoch} (chosen on ${s.best.split}: top-1 ${f(s.best.top1)} %), test top-1 ${f(s.best.test_top1 ?? undefined)} %` : 'n/a'],
     ['parameters', `${s.params.toLocaleString('en-US')} (activation: ${s.act_params})`],
     ['backend', `${s.backend.name} (${s.backend.reason})`],
     ['throughput', `${Math.round(s.train_img_per_s)} train img/s`],

@@ -42,20 +42,19 @@ export async function ensureDatasetFiles(
 ): Promise<Located> {
   const log = opts.log ?? (() => {});
   const { found, searched } = discoverDataset(entry, { dataDir, projectRoot: opts.projectRoot, systemRoot: opts.systemRoot });
+  // A folder the user named is used or the run fails: silently training on another copy would misreport results.
+  const named = searched.find((c) => c.rule === 'data.dir');
+  if (named && found && found.rule !== 'data.dir') {
+    throw new DataError(`data.dir ${named.dir} does not hold ${entry.title} (it needs ${entry.files.join(', ')}); a copy exists in ${found.dir}: unset data.dir to use it`);
+  }
   if (found !== null) {
-    if (dataDir !== null && found.rule !== 'data.dir') {
-      log(`data.dir ${searched[0]!.dir} does not hold ${entry.title}; using ${found.dir}`);
-    }
     log(`${entry.title}: using ${found.dir} (${found.rule})`);
     return found;
   }
   const where = searched.map((c) => `  ${c.dir}  (${c.rule})`).join('\n');
-  if (!download || entry.downloads.length === 0) {
-    throw new DataError(
-      `${entry.title} not found. Searched:\n${where}\n` +
-        (entry.downloads.length > 0 ? 'data.download is false, so nothing was downloaded.\n' : '') +
-        provideDataHelp(entry, opts.projectRoot, opts.systemRoot),
-    );
+  if (!download || entry.downloads.length === 0 || named) {
+    const why = entry.downloads.length === 0 ? '' : !download ? 'data.download is false, so nothing was downloaded.\n' : 'data.dir is set, so nothing was downloaded elsewhere.\n';
+    throw new DataError(`${entry.title} not found. Searched:\n${where}\n${why}${provideDataHelp(entry, opts.projectRoot, opts.systemRoot)}`);
   }
   const dest = projectDatasetDir(opts.projectRoot, entry.name);
   log(`${entry.title} not found locally; downloading into ${dest}`);

@@ -3,28 +3,16 @@
  * runs, at any depth), whatever state it is in. A run that did not finish is read too and carries its
  * status, so a report can say what is missing instead of dropping it.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Summary } from '../cli/train.js';
-import { canonicalJson } from '../config/format.js';
-import { RUN_FILES } from '../train/rundir.js';
+import { readManifest } from '../run/bench-manifest.js';
+import { BENCH_FILES, SUPERSEDED_RE } from '../run/files.js';
+import type { EpochRecord } from '../run/records.js';
+import { findRunDirs, isSearchableDir, RunDir, setupHash } from '../run/run-dir.js';
 
 /** Where a run stands. `incomplete`: no summary (killed, or still running); `missing`: a bench cell never started. */
 export type RunStatus = 'finished' | 'interrupted' | 'diverged' | 'failed' | 'incomplete' | 'missing';
-
-/** One line of metrics.jsonl that reports an epoch (event lines are left out). */
-export interface EpochPoint {
-  epoch: number;
-  lr: number;
-  train_loss: number;
-  train_top1: number;
-  test_loss: number | null;
-  test_top1: number | null;
-  test_top5: number | null;
-  img_per_s: number;
-}
 
 /** One PWLU instance from activations.json: its learned shape and its phase-I statistics. */
 export interface PwluInstance {
@@ -79,7 +67,7 @@ export interface RunRecord {
   wall_s: number | null;
   /** Why it failed or stopped, when known (summary error or the tail of bench-error.txt). */
   error: string | null;
-  curve: EpochPoint[];
+  curve: EpochRecord[];
   pwlu: PwluLayer[];
   /** The epoch activations.json was written at. */
   pwlu_epoch: number | null;
@@ -96,16 +84,6 @@ export interface ExpectedCell {
   dir: string;
 }
 
-/** The bench manifest's name inside a results folder. */
-export const BENCH_MANIFEST = 'bench.json';
-/** The file `pwlu bench` leaves in a cell directory when the cell's process failed. */
-export const BENCH_ERROR = 'bench-error.txt';
-/** Moved-aside attempts: `<cell>.failed-<n>`. */
-export const SUPERSEDED_RE = /\.failed-\d+$/;
-
-const SKIP_DIRS = new Set(['node_modules', '.git']);
-const MAX_DEPTH = 8;
-
 type Json = Record<string, unknown>;
 
 function isRecord(v: unknown): v is Json {
@@ -120,95 +98,12 @@ function str(v: unknown, fallback: string): string {
   return typeof v === 'string' ? v : fallback;
 }
 
-/** Finds run directories (folders holding config.yaml) under `root`, not descending into runs. */
-export function findRunDirs(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (existsSync(join(dir, RUN_FILES.config))) {
-      out.push(dir);
-      return;
-    }
-    if (depth >= MAX_DEPTH) return;
-    let entries: string[];
-    try {
-      entries = readdirSync(dir).sort();
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (SKIP_DIRS.has(e) || e.startsWith('.')) continue;
-      const p = join(dir, e);
-      try {
-        if (statSync(p).isDirectory()) walk(p, depth + 1);
-      } catch {
-        // vanished while walking: skip
-      }
-    }
-  };
-  walk(root, 0);
-  return out;
-}
-
-/** Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). */
-export function setupHash(config: Json): string {
-  const c = structuredClone(config);
-  for (const k of ['name', 'seed', 'backend', 'threads', 'device', 'activation']) delete c[k];
-  if (isRecord(c.model)) delete c.model.arch;
-  if (isRecord(c.data)) {
-    delete c.data.dir;
-    delete c.data.download;
-  }
-  return createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
-}
-
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  } catch {
-    return null;
-  }
-}
-
-/** Epoch lines of metrics.jsonl, one per epoch (a line repeated by a resume keeps the last), in order. */
-export function readCurve(path: string): EpochPoint[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return [];
-  }
-  const byEpoch = new Map<number, EpochPoint>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let r: unknown;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      continue; // a line cut by a crash
-    }
-    if (!isRecord(r) || 'event' in r) continue;
-    const epoch = num(r.epoch);
-    if (epoch === null) continue;
-    byEpoch.set(epoch, {
-      epoch,
-      lr: num(r.lr) ?? NaN,
-      train_loss: num(r.train_loss) ?? NaN,
-      train_top1: num(r.train_top1) ?? NaN,
-      test_loss: num(r.test_loss),
-      test_top1: num(r.test_top1),
-      test_top5: num(r.test_top5),
-      img_per_s: num(r.img_per_s) ?? NaN,
-    });
-  }
-  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
-}
-
-function readPwlu(path: string): { epoch: number | null; layers: PwluLayer[] } {
-  const j = readJson(path);
-  if (!isRecord(j) || !Array.isArray(j.layers)) return { epoch: null, layers: [] };
+/** The PWLU layers of a run's activations.json (the report draws their learned shapes). */
+function readPwlu(run: RunDir): { epoch: number | null; layers: PwluLayer[] } {
+  const j = run.readActivations();
   const layers: PwluLayer[] = [];
   for (const l of j.layers) {
-    if (!isRecord(l) || l.type !== 'pwlu' || !Array.isArray(l.instances)) continue;
+    if (l.type !== 'pwlu' || !Array.isArray(l.instances)) continue;
     const instances: PwluInstance[] = [];
     for (const q of l.instances) {
       if (!isRecord(q) || !Array.isArray(q.breakpoints) || !Array.isArray(q.heights)) continue;
@@ -244,28 +139,22 @@ function errorLine(text: string): string {
 
 /** Reads one run directory into a record, whatever state it is in. */
 export function readRun(dir: string, root: string): RunRecord {
+  const run = new RunDir(dir);
   let config: Json = {};
   try {
-    const parsed: unknown = parseYaml(readFileSync(join(dir, RUN_FILES.config), 'utf8'));
+    const parsed: unknown = parseYaml(run.readConfigText());
     if (isRecord(parsed)) config = parsed;
   } catch {
     // unreadable config: the summary may still say what the run was
   }
   const cfg = (section: string): Json => (isRecord(config[section]) ? (config[section] as Json) : {});
-  const summaryRaw = readJson(join(dir, RUN_FILES.summary));
-  const summary = isRecord(summaryRaw) ? (summaryRaw as Partial<Summary> & Json) : null;
-  const curve = readCurve(join(dir, RUN_FILES.metrics));
-  const pwlu = readPwlu(join(dir, RUN_FILES.activations));
+  const summary = run.readSummary();
+  const curve = run.readMetrics().epochs;
+  const pwlu = readPwlu(run);
   const name = basename(dir);
   const superseded = SUPERSEDED_RE.test(name);
-  let benchError: string | null = null;
-  if (existsSync(join(dir, BENCH_ERROR))) {
-    try {
-      benchError = errorLine(readFileSync(join(dir, BENCH_ERROR), 'utf8')) || 'failed (no message)';
-    } catch {
-      benchError = 'failed';
-    }
-  }
+  const errorText = run.readBenchError();
+  const benchError = errorText === null ? null : errorLine(errorText) || 'failed (no message)';
   let status: RunStatus;
   const s = summary?.status;
   if (s === 'finished' || s === 'interrupted' || s === 'diverged' || s === 'failed') status = s;
@@ -276,7 +165,7 @@ export function readRun(dir: string, root: string): RunRecord {
   const dataCfg = cfg('data');
   const synth = isRecord(dataCfg.synthetic) ? dataCfg.synthetic : {};
   const imgSize = num(summary?.img_size) ?? num(dataCfg.image_size) ?? (dataCfg.name === 'synthetic' ? num(synth.size) : null);
-  const bestFromCurve = curve.reduce<EpochPoint | null>((b, p) => (p.test_top1 !== null && (b === null || p.test_top1 > (b.test_top1 ?? -Infinity)) ? p : b), null);
+  const bestFromCurve = curve.reduce<EpochRecord | null>((b, p) => (p.test_top1 !== null && (b === null || p.test_top1 > (b.test_top1 ?? -Infinity)) ? p : b), null);
   const finished = status === 'finished';
   return {
     dir,
@@ -293,7 +182,8 @@ export function readRun(dir: string, root: string): RunRecord {
     epochs_completed: num(summary?.epochs_completed) ?? curve.length,
     top1: finished ? num(summary?.final?.top1) : (lastEval?.test_top1 ?? null),
     top5: finished ? num(summary?.final?.top5) : (lastEval?.test_top5 ?? null),
-    top1_best: num(summary?.best?.top1) ?? bestFromCurve?.test_top1 ?? null,
+    // The test top-1 of the selected epoch (chosen on val when the run held one out; older summaries: on test).
+    top1_best: summary?.best ? num(summary.best.split === 'val' ? summary.best.test_top1 : summary.best.top1) : (bestFromCurve?.test_top1 ?? null),
     epoch_best: num(summary?.best?.epoch) ?? bestFromCurve?.epoch ?? null,
     param_count: summary?.params ? num(summary.params) : null,
     act_param_count: summary?.params ? num(summary.act_params) : null,
@@ -312,10 +202,10 @@ export function readRun(dir: string, root: string): RunRecord {
 export function readExpectedCells(root: string): ExpectedCell[] {
   const out: ExpectedCell[] = [];
   const visit = (dir: string, depth: number) => {
-    const m = readJson(join(dir, BENCH_MANIFEST));
-    if (isRecord(m) && Array.isArray(m.cells)) {
+    const m = readManifest(dir);
+    if (m) {
       for (const c of m.cells) {
-        if (!isRecord(c) || typeof c.name !== 'string') continue;
+        if (typeof c.name !== 'string') continue;
         out.push({
           name: c.name,
           dataset: str(m.dataset, '?'),
@@ -323,7 +213,7 @@ export function readExpectedCells(root: string): ExpectedCell[] {
           arch: str(c.arch, '?'),
           activation: str(c.activation, '?'),
           seed: num(c.seed) ?? 0,
-          dir: join(dir, typeof c.dir === 'string' ? c.dir : join('cells', c.name)),
+          dir: join(dir, typeof c.dir === 'string' ? c.dir : join(BENCH_FILES.cells, c.name)),
         });
       }
       return;
@@ -335,15 +225,7 @@ export function readExpectedCells(root: string): ExpectedCell[] {
     } catch {
       return;
     }
-    for (const e of entries) {
-      const p = join(dir, e);
-      if (e.startsWith('.') || SKIP_DIRS.has(e) || existsSync(join(p, RUN_FILES.config))) continue;
-      try {
-        if (statSync(p).isDirectory()) visit(p, depth + 1);
-      } catch {
-        // skip
-      }
-    }
+    for (const e of entries) if (isSearchableDir(dir, e)) visit(join(dir, e), depth + 1);
   };
   visit(root, 0);
   return out;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { isActivationLayer } from '../activations/types.js';
 import { UserError } from '../util/errors.js';
-import type { StoredTensor } from './checkpoint.js';
+import type { StoredTensor } from '../run/checkpoint.js';
 
 /** Every weight of the model (trainable and running statistics), under process-stable names. */
 export function modelTensors(model: tfl.LayersModel): StoredTensor[] {

@@ -1,24 +1,26 @@
-import * as tf from '@tensorflow/tfjs-core';
+/**
+ * Our own training loop (not model.fit), so that schedules, metrics, checkpoints and the PWLU
+ * phases stay under our control. Resumable at any step: data order and augmentation depend only
+ * on (seed, epoch, batch), and the checkpoint holds weights, optimizer slots and the position.
+ *
+ * `Trainer.run` reads top to bottom: restore, then per epoch start → train steps → evaluate →
+ * end of epoch (metrics, learned shapes, checkpoints in a crash-safe order).
+ */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { isActivationLayer } from '../activations/types.js';
-import { makeActivationFactory } from '../activations/registry.js';
-import type { BackendChoice } from '../backends/select.js';
 import type { Config } from '../config/schema.js';
 import { epochBatches, numBatches } from '../data/batches.js';
 import type { Dataset, Split } from '../data/types.js';
-import { BatchNorm } from '../models/batchnorm.js';
-import { getModel, resolveStem } from '../models/registry.js';
+import { readCheckpoint, writeCheckpoint, type StoredTensor } from '../run/checkpoint.js';
+import type { BestRecord, EpochRecord, SelectionSplit } from '../run/records.js';
+import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
 import { ExitCode, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
-import { readCheckpoint, writeCheckpoint, type StoredTensor } from './checkpoint.js';
-import { crossEntropy, topKCorrect } from './metrics.js';
+import { describeActivations, frozenVariableNames, startEpoch } from './activation-hooks.js';
 import { Optimizer, type ParamGroupEntry } from './optimizer.js';
-import type { RunDir } from './rundir.js';
 import { learningRate } from './schedule.js';
 import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
-import { decayedActivationVariables, describeActivations, frozenVariableNames, startEpoch, stepHooks } from './activation-hooks.js';
-import { predict } from '../models/infer.js';
+import { buildModel, evaluate, makeTrainStep, paramGroups } from './step.js';
 
 /** Where training stands; stored in every checkpoint so a run resumes exactly. */
 export interface TrainPosition {
@@ -29,7 +31,8 @@ export interface TrainPosition {
   /** Whether the current epoch's start hooks (and their metrics events) have run. */
   epochStarted: boolean;
   globalStep: number;
-  best: { top1: number; epoch: number } | null;
+  /** The selected epoch so far (checkpoints before selection on val recorded only top1 and epoch). */
+  best: BestRecord | { top1: number; epoch: number } | null;
   /** Running sums of the current epoch, so that its train metrics survive an interruption. */
   epochAcc: { loss: number; correct: number; seen: number; seconds: number };
   /** Wall seconds spent training before this process (for summary.json). */
@@ -37,33 +40,31 @@ export interface TrainPosition {
   configHash: string;
 }
 
-/** Eval results on one split. */
-export interface EvalResult {
-  loss: number;
-  top1: number;
-  top5: number;
-  n: number;
+/** What a run has achieved so far: the summary's numbers whether it finished, stopped or failed. */
+export interface TrainProgress {
+  position: TrainPosition;
+  lastMetrics: EpochRecord | null;
+  params: number;
+  actParams: number;
+  /** Training throughput over the epochs this process completed (0 when it completed none). */
+  trainImgPerS: number;
+  wallSeconds: number;
+  /** The split that chooses the best checkpoint. */
+  selection: SelectionSplit;
 }
 
-/** One line of metrics.jsonl. */
-export interface EpochMetrics {
-  epoch: number;
-  lr: number;
-  train_loss: number;
-  train_top1: number;
-  test_loss: number;
-  test_top1: number;
-  test_top5: number;
-  val_loss?: number;
-  val_top1?: number;
-  val_top5?: number;
-  seconds: number;
-  img_per_s: number;
+/** The result of `train`. */
+export interface TrainOutcome extends TrainProgress {
+  status: 'finished' | 'interrupted';
+  model: tfl.LayersModel;
 }
 
-/** Raised when the loss becomes NaN/Inf; exit code 4. */
+/** Raised when the loss becomes NaN/Inf; exit code 4. Carries what the run completed before it. */
 export class DivergedError extends UserError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly progress?: TrainProgress,
+  ) {
     super(message, ExitCode.diverged);
   }
 }
@@ -82,212 +83,119 @@ export interface TrainContext {
   shouldStop?: () => boolean;
 }
 
-export interface TrainOutcome {
-  status: 'finished' | 'interrupted';
-  position: TrainPosition;
-  model: tfl.LayersModel;
-  lastMetrics: EpochMetrics | null;
-  params: number;
-  actParams: number;
-  trainImgPerS: number;
-  wallSeconds: number;
-}
+type Meta = TrainPosition & { optimizer: { step: number } };
+type Step = ReturnType<typeof makeTrainStep>;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Builds the configured network for a dataset: architecture, activation and seed from the config. */
-export function buildModel(config: Config, ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'numClasses'>): tfl.LayersModel {
-  const entry = getModel(config.model.arch);
-  if (!entry) throw new UserError(`unknown model.arch '${config.model.arch}'`);
-  return entry.build({
-    inputShape: [ds.height, ds.width, ds.channels],
-    numClasses: ds.numClasses,
-    width: config.model.width,
-    stem: resolveStem(config.model.stem, Math.min(ds.height, ds.width)),
-    activation: makeActivationFactory(config.activation, config.pwlu, config.seed),
-    sites: config.activation.sites,
-    seed: config.seed,
-  });
-}
-
-/** Splits trainable weights into decay / no-decay groups (BN, biases, activation parameters). */
-export function paramGroups(model: tfl.LayersModel, noDecay: Config['train']['no_decay']): ParamGroupEntry[] {
-  const out: ParamGroupEntry[] = [];
-  for (const layer of model.layers) {
-    const actDecayed = isActivationLayer(layer) ? decayedActivationVariables(layer) : new Set<string>();
-    for (const w of layer.trainableWeights) {
-      const isBias = /\/bias$/.test(w.originalName);
-      const isAct = isActivationLayer(layer) && !actDecayed.has((w.read() as tf.Variable).name);
-      const skip = (noDecay.bn && layer instanceof BatchNorm) || (noDecay.bias && isBias) || (noDecay.activation && isAct);
-      out.push({ variable: w.read() as tf.Variable, name: w.originalName, decay: !skip });
-    }
-  }
-  return out;
-}
-
-/** Loss and top-1/top-5 over a split, in batches, in inference mode. */
-export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batchSize: number): EvalResult {
-  let loss = 0;
-  let top1 = 0;
-  let top5 = 0;
-  for (const b of epochBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false })) {
-    const [l, c1, c5] = tf.tidy(() => {
-      const x = tf.tensor4d(b.x.subarray(0, b.size * ds.height * ds.width * ds.channels), [b.size, ds.height, ds.width, ds.channels]);
-      const y = tf.tensor1d(b.y.subarray(0, b.size), 'int32');
-      const logits = predict(model, x) as tf.Tensor2D;
-      const { top1: t1, topk } = topKCorrect(logits, y, 5);
-      return [tf.mul(crossEntropy(logits, y, 0), b.size), t1, topk];
-    });
-    const vals = [l, c1, c5].map((t) => {
-      const v = t.dataSync()[0];
-      t.dispose();
-      return v;
-    });
-    loss += vals[0];
-    top1 += vals[1];
-    top5 += vals[2];
-  }
-  const n = split.n;
-  return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n };
-}
-
-/**
- * One optimisation step (forward, backward, update) on a batch given as flat NHWC floats; returns
- * the batch loss (cross-entropy; an activation's penalty term is optimised but not reported) and
- * the number of correct top-1 predictions. Shared by training and `pwlu speed`. The activations'
- * step hooks (penalty, gradient clipping, post-update guard) are applied here.
- */
-export function makeTrainStep(
-  model: tfl.LayersModel,
-  optimizer: Optimizer,
-  vars: tf.Variable[],
-  [h, w, c]: [number, number, number],
-  labelSmoothing: number,
-): (x: Float32Array, y: Int32Array, size: number, lr: number) => { loss: number; correct: number } {
-  const hooks = stepHooks(model);
-  return (xs, ys, size, lr) => {
-    let correctT: tf.Tensor | null = null;
-    const lossT = tf.tidy(() => {
-      const x = tf.tensor4d(xs.subarray(0, size * h * w * c), [size, h, w, c]);
-      const y = tf.tensor1d(ys.subarray(0, size), 'int32');
-      let ce: tf.Scalar | null = null;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-        correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-        const loss = crossEntropy(logits, y, labelSmoothing);
-        const reg = hooks.regularization();
-        if (!reg) return loss;
-        ce = tf.keep(loss);
-        return tf.add(loss, reg) as tf.Scalar;
-      }, vars);
-      hooks.clip(grads);
-      optimizer.apply(grads, lr);
-      return ce ?? value;
-    });
-    hooks.afterStep();
-    const loss = lossT.dataSync()[0];
-    const kept = correctT as tf.Tensor | null;
-    const correct = kept ? kept.dataSync()[0] : 0;
-    lossT.dispose();
-    kept?.dispose();
-    return { loss, correct };
-  };
-}
-
-/**
- * A crash between appending an epoch's metrics and writing its checkpoint would repeat that epoch
- * on resume: drop every metrics record the checkpoint does not cover, so each epoch (and each
- * event, such as PWLU's realignment) appears exactly once. Returns how many records were dropped.
- */
-export function trimMetricsToCheckpoint(run: RunDir, pos: Pick<TrainPosition, 'epoch' | 'epochStarted'>): number {
-  return run.filterJsonl('metrics', (r) => {
-    const epoch = typeof r.epoch === 'number' ? r.epoch : 0;
-    // Epoch lines count epochs 1-based; events carry the 0-based epoch they happened at the start of.
-    if (!('event' in r)) return epoch <= pos.epoch;
-    return epoch < pos.epoch || (epoch === pos.epoch && pos.epochStarted);
-  });
-}
-
-type Meta = TrainPosition & { optimizer: { step: number } };
 
 function freshPosition(configHash: string): TrainPosition {
   return { epoch: 0, stepInEpoch: 0, epochStarted: false, globalStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
 }
 
-/**
- * Our own training loop (not model.fit), so that schedules, metrics, checkpoints and the PWLU
- * phases stay under our control. Resumable at any step: data order and augmentation depend only
- * on (seed, epoch, batch), and the checkpoint holds weights, optimizer slots and the position.
- */
-export async function train(ctx: TrainContext): Promise<TrainOutcome> {
-  const { config, run, log, dataset: ds } = ctx;
-  const tc = config.train;
-  const model = buildModel(config, ds);
-  const params = paramGroups(model, tc.no_decay);
-  const optimizer = new Optimizer(tc, params);
-  const nParams = countTrainable(model);
-  const actParams = activationParamCount(model);
-  let pos = freshPosition(ctx.configHash);
+/** One training run over a model, its optimizer and its run directory. */
+export class Trainer {
+  readonly model: tfl.LayersModel;
+  private readonly params: ParamGroupEntry[];
+  private readonly optimizer: Optimizer;
+  private readonly nParams: number;
+  private readonly actParams: number;
+  private readonly stepsPerEpoch: number;
+  private readonly evalBatch: number;
+  private readonly selection: SelectionSplit;
+  private readonly steps = new Map<string, Step>();
+  private pos: TrainPosition;
+  private lastMetrics: EpochRecord | null = null;
+  private trainImages = 0;
+  private trainSeconds = 0;
+  private started = Date.now();
 
-  if (ctx.resume && run.has('last')) {
-    const ckpt = readCheckpoint<Meta>(run.path('last'));
+  constructor(private readonly ctx: TrainContext) {
+    const { config, dataset: ds } = ctx;
+    const tc = config.train;
+    this.model = buildModel(config, ds);
+    this.params = paramGroups(this.model, tc.no_decay);
+    this.optimizer = new Optimizer(tc, this.params);
+    this.nParams = countTrainable(this.model);
+    this.actParams = activationParamCount(this.model);
+    this.pos = freshPosition(ctx.configHash);
+    const fullSteps = numBatches(ds.train.n, tc.batch, true);
+    this.stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
+    if (this.stepsPerEpoch < 1) throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images)`);
+    this.evalBatch = tc.eval_batch ?? tc.batch * 2;
+    this.selection = ctx.val ? 'val' : 'test';
+  }
+
+  /** Trains from where the run directory stands to the last epoch, or until shouldStop says so. */
+  async run(): Promise<TrainOutcome> {
+    const { config, log } = this.ctx;
+    if (this.ctx.resume) this.restore();
+    this.started = Date.now();
+    log.info({ params: this.nParams, act_params: this.actParams, steps_per_epoch: this.stepsPerEpoch, epochs: config.train.epochs, selection: this.selection }, `model ${config.model.arch} with ${config.activation.name}`);
+    for (let epoch = this.pos.epoch; epoch < config.train.epochs; epoch++) {
+      this.beginEpoch(epoch);
+      const lr = await this.trainEpoch(epoch);
+      if (lr === null) return this.stop();
+      const record = this.evaluateEpoch(epoch, lr);
+      this.endEpoch(record);
+    }
+    return { status: 'finished', model: this.model, ...this.progress() };
+  }
+
+  /** What the run has completed so far (for summary.json, also after a failure). */
+  progress(): TrainProgress {
+    return {
+      position: this.pos,
+      lastMetrics: this.lastMetrics,
+      params: this.nParams,
+      actParams: this.actParams,
+      trainImgPerS: this.trainSeconds > 0 ? this.trainImages / this.trainSeconds : 0,
+      wallSeconds: this.wallNow(),
+      selection: this.selection,
+    };
+  }
+
+  /** Loads checkpoint-last (weights, optimizer slots, position) and drops metrics it does not cover. */
+  private restore(): void {
+    const { run, log } = this.ctx;
+    const swept = run.sweepTemps();
+    if (swept.length > 0) log.warn({ files: swept }, 'removed temp files left by an earlier crash');
+    if (!run.has('last')) {
+      log.warn('no checkpoint found in the run directory: starting from scratch');
+      return;
+    }
+    const file = run.path('last');
+    const ckpt = readCheckpoint<Meta>(file);
     const weights: StoredTensor[] = [];
     const slots: StoredTensor[] = [];
     for (const t of ckpt.tensors) (t.name.startsWith('opt:') ? slots : weights).push(t);
-    loadModelTensors(model, weights, run.path('last'));
-    optimizer.setState(ckpt.meta.optimizer.step, slots.map((s) => ({ ...s, name: s.name.slice(4) })));
-    const { optimizer: _o, ...rest } = ckpt.meta;
-    pos = rest;
-    const dropped = trimMetricsToCheckpoint(run, pos);
-    log.info({ epoch: pos.epoch, step: pos.stepInEpoch, dropped_metric_lines: dropped }, 'resumed from checkpoint');
-  } else if (ctx.resume) {
-    log.warn('no checkpoint found in the run directory: starting from scratch');
+    loadModelTensors(this.model, weights, file);
+    this.optimizer.setState(ckpt.meta.optimizer.step, slots.map((s) => ({ ...s, name: s.name.slice(4) })));
+    const { optimizer: _o, ...position } = ckpt.meta;
+    this.pos = position;
+    const dropped = trimMetricsToCheckpoint(run, this.pos);
+    log.info({ epoch: this.pos.epoch, step: this.pos.stepInEpoch, dropped_metric_lines: dropped }, 'resumed from checkpoint');
   }
 
-  const started = Date.now();
-  const wallBase = pos.wallBefore;
-  const wallNow = () => wallBase + (Date.now() - started) / 1000;
-  const saveCheckpoint = (file: 'last' | 'best') => {
-    const opt = optimizer.getState();
-    const tensors: StoredTensor[] = [
-      ...modelTensors(model),
-      ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
-    ];
-    writeCheckpoint<Meta>(run.path(file), { meta: { ...pos, wallBefore: wallNow(), optimizer: { step: opt.step } }, tensors });
-  };
-
-  const [h, w, c] = [ds.height, ds.width, ds.channels];
-  // One step function per set of frozen variables (PWLU phase I freezes its parameters).
-  const steps = new Map<string, ReturnType<typeof makeTrainStep>>();
-  const stepFor = (frozen: Set<string>) => {
-    const key = [...frozen].sort().join('|');
-    let s = steps.get(key);
-    if (!s) {
-      const vars = params.map((p) => p.variable).filter((v) => !frozen.has(v.name));
-      s = makeTrainStep(model, optimizer, vars, [h, w, c], tc.label_smoothing);
-      steps.set(key, s);
+  /**
+   * Runs the activations' epoch-start hooks (they set each layer's phase, so a resumed model needs
+   * them too; one-off changes such as PWLU's realignment are checkpointed and not repeated).
+   */
+  private beginEpoch(epoch: number): void {
+    for (const ev of startEpoch(this.model, epoch)) {
+      this.ctx.log.info(ev, `${ev.event} ${ev.layer}`);
+      this.ctx.run.appendMetrics({ ...ev, epoch });
     }
-    return s;
-  };
-  const fullSteps = numBatches(ds.train.n, tc.batch, true);
-  const stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
-  if (stepsPerEpoch < 1) throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images)`);
-  const evalBatch = tc.eval_batch ?? tc.batch * 2;
-  let lastMetrics: EpochMetrics | null = null;
-  let trainImages = 0;
-  let trainSeconds = 0;
-  log.info({ params: nParams, act_params: actParams, steps_per_epoch: stepsPerEpoch, epochs: tc.epochs }, `model ${config.model.arch} with ${config.activation.name}`);
+    this.pos.epochStarted = true;
+  }
 
-  for (let epoch = pos.epoch; epoch < tc.epochs; epoch++) {
-    for (const ev of startEpoch(model, epoch)) {
-      log.info(ev, `${ev.event} ${ev.layer}`);
-      run.appendJsonl('metrics', ev);
-    }
-    pos.epochStarted = true;
-    const step = stepFor(frozenVariableNames(model));
+  /** The train steps of one epoch from the current position; returns the last lr, or null when stopped. */
+  private async trainEpoch(epoch: number): Promise<number | null> {
+    const { config, dataset: ds, progress } = this.ctx;
+    const tc = config.train;
+    const step = this.stepFor(frozenVariableNames(this.model));
     const t0 = performance.now();
-    const acc = pos.epochAcc;
-    ctx.progress.start(stepsPerEpoch, `epoch ${epoch + 1}/${tc.epochs}`);
+    const acc = this.pos.epochAcc;
+    progress.start(this.stepsPerEpoch, `epoch ${epoch + 1}/${tc.epochs}`);
     const batches = epochBatches(ds.train, ds, {
       batchSize: tc.batch,
       seed: config.seed,
@@ -295,74 +203,132 @@ export async function train(ctx: TrainContext): Promise<TrainOutcome> {
       shuffle: true,
       augment: config.data.augment,
       dropLast: true,
-      startBatch: pos.stepInEpoch,
+      startBatch: this.pos.stepInEpoch,
     });
-    let lr = learningRate(tc, epoch + pos.stepInEpoch / stepsPerEpoch);
-    for (const b of batches) {
-      if (b.index >= stepsPerEpoch) break;
-      // Let the event loop run between steps: signal handlers (Ctrl-C) and log writes need it.
-      await yieldToEventLoop();
-      if (ctx.shouldStop?.()) {
-        acc.seconds += (performance.now() - t0) / 1000;
-        saveCheckpoint('last');
-        ctx.progress.stop();
-        log.warn({ epoch, step: pos.stepInEpoch }, 'interrupted: checkpoint saved; continue with --resume');
-        return { status: 'interrupted', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: 0, wallSeconds: wallNow() };
+    let lr = learningRate(tc, epoch + this.pos.stepInEpoch / this.stepsPerEpoch);
+    try {
+      for (const b of batches) {
+        if (b.index >= this.stepsPerEpoch) break;
+        // Let the event loop run between steps: signal handlers (Ctrl-C, SIGTERM) and log writes need it.
+        await yieldToEventLoop();
+        if (this.ctx.shouldStop?.()) {
+          acc.seconds += (performance.now() - t0) / 1000;
+          return null;
+        }
+        lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch);
+        const { loss, correct } = step(b.x, b.y, b.size, lr);
+        if (!Number.isFinite(loss)) {
+          throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`, this.progress());
+        }
+        acc.loss += loss * b.size;
+        acc.correct += correct;
+        acc.seen += b.size;
+        this.pos.stepInEpoch = b.index + 1;
+        this.pos.globalStep++;
+        const elapsed = (performance.now() - t0) / 1000 + acc.seconds;
+        progress.update(this.pos.stepInEpoch, { loss: (acc.loss / acc.seen).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) });
       }
-      lr = learningRate(tc, epoch + b.index / stepsPerEpoch);
-      const { loss, correct } = step(b.x, b.y, b.size, lr);
-      if (!Number.isFinite(loss)) {
-        ctx.progress.stop();
-        throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${pos.globalStep + 1}); try a lower train.lr`);
-      }
-      acc.loss += loss * b.size;
-      acc.correct += correct;
-      acc.seen += b.size;
-      pos.stepInEpoch = b.index + 1;
-      pos.globalStep++;
-      const elapsed = (performance.now() - t0) / 1000 + acc.seconds;
-      ctx.progress.update(pos.stepInEpoch, { loss: (acc.loss / acc.seen).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) });
+    } finally {
+      progress.stop();
     }
-    ctx.progress.stop();
     const seconds = acc.seconds + (performance.now() - t0) / 1000;
-    trainImages += acc.seen;
-    trainSeconds += seconds;
-    const isLast = epoch === tc.epochs - 1;
-    const metrics: EpochMetrics = {
+    acc.seconds = seconds;
+    this.trainImages += acc.seen;
+    this.trainSeconds += seconds;
+    return lr;
+  }
+
+  /** The epoch's metrics record: train figures, and test (and val) figures on evaluated epochs. */
+  private evaluateEpoch(epoch: number, lr: number): EpochRecord {
+    const { config, dataset: ds, val } = this.ctx;
+    const tc = config.train;
+    const acc = this.pos.epochAcc;
+    const record: EpochRecord = {
       epoch: epoch + 1,
       lr,
       train_loss: acc.loss / Math.max(acc.seen, 1),
       train_top1: (100 * acc.correct) / Math.max(acc.seen, 1),
-      test_loss: NaN,
-      test_top1: NaN,
-      test_top5: NaN,
-      seconds,
-      img_per_s: acc.seen / Math.max(seconds, 1e-9),
+      test_loss: null,
+      test_top1: null,
+      test_top5: null,
+      seconds: acc.seconds,
+      img_per_s: acc.seen / Math.max(acc.seconds, 1e-9),
     };
-    if ((epoch + 1) % tc.eval_every === 0 || isLast) {
-      const te = evaluate(model, ds.test, ds, evalBatch);
-      Object.assign(metrics, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
-      if (ctx.val) {
-        const va = evaluate(model, ctx.val, ds, evalBatch);
-        Object.assign(metrics, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
+    if ((epoch + 1) % tc.eval_every === 0 || epoch === tc.epochs - 1) {
+      const te = evaluate(this.model, ds.test, ds, this.evalBatch);
+      Object.assign(record, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
+      if (val) {
+        const va = evaluate(this.model, val, ds, this.evalBatch);
+        Object.assign(record, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
       }
     }
-    run.appendJsonl('metrics', metrics);
-    lastMetrics = metrics;
-    const learned = describeActivations(model);
-    if (learned.length > 0) run.writeAtomic('activations', `${JSON.stringify({ epoch: epoch + 1, layers: learned })}\n`);
-    log.info(
-      { epoch: epoch + 1, lr: +lr.toPrecision(4), train_loss: +metrics.train_loss.toFixed(4), test_top1: +metrics.test_top1.toFixed(2), test_top5: +metrics.test_top5.toFixed(2), img_per_s: Math.round(metrics.img_per_s) },
-      `epoch ${epoch + 1}/${tc.epochs}`,
-    );
-    pos.epoch = epoch + 1;
-    pos.stepInEpoch = 0;
-    pos.epochStarted = false;
-    pos.epochAcc = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-    const improved = Number.isFinite(metrics.test_top1) && (pos.best === null || metrics.test_top1 > pos.best.top1);
-    if (improved) pos.best = { top1: metrics.test_top1, epoch: epoch + 1 };
-    saveCheckpoint('last');
-    if (improved) saveCheckpoint('best');
+    return record;
   }
-  return { status: 'finished', position: pos, model, lastMetrics, params: nParams, actParams, trainImgPerS: trainImages / Math.max(trainSeconds, 1e-9), wallSeconds: wallNow() };
+
+  /**
+   * Records a finished epoch. The order keeps every prefix consistent after a kill -9: metrics and
+   * learned shapes first (a resume trims what the last checkpoint does not cover), then the best
+   * checkpoint, then the last one, which is what a resume reads. A kill between the two leaves the
+   * old `last`; the resume then redoes the epoch and rewrites the same best.
+   */
+  private endEpoch(record: EpochRecord): void {
+    const { run, log, config } = this.ctx;
+    run.appendMetrics(record);
+    this.lastMetrics = record;
+    const learned = describeActivations(this.model);
+    if (learned.length > 0) run.writeActivations(record.epoch, learned);
+    log.info(
+      { epoch: record.epoch, lr: +record.lr.toPrecision(4), train_loss: +record.train_loss.toFixed(4), test_top1: record.test_top1 === null ? null : +record.test_top1.toFixed(2), test_top5: record.test_top5 === null ? null : +record.test_top5.toFixed(2), ...(record.val_top1 != null ? { val_top1: +record.val_top1.toFixed(2) } : {}), img_per_s: Math.round(record.img_per_s) },
+      `epoch ${record.epoch}/${config.train.epochs}`,
+    );
+    this.pos.epoch = record.epoch;
+    this.pos.stepInEpoch = 0;
+    this.pos.epochStarted = false;
+    this.pos.epochAcc = { loss: 0, correct: 0, seen: 0, seconds: 0 };
+    const score = this.selection === 'val' ? record.val_top1 : record.test_top1;
+    const improved = score != null && (this.pos.best === null || score > this.pos.best.top1);
+    if (improved) {
+      this.pos.best = { epoch: record.epoch, split: this.selection, top1: score, test_top1: record.test_top1, test_top5: record.test_top5 };
+      this.saveCheckpoint('best');
+    }
+    this.saveCheckpoint('last');
+  }
+
+  /** Saves a checkpoint at the current step and reports the run as interrupted. */
+  private stop(): TrainOutcome {
+    this.saveCheckpoint('last');
+    this.ctx.log.warn({ epoch: this.pos.epoch, step: this.pos.stepInEpoch }, 'interrupted: checkpoint saved; continue with --resume');
+    return { status: 'interrupted', model: this.model, ...this.progress() };
+  }
+
+  private saveCheckpoint(file: 'last' | 'best'): void {
+    const opt = this.optimizer.getState();
+    const tensors: StoredTensor[] = [
+      ...modelTensors(this.model),
+      ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
+    ];
+    writeCheckpoint<Meta>(this.ctx.run.path(file), { meta: { ...this.pos, wallBefore: this.wallNow(), optimizer: { step: opt.step } }, tensors });
+  }
+
+  /** One step function per set of frozen variables (PWLU's phase I freezes its parameters). */
+  private stepFor(frozen: Set<string>): Step {
+    const key = [...frozen].sort().join('|');
+    let s = this.steps.get(key);
+    if (!s) {
+      const vars = this.params.map((p) => p.variable).filter((v) => !frozen.has(v.name));
+      const { height: h, width: w, channels: c } = this.ctx.dataset;
+      s = makeTrainStep(this.model, this.optimizer, vars, [h, w, c], this.ctx.config.train.label_smoothing);
+      this.steps.set(key, s);
+    }
+    return s;
+  }
+
+  private wallNow(): number {
+    return this.pos.wallBefore + (Date.now() - this.started) / 1000;
+  }
+}
+
+/** Trains a run to its end (or until stopped); see Trainer. */
+export function train(ctx: TrainContext): Promise<TrainOutcome> {
+  return new Trainer(ctx).run();
 }

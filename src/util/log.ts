@@ -35,6 +35,8 @@ export function createLogger(opts: { file?: string; quiet?: boolean; level?: str
   let file: WriteStream | null = null;
   if (opts.file) {
     file = createWriteStream(opts.file, { flags: 'a' });
+    // A full disk must not crash the run from inside the logger: say so once, keep logging to stderr.
+    file.once('error', (e) => process.stderr.write(`pwlu: cannot write the log ${opts.file}: ${e.message}\n`));
     streams.push({ stream: file, level: 'debug' });
   }
   if (!opts.quiet) streams.push({ stream: new HumanStderr(), level: opts.level ?? 'info' });

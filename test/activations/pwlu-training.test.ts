@@ -17,8 +17,9 @@ import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { makeSynthetic } from '../../src/data/synthetic.js';
 import { stepHooks } from '../../src/train/activation-hooks.js';
 import { Optimizer } from '../../src/train/optimizer.js';
-import { createRunDir, RunDir } from '../../src/train/rundir.js';
-import { buildModel, makeTrainStep, paramGroups, train, type TrainOutcome } from '../../src/train/trainer.js';
+import { createRunDir, RunDir } from '../../src/run/run-dir.js';
+import { buildModel, makeTrainStep, paramGroups } from '../../src/train/step.js';
+import { train, type TrainOutcome } from '../../src/train/trainer.js';
 import { createLogger } from '../../src/util/log.js';
 import { createProgress } from '../../src/util/progress.js';
 
@@ -45,7 +46,7 @@ interface Run {
 
 async function runTraining(cfg: Config, opts: { resumeDir?: string; stopAfter?: number } = {}): Promise<Run> {
   const dir = opts.resumeDir ?? join(tmp, `run${runCount++}`);
-  const run = opts.resumeDir ? new RunDir(dir) : createRunDir(dir);
+  const run = opts.resumeDir ? new RunDir(dir) : createRunDir(dir).run;
   const log = createLogger({ file: run.path('log'), quiet: true });
   let steps = 0;
   try {

@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 
 import { ConfigSchema } from '../../src/config/schema.js';
 import { Optimizer } from '../../src/train/optimizer.js';
-import { buildModel, makeTrainStep, paramGroups } from '../../src/train/trainer.js';
+import { buildModel, makeTrainStep, paramGroups } from '../../src/train/step.js';
 
 /**
  * got vs want, element by element: the first `exact` outputs bitwise (forward and dx: the kernels do the

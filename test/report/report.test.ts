@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectRuns, readCurve } from '../../src/report/collect.js';
+import { collectRuns } from '../../src/report/collect.js';
+import { RunDir } from '../../src/run/run-dir.js';
 import { CSV_COLUMNS, renderCsv, renderJson, renderMarkdown } from '../../src/report/format.js';
 import { renderHtml } from '../../src/report/html.js';
 import { buildReport, type Report } from '../../src/report/model.js';
@@ -63,7 +64,7 @@ describe('pwlu report', () => {
   });
 
   it('keeps one line per epoch when a resume repeated one (the last wins) and skips event lines', () => {
-    const curve = readCurve(join(results, 'plain', 'old', 'run-a', 'metrics.jsonl'));
+    const curve = new RunDir(join(results, 'plain', 'old', 'run-a')).readMetrics().epochs;
     expect(curve.map((p) => p.epoch)).toEqual([1, 2, 3, 4]);
     expect(curve[1]!.test_top1).toBe(86.5);
   });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +8,9 @@ import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { makeSynthetic } from '../../src/data/synthetic.js';
 import type { Dataset } from '../../src/data/types.js';
 import { Optimizer } from '../../src/train/optimizer.js';
-import { createRunDir } from '../../src/train/rundir.js';
-import { buildModel, DivergedError, makeTrainStep, paramGroups, train, type TrainOutcome } from '../../src/train/trainer.js';
+import { createRunDir, RunDir, trimMetricsToCheckpoint } from '../../src/run/run-dir.js';
+import { buildModel, makeTrainStep, paramGroups } from '../../src/train/step.js';
+import { DivergedError, train, type TrainOutcome } from '../../src/train/trainer.js';
 import { createLogger } from '../../src/util/log.js';
 import { createProgress } from '../../src/util/progress.js';
 import { ExitCode } from '../../src/util/errors.js';
@@ -34,7 +35,7 @@ function dataset(cfg: Config): Dataset {
 
 async function runTraining(cfg: Config, opts: { resumeDir?: string; stopAfter?: number; ds?: Dataset } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
   const dir = opts.resumeDir ?? join(tmp, `run${runCount++}`);
-  const run = opts.resumeDir ? new (await import('../../src/train/rundir.js')).RunDir(dir) : createRunDir(dir);
+  const run = opts.resumeDir ? new RunDir(dir) : createRunDir(dir).run;
   let steps = 0;
   const outcome = await train({
     config: cfg,
@@ -128,8 +129,6 @@ describe('training loop', () => {
 
 describe('metrics after a crash', () => {
   it('drops records the checkpoint does not cover, so each epoch appears once', async () => {
-    const { RunDir } = await import('../../src/train/rundir.js');
-    const { trimMetricsToCheckpoint } = await import('../../src/train/trainer.js');
     const dir = mkdtempSync(join(tmpdir(), 'pwlu-trim-'));
     const run = new RunDir(dir);
     const lines = [
@@ -138,7 +137,7 @@ describe('metrics after a crash', () => {
       { epoch: 2, test_top1: 20 },
       { epoch: 3, test_top1: 30 }, // written just before a kill -9; the checkpoint says 2 epochs
     ];
-    for (const l of lines) run.appendJsonl('metrics', l);
+    for (const l of lines) appendFileSync(run.path('metrics'), `${JSON.stringify(l)}\n`);
     expect(trimMetricsToCheckpoint(run, { epoch: 2, epochStarted: false })).toBe(1);
     const left = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(left).toEqual(lines.slice(0, 3));

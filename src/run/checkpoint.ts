@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from './io.js';
 
 const MAGIC = 'PWLUCKP1';
 
@@ -23,8 +24,8 @@ interface Header<M> {
 }
 
 /**
- * Writes a checkpoint atomically: a temp file in the same directory, fsync, then rename, so a
- * crash never leaves a half-written checkpoint under the real name.
+ * Writes a checkpoint atomically (src/run/io.ts), so a crash never leaves a half-written
+ * checkpoint under the real name and a full disk leaves the previous one intact.
  */
 export function writeCheckpoint<M>(path: string, ckpt: Checkpoint<M>): void {
   let offset = 0;
@@ -42,17 +43,8 @@ export function writeCheckpoint<M>(path: string, ckpt: Checkpoint<M>): void {
   const pre = Buffer.alloc(MAGIC.length + 4);
   pre.write(MAGIC, 0, 'latin1');
   pre.writeUInt32LE(json.length + pad, MAGIC.length);
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, pre);
-    writeSync(fd, Buffer.concat([json, Buffer.alloc(pad, 0x20)]));
-    for (const t of ckpt.tensors) writeSync(fd, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  const tensors = ckpt.tensors.map((t) => new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
+  writeFileAtomic(path, [pre, json, Buffer.alloc(pad, 0x20), ...tensors]);
 }
 
 /** Reads a checkpoint written by writeCheckpoint; corrupt or foreign files are a UserError. */

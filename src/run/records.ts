@@ -1,0 +1,66 @@
+/** The records a run directory holds: one metrics.jsonl line per epoch or event, and summary.json. */
+
+/** One epoch line of metrics.jsonl. Test and val fields are null on epochs without evaluation. */
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  train_loss: number;
+  train_top1: number;
+  test_loss: number | null;
+  test_top1: number | null;
+  test_top5: number | null;
+  /** Present when the run holds out a validation split. */
+  val_loss?: number | null;
+  val_top1?: number | null;
+  val_top5?: number | null;
+  seconds: number;
+  img_per_s: number;
+}
+
+/** An event line of metrics.jsonl (e.g. PWLU's realignment), stamped with the 0-based epoch it happened at the start of. */
+export interface EventRecord {
+  event: string;
+  epoch: number;
+  [key: string]: unknown;
+}
+
+/** The split that chose the best checkpoint: val when the run holds one out, else test (and the summary says so). */
+export type SelectionSplit = 'val' | 'test';
+
+/** The best epoch, chosen on `split`; `test_top1` is the test top-1 at that epoch (the figure to report). */
+export interface BestRecord {
+  epoch: number;
+  split: SelectionSplit;
+  /** Top-1 on the selecting split. */
+  top1: number;
+  test_top1: number | null;
+  test_top5: number | null;
+}
+
+/** How a run ended, as summary.json says. */
+export type SummaryStatus = 'finished' | 'interrupted' | 'diverged' | 'failed';
+
+/** summary.json: what a finished (or stopped) run produced, and what produced it. */
+export interface Summary {
+  status: SummaryStatus;
+  arch: string;
+  activation: string;
+  dataset: string;
+  seed: number;
+  epochs: number;
+  epochs_completed: number;
+  final: { top1: number; top5: number; loss: number } | null;
+  /** Which activation sites took the configured activation, and how many of how many. */
+  activation_sites: { mode: 'all' | 'default'; replaced: number; total: number };
+  best: BestRecord | null;
+  params: number;
+  act_params: number;
+  img_size: number;
+  wall_s: number;
+  train_img_per_s: number;
+  backend: { name: string; reason: string; detail: Record<string, string | number | boolean> };
+  versions: Record<string, string>;
+  git_commit: string | null;
+  config_hash: string;
+  error?: string;
+}

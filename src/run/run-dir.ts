@@ -1,0 +1,326 @@
+/**
+ * A run directory, read and written only through here: config, metrics.jsonl, summary.json,
+ * activations.json, checkpoints, the log, the lock and bench-error files. Writers are atomic or
+ * append-only, readers accept any state a crash can leave (torn last line, missing summary).
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { canonicalJson } from '../config/format.js';
+import { UserError } from '../util/errors.js';
+import { archivedBenchError, RUN_FILES, type RunFile } from './files.js';
+import { ioError, sweepTempFiles, writeFileAtomic } from './io.js';
+import { acquireLock, lockOwner, type Lock, type LockOwner } from './lock.js';
+import type { EpochRecord, EventRecord, Summary } from './records.js';
+
+type Json = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** Parses JSON lines, skipping a line a crash cut short (or any other unreadable line). */
+function jsonLines(text: string): Json[] {
+  const out: Json[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r: unknown = JSON.parse(line);
+      if (isRecord(r)) out.push(r);
+    } catch {
+      // torn by a crash mid-write
+    }
+  }
+  return out;
+}
+
+/** An epoch line as read back: missing numbers are NaN, evaluation fields null where the epoch was not evaluated. */
+function epochRecord(r: Json, epoch: number): EpochRecord {
+  const e: EpochRecord = {
+    epoch,
+    lr: num(r.lr) ?? NaN,
+    train_loss: num(r.train_loss) ?? NaN,
+    train_top1: num(r.train_top1) ?? NaN,
+    test_loss: num(r.test_loss),
+    test_top1: num(r.test_top1),
+    test_top5: num(r.test_top5),
+    seconds: num(r.seconds) ?? NaN,
+    img_per_s: num(r.img_per_s) ?? NaN,
+  };
+  if ('val_top1' in r) Object.assign(e, { val_loss: num(r.val_loss), val_top1: num(r.val_top1), val_top5: num(r.val_top5) });
+  return e;
+}
+
+/** What metrics.jsonl holds: one record per epoch (a line repeated by a resume keeps the last), and the events. */
+export interface Metrics {
+  epochs: EpochRecord[];
+  events: EventRecord[];
+}
+
+/** One run directory. */
+export class RunDir {
+  constructor(readonly dir: string) {}
+
+  /** The path of one of the run's files. */
+  path(file: RunFile): string {
+    return join(this.dir, RUN_FILES[file]);
+  }
+
+  /** Whether the run has that file yet. */
+  has(file: RunFile): boolean {
+    return existsSync(this.path(file));
+  }
+
+  /** Appends one metrics line (append-only, so a crash loses at most the line being written). */
+  appendMetrics(record: EpochRecord | EventRecord): void {
+    const line = `${JSON.stringify(record)}\n`;
+    try {
+      appendFileSync(this.path('metrics'), line);
+    } catch (e) {
+      throw ioError(e, this.path('metrics'), line.length);
+    }
+  }
+
+  /** Every epoch and event record of metrics.jsonl, in order. */
+  readMetrics(): Metrics {
+    let text = '';
+    try {
+      text = readFileSync(this.path('metrics'), 'utf8');
+    } catch {
+      return { epochs: [], events: [] };
+    }
+    const byEpoch = new Map<number, EpochRecord>();
+    const events: EventRecord[] = [];
+    for (const r of jsonLines(text)) {
+      const epoch = num(r.epoch);
+      if (typeof r.event === 'string') events.push({ ...r, event: r.event, epoch: epoch ?? 0 });
+      else if (epoch !== null) byEpoch.set(epoch, epochRecord(r, epoch));
+    }
+    return { epochs: [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch), events };
+  }
+
+  /** Keeps only the metrics records that pass `keep` (rewritten atomically); returns how many were dropped. */
+  filterMetrics(keep: (record: Json) => boolean): number {
+    if (!this.has('metrics')) return 0;
+    const lines = readFileSync(this.path('metrics'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const kept = lines.filter((l) => {
+      try {
+        return keep(JSON.parse(l) as Json);
+      } catch {
+        return false; // a line torn by a crash mid-write
+      }
+    });
+    if (kept.length !== lines.length) writeFileAtomic(this.path('metrics'), kept.map((l) => `${l}\n`).join(''));
+    return lines.length - kept.length;
+  }
+
+  /** Writes summary.json atomically. */
+  writeSummary(summary: Summary): void {
+    writeFileAtomic(this.path('summary'), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+
+  /** summary.json as far as it can be read (fields may be missing in old or foreign files), or null. */
+  readSummary(): (Partial<Summary> & Json) | null {
+    const s = readJson(this.path('summary'));
+    return isRecord(s) ? (s as Partial<Summary> & Json) : null;
+  }
+
+  /** Writes the resolved config (YAML text) atomically. */
+  writeConfig(yaml: string): void {
+    writeFileAtomic(this.path('config'), yaml);
+  }
+
+  /** The saved config's YAML text; a UserError naming the file when it cannot be read. */
+  readConfigText(): string {
+    try {
+      return readFileSync(this.path('config'), 'utf8');
+    } catch (e) {
+      throw new UserError(`cannot read ${this.path('config')}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Rewrites activations.json: the learned activations' parameters at the end of `epoch`. */
+  writeActivations(epoch: number, layers: unknown[]): void {
+    writeFileAtomic(this.path('activations'), `${JSON.stringify({ epoch, layers })}\n`);
+  }
+
+  /** activations.json's epoch and layer records (each as written by its activation's describe hook). */
+  readActivations(): { epoch: number | null; layers: Json[] } {
+    const j = readJson(this.path('activations'));
+    if (!isRecord(j) || !Array.isArray(j.layers)) return { epoch: null, layers: [] };
+    return { epoch: num(j.epoch), layers: j.layers.filter(isRecord) };
+  }
+
+  /** Records why a bench cell's process failed. */
+  writeBenchError(text: string): void {
+    mkdirSync(this.dir, { recursive: true });
+    writeFileAtomic(this.path('benchError'), text);
+  }
+
+  /** The bench-error.txt text, or null when the cell has none. */
+  readBenchError(): string | null {
+    try {
+      return readFileSync(this.path('benchError'), 'utf8');
+    } catch {
+      return null;
+    }
+  }
+
+  /** Sets a leftover bench-error.txt aside before a resume, so a report does not read an old failure as current. */
+  archiveBenchError(): void {
+    if (!this.has('benchError')) return;
+    let n = 1;
+    while (existsSync(join(this.dir, archivedBenchError(n)))) n++;
+    renameSync(this.path('benchError'), join(this.dir, archivedBenchError(n)));
+  }
+
+  /** Removes the temp files of atomic writes a killed process left behind; returns their names. */
+  sweepTemps(): string[] {
+    return sweepTempFiles(this.dir);
+  }
+
+  /** Takes the run's exclusive lock for `what` (e.g. "pwlu train"); a UserError names a live owner. */
+  lock(what: string, onStale?: (why: string) => void): Lock {
+    return acquireLock(this.path('lock'), what, onStale);
+  }
+
+  /** The live process training in this directory, or null. */
+  lockedBy(): LockOwner | null {
+    return lockOwner(this.path('lock'));
+  }
+}
+
+/**
+ * A crash between appending an epoch's metrics and writing its checkpoint would repeat that epoch
+ * on resume: drop every metrics record the checkpoint does not cover, so each epoch (and each
+ * event, such as PWLU's realignment) appears exactly once. Returns how many records were dropped.
+ */
+export function trimMetricsToCheckpoint(run: RunDir, pos: { epoch: number; epochStarted: boolean }): number {
+  return run.filterMetrics((r) => {
+    const epoch = typeof r.epoch === 'number' ? r.epoch : 0;
+    // Epoch lines count epochs 1-based; events carry the 0-based epoch they happened at the start of.
+    if (!('event' in r)) return epoch <= pos.epoch;
+    return epoch < pos.epoch || (epoch === pos.epoch && pos.epochStarted);
+  });
+}
+
+/** A directory name from the run's identity and the time, e.g. resnet20-relu-fashion-mnist-s0-20261128-183000. */
+export function defaultRunName(parts: string[], now = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+  return [...parts, stamp].join('-');
+}
+
+function requireDirectory(dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    return; // does not exist (yet)
+  }
+  if (!isDir) throw new UserError(`${dir} exists and is not a directory; name a new directory for the run`);
+}
+
+/**
+ * Creates a fresh run directory and takes its lock; refuses one that already holds files, so
+ * results are never overwritten silently (continue an existing run with --resume instead). The
+ * lock makes two processes started on the same new directory at once fail cleanly: one wins.
+ */
+export function createRunDir(dir: string, what = 'pwlu train'): { run: RunDir; lock: Lock } {
+  requireDirectory(dirname(dir));
+  requireDirectory(dir);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw ioError(e, dir, 0);
+  }
+  const run = new RunDir(dir);
+  const lock = run.lock(what);
+  const others = readdirSync(dir).filter((f) => f !== RUN_FILES.lock);
+  if (others.length > 0) {
+    lock.release();
+    throw new UserError(`run directory ${dir} already exists and is not empty; pick another --out, or continue it with --resume ${dir}`);
+  }
+  return { run, lock };
+}
+
+/** Opens an existing run directory (for --resume, eval, report); it must hold a resolved config. */
+export function openRunDir(dir: string): RunDir {
+  requireDirectory(dir);
+  const rd = new RunDir(dir);
+  if (!existsSync(dir)) throw new UserError(`run directory ${dir} does not exist`);
+  if (!rd.has('config')) throw new UserError(`${dir} is not a pwlu run directory (no ${RUN_FILES.config})`);
+  return rd;
+}
+
+const SKIP_DIRS = new Set(['node_modules', '.git']);
+const MAX_DEPTH = 8;
+
+/** Finds run directories (folders holding config.yaml) under `root`, not descending into runs. */
+export function findRunDirs(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (existsSync(join(dir, RUN_FILES.config))) {
+      out.push(dir);
+      return;
+    }
+    if (depth >= MAX_DEPTH) return;
+    let entries: string[];
+    try {
+      entries = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (SKIP_DIRS.has(e) || e.startsWith('.')) continue;
+      const p = join(dir, e);
+      try {
+        if (statSync(p).isDirectory()) walk(p, depth + 1);
+      } catch {
+        // vanished while walking: skip
+      }
+    }
+  };
+  walk(root, 0);
+  return out;
+}
+
+/** Whether a folder is worth descending into when looking for bench folders (not a run, not hidden). */
+export function isSearchableDir(parent: string, name: string): boolean {
+  if (name.startsWith('.') || SKIP_DIRS.has(name)) return false;
+  const p = join(parent, name);
+  try {
+    return statSync(p).isDirectory() && !existsSync(join(p, RUN_FILES.config));
+  } catch {
+    return false;
+  }
+}
+
+/** Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). */
+export function setupHash(config: Json): string {
+  const c = structuredClone(config);
+  for (const k of ['name', 'seed', 'backend', 'threads', 'device', 'activation']) delete c[k];
+  if (isRecord(c.model)) delete c.model.arch;
+  if (isRecord(c.data)) {
+    delete c.data.dir;
+    delete c.data.download;
+  }
+  return createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
+}
+
+/** The run directory's name (bench cells: the cell name). */
+export function runName(dir: string): string {
+  return basename(dir);
+}
