@@ -7,7 +7,7 @@ import { countActivationSites, countAllSites } from '../models/sites.js';
 import type { Lock } from '../run/lock.js';
 import type { Summary } from '../run/records.js';
 import { createRunDir, defaultRunName, openRunDir, type RunDir } from '../run/run-dir.js';
-import { DivergedError, Trainer, type TrainProgress } from '../train/trainer.js';
+import { DivergedError, progressSummary, Trainer } from '../train/trainer.js';
 import { ExitCode, UserError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { createProgress } from '../util/progress.js';
@@ -117,7 +117,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
     const outcome = await trainer.run();
     const summary: Summary = {
       ...base,
-      ...summaryFields(outcome, run),
+      ...progressSummary(outcome, run),
       status: outcome.status,
       activation_sites: { mode: config.activation.sites, replaced: countActivationSites(outcome.model), total: countAllSites(outcome.model) },
     };
@@ -132,7 +132,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
     if (base) {
       const summary: Summary = {
         ...base,
-        ...(progress ? summaryFields(progress, run) : { epochs_completed: 0, final: null, best: null, params: 0, act_params: 0, train_img_per_s: 0, wall_s: (Date.now() - started) / 1000 }),
+        ...(progress ? progressSummary(progress, run) : { epochs_completed: 0, final: null, best: null, params: 0, act_params: 0, train_img_per_s: 0, wall_s: (Date.now() - started) / 1000 }),
         status: e instanceof DivergedError ? 'diverged' : 'failed',
         activation_sites: { mode: config.activation.sites, replaced: trainer ? countActivationSites(trainer.model) : 0, total: trainer ? countAllSites(trainer.model) : 0 },
         error: e instanceof Error ? e.message : String(e),
@@ -150,21 +150,6 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
     await log.close();
     lock?.release();
   }
-}
-
-/** The summary fields that come from what training achieved (finished, stopped or failed). */
-function summaryFields(p: TrainProgress, run: RunDir): Pick<Summary, 'epochs_completed' | 'final' | 'best' | 'params' | 'act_params' | 'wall_s' | 'train_img_per_s'> {
-  const m = p.lastMetrics ?? run.readMetrics().epochs.at(-1) ?? null;
-  const best = p.position.best;
-  return {
-    epochs_completed: p.position.epoch,
-    final: m && m.test_top1 !== null ? { top1: m.test_top1, top5: m.test_top5 ?? NaN, loss: m.test_loss ?? NaN } : null,
-    best: best && 'split' in best ? best : best ? { ...best, split: 'test', test_top1: best.top1, test_top5: null } : null,
-    params: p.params,
-    act_params: p.actParams,
-    wall_s: p.wallSeconds,
-    train_img_per_s: p.trainImgPerS,
-  };
 }
 
 function textSummary(s: Summary, dir: string): string {

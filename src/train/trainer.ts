@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { epochBatches, numBatches } from '../data/batches.js';
 import type { Dataset, Split } from '../data/types.js';
 import { readCheckpoint, writeCheckpoint, type StoredTensor } from '../run/checkpoint.js';
-import type { BestRecord, EpochRecord, SelectionSplit } from '../run/records.js';
+import type { BestRecord, EpochRecord, SelectionSplit, Summary } from '../run/records.js';
 import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
 import { ExitCode, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -85,6 +85,8 @@ export interface TrainContext {
 
 type Meta = TrainPosition & { optimizer: { step: number } };
 type Step = ReturnType<typeof makeTrainStep>;
+
+const round2 = (v: number | null) => (v === null ? null : +v.toFixed(2));
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -274,24 +276,28 @@ export class Trainer {
   private endEpoch(record: EpochRecord): void {
     const { run, log, config } = this.ctx;
     run.appendMetrics(record);
-    this.lastMetrics = record;
     const learned = describeActivations(this.model);
     if (learned.length > 0) run.writeActivations(record.epoch, learned);
     log.info(
-      { epoch: record.epoch, lr: +record.lr.toPrecision(4), train_loss: +record.train_loss.toFixed(4), test_top1: record.test_top1 === null ? null : +record.test_top1.toFixed(2), test_top5: record.test_top5 === null ? null : +record.test_top5.toFixed(2), ...(record.val_top1 != null ? { val_top1: +record.val_top1.toFixed(2) } : {}), img_per_s: Math.round(record.img_per_s) },
+      { epoch: record.epoch, lr: +record.lr.toPrecision(4), train_loss: +record.train_loss.toFixed(4), test_top1: round2(record.test_top1), test_top5: round2(record.test_top5), ...(record.val_top1 !== undefined ? { val_top1: round2(record.val_top1) } : {}), img_per_s: Math.round(record.img_per_s) },
       `epoch ${record.epoch}/${config.train.epochs}`,
     );
-    this.pos.epoch = record.epoch;
-    this.pos.stepInEpoch = 0;
-    this.pos.epochStarted = false;
-    this.pos.epochAcc = { loss: 0, correct: 0, seen: 0, seconds: 0 };
     const score = this.selection === 'val' ? record.val_top1 : record.test_top1;
     const improved = score != null && (this.pos.best === null || score > this.pos.best.top1);
-    if (improved) {
-      this.pos.best = { epoch: record.epoch, split: this.selection, top1: score, test_top1: record.test_top1, test_top5: record.test_top5 };
-      this.saveCheckpoint('best');
-    }
-    this.saveCheckpoint('last');
+    // The position moves on only once both checkpoints are written: a failed write (disk full)
+    // leaves the summary agreeing with checkpoint-last.
+    const next: TrainPosition = {
+      ...this.pos,
+      epoch: record.epoch,
+      stepInEpoch: 0,
+      epochStarted: false,
+      epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+      best: improved ? { epoch: record.epoch, split: this.selection, top1: score, test_top1: record.test_top1, test_top5: record.test_top5 } : this.pos.best,
+    };
+    if (improved) this.saveCheckpoint('best', next);
+    this.saveCheckpoint('last', next);
+    this.pos = next;
+    this.lastMetrics = record;
   }
 
   /** Saves a checkpoint at the current step and reports the run as interrupted. */
@@ -301,13 +307,13 @@ export class Trainer {
     return { status: 'interrupted', model: this.model, ...this.progress() };
   }
 
-  private saveCheckpoint(file: 'last' | 'best'): void {
+  private saveCheckpoint(file: 'last' | 'best', pos: TrainPosition = this.pos): void {
     const opt = this.optimizer.getState();
     const tensors: StoredTensor[] = [
       ...modelTensors(this.model),
       ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
     ];
-    writeCheckpoint<Meta>(this.ctx.run.path(file), { meta: { ...this.pos, wallBefore: this.wallNow(), optimizer: { step: opt.step } }, tensors });
+    writeCheckpoint<Meta>(this.ctx.run.path(file), { meta: { ...pos, wallBefore: this.wallNow(), optimizer: { step: opt.step } }, tensors });
   }
 
   /** One step function per set of frozen variables (PWLU's phase I freezes its parameters). */
@@ -326,6 +332,21 @@ export class Trainer {
   private wallNow(): number {
     return this.pos.wallBefore + (Date.now() - this.started) / 1000;
   }
+}
+
+/** The summary.json fields that come from what training achieved, whether it finished, stopped or failed. */
+export function progressSummary(p: TrainProgress, run: RunDir): Pick<Summary, 'epochs_completed' | 'final' | 'best' | 'params' | 'act_params' | 'wall_s' | 'train_img_per_s'> {
+  const m = p.lastMetrics ?? run.readMetrics().epochs.at(-1) ?? null;
+  const best = p.position.best;
+  return {
+    epochs_completed: p.position.epoch,
+    final: m && m.test_top1 !== null ? { top1: m.test_top1, top5: m.test_top5 ?? NaN, loss: m.test_loss ?? NaN } : null,
+    best: best && 'split' in best ? best : best ? { ...best, split: 'test', test_top1: best.top1, test_top5: null } : null,
+    params: p.params,
+    act_params: p.actParams,
+    wall_s: p.wallSeconds,
+    train_img_per_s: p.trainImgPerS,
+  };
 }
 
 /** Trains a run to its end (or until stopped); see Trainer. */
