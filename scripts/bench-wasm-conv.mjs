@@ -4,28 +4,29 @@
 //     stock wasm Conv2DBackpropInput (a scalar loop; the stock backend has no filter gradient at all);
 //  2. a full ResNet-20 training step (conv, batch-norm from tf.moments, ReLU, residual add, mean pool,
 //     dense, log-softmax cross-entropy, SGD) with tf.variableGrads: images/s.
-// Usage: npm run build && node scripts/bench-wasm-conv.mjs [--batch 32] [--steps 5] [--no-stock]
+// Needs `npm run build`; `--help` lists the options.
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients (its Node bundle has none)
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const BATCH = opt('batch', 32);
-const STEPS = opt('steps', 5);
-const WITH_STOCK = !args.includes('--no-stock');
+import { parseScriptArgs } from './lib/args.mjs';
+import { importDist } from './lib/pwlu.mjs';
 
-let wasm;
-try {
-  wasm = await import('../dist/backends/wasm.js');
-} catch (e) {
-  console.error(`cannot load dist/backends/wasm.js (run \`npm run build\` first): ${e.message}`);
-  process.exit(1);
-}
+const o = parseScriptArgs({
+  description: `Times the wasm training kernels on ResNet-20 (CIFAR, 32x32) shapes, per conv and depthwise layer shape
+(ours against the stock wasm kernels), then a full hand-written ResNet-20 training step (images/s, kernel profile).`,
+  options: {
+    batch: { type: 'number', default: 32, help: 'images per step' },
+    steps: { type: 'number', default: 5, help: 'timed training steps' },
+    'no-stock': { type: 'boolean', help: "skip the stock wasm Conv2DBackpropInput (a slow scalar loop)" },
+  },
+});
+const BATCH = o.batch;
+const STEPS = o.steps;
+const WITH_STOCK = !o['no-stock'];
+
+const wasm = await importDist('backends/wasm.js');
 // Keep the stock kernel before ours replaces it.
 const stockInput = { ...tf.getKernel('Conv2DBackpropInput', 'wasm') };
 tf.enableProdMode();

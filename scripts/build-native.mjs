@@ -15,6 +15,16 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+import { parseScriptArgs } from './lib/args.mjs';
+
+parseScriptArgs({
+  description: `Builds the optional native 'torch' backend (native/ -> native/build/Release/pwlu_torch.node); \`npm install\`
+runs it. libtorch comes from $LIBTORCH, else a PyTorch install (python3, then /usr/bin/python3), else Debian's
+libtorch-dev. Never fails: without libtorch, or when the build breaks, it prints why and exits 0 (details in
+native/build/build.log). Environment: LIBTORCH=DIR, JOBS=N (parallel compile jobs), PWLU_SKIP_NATIVE=1 (skip).`,
+  options: {},
+});
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.join(root, 'native');
 const buildDir = path.join(nativeDir, 'build');

@@ -2,9 +2,7 @@
 // Layer-for-layer equivalence of pwlu's ImageNet architectures with torchvision: the same weights
 // must give the same logits.
 //
-//   npm run build
-//   node scripts/check-torchvision.mjs [--arch resnet18,mobilenet_v2] [--size 224] [--backend cpu|wasm|torch]
-//                                      [--from DIR | --keep DIR]
+// Needs `npm run build`; `--help` lists the options.
 //
 // Without --from it first runs scripts/check-torchvision.py with Debian's /usr/bin/python3 (torch
 // 1.13 / torchvision 0.14) into a temporary folder (--keep DIR: into DIR, kept). Each pwlu model is
@@ -21,30 +19,39 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
+import { parseScriptArgs } from './lib/args.mjs';
+import { importDist } from './lib/pwlu.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { getModel } = await import(join(root, 'dist/models/registry.js'));
-const { referenceActivation } = await import(join(root, 'dist/models/sites.js'));
-const { disposeModel, predict } = await import(join(root, 'dist/models/infer.js'));
+const [{ getModel }, { referenceActivation }, { disposeModel, predict }] = await Promise.all(['models/registry.js', 'models/sites.js', 'models/infer.js'].map(importDist));
 
 const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
 const PARAM_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'PwluBatchNorm']);
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-const archs = arg('arch', ARCHS.join(',')).split(',');
-const size = Number(arg('size', '224'));
-const backend = arg('backend', 'cpu');
+const o = parseScriptArgs({
+  description: `Layer-for-layer equivalence of pwlu's ImageNet architectures with torchvision: the same weights must give
+the same logits (max |logit difference| / max |logit| < 1e-3 against torchvision's float64 forward, through
+model.apply and through the folded inference plan). Exits 1 when one fails.`,
+  options: {
+    arch: { type: 'list', default: ARCHS, choices: ARCHS, help: 'architectures' },
+    size: { type: 'number', default: 224, help: 'input side in pixels' },
+    backend: { type: 'string', default: 'cpu', choices: ['cpu', 'wasm', 'torch'], help: 'tfjs backend' },
+    from: { type: 'string', value: 'DIR', help: 'read the torchvision tensors from DIR instead of running check-torchvision.py' },
+    keep: { type: 'string', value: 'DIR', help: 'write the torchvision tensors into DIR and keep them' },
+    json: { type: 'boolean', help: 'also print the results as one JSON line' },
+  },
+});
+const archs = o.arch;
+const size = o.size;
+const backend = o.backend;
 if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-if (backend === 'torch') await (await import(join(root, 'dist/backends/torch/index.js'))).registerTorchBackend();
+if (backend === 'torch') await (await importDist('backends/torch/index.js')).registerTorchBackend();
 await tf.setBackend(backend);
 
-let dir = arg('from', null);
+let dir = o.from;
 let temp = null;
 if (!dir) {
-  dir = arg('keep', null) ?? (temp = mkdtempSync(join(tmpdir(), 'pwlu-tv-')));
+  dir = o.keep ?? (temp = mkdtempSync(join(tmpdir(), 'pwlu-tv-')));
   execFileSync('/usr/bin/python3', [join(root, 'scripts/check-torchvision.py'), dir, '--size', String(size), '--arch', ...archs], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
@@ -112,5 +119,5 @@ for (const arch of archs) {
   disposeModel(model);
 }
 if (temp) rmSync(temp, { recursive: true, force: true });
-if (process.argv.includes('--json')) console.log(JSON.stringify(rows));
+if (o.json) console.log(JSON.stringify(rows));
 process.exit(failed ? 1 : 0);

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // pwlu vs PyTorch throughput, measured side by side in one run on this machine.
 //
-//   node scripts/speed-vs-pytorch.mjs [--arch resnet20,mobilenet_v2] [--size 32] [--batch 64]
-//        [--activation relu] [--backend torch] [--threads N] [--repeats 3] [--python /usr/bin/python3] [--json]
+// `--help` lists the options.
 //
 // For each architecture it runs `pwlu speed --json` and ../shared/bench/pytorch_reference.py (or
 // $PWLU_PYTORCH_REFERENCE) alternately, `--repeats` times each, and prints the median training and
@@ -12,29 +11,39 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+
+import { parseScriptArgs } from './lib/args.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const str = { type: 'string' };
-const { values: args } = parseArgs({
-  options: { arch: str, size: str, batch: str, activation: str, backend: str, threads: str, repeats: str, python: str, json: { type: 'boolean' } },
+const args = parseScriptArgs({
+  description: `pwlu vs PyTorch throughput, measured side by side in one run on this machine: \`pwlu speed --json\` and
+../shared/bench/pytorch_reference.py (or $PWLU_PYTORCH_REFERENCE) alternately, --repeats times each; prints the median
+training and inference images/s of both and their ratio. Needs \`npm run build\` and, for PyTorch, Debian's python3-torch
+(+ python3-torchvision for the torchvision architectures).`,
+  options: {
+    arch: { type: 'list', default: ['resnet20'], help: 'registered architectures' },
+    size: { type: 'number', default: 32, help: 'input side in pixels' },
+    batch: { type: 'number', default: 64, help: 'images per step' },
+    activation: { type: 'string', default: 'relu', choices: ['relu', 'swish', 'pwlu'], help: 'activation (the ones the PyTorch reference knows)' },
+    backend: { type: 'string', help: "pwlu's backend (default: pwlu speed's)" },
+    threads: { type: 'number', help: 'threads for both' },
+    repeats: { type: 'number', default: 3, help: 'runs of each, alternating' },
+    python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch' },
+    json: { type: 'boolean', help: 'also print one JSON line per architecture' },
+  },
 });
-const archs = (args.arch ?? 'resnet20').split(',');
-const size = args.size ?? '32';
-const batch = args.batch ?? '64';
-const act = args.activation ?? 'relu';
-const repeats = Number(args.repeats ?? 3);
-const python = args.python ?? '/usr/bin/python3';
+const archs = args.arch;
+const size = String(args.size);
+const batch = String(args.batch);
+const act = args.activation;
+const repeats = args.repeats;
+const python = args.python;
 const reference = process.env.PWLU_PYTORCH_REFERENCE ?? join(root, '..', 'shared', 'bench', 'pytorch_reference.py');
 if (!existsSync(reference)) {
   console.error(`PyTorch reference script not found at ${reference} (set PWLU_PYTORCH_REFERENCE)`);
   process.exit(1);
 }
 const pytorchAct = { relu: 'relu', swish: 'silu', pwlu: 'pwlu' }[act];
-if (!pytorchAct) {
-  console.error(`--activation ${act}: the PyTorch reference knows relu, swish (silu) and pwlu only`);
-  process.exit(1);
-}
 
 function runJson(cmd, argv) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: root });
@@ -58,10 +67,10 @@ for (const arch of archs) {
     const stem = arch.startsWith('resnet') && ['resnet20', 'resnet56'].includes(arch) ? 'auto' : 'imagenet';
     const pwluArgs = [join(root, 'bin', 'pwlu.js'), 'speed', '--arch', arch, '--size', size, '--batch', batch, '--activation', act, '--stem', stem, '--json'];
     if (args.backend) pwluArgs.push('--backend', args.backend);
-    if (args.threads) pwluArgs.push('--threads', args.threads);
+    if (args.threads) pwluArgs.push('--threads', String(args.threads));
     ours.push(runJson(process.execPath, pwluArgs));
     const refArgs = [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct];
-    if (args.threads) refArgs.push('--threads', args.threads);
+    if (args.threads) refArgs.push('--threads', String(args.threads));
     theirs.push(runJson(python, refArgs));
   }
   const o = { train: median(ours.map((r) => r.train_img_per_s)), infer: median(ours.map((r) => r.infer_img_per_s)) };

@@ -1,63 +1,54 @@
 #!/usr/bin/env node
-// ResNet-20 (CIFAR, 1x1 projection shortcuts) throughput on the native 'torch' backend, built from
-// tfjs-core ops with the fused batch-norm kernels; same layout as shared/bench/pytorch_reference.py.
-//
-//   node scripts/torch-speed.mjs [--batch 64] [--size 32] [--warmup 3] [--steps 10] [--threads N]
-//                                [--profile] [--long 300] [--reference] [--backend torch|cpu]
-// Needs `npm run build` (dist/) and the native addon. Prints one JSON line at the end.
+// Throughput of a pwlu model on the native 'torch' backend, with an optional per-kernel profile, long-run
+// memory marks and PyTorch reference. Needs `npm run build` and the native addon; `--help` lists the options.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-layers'; // registers the gradients (tfjs-core's node bundle has none)
 
-import { makeResNet, trainStep, randn, rng } from './torch-models.mjs';
-import { shapeKey, wrapKernels } from './kernel-hooks.mjs';
+import { parseScriptArgs } from './lib/args.mjs';
+import { kernelProfiler } from './lib/kernel-hooks.mjs';
+import { importDist, trainableModel } from './lib/pwlu.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, def) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : def);
-const flag = (name) => argv.includes(`--${name}`);
-const batch = Number(opt('batch', 64));
-const size = Number(opt('size', 32));
-const warmup = Number(opt('warmup', 3));
-const steps = Number(opt('steps', 10));
-const longSteps = Number(opt('long', 0));
-const backend = opt('backend', 'torch');
+const { BACKEND_ORDER, selectBackend } = await importDist('backends/select.js');
+const o = parseScriptArgs({
+  description: `Training-step and inference throughput of one of pwlu's models (default ResNet-20, 1x1 projection
+shortcuts, as shared/bench/pytorch_reference.py), built and trained as \`pwlu speed\` does, plus what that command
+does not give: process CPU time, a per-kernel profile, memory marks over a long run, the PyTorch reference.
+Prints one JSON line at the end (profiles to stderr).`,
+  options: {
+    arch: { type: 'string', default: 'resnet20', help: 'registered architecture' },
+    activation: { type: 'string', default: 'relu', help: 'registered activation' },
+    batch: { type: 'number', default: 64, help: 'images per step' },
+    size: { type: 'number', default: 32, help: 'input side in pixels' },
+    warmup: { type: 'number', default: 3, help: 'untimed steps first' },
+    steps: { type: 'number', default: 10, help: 'timed steps (median)' },
+    threads: { type: 'number', help: "libtorch intra-op threads (default: libtorch's)" },
+    backend: { type: 'string', default: 'torch', choices: BACKEND_ORDER, help: 'tfjs backend' },
+    profile: { type: 'boolean', help: 'print where a training step and an inference pass spend their time' },
+    'profile-shapes': { type: 'boolean', help: 'as --profile, one row per kernel and input shapes' },
+    long: { type: 'number', default: 0, help: 'then train this many steps, recording tensor counts and memory' },
+    reference: { type: 'boolean', help: 'also run ../shared/bench/pytorch_reference.py and give the ratio' },
+  },
+});
 const classes = 10;
 
-let torch;
-let torchInfo = {};
-if (backend === 'torch') {
-  torch = await import('../dist/backends/torch/index.js');
-  torchInfo = await torch.registerTorchBackend({ threads: opt('threads') ? Number(opt('threads')) : undefined, device: 'cpu' });
-}
-await tf.setBackend(backend);
-tf.enableProdMode();
+const backend = await selectBackend(o.backend, { threads: o.threads ?? 0, device: 'cpu' });
+const torch = backend.name === 'torch' ? await importDist('backends/torch/index.js') : null;
+const m = await trainableModel(
+  {
+    model: { arch: o.arch },
+    activation: { name: o.activation },
+    train: { batch: o.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
+  },
+  { size: o.size, batch: o.batch, classes, seed: 3 },
+);
 
-const rand = rng(3);
-const x = tf.tensor(randn([batch, size, size, 3], rand), [batch, size, size, 3]);
-const labels = tf.tensor1d(Array.from({ length: batch }, () => Math.floor(rand() * classes)), 'int32');
-// eval BN through tf.batchNorm (the FusedBatchNorm kernel: one native pass, like PyTorch's eval BN)
-const model = makeResNet({ blocks: 3, widths: [16, 32, 64], classes, torchPads: true, useBatchNormKernel: true });
-const optimizer = tf.train.momentum(0.01, 0.9);
-const params = model.vars.reduce((n, v) => n + v.size, 0);
-
-const now = () => performance.now();
 const median = (a) => {
   const s = [...a].sort((p, q) => p - q);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-function train() {
-  const loss = trainStep(model, optimizer, x, labels, classes, 0);
-  const v = loss.dataSync()[0];
-  loss.dispose();
-  return v;
-}
-function infer() {
-  tf.tidy(() => tf.sum(model.forward(x, false)).dataSync());
-}
 /** Median wall seconds per call, and the least process CPU seconds (all threads) per call. */
 function timed(fn, w, n) {
   for (let i = 0; i < w; i++) fn();
@@ -65,97 +56,65 @@ function timed(fn, w, n) {
   let cpu = Infinity;
   for (let i = 0; i < n; i++) {
     const c0 = process.cpuUsage();
-    const t0 = now();
+    const t0 = performance.now();
     fn();
-    t.push(now() - t0);
+    t.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu = Math.min(cpu, (c.user + c.system) / 1e6);
   }
   return [median(t) / 1000, cpu];
 }
 
-// Optional per-kernel profile of one training step: wall time inside each kernelFunc.
 let profile;
-if (flag('profile') || flag('profile-shapes')) {
-  const acc = new Map();
-  wrapKernels(backend, (name, a, run) => {
-    const c0 = torch ? a.backend.addon.relayouts() : 0;
-    const t0 = now();
-    const r = run();
-    const key = flag('profile-shapes') ? shapeKey(name, a.inputs) : name;
-    const e = acc.get(key) ?? { calls: 0, ms: 0, relayouts: 0 };
-    e.calls++;
-    e.ms += now() - t0;
-    if (torch) e.relayouts += a.backend.addon.relayouts() - c0;
-    acc.set(key, e);
-    return r;
-  });
-  const report = (label, fn) => {
-    for (let i = 0; i < warmup; i++) fn();
-    acc.clear();
-    const relayouts0 = torch ? tf.backend().addon.relayouts() : 0;
-    const t0 = now();
-    const n = 5;
-    for (let i = 0; i < n; i++) fn();
-    const total = (now() - t0) / n;
-    const rows = [...acc.entries()].map(([k, e]) => ({ kernel: k, calls: e.calls / n, ms: e.ms / n, relayouts: e.relayouts / n })).sort((p, q) => q.ms - p.ms);
-    const inKernels = rows.reduce((s, r) => s + r.ms, 0);
-    const calls = rows.reduce((s, r) => s + r.calls, 0);
-    console.error(`${label} profile: ${total.toFixed(1)} ms total, ${inKernels.toFixed(1)} ms in ${calls} kernel calls, ${(total - inKernels).toFixed(1)} ms outside kernels`);
-    if (torch) console.error(`  results copied to row-major layout per step: ${(tf.backend().addon.relayouts() - relayouts0) / n}`);
-    for (const r of rows) {
-      const copies = r.relayouts ? `  (${r.relayouts} results copied to row-major)` : '';
-      console.error(`  ${r.kernel.padEnd(flag('profile-shapes') ? 72 : 36)} ${String(r.calls).padStart(5)} calls ${r.ms.toFixed(2).padStart(8)} ms${copies}`);
-    }
-    return { stepMs: total, kernelMs: inKernels, kernelCalls: calls };
-  };
-  const trainProfile = report('train step', train);
-  const inferProfile = report('inference', infer);
-  profile = { train: trainProfile, infer: inferProfile };
+if (o.profile || o['profile-shapes']) {
+  const report = kernelProfiler(backend.name, { shapes: o['profile-shapes'], warmup: o.warmup });
+  profile = { train: report('train step', m.step), infer: report('inference', m.infer) };
 }
 
-const [trainS, trainCpu] = timed(train, warmup, steps);
-const [inferS, inferCpu] = timed(infer, warmup, steps);
+const [trainS, trainCpu] = timed(m.step, o.warmup, o.steps);
+const [inferS, inferCpu] = timed(m.infer, o.warmup, o.steps);
 const result = {
-  framework: `tfjs-${backend}`,
-  libtorch: torchInfo.version,
-  threads: torchInfo.threads,
-  arch: 'resnet20',
-  size,
-  batch,
-  params,
+  framework: `tfjs-${backend.name}`,
+  libtorch: backend.detail.libtorch,
+  threads: backend.detail.threads,
+  arch: o.arch,
+  act: o.activation,
+  size: o.size,
+  batch: o.batch,
+  params: m.params,
   train_step_s: +trainS.toFixed(5),
-  train_img_per_s: +(batch / trainS).toFixed(2),
+  train_img_per_s: +(o.batch / trainS).toFixed(2),
   infer_step_s: +inferS.toFixed(5),
-  infer_img_per_s: +(batch / inferS).toFixed(2),
+  infer_img_per_s: +(o.batch / inferS).toFixed(2),
   train_cpu_s: +trainCpu.toFixed(5),
   infer_cpu_s: +inferCpu.toFixed(5),
 };
 if (profile) result.profile = profile;
 
-if (longSteps > 0) {
-  const rss = () => Math.round(process.memoryUsage().rss / 2 ** 20);
+if (o.long > 0) {
+  const mib = (bytes) => Math.round(bytes / 2 ** 20);
   const marks = [];
-  const t0 = now();
-  for (let i = 1; i <= longSteps; i++) {
-    train();
-    if (i === 1 || i % Math.max(1, Math.floor(longSteps / 6)) === 0 || i === longSteps) {
-      const mark = { step: i, tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds(), rssMiB: rss(), heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) };
+  const t0 = performance.now();
+  for (let i = 1; i <= o.long; i++) {
+    m.step();
+    if (i === 1 || i % Math.max(1, Math.floor(o.long / 6)) === 0 || i === o.long) {
+      const mark = { step: i, tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds(), rssMiB: mib(process.memoryUsage().rss), heapMiB: mib(process.memoryUsage().heapUsed) };
       if (torch) {
         const a = tf.engine().backend.addon;
-        Object.assign(mark, { nativeTensors: a.live(), allocatorCachedMiB: Math.round(a.allocatorStats().cachedBytes / 2 ** 20) });
+        Object.assign(mark, { nativeTensors: a.live(), allocatorCachedMiB: mib(a.allocatorStats().cachedBytes) });
       }
       marks.push(mark);
     }
   }
-  result.long = { steps: longSteps, seconds: +((now() - t0) / 1000).toFixed(1), marks };
+  result.long = { steps: o.long, seconds: +((performance.now() - t0) / 1000).toFixed(1), marks };
   if (torch) result.long.fallbacks = torch.fallbackKernelsUsed();
 }
+m.dispose();
 
-if (flag('reference')) {
+if (o.reference) {
   const script = new URL('../../shared/bench/pytorch_reference.py', import.meta.url).pathname;
   const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const r = spawnSync(py, [script, '--arch', 'resnet20', '--size', String(size), '--batch', String(batch), '--threads', String(torchInfo.threads ?? os.availableParallelism())], { encoding: 'utf8' });
+  const r = spawnSync(py, [script, '--arch', o.arch, '--size', String(o.size), '--batch', String(o.batch), '--threads', String(backend.detail.threads ?? os.availableParallelism())], { encoding: 'utf8' });
   try {
     const ref = JSON.parse(r.stdout.trim().split('\n').pop());
     result.pytorch = { train_img_per_s: ref.train_img_per_s, infer_img_per_s: ref.infer_img_per_s, threads: ref.threads };

@@ -21,7 +21,7 @@ import { ReLULayer } from '../../src/activations/relu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
 import { swish as swishOp } from '../../src/activations/swish-op.js';
 import { Rng } from '../../src/util/rng.js';
-import { centralDiff, checkLayerGradients, expectClose, sample, type Reference } from './fd.js';
+import { centralDiff, checkLayerGradients, expectClose, sample, type Reference } from '../helpers/fd.js';
 
 const map = (x: Float64Array, f: (v: number, i: number) => number) => x.map(f);
 const relu = (v: number) => Math.max(0, v);

@@ -11,7 +11,7 @@ import { initWasmBackend } from '../../src/backends/wasm.js';
 import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, pwluBackward, pwluForward, type PwluImpl } from '../../src/activations/pwlu-op.js';
 import { hasNativeKernel } from '../../src/backends/fused.js';
 import { Rng } from '../../src/util/rng.js';
-import { expectClose, sample } from './fd.js';
+import { expectClose, sample } from '../helpers/fd.js';
 
 interface Case {
   name: string;

@@ -8,8 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PWLULayer } from '../../src/activations/pwlu.js';
@@ -22,8 +21,9 @@ import { buildModel, makeTrainStep, paramGroups } from '../../src/train/step.js'
 import { train, type TrainOutcome } from '../../src/train/trainer.js';
 import { createLogger } from '../../src/util/log.js';
 import { createProgress } from '../../src/util/progress.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-phases-'));
+const tmp = makeTmpDir('pwlu-phases-');
 let runCount = 0;
 
 /** 3 steps per epoch (24 images, batch 8) of a eighth-width ResNet-20 on 6x6 images: about 0.15 s a step on cpu. */
@@ -92,7 +92,7 @@ describe('PWLU two-phase training', () => {
   });
   afterAll(() => {
     for (const r of Object.values(straight)) r.outcome.model.dispose();
-    rmSync(tmp, { recursive: true, force: true });
+    removeDir(tmp);
   });
 
   it('realigns at the boundary (logged, in metrics.jsonl), then learns non-ReLU shapes', async () => {

@@ -12,7 +12,7 @@ import { isActivationLayer } from '../../src/activations/types.js';
 import { ActivationSchema, ConfigSchema, type ActivationConfig, type PwluConfig } from '../../src/config/schema.js';
 import { activationParamCount } from '../../src/train/state.js';
 import { Rng } from '../../src/util/rng.js';
-import { sample } from './fd.js';
+import { sample } from '../helpers/fd.js';
 
 const PWLU_DEFAULTS: PwluConfig = ConfigSchema.parse({}).pwlu;
 

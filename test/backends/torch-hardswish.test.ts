@@ -25,7 +25,7 @@ import {
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { applyFixed } from '../../src/models/layers.js';
 import { Rng } from '../../src/util/rng.js';
-import { checkLayerGradients, sample } from '../activations/fd.js';
+import { checkLayerGradients, sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();

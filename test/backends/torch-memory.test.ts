@@ -9,8 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradients
 
 import { registerTorchBackend, torchAvailability, type TorchBackend } from '../../src/backends/torch/index.js';
-// @ts-expect-error plain-JS helper shared with scripts/torch-speed.mjs
-import { makeResNet, trainStep } from '../../scripts/torch-models.mjs';
+import { microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
 if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
@@ -20,11 +19,6 @@ function backend(): TorchBackend {
 }
 function native(): number {
   return backend().addon.live();
-}
-
-interface Model {
-  vars: tf.Variable[];
-  state: tf.Variable[];
 }
 
 describe.skipIf(!avail.available)(`torch backend memory${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
@@ -114,18 +108,14 @@ describe.skipIf(!avail.available)(`torch backend memory${avail.available ? '' : 
   });
 
   it('tensor counts stay flat across training steps', () => {
-    const model = makeResNet({ blocks: 1, widths: [4, 8, 8], seed: 3 }) as Model;
-    const opt = tf.train.momentum(0.01, 0.9);
-    const x = tf.randomNormal([4, 8, 8, 3]);
-    const labels = tf.tensor1d([1, 2, 3, 0], 'int32');
+    const micro = microTrain('resnet20', { name: 'relu' }, { model: { arch: 'resnet20', width: 0.125 } });
     const counts: Array<[number, number, number]> = [];
     for (let i = 0; i < 8; i++) {
-      trainStep(model, opt, x, labels, 10).dispose();
+      micro.step();
       counts.push([tf.memory().numTensors, backend().numDataIds(), native()]);
     }
     // the optimizer allocates its accumulators on the first step; after that nothing may grow
     for (let i = 2; i < counts.length; i++) expect(counts[i], `step ${i}`).toEqual(counts[1]);
-    opt.dispose();
-    tf.dispose([x, labels, ...model.vars, ...model.state]);
+    micro.dispose();
   });
 });

@@ -16,7 +16,7 @@ import { PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/
 import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL, pau, pauBackward, pauForward } from '../../src/activations/pau-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { sample } from '../activations/fd.js';
+import { sample } from '../helpers/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();

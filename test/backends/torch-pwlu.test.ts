@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-layers';
 import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, pwluBackward, pwluForward, type PwluTensors } from '../../src/activations/pwlu-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { sample } from '../activations/fd.js';
+import { sample } from '../helpers/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();

@@ -18,7 +18,7 @@ import { SwishLayer } from '../../src/activations/swish.js';
 import { SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL, swishBackward, swishForward, type SwishImpl } from '../../src/activations/swish-op.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { checkLayerGradients, sample } from '../activations/fd.js';
+import { checkLayerGradients, sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();

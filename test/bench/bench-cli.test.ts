@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pwlu.js');
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-bench-'));
+const tmp = makeTmpDir('pwlu-bench-');
 const CONFIG = join(tmp, 'micro.yaml');
 const EPOCHS = 3;
 
@@ -48,7 +48,7 @@ describe('pwlu bench (CLI)', () => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'bench.js'))) throw new Error('run `npm run build` first (npm test does)');
     writeFileSync(CONFIG, MICRO);
   });
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  afterAll(() => removeDir(tmp));
 
   it('resumes after kill -9 of the whole bench: the killed cell continues, every cell finishes', async () => {
     const out = join(tmp, 'killed');

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { archiveBenchError, inspectCell, moveAside } from '../../src/bench/cells.js';
@@ -8,9 +7,10 @@ import { mergeCells } from '../../src/bench/manifest.js';
 import { EtaEstimator, formatDuration } from '../../src/bench/progress.js';
 import { threadsPerJob } from '../../src/cli/bench.js';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-grid-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = makeTmpDir('pwlu-grid-');
+afterAll(() => removeDir(tmp));
 
 describe('bench grid', () => {
   it('expands arch × activation × seed seed-major, with stable cell names', () => {

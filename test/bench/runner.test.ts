@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expandGrid, type Cell } from '../../src/bench/grid.js';
@@ -7,9 +6,10 @@ import { mergeCells } from '../../src/bench/manifest.js';
 import { readManifest, type BenchManifest } from '../../src/run/bench-manifest.js';
 import type { BenchDisplay } from '../../src/bench/progress.js';
 import { runBench, type ChildHandle, type LaunchResult, type Launcher } from '../../src/bench/runner.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-runner-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = makeTmpDir('pwlu-runner-');
+afterAll(() => removeDir(tmp));
 
 type Behaviour = 'finish' | 'fail' | 'wait' | 'diverge';
 

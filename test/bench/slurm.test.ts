@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellSets, expandGrid } from '../../src/bench/grid.js';
 import { renderSlurmScript, shellQuote } from '../../src/bench/slurm.js';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-slurm-'));
+const tmp = makeTmpDir('pwlu-slurm-');
 const out = join(tmp, 'res');
 const script = join(out, 'bench.sbatch');
 const cells = expandGrid(['resnet20', 'resnet56'], ['relu', 'pwlu'], [0, 1]);
@@ -36,7 +36,7 @@ describe('pwlu bench --emit slurm script', () => {
       }),
     );
   });
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  afterAll(() => removeDir(tmp));
 
   it('is valid bash with one array task per cell and the directives', () => {
     const text = readFileSync(script, 'utf8');

@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pwlu.js');
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-cli-'));
+const tmp = makeTmpDir('pwlu-cli-');
 
 function pwlu(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PWLU_DEBUG: '' }, timeout: 120_000 });
@@ -25,7 +25,7 @@ describe('pwlu CLI', () => {
   beforeAll(() => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('run `npm run build` first (npm test does)');
   });
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  afterAll(() => removeDir(tmp));
 
   it('prints its version and help with exit 0', () => {
     const v = pwlu('--version');

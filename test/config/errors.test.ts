@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type ConfigIssue } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { tempConfigs, userErrorOf } from './helpers.js';
+import { tempConfigs, userErrorOf } from '../helpers/config-files.js';
 
 const tmp = tempConfigs();
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson, configHash, stringifyConfig } from '../../src/config/format.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigSchema } from '../../src/config/schema.js';
-import { fixture, tempConfigs } from './helpers.js';
+import { fixture, tempConfigs } from '../helpers/config-files.js';
 
 const tmp = tempConfigs();
 const defaults = ConfigSchema.parse({});

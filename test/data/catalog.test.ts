@@ -8,7 +8,8 @@ import { CATALOG, catalogEntry, listCatalog } from '../../src/data/catalog.js';
 import { downloadDataset } from '../../src/data/download.js';
 import { loadDataset } from '../../src/data/load.js';
 import { UserError } from '../../src/util/errors.js';
-import { makeTmpDir, mockFetch, removeDir } from '../helpers/fixtures.js';
+import { mockFetch } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 

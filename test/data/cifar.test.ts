@@ -2,7 +2,8 @@ import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadCifar, resolveCifarDir } from '../../src/data/cifar.js';
-import { expectDataError, makeTmpDir, removeDir, writeCifar10, writeCifar100 } from '../helpers/fixtures.js';
+import { expectDataError, writeCifar10, writeCifar100 } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let dir: string;
 beforeEach(() => {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/data/catalog.js';
 import { candidateDirs, discoverDataset, hasDatasetFiles } from '../../src/data/discover.js';
-import { makeTmpDir, removeDir, writeCifar10, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
+import { writeCifar10, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let tmp: string;
 let project: string;

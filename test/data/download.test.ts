@@ -8,7 +8,8 @@ import { downloadDataset, downloadFile } from '../../src/data/download.js';
 import { loadIdxDataset } from '../../src/data/idx.js';
 import { extractTarGz, safeMemberPath } from '../../src/data/tar.js';
 import { DataError } from '../../src/util/errors.js';
-import { expectDataError, makeTmpDir, md5, mockFetch, removeDir, tarBuffer, type TarMember, writeCifar10, writeIdxDataset } from '../helpers/fixtures.js';
+import { expectDataError, md5, mockFetch, tarBuffer, type TarMember, writeCifar10, writeIdxDataset } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let tmp: string;
 beforeEach(() => {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasIdxFiles, loadIdxDataset, loadIdxImages, loadIdxLabels } from '../../src/data/idx.js';
-import { expectDataError, idxBuffer, makeTmpDir, removeDir, writeIdxDataset } from '../helpers/fixtures.js';
+import { expectDataError, idxBuffer, writeIdxDataset } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let dir: string;
 beforeEach(() => {

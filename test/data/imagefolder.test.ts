@@ -2,7 +2,8 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeImages, hasImageFolder, scanImageFolder } from '../../src/data/imagefolder.js';
-import { expectDataError, FOLDER_COLOURS, makeTmpDir, removeDir, writeImageFolder, writeImages } from '../helpers/fixtures.js';
+import { expectDataError, FOLDER_COLOURS, writeImageFolder, writeImages } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let dir: string;
 beforeEach(() => {

@@ -4,17 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataSchema, type DataConfig } from '../../src/config/schema.js';
 import { loadDataset, selectIndices } from '../../src/data/load.js';
 import { DataError } from '../../src/util/errors.js';
-import {
-  expectDataError,
-  fixtureIndex,
-  makeTmpDir,
-  mockFetch,
-  removeDir,
-  writeCifar10,
-  writeCifar100,
-  writeIdxDataset,
-  writeImageFolder,
-} from '../helpers/fixtures.js';
+import { expectDataError, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let tmp: string;
 let project: string;

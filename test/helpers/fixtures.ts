@@ -3,23 +3,12 @@
  * tar.gz), into temporary directories, plus a mock `fetch`. Shared by tests that need real data files.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { expect } from 'vitest';
 import { DataError } from '../../src/util/errors.js';
-
-/** A fresh temporary directory; remove it with `removeDir`. */
-export function makeTmpDir(prefix = 'pwlu-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-/** Recursively deletes a directory (ignores absence). */
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
 
 /** md5 hex of bytes, for building catalogue entries that match fixture files. */
 export function md5(data: Uint8Array): string {

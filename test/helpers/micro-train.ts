@@ -41,7 +41,10 @@ export interface MicroTrain {
   model: tfl.LayersModel;
   /** The batch, NHWC. */
   x: Float32Array;
-  step(): void;
+  /** The batch's labels. */
+  y: Int32Array;
+  /** One training step through pwlu's trainer (makeTrainStep); its loss and top-1 count. */
+  step(): { loss: number; correct: number };
   dispose(): void;
 }
 
@@ -57,7 +60,8 @@ export function microTrain(arch: string, activation: Record<string, unknown>, ex
   return {
     model,
     x,
-    step: () => void step(x, y, 4, 0.01),
+    y,
+    step: () => step(x, y, 4, 0.01),
     dispose: () => {
       optimizer.dispose();
       model.dispose();

@@ -13,7 +13,7 @@ import { disposeModel, InferencePlan, predict } from '../../src/models/infer.js'
 import { modelNames } from '../../src/models/registry.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { buildArch, factory, MICRO_OPTIONS } from './zoo-helpers.js';
+import { buildArch, factory, MICRO_OPTIONS } from '../helpers/zoo.js';
 
 /** Random batch-norm statistics and affine weights, so that folding them is not the identity. */
 function randomiseBatchNorms(m: tfl.LayersModel, seed: number): void {

@@ -7,7 +7,7 @@ import { countMacs } from '../../src/models/macs.js';
 import { modelNames } from '../../src/models/registry.js';
 import { countActivationSites, countAllSites } from '../../src/models/sites.js';
 import { activationParamCount, countTrainable } from '../../src/train/state.js';
-import { buildArch, factory } from './zoo-helpers.js';
+import { buildArch, factory } from '../helpers/zoo.js';
 
 // torchvision 0.14: parameter counts (its weights' meta "num_params") and MACs ("GFLOPS").
 const REFERENCE: Record<string, { params: number; macs: number; sites: number }> = {

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyFixed, TorchMaxPool } from '../../src/models/layers.js';
-import { buildArch, ZOO } from './zoo-helpers.js';
+import { buildArch, ZOO } from '../helpers/zoo.js';
 
 /** Spatial side of the last feature map (the global pool's input). */
 function finalSide(m: tfl.LayersModel): number | null {

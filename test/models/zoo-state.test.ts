@@ -4,7 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededDropout } from '../../src/models/layers.js';
 import { loadModelTensors, modelTensors } from '../../src/train/state.js';
-import { buildArch, factory } from './zoo-helpers.js';
+import { buildArch, factory } from '../helpers/zoo.js';
 
 function forward(m: tfl.LayersModel, x: tf.Tensor, training: boolean): number[] {
   return tf.tidy(() => Array.from((m.apply(x, { training }) as tf.Tensor).dataSync()));

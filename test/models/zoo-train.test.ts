@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationParamCount } from '../../src/train/state.js';
-import { buildArch, factory, ZOO, MICRO_OPTIONS } from './zoo-helpers.js';
+import { buildArch, factory, ZOO, MICRO_OPTIONS } from '../helpers/zoo.js';
 
 /** Gradients of a cross-entropy loss on random data w.r.t. every trainable weight, in training mode. */
 function trainGrads(m: tfl.LayersModel, size: number, channels: number, batch: number): Map<string, Float32Array> {

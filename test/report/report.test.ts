@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectRuns } from '../../src/report/collect.js';
@@ -9,10 +8,11 @@ import { CSV_COLUMNS, renderCsv, renderJson, renderMarkdown } from '../../src/re
 import { renderHtml } from '../../src/report/html.js';
 import { buildReport, type Report } from '../../src/report/model.js';
 import { welchTTest } from '../../src/report/stats.js';
-import { writeRun } from './fixtures.js';
+import { writeRun } from '../helpers/fake-runs.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const ROOT = resolve(__dirname, '..', '..');
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-report-'));
+const tmp = makeTmpDir('pwlu-report-');
 const results = join(tmp, 'results');
 
 const R18 = { relu: [70.1, 70.3, 70.2], swish: [70.5, 70.9, 70.7], pwlu: [71.6, 71.5, 71.8] };
@@ -47,7 +47,7 @@ describe('pwlu report', () => {
     const setup = collectRuns(join(results, 'bench', 'cells', 'resnet18-relu-s0'))[0]!.setup;
     writeFileSync(join(results, 'bench', 'bench.json'), JSON.stringify({ version: 1, dataset: 'cifar10', setup, cells: manifestCells }));
   });
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  afterAll(() => removeDir(tmp));
 
   it('finds every run directory at any depth, in every state, and the cells that never started', () => {
     const runs = collectRuns(results);

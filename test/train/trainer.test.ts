@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
@@ -14,8 +13,9 @@ import { DivergedError, train, type TrainOutcome } from '../../src/train/trainer
 import { createLogger } from '../../src/util/log.js';
 import { createProgress } from '../../src/util/progress.js';
 import { ExitCode } from '../../src/util/errors.js';
+import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'pwlu-trainer-'));
+const tmp = makeTmpDir('pwlu-trainer-');
 let runCount = 0;
 
 function microConfig(over: Record<string, unknown> = {}): Config {
@@ -59,7 +59,7 @@ describe('training loop', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
   });
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  afterAll(() => removeDir(tmp));
 
   it('interrupted mid-epoch and resumed gives the same final weights as uninterrupted', async () => {
     const cfg = microConfig();
@@ -129,7 +129,7 @@ describe('training loop', () => {
 
 describe('metrics after a crash', () => {
   it('drops records the checkpoint does not cover, so each epoch appears once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pwlu-trim-'));
+    const dir = makeTmpDir('pwlu-trim-');
     const run = new RunDir(dir);
     const lines = [
       { epoch: 1, test_top1: 10 },
@@ -145,6 +145,6 @@ describe('metrics after a crash', () => {
     expect(trimMetricsToCheckpoint(run, { epoch: 1, epochStarted: true })).toBe(1);
     // ...one from the end of epoch 1 does not: the realignment is replayed on resume.
     expect(trimMetricsToCheckpoint(run, { epoch: 1, epochStarted: false })).toBe(1);
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 });

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
 import { UserError } from '../../src/util/errors.js';
+import { makeTmpDir, removeDir } from './tmp-dir.js';
 
 /** Path of a checked-in fixture under test/fixtures/config/. */
 export function fixture(name: string): string {
@@ -12,8 +12,8 @@ export function fixture(name: string): string {
 
 /** A per-file temp dir, removed after the file's tests; `write` returns the path of a new config file in it. */
 export function tempConfigs(): { write: (name: string, text: string) => string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'pwlu-config-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = makeTmpDir('pwlu-config-');
+  afterAll(() => removeDir(dir));
   return {
     dir,
     write(name, text) {
