@@ -29,7 +29,7 @@ function flagSets(opts: TrainCliOptions): string[] {
  * runtimes): the loop saves a checkpoint at the next step boundary and the command exits 130. A
  * repeated signal does not cut the save short; only SIGKILL does.
  */
-function stopOnSignals(): { stopped: () => boolean; dispose: () => void } {
+export function stopOnSignals(): { stopped: () => boolean; dispose: () => void } {
   let signal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (signal) {

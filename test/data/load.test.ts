@@ -100,6 +100,18 @@ describe('loadDataset', () => {
     expect(r.location).toBe(join(system, 'fashion-mnist'));
   });
 
+  it('an explicit data.dir is used or the load fails: never another copy, never a download elsewhere', async () => {
+    writeIdxDataset(join(system, 'fashion-mnist'), { nTrain: 3, nTest: 2 });
+    const named = join(tmp, 'named-but-empty');
+    mkdirSync(named, { recursive: true });
+    const err = await expectDataError(loadDataset(cfg({ name: 'fashion-mnist', dir: named }), base()), named, /does not hold Fashion-MNIST/);
+    expect(err.message).toContain(`a copy exists in ${join(system, 'fashion-mnist')}: unset data.dir to use it`);
+    const { fetch, calls } = mockFetch({});
+    removeDir(join(system, 'fashion-mnist'));
+    await expectDataError(loadDataset(cfg({ name: 'fashion-mnist', dir: named, download: true }), { ...base(), fetchImpl: fetch }), named, /data\.dir is set, so nothing was downloaded elsewhere/);
+    expect(calls).toEqual([]);
+  });
+
   it('checks image_size against the native size', async () => {
     const dir = join(tmp, 'c10');
     writeCifar10(dir, { perBatch: 2, nTest: 2 });
