@@ -12,7 +12,7 @@ function native(name) {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
-/** Training-mode BN over all axes but the last, same contract as src/backends/fused.ts. */
+/** Training-mode BN over all axes but the last, same contract as src/ops/batch-norm.ts. */
 export function bnTrain(x, scale, offset, eps, onStats) {
   let stats = [];
   const f = tf.customGrad((xs, s, o, save) => {

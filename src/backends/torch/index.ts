@@ -12,7 +12,6 @@ import { nativeKernels } from './kernels.js';
 import { shareSavedTensors } from './saved-tensors.js';
 
 export { fallbackKernelsUsed } from './fallback.js';
-export { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './kernels.js';
 export { TorchBackend } from './backend.js';
 
 /** Backend name for tf.setBackend(). */

@@ -12,36 +12,30 @@ import {
 
 import { DTYPE_CODE, type TorchAddon } from './addon.js';
 import type { TorchBackend } from './backend.js';
-import { SGD_MOMENTUM_KERNEL } from '../fused.js';
+import {
+  APL_BACKWARD_KERNEL,
+  APL_FORWARD_KERNEL,
+  BN_GRAD_KERNEL,
+  BN_TRAIN_KERNEL,
+  HARDSWISH_BACKWARD_KERNEL,
+  HARDSWISH_FORWARD_KERNEL,
+  MEAN_GRAD_KERNEL,
+  PAU_BACKWARD_KERNEL,
+  PAU_FORWARD_KERNEL,
+  PRELU_BACKWARD_KERNEL,
+  PRELU_FORWARD_KERNEL,
+  PWLU_BACKWARD_KERNEL,
+  PWLU_FORWARD_KERNEL,
+  PWLU_INFER_KERNEL,
+  SGD_MOMENTUM_KERNEL,
+  SIGMOID_GRAD_KERNEL,
+  SWISH_BACKWARD_KERNEL,
+  SWISH_FORWARD_KERNEL,
+} from '../../ops/kernel-names.js';
 import { runOnCpu, type KernelArgs } from './fallback.js';
 
 type Attrs = Record<string, unknown>;
 type Impl = (inputs: Record<string, TensorInfo>, b: TorchBackend, attrs: Attrs, args: KernelArgs, name: string) => TensorInfo | TensorInfo[];
-
-/** Custom kernels of the fused batch norm (src/backends/fused.ts) and fused activation gradients. */
-export const BN_TRAIN_KERNEL = 'PwluBatchNormTrain';
-export const BN_GRAD_KERNEL = 'PwluBatchNormGrad';
-export const RELU_GRAD_KERNEL = 'PwluReluGrad';
-export const RELU6_GRAD_KERNEL = 'PwluRelu6Grad';
-export const SIGMOID_GRAD_KERNEL = 'PwluSigmoidGrad';
-export const MEAN_GRAD_KERNEL = 'PwluMeanGrad';
-/** The PWLU kernels (contract: src/activations/pwlu-op.ts). */
-export const PWLU_FORWARD_KERNEL = 'PwluForward';
-export const PWLU_INFER_KERNEL = 'PwluInfer';
-export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
-/** The fused PAU and APL kernels (contracts: src/activations/pau-op.ts, src/activations/apl-op.ts). */
-export const PAU_FORWARD_KERNEL = 'PauForward';
-export const PAU_BACKWARD_KERNEL = 'PauBackward';
-export const APL_FORWARD_KERNEL = 'AplForward';
-export const APL_BACKWARD_KERNEL = 'AplBackward';
-/** The fused Swish and PReLU kernels (contracts: src/activations/swish-op.ts, src/activations/prelu-op.ts). */
-export const SWISH_FORWARD_KERNEL = 'PwluSwishForward';
-export const SWISH_BACKWARD_KERNEL = 'PwluSwishBackward';
-export const PRELU_FORWARD_KERNEL = 'PwluPreluForward';
-export const PRELU_BACKWARD_KERNEL = 'PwluPreluBackward';
-/** The fused hard-swish kernels (contract: src/activations/hardswish-op.ts). */
-export const HARDSWISH_FORWARD_KERNEL = 'PwluHardSwishForward';
-export const HARDSWISH_BACKWARD_KERNEL = 'PwluHardSwishBackward';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
