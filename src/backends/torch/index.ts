@@ -8,7 +8,7 @@ import { loadAddon, readBuildInfo, type TorchAddon } from './addon.js';
 import { TorchBackend } from './backend.js';
 import { fallbackKernel } from './fallback.js';
 import { installTorchGradients } from './gradients.js';
-import { nativeKernels } from './kernels.js';
+import { nativeKernels } from './kernels/index.js';
 import { shareSavedTensors } from './saved-tensors.js';
 
 export { fallbackKernelsUsed } from './fallback.js';
