@@ -1,6 +1,6 @@
 // PAU (safe rational P5(x)/Q4(x), version A, one coefficient set per op) and APL (S hinges per
 // channel) forward and backward, one pass each. Kernel contracts: the top of
-// src/activations/pau-op.ts and src/activations/apl-op.ts.
+// src/ops/pau.ts and src/ops/apl.ts.
 //
 // Per element everything is float32 and written as the composite tfjs ops of those files compute
 // it (same operations in the same order, no FMA contraction), so forward and dx equal the composite

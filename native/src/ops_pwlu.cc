@@ -1,5 +1,5 @@
 // PWLU forward and backward in one pass each (the kernel contract is at the top of
-// src/activations/pwlu-op.ts): per instance a slope/intercept table S, O of N+2 segments (left,
+// src/ops/pwlu.ts): per instance a slope/intercept table S, O of N+2 segments (left,
 // intervals 0..N-1, right), y = S[seg]*x + O[seg]; the backward sums, per instance and segment,
 // G = sum(dy) and H = sum(dy*w) (w = x-BL left, t inner, x-BR right), from which the N+1 height
 // gradients and dKL, dKR, dBL, dBR follow exactly. Tables, products and sums in double, as the JS

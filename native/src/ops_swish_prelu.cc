@@ -1,5 +1,5 @@
 // Fused Swish, PReLU and hard-swish kernels, one pass each way (the contracts are at the top of
-// src/activations/swish-op.ts, src/activations/prelu-op.ts and src/activations/hardswish-op.ts).
+// src/ops/swish.ts, src/ops/prelu.ts and src/ops/hardswish.ts).
 //
 //  Swish  y = x*s, s = sigmoid(b*x).  Backward from x alone (s is recomputed, nothing else is
 //         saved): dx = dy*(s + b*x*s*(1-s)), and, when beta is trainable, db = sum dy*x^2*s*(1-s).

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { Rng } from '../util/rng.js';
-import { apl as aplOp } from './apl-op.js';
+import { apl as aplOp } from '../ops/apl.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { hardswish as hardswishOp } from './hardswish-op.js';
+import { hardswish as hardswishOp } from '../ops/hardswish.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
-/** x * relu6(x + 3) / 6, as a plain function: one fused op with a hand-written gradient that saves only x (hardswish-op.ts). */
+/** x * relu6(x + 3) / 6, as a plain function: one fused op with a hand-written gradient that saves only x (src/ops/hardswish.ts). */
 export function hardSwish(x: tf.Tensor): tf.Tensor {
   return hardswishOp(x);
 }

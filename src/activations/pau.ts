@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ActivationTrainingHooks } from './hooks.js';
-import { pau } from './pau-op.js';
+import { pau } from '../ops/pau.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 /** Leaky-ReLU (slope 0.01) fit on [-3, 3] from the official PAU code: numerator a0..a5. */
@@ -10,7 +10,7 @@ export const PAU_INIT_NUMERATOR = [0.0335583603, 0.505000375, 1.65343934, 2.0100
 /** ... and denominator b1..b4. */
 export const PAU_INIT_DENOMINATOR = [3.30847488e-6, 3.98021568, 5.12471206e-7, 0.301830109];
 
-export { pau } from './pau-op.js';
+export { pau } from '../ops/pau.js';
 
 interface PAUArgs {
   name?: string;

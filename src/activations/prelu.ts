@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ActivationTrainingHooks } from './hooks.js';
-import { prelu as preluOp } from './prelu-op.js';
+import { prelu as preluOp } from '../ops/prelu.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 interface PReLUArgs {
@@ -32,7 +32,7 @@ export class PReLULayer extends tfl.layers.Layer implements ActivationLayer, Act
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    // One fused op each way with a hand-written gradient (dx and dalpha [C] in one pass): prelu-op.ts.
+    // One fused op each way with a hand-written gradient (dx and dalpha [C] in one pass): src/ops/prelu.ts.
     return preluOp(Array.isArray(inputs) ? inputs[0]! : inputs, this.alpha.read());
   }
 

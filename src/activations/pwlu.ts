@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { ActivationEvent, ActivationTrainingHooks } from './hooks.js';
-import { pwlu, pwluInfer, type PwluTensors } from './pwlu-op.js';
+import { pwlu, pwluInfer, type PwluTensors } from '../ops/pwlu.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 /** Where a PWLU layer stands in the two-phase method (set by the trainer at every epoch start). */

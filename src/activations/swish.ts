@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { swish as swishOp } from './swish-op.js';
+import { swish as swishOp } from '../ops/swish.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 
 interface SwishArgs {
@@ -33,7 +33,7 @@ export class SwishLayer extends tfl.layers.Layer implements ActivationLayer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    // One fused op with a hand-written gradient (saves only x): swish-op.ts.
+    // One fused op with a hand-written gradient (saves only x): src/ops/swish.ts.
     return swishOp(x, this.betaWeight ? this.betaWeight.read() : this.beta0);
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNormInfer, batchNormTrain } from '../backends/fused.js';
+import { batchNormInfer, batchNormTrain } from '../ops/batch-norm.js';
 
 interface BatchNormArgs {
   name?: string;

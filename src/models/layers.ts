@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { hardswish } from '../activations/hardswish-op.js';
-import { swish } from '../activations/swish-op.js';
+import { hardswish } from '../ops/hardswish.js';
+import { swish } from '../ops/swish.js';
 import { deriveSeed } from '../util/rng.js';
 
 /** The fixed elementwise functions the reference architectures use (PyTorch definitions). */
@@ -16,13 +16,13 @@ export function applyFixed(kind: FixedKind, x: tf.Tensor): tf.Tensor {
       case 'relu6':
         return tf.relu6(x);
       case 'silu':
-        return swish(x, 1); // fused, hand-written gradient (src/activations/swish-op.ts)
+        return swish(x, 1); // fused, hand-written gradient (src/ops/swish.ts)
       case 'sigmoid':
         return tf.sigmoid(x);
       case 'hardsigmoid':
         return tf.div(tf.relu6(tf.add(x, 3)), 6);
       case 'hardswish':
-        return hardswish(x); // fused, hand-written gradient (src/activations/hardswish-op.ts)
+        return hardswish(x); // fused, hand-written gradient (src/ops/hardswish.ts)
     }
   });
 }

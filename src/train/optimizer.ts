@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainConfig } from '../config/schema.js';
-import { hasNativeKernel, SGD_MOMENTUM_KERNEL, sgdMomentumFused, type SgdSlot } from '../backends/fused.js';
+import { SGD_MOMENTUM_KERNEL } from '../ops/kernel-names.js';
+import { hasNativeKernel } from '../ops/native-kernel.js';
+import { sgdMomentumFused, type SgdSlot } from '../ops/sgd-momentum.js';
 
 /** A trainable variable with its optimisation settings. */
 export interface ParamGroupEntry {

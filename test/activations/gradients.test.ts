@@ -14,12 +14,12 @@ import { FReLULayer } from '../../src/activations/frelu.js';
 import { HardSwishLayer } from '../../src/activations/hardswish.js';
 import { PAULayer, PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/pau.js';
 import { PReLULayer } from '../../src/activations/prelu.js';
-import { prelu as preluOp } from '../../src/activations/prelu-op.js';
+import { prelu as preluOp } from '../../src/ops/prelu.js';
 import { PWLULayer } from '../../src/activations/pwlu.js';
-import { pwlu, type PwluImpl } from '../../src/activations/pwlu-op.js';
+import { pwlu, type PwluImpl } from '../../src/ops/pwlu.js';
 import { ReLULayer } from '../../src/activations/relu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
-import { swish as swishOp } from '../../src/activations/swish-op.js';
+import { swish as swishOp } from '../../src/ops/swish.js';
 import { Rng } from '../../src/util/rng.js';
 import { centralDiff, checkLayerGradients, expectClose, sample, type Reference } from '../helpers/fd.js';
 
@@ -117,7 +117,7 @@ describe('activation gradients match finite differences', () => {
   });
 
   it('hardswish at its kinks: the middle branch (PyTorch), so the right derivative at -3 and the left one at 3', () => {
-    // the layer runs the op of src/activations/hardswish-op.ts (composite on cpu, same customGrad)
+    // the layer runs the op of src/ops/hardswish.ts (composite on cpu, same customGrad)
     const ref: Reference = (x) => map(x, (v) => (v * Math.min(Math.max(v + 3, 0), 6)) / 6);
     const x = Float32Array.from([-3, 3, 0]);
     const w = Float32Array.from([0.7, -1.3, 0.4]);

@@ -8,8 +8,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initWasmBackend } from '../../src/backends/wasm.js';
-import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, pwluBackward, pwluForward, type PwluImpl } from '../../src/activations/pwlu-op.js';
-import { hasNativeKernel } from '../../src/backends/fused.js';
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
+import { pwluBackward, pwluForward, type PwluImpl } from '../../src/ops/pwlu.js';
+import { hasNativeKernel } from '../../src/ops/native-kernel.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose, sample } from '../helpers/fd.js';
 

@@ -2,6 +2,8 @@
  * Kernel coverage of the native backend for what pwlu actually trains: one training step (forward,
  * backward, SGD update) and one eval of every registered architecture, and of every registered
  * activation, at micro scale. Every kernel they use must be native on 'torch' (no cpu fallback).
+ * Also: the addon registers exactly the kernels its tables list (torch-kernel-names.test.ts checks
+ * those tables without the addon), every pwlu kernel name among them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -9,8 +11,10 @@ import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationNames } from '../../src/activations/registry.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
+import { torchKernelNames } from '../../src/backends/torch/kernels/index.js';
 import { modelNames } from '../../src/models/registry.js';
 import { predict } from '../../src/models/infer.js';
+import * as kernelNames from '../../src/ops/kernel-names.js';
 import { microTrain } from '../helpers/micro-train.js';
 
 const avail = torchAvailability();
@@ -37,6 +41,13 @@ describe.skipIf(!avail.available)(`torch kernel coverage${avail.available ? '' :
   });
 
   const natives = () => new Set(nativeKernelNames());
+  it('registers exactly the kernels of its tables, a native kernel under every pwlu kernel name', () => {
+    expect(nativeKernelNames()).toEqual([...torchKernelNames()].sort());
+    for (const [constant, name] of Object.entries(kernelNames)) {
+      expect(natives().has(name), `${constant} = '${name}'`).toBe(true);
+      expect(tf.getKernel(name, 'torch'), `${constant} = '${name}'`).toBeDefined();
+    }
+  });
   for (const arch of modelNames()) {
     it(`${arch}: a training step and eval use native kernels only`, async () => {
       const used = await kernelsOfStep(arch, arch.startsWith('mobilenet_v3') ? 'hardswish' : 'relu');

@@ -1,6 +1,6 @@
 /**
  * The fused hard-swish kernels of the 'torch' backend (native/src/ops_swish_prelu.cc) against the
- * composite version (src/activations/hardswish-op.ts) on the cpu backend and on torch itself, and
+ * composite version (src/ops/hardswish.ts) on the cpu backend and on torch itself, and
  * against float64 references: forward and dx bitwise equal to the composite (same float32 steps in the
  * same order) on ranks 1-4, odd sizes, a transposed (non-fresh) input, multi-chunk sizes and special
  * values (exactly -3, 3, 0, -0, neighbours of the kinks, huge values, +-inf, NaN); 1 and 2 threads
@@ -14,14 +14,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
 import { HardSwishLayer } from '../../src/activations/hardswish.js';
+import { HARDSWISH_BACKWARD_KERNEL, HARDSWISH_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
 import {
-  HARDSWISH_BACKWARD_KERNEL,
-  HARDSWISH_FORWARD_KERNEL,
   hardswish,
   hardswishBackward,
   hardswishForward,
   type HardSwishImpl,
-} from '../../src/activations/hardswish-op.js';
+} from '../../src/ops/hardswish.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { applyFixed } from '../../src/models/layers.js';
 import { Rng } from '../../src/util/rng.js';

@@ -332,7 +332,7 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       const count = shape.slice(0, -1).reduce((a, b) => a * b, 1);
       const data = (r: Rand) => ({ x: r.f(shape, -2, 3), scale: r.f([c], 0.5, 1.5), offset: r.f([c]), dy: r.f(shape), rm: r.f([c]), rv: r.f([c], 0.5, 2) });
       const momentum = 0.1;
-      // cpu: composite (as src/backends/fused.ts without native kernels)
+      // cpu: composite (as src/ops/batch-norm.ts without native kernels)
       const composite = (r: Rand) => {
         const { x, scale, offset, dy, rm, rv } = data(r);
         const { mean, variance } = tf.moments(x, axes);

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
 import { ConfigSchema } from '../../src/config/schema.js';
-import { hasNativeKernel, SGD_MOMENTUM_KERNEL } from '../../src/backends/fused.js';
+import { SGD_MOMENTUM_KERNEL } from '../../src/ops/kernel-names.js';
+import { hasNativeKernel } from '../../src/ops/native-kernel.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { Rng } from '../../src/util/rng.js';

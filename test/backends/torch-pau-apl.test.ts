@@ -1,6 +1,6 @@
 /**
  * The native PAU and APL kernels of the 'torch' backend (native/src/ops_pau_apl.cc) against the
- * composite tfjs versions on the cpu backend (src/activations/pau-op.ts, apl-op.ts): forward, dx and
+ * composite tfjs versions on the cpu backend (src/ops/pau.ts, apl.ts): forward, dx and
  * every parameter gradient, ranks 1-4, odd sizes, multi-chunk sizes; PAU with inputs on the |x| kink
  * (0, -0, subnormals) and zero / negative denominator coefficients; APL with inputs exactly on every
  * hinge b_s and on 0; NaN propagation; 1 and 2 threads bitwise identical; and training steps through
@@ -11,9 +11,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
-import { APL_BACKWARD_KERNEL, APL_FORWARD_KERNEL, aplBackward, aplForward, apl } from '../../src/activations/apl-op.js';
+import { APL_BACKWARD_KERNEL, APL_FORWARD_KERNEL, PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
+import { aplBackward, aplForward, apl } from '../../src/ops/apl.js';
 import { PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/pau.js';
-import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL, pau, pauBackward, pauForward } from '../../src/activations/pau-op.js';
+import { pau, pauBackward, pauForward } from '../../src/ops/pau.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';

@@ -1,6 +1,6 @@
 /**
  * The native PWLU kernels of the 'torch' backend (native/src/ops_pwlu.cc) against the JS kernels of
- * the cpu backend (src/activations/pwlu-op.ts): forward and all six backward outputs, layer-wise and
+ * the cpu backend (src/ops/pwlu.ts): forward and all six backward outputs, layer-wise and
  * channel-wise, ranks 1-4, odd shapes, inputs on every breakpoint and on both bounds, a degenerate
  * instance (BL = BR), multi-chunk sizes run on 1 and 2 threads (bitwise identical), and a training
  * step through the trainer without any cpu fallback. Skipped when the addon is not built.
@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
-import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, pwluBackward, pwluForward, type PwluTensors } from '../../src/activations/pwlu-op.js';
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL } from '../../src/ops/kernel-names.js';
+import { pwluBackward, pwluForward, type PwluTensors } from '../../src/ops/pwlu.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';

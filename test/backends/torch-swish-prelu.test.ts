@@ -1,6 +1,6 @@
 /**
  * The fused Swish and PReLU kernels of the 'torch' backend (native/src/ops_swish_prelu.cc) against the
- * composite versions (src/activations/swish-op.ts, prelu-op.ts) on the cpu backend and against
+ * composite versions (src/ops/swish.ts, prelu.ts) on the cpu backend and against
  * float64 references: forward, dx, dbeta (trainable beta) and dalpha, ranks 1-4, odd sizes, a
  * transposed (non-fresh) input, multi-chunk sizes, special values (0, -0, |x| beyond the exp
  * clamp, NaN); reductions bitwise identical on 1 and 2 threads; finite differences of the layers
@@ -13,9 +13,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
 import { PReLULayer } from '../../src/activations/prelu.js';
-import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL, preluBackward, preluForward } from '../../src/activations/prelu-op.js';
+import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL, SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
+import { preluBackward, preluForward } from '../../src/ops/prelu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
-import { SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL, swishBackward, swishForward, type SwishImpl } from '../../src/activations/swish-op.js';
+import { swishBackward, swishForward, type SwishImpl } from '../../src/ops/swish.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { checkLayerGradients, sample } from '../helpers/fd.js';

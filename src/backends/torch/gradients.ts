@@ -4,7 +4,7 @@
 // registered globally in tfjs, so each override keeps tfjs's own gradient for every other backend.
 import * as tf from '@tensorflow/tfjs-core';
 
-import { MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SIGMOID_GRAD_KERNEL } from './kernels.js';
+import { MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SIGMOID_GRAD_KERNEL } from '../../ops/kernel-names.js';
 
 type GradFunc = tf.GradConfig['gradFunc'];
 

@@ -8,11 +8,10 @@ import { loadAddon, readBuildInfo, type TorchAddon } from './addon.js';
 import { TorchBackend } from './backend.js';
 import { fallbackKernel } from './fallback.js';
 import { installTorchGradients } from './gradients.js';
-import { nativeKernels } from './kernels.js';
+import { nativeKernels } from './kernels/index.js';
 import { shareSavedTensors } from './saved-tensors.js';
 
 export { fallbackKernelsUsed } from './fallback.js';
-export { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './kernels.js';
 export { TorchBackend } from './backend.js';
 
 /** Backend name for tf.setBackend(). */

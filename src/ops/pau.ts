@@ -25,10 +25,8 @@
  * Sums run over every element (one coefficient set per op call); any summation order.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from '../backends/fused.js';
-
-export const PAU_FORWARD_KERNEL = 'PauForward';
-export const PAU_BACKWARD_KERNEL = 'PauBackward';
+import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 /** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
 export type PauImpl = 'auto' | 'fused' | 'composite';

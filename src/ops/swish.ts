@@ -23,10 +23,8 @@
  * All tensors float32; x of any rank.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from '../backends/fused.js';
-
-export const SWISH_FORWARD_KERNEL = 'PwluSwishForward';
-export const SWISH_BACKWARD_KERNEL = 'PwluSwishBackward';
+import { SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 /** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
 export type SwishImpl = 'auto' | 'fused' | 'composite';

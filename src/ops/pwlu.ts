@@ -19,6 +19,9 @@
  *                 output  out (shape of x)
  * `PwluBackward`  inputs  { dy (shape of x), x, y, kl, kr, bl, br }; attrs {}
  *                 outputs [dx (shape of x), dy_heights [P, N+1], dkl [P], dkr [P], dbl [P], dbr [P]]
+ * `PwluInfer`     inference only (torch): inputs, attrs and output as `PwluForward`, the table form in
+ *                 float32 where the table fits in registers; equal to `PwluForward` up to float rounding
+ *                 (a reciprocal instead of a division, float instead of double table arithmetic)
  *
  * Per element, with p its instance, d = fl32(fl32(BR - BL) / N) and u = fl32(fl32(x - BL) / d)
  * (float32 rounding as written, so that every implementation picks the same interval):
@@ -36,15 +39,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from '../backends/fused.js';
-
-export const PWLU_FORWARD_KERNEL = 'PwluForward';
-export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
-/**
- * Inference only (torch): the table form in float32 where the table fits in registers; equal to PwluForward up
- * to float rounding (a reciprocal instead of a division, float instead of double table arithmetic).
- */
-export const PWLU_INFER_KERNEL = 'PwluInfer';
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 /** The parameters of the P instances an op call covers (P = 1 layer-wise, P = C channel-wise). */
 export interface PwluTensors {

@@ -27,10 +27,8 @@
  * order), so |x| above ~5.7e37 overflows to inf: activations never get there.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from '../backends/fused.js';
-
-export const HARDSWISH_FORWARD_KERNEL = 'PwluHardSwishForward';
-export const HARDSWISH_BACKWARD_KERNEL = 'PwluHardSwishBackward';
+import { HARDSWISH_BACKWARD_KERNEL, HARDSWISH_FORWARD_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 /** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
 export type HardSwishImpl = 'auto' | 'fused' | 'composite';

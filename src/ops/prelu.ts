@@ -18,10 +18,8 @@
  * All tensors float32; x of rank >= 1. At x = 0 the slope is alpha (as tfjs's Prelu gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from '../backends/fused.js';
-
-export const PRELU_FORWARD_KERNEL = 'PwluPreluForward';
-export const PRELU_BACKWARD_KERNEL = 'PwluPreluBackward';
+import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 /** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
 export type PreluImpl = 'auto' | 'fused' | 'composite';

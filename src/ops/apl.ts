@@ -20,10 +20,8 @@
  *   da_s = sum dy relu(b_s - x),  db_s = a_s * sum dy m_s   (sums over every axis but the last)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from '../backends/fused.js';
-
-export const APL_FORWARD_KERNEL = 'AplForward';
-export const APL_BACKWARD_KERNEL = 'AplBackward';
+import { APL_BACKWARD_KERNEL, APL_FORWARD_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 /** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
 export type AplImpl = 'auto' | 'fused' | 'composite';

@@ -1,19 +1,24 @@
-import * as tf from '@tensorflow/tfjs-core';
-
 /**
- * Fused ops with a hand-written gradient. A backend may register a native kernel under the
- * kernel name below (the torch backend does); every other backend gets the composite version,
- * which is still far cheaper than autodiff through `tf.moments` + `tf.batchNorm`.
+ * Batch norm over every axis but the last (channels-last): training mode with a hand-written
+ * gradient, and inference mode. A backend may register native kernels under the names below (the
+ * torch backend does); every other backend gets the composite version, which is still far cheaper
+ * than autodiff through `tf.moments` + `tf.batchNorm`.
+ *
+ * ## Kernel contract (for native implementations)
+ *
+ * `PwluBatchNormTrain`  inputs { x (C = x.shape[-1]), scale [C], offset [C], runningMean [C], runningVar [C] };
+ *                       attrs { epsilon, momentum }
+ *                       outputs [y, mean [C], invstd [C], runningMean' [C], runningVar' [C]]:
+ *                       invstd = 1 / sqrt(var + epsilon) (biased batch variance),
+ *                       running' = (1 - momentum) * running + momentum * batch, with the unbiased
+ *                       batch variance for runningVar' (as PyTorch)
+ * `PwluBatchNormGrad`   inputs { dy, x, scale, mean, invstd }; attrs { epsilon }
+ *                       outputs [dx, dscale [C], doffset [C]]
+ * All tensors float32.
  */
-export const BN_TRAIN_KERNEL = 'PwluBatchNormTrain';
-export const BN_GRAD_KERNEL = 'PwluBatchNormGrad';
-/** SGD with momentum over all parameters in one kernel: inputs w<i>, g<i>, b<i>; outputs [w', buf'] per i. */
-export const SGD_MOMENTUM_KERNEL = 'PwluSgdMomentum';
-
-/** True when the active backend has a native kernel of that name. */
-export function hasNativeKernel(kernelName: string): boolean {
-  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
-}
+import * as tf from '@tensorflow/tfjs-core';
+import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 
 function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
@@ -117,28 +122,4 @@ export function batchNormInfer(
   epsilon: number,
 ): tf.Tensor {
   return tf.batchNorm(x, movingMean, movingVar, offset, scale, epsilon);
-}
-
-/** One SGD-momentum parameter: weight, its gradient, its momentum buffer and its L2 decay. */
-export interface SgdSlot {
-  w: tf.Tensor;
-  g: tf.Tensor;
-  buf: tf.Tensor;
-  weightDecay: number;
-}
-
-/**
- * SGD-momentum updates of every parameter as one kernel call (where the backend has it), instead of four
- * elementwise kernels per parameter: returns [new weight, new buffer] per slot, for the caller to assign.
- */
-export function sgdMomentumFused(slots: SgdSlot[], lr: number, momentum: number, nesterov: boolean): [tf.Tensor, tf.Tensor][] {
-  const inputs: Record<string, tf.Tensor> = {};
-  slots.forEach((s, i) => {
-    inputs[`w${i}`] = s.w;
-    inputs[`g${i}`] = s.g;
-    inputs[`b${i}`] = s.buf;
-  });
-  const attrs = { lr, momentum, nesterov, weightDecays: slots.map((s) => s.weightDecay) };
-  const out = tf.engine().runKernel(SGD_MOMENTUM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-  return slots.map((_, i) => [out[2 * i]!, out[2 * i + 1]!]);
 }
