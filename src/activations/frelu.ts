@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { applyBatchNorm, type BatchNormWeights } from '../models/batchnorm.js';
+import { applyBatchNorm, type BatchNormWeights } from '../models/batch-norm.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 

@@ -1,7 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ActivationFactory } from '../activations/types.js';
 import { deriveSeed } from '../util/rng.js';
-import { BatchNorm } from './batchnorm.js';
+import { BatchNorm } from './batch-norm.js';
 import { FixedActivation, SeededDropout, TorchMaxPool } from './layers.js';
 import { referenceActivation, type SiteKind } from './sites.js';
 
