@@ -72,8 +72,7 @@ for (let k = 0; k < order.length; k++) {
   const warmupOnly = k === 0;
   const config = ConfigSchema.parse({
     model: { arch: 'resnet20', width: WIDTH },
-    activation: { name },
-    pwlu: { granularity: GRANULARITY },
+    activation: { name, pwlu: { granularity: GRANULARITY } },
     train: { batch: BATCH, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
   });
   const model = buildModel(config, { height: SIZE, width: SIZE, channels: 3, numClasses: 10 });

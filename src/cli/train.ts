@@ -69,6 +69,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   }
   const config = loaded.config;
   const log = createLogger({ file: run.path('log'), level: opts.quiet ? 'warn' : 'info' });
+  for (const w of loaded.warnings) log.warn(w);
   let stop = false;
   const onSigint = () => {
     if (stop) process.exit(130);

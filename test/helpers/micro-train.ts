@@ -45,9 +45,9 @@ export interface MicroTrain {
   dispose(): void;
 }
 
-/** Builds `arch` with `activation` (name plus options) and the rest of the config from `extra` (pwlu, ...). */
-export function microTrain(arch: string, activation: Record<string, unknown>, extra: Record<string, unknown> = {}): MicroTrain {
-  const config = ConfigSchema.parse({ model: { arch, width: 0.25 }, activation, train: { label_smoothing: 0.1 }, ...extra });
+/** Builds `arch` with `activation` (its config section: the name and any options sections). */
+export function microTrain(arch: string, activation: Record<string, unknown>): MicroTrain {
+  const config = ConfigSchema.parse({ model: { arch, width: 0.25 }, activation, train: { label_smoothing: 0.1 } });
   const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
   const params = paramGroups(model, config.train.no_decay);
   const optimizer = new Optimizer(config.train, params);
