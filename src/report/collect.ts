@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Summary } from '../cli/train.js';
+import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js';
+import { migrateConfig } from '../config/deprecated.js';
 import { canonicalJson } from '../config/format.js';
 import { RUN_FILES } from '../train/rundir.js';
 
@@ -149,16 +151,38 @@ export function findRunDirs(root: string): string[] {
   return out;
 }
 
-/** Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). */
+/**
+ * Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). Activation
+ * options count where they differ from that activation's defaults: every cell of a bench then shares its setup
+ * (each cell's resolved config adds its own activation's defaults), while a bench with other options (e.g.
+ * `activation.pwlu.n`) gets its own.
+ */
 export function setupHash(config: Json): string {
   const c = structuredClone(config);
+  migrateConfig(c); // runs saved before activations owned their options
+  const options = changedActivationOptions(c.activation);
   for (const k of ['name', 'seed', 'backend', 'threads', 'device', 'activation']) delete c[k];
+  if (Object.keys(options).length > 0) c.activation_options = options;
   if (isRecord(c.model)) delete c.model.arch;
   if (isRecord(c.data)) {
     delete c.data.dir;
     delete c.data.download;
   }
   return createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
+}
+
+/** The activation options sections of a config that differ from their activation's defaults. */
+function changedActivationOptions(activation: unknown): Json {
+  const out: Json = {};
+  if (!isRecord(activation)) return out;
+  for (const [name, section] of Object.entries(activation)) {
+    if (!isActivationName(name)) continue;
+    const schema = ACTIVATION_OPTIONS[name];
+    const parsed = schema.safeParse(section ?? {});
+    const value: unknown = parsed.success ? parsed.data : section;
+    if (canonicalJson(value) !== canonicalJson(schema.parse({}))) out[name] = value;
+  }
+  return out;
 }
 
 function readJson(path: string): unknown {
