@@ -58,8 +58,7 @@ for (let k = 0; k < order.length; k++) {
   const m = await trainableModel(
     {
       model: { arch: 'resnet20', width: WIDTH },
-      activation: { name },
-      pwlu: { granularity: GRANULARITY },
+      activation: { name, pwlu: { granularity: GRANULARITY } },
       train: { batch: BATCH, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
     },
     { size: SIZE, batch: BATCH },

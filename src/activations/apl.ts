@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import { Rng } from '../util/rng.js';
 import { apl as aplOp } from '../ops/apl.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS, type ActivationOptions } from './options.js';
 
 interface APLArgs {
   name?: string;
@@ -83,17 +83,9 @@ export class APLLayer extends tfl.layers.Layer implements ActivationLayer, Activ
 }
 tf.serialization.registerClass(APLLayer);
 
-const APLOptions = z.strictObject({
-  /** Number of hinges S (2..5). */
-  s: z.number().int().min(2).max(5).default(2),
-  /** L2 penalty weight on a and b (sum of squares), added to the training loss. */
-  l2: z.number().min(0).max(1).default(1e-3),
-});
-
-export const apl: ActivationEntry<z.infer<typeof APLOptions>> = {
+export const apl: ActivationEntry<ActivationOptions<'apl'>> = {
   name: 'apl',
   description: 'APL: max(0,x) + sum_s a_s max(0, b_s - x), S hinges (s, default 2) per channel, L2 penalty 1e-3',
-  options: APLOptions,
-  learnable: true,
+  options: ACTIVATION_OPTIONS.apl,
   create: (o, site, ctx) => new APLLayer({ name: site.name, s: o.s, l2: o.l2, seed: ctx.seed }),
 };

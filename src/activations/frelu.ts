@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import { applyBatchNorm, type BatchNormWeights } from '../models/batch-norm.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS } from './options.js';
 
 interface FReLUArgs {
   name?: string;
@@ -87,7 +87,6 @@ tf.serialization.registerClass(FReLULayer);
 export const frelu: ActivationEntry<Record<string, never>> = {
   name: 'frelu',
   description: 'FReLU: max(x, BN(DWConv3x3(x))), depthwise 3x3 + BN per layer (adds 9C weights + BN)',
-  options: z.strictObject({}),
-  learnable: true,
+  options: ACTIVATION_OPTIONS.frelu,
   create: (_o, site, ctx) => new FReLULayer({ name: site.name, seed: ctx.seed }),
 };

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import { hardswish as hardswishOp } from '../ops/hardswish.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS } from './options.js';
 
 /** x * relu6(x + 3) / 6, as a plain function: one fused op with a hand-written gradient that saves only x (src/ops/hardswish.ts). */
 export function hardSwish(x: tf.Tensor): tf.Tensor {
@@ -23,7 +23,6 @@ tf.serialization.registerClass(HardSwishLayer);
 export const hardswish: ActivationEntry<Record<string, never>> = {
   name: 'hardswish',
   description: 'Hard-swish: x * relu6(x + 3) / 6 (MobileNet-V3)',
-  options: z.strictObject({}),
-  learnable: false,
+  options: ACTIVATION_OPTIONS.hardswish,
   create: (_options, site) => new HardSwishLayer({ name: site.name }),
 };

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import type { ActivationTrainingHooks } from './hooks.js';
 import { pau } from '../ops/pau.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS, type ActivationOptions } from './options.js';
 
 /** Leaky-ReLU (slope 0.01) fit on [-3, 3] from the official PAU code: numerator a0..a5. */
 export const PAU_INIT_NUMERATOR = [0.0335583603, 0.505000375, 1.65343934, 2.01001052, 0.931901999, 0.152424124];
@@ -65,15 +65,9 @@ export class PAULayer extends tfl.layers.Layer implements ActivationLayer, Activ
 }
 tf.serialization.registerClass(PAULayer);
 
-const PAUOptions = z.strictObject({
-  /** Cap on the joint L2 norm of all PAU coefficient gradients per step; 0 disables clipping. */
-  grad_clip: z.number().min(0).max(1e6).default(5),
-});
-
-export const pauEntry: ActivationEntry<z.infer<typeof PAUOptions>> = {
+export const pauEntry: ActivationEntry<ActivationOptions<'pau'>> = {
   name: 'pau',
   description: 'PAU: safe Padé unit P5(x)/Q4(x) (version A), 10 coefficients per layer, leaky-ReLU init, gradient-norm clipping',
-  options: PAUOptions,
-  learnable: true,
+  options: ACTIVATION_OPTIONS.pau,
   create: (o, site) => new PAULayer({ name: site.name, gradClip: o.grad_clip }),
 };

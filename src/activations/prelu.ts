@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import type { ActivationTrainingHooks } from './hooks.js';
 import { prelu as preluOp } from '../ops/prelu.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS, type ActivationOptions } from './options.js';
 
 interface PReLUArgs {
   name?: string;
@@ -46,15 +46,9 @@ export class PReLULayer extends tfl.layers.Layer implements ActivationLayer, Act
 }
 tf.serialization.registerClass(PReLULayer);
 
-const PReLUOptions = z.strictObject({
-  /** Initial slope of the negative part. */
-  init: z.number().min(-10).max(10).default(0.25),
-});
-
-export const prelu: ActivationEntry<z.infer<typeof PReLUOptions>> = {
+export const prelu: ActivationEntry<ActivationOptions<'prelu'>> = {
   name: 'prelu',
   description: 'PReLU: max(0,x) + a_c min(0,x), one learnable slope per channel, init 0.25',
-  options: PReLUOptions,
-  learnable: true,
+  options: ACTIVATION_OPTIONS.prelu,
   create: (o, site) => new PReLULayer({ name: site.name, init: o.init }),
 };

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import type { ActivationEvent, ActivationTrainingHooks } from './hooks.js';
 import { pwlu, pwluInfer, type PwluTensors } from '../ops/pwlu.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS, type ActivationOptions } from './options.js';
 
 /** Where a PWLU layer stands in the two-phase method (set by the trainer at every epoch start). */
 export type PwluPhase = 'statistics' | 'learning';
@@ -168,7 +168,7 @@ export class PWLULayer extends tfl.layers.Layer implements ActivationLayer, Acti
     } else if (this.realignEnabled) {
       event.reason = 'no statistics gathered';
     } else {
-      event.reason = 'pwlu.realign is false';
+      event.reason = 'activation.pwlu.realign is false';
     }
     event.bl = this.compact(Array.from(this.blW.read().dataSync()));
     event.br = this.compact(Array.from(this.brW.read().dataSync()));
@@ -246,28 +246,20 @@ export class PWLULayer extends tfl.layers.Layer implements ActivationLayer, Acti
 }
 tf.serialization.registerClass(PWLULayer);
 
-const PwluOptions = z.strictObject({
-  /** Initial bounds [-init_bound, init_bound] (used until realignment, and throughout with pwlu.realign false). */
-  init_bound: z.number().positive().max(1000).default(3),
-  /** Smallest allowed BR - BL during training. */
-  min_width: z.number().positive().max(1).default(1e-3),
-});
-
-export const pwluEntry: ActivationEntry<z.infer<typeof PwluOptions>> = {
+export const pwluEntry: ActivationEntry<ActivationOptions<'pwlu'>> = {
   name: 'pwlu',
-  description: 'PWLU: learnable piecewise linear unit, N intervals (pwlu.n), layer- or channel-wise, two-phase training (pwlu section)',
-  options: PwluOptions,
-  learnable: true,
-  create: (o, site, ctx) =>
+  description: 'PWLU: learnable piecewise linear unit, N intervals, layer- or channel-wise, two-phase training (options in activation.pwlu)',
+  options: ACTIVATION_OPTIONS.pwlu,
+  create: (o, site) =>
     new PWLULayer({
       name: site.name,
-      n: ctx.pwlu.n,
-      granularity: ctx.pwlu.granularity,
+      n: o.n,
+      granularity: o.granularity,
       initBound: o.init_bound,
-      momentum: ctx.pwlu.momentum,
-      alpha: ctx.pwlu.alpha,
-      phase1Epochs: ctx.pwlu.phase1_epochs,
-      realign: ctx.pwlu.realign,
+      momentum: o.momentum,
+      alpha: o.alpha,
+      phase1Epochs: o.phase1_epochs,
+      realign: o.realign,
       minWidth: o.min_width,
     }),
 };

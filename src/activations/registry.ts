@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import type { ActivationConfig, PwluConfig } from '../config/schema.js';
+import type { ActivationConfig } from '../config/schema.js';
 import { deriveSeed } from '../util/rng.js';
 import { apl } from './apl.js';
 import { frelu } from './frelu.js';
@@ -11,7 +10,7 @@ import { relu } from './relu.js';
 import { swish } from './swish.js';
 import type { ActivationEntry, ActivationFactory } from './types.js';
 
-/** Every activation pwlu offers. Adding one is a file in this folder plus one line here. */
+/** Every activation pwlu offers. Adding one is a file in this folder, its options schema in ./options.ts, and one line here. */
 const ENTRIES: ActivationEntry[] = [relu, swish, hardswish, prelu, apl, pauEntry, frelu, pwluEntry] as unknown as ActivationEntry[];
 
 const REGISTRY = new Map<string, ActivationEntry>(ENTRIES.map((e) => [e.name, e]));
@@ -26,37 +25,23 @@ export function getActivation(name: string): ActivationEntry | undefined {
   return REGISTRY.get(name);
 }
 
-/** The activation's own options: the `activation` section without `name` and `sites`. */
-export function activationOptions(cfg: ActivationConfig): Record<string, unknown> {
-  const { name: _name, sites: _sites, ...rest } = cfg;
-  return rest;
+/** The chosen activation's options section; the config schema fills it with that activation's defaults when absent. */
+function chosenOptions(cfg: ActivationConfig): unknown {
+  const sections: Partial<Record<string, unknown>> = cfg;
+  return sections[cfg.name] ?? {};
 }
 
-/** Validation problems of the activation section, for the config loader's error report. */
-export function checkActivationConfig(cfg: ActivationConfig): { path: string[]; message: string }[] {
-  const entry = REGISTRY.get(cfg.name);
-  if (!entry) {
-    return [{ path: ['activation', 'name'], message: `unknown activation '${cfg.name}'; choose one of: ${activationNames().join(', ')}` }];
-  }
-  const parsed = entry.options.safeParse(activationOptions(cfg));
-  if (parsed.success) return [];
-  return parsed.error.issues.map((issue) => {
-    const keys = 'keys' in issue && Array.isArray(issue.keys) ? (issue.keys as string[]) : [];
-    const path = ['activation', ...issue.path.map(String), ...keys.slice(0, 1)];
-    if (issue.code === 'unrecognized_keys') {
-      const valid = entry.options instanceof z.ZodObject ? Object.keys(entry.options.shape) : [];
-      const choices = valid.length ? `valid options: ${valid.join(', ')}` : 'it takes no options';
-      return { path, message: `unknown option ${keys.map((k) => `'${k}'`).join(', ')} for activation '${cfg.name}'; ${choices}` };
-    }
-    return { path, message: issue.message };
-  });
+/** An unknown activation name, for the config loader's error report (the schema checks each options section). */
+export function checkActivationName(cfg: ActivationConfig): { path: string[]; message: string }[] {
+  if (REGISTRY.has(cfg.name)) return [];
+  return [{ path: ['activation', 'name'], message: `unknown activation '${cfg.name}'; choose one of: ${activationNames().join(', ')}` }];
 }
 
 /** Builds the per-site factory that models receive as a constructor argument. */
-export function makeActivationFactory(cfg: ActivationConfig, pwlu: PwluConfig, seed: number): ActivationFactory {
+export function makeActivationFactory(cfg: ActivationConfig, seed: number): ActivationFactory {
   const entry = REGISTRY.get(cfg.name);
   if (!entry) throw new Error(`unknown activation '${cfg.name}'`);
-  const options = entry.options.parse(activationOptions(cfg));
+  const options = entry.options.parse(chosenOptions(cfg));
   let index = 0;
-  return (site) => entry.create(options, site, { pwlu, seed: deriveSeed(seed, 0x5a17e, index++) });
+  return (site) => entry.create(options, site, { seed: deriveSeed(seed, 0x5a17e, index++) });
 }

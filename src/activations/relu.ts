@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import type { ActivationEntry, ActivationLayer, EpilogueActivation } from './types.js';
+import { ACTIVATION_OPTIONS } from './options.js';
 
 /** max(0, x): the baseline every architecture starts from. */
 export class ReLULayer extends tfl.layers.Layer implements ActivationLayer, EpilogueActivation {
@@ -18,7 +18,6 @@ tf.serialization.registerClass(ReLULayer);
 export const relu: ActivationEntry<Record<string, never>> = {
   name: 'relu',
   description: 'ReLU: max(0, x)',
-  options: z.strictObject({}),
-  learnable: false,
+  options: ACTIVATION_OPTIONS.relu,
   create: (_options, site) => new ReLULayer({ name: site.name }),
 };

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import { swish as swishOp } from '../ops/swish.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
+import { ACTIVATION_OPTIONS, type ActivationOptions } from './options.js';
 
 interface SwishArgs {
   name?: string;
@@ -43,17 +43,9 @@ export class SwishLayer extends tfl.layers.Layer implements ActivationLayer {
 }
 tf.serialization.registerClass(SwishLayer);
 
-const SwishOptions = z.strictObject({
-  /** Initial (or fixed) beta. */
-  beta: z.number().positive().max(100).default(1),
-  /** Learn beta by gradient descent (one scalar per site). */
-  trainable_beta: z.boolean().default(false),
-});
-
-export const swish: ActivationEntry<z.infer<typeof SwishOptions>> = {
+export const swish: ActivationEntry<ActivationOptions<'swish'>> = {
   name: 'swish',
   description: 'Swish: x * sigmoid(beta * x); beta = 1 (SiLU) by default, optionally trainable',
-  options: SwishOptions,
-  learnable: false,
+  options: ACTIVATION_OPTIONS.swish,
   create: (o, site) => new SwishLayer({ name: site.name, beta: o.beta, trainableBeta: o.trainable_beta }),
 };

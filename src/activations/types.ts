@@ -1,6 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { z } from 'zod';
-import type { PwluConfig } from '../config/schema.js';
 
 /** One place in a network where the activation is applied; each site gets its own instance. */
 export interface ActivationSite {
@@ -15,19 +14,16 @@ export type ActivationFactory = (site: ActivationSite) => tfl.layers.Layer;
 
 /** Everything besides its own options that an activation may need to build an instance. */
 export interface ActivationContext {
-  pwlu: PwluConfig;
   /** Seed for this instance's initialisers (deterministic per site). */
   seed: number;
 }
 
-/** A registry entry: adding an activation is one file exporting one of these plus one registry line. */
+/** A registry entry: adding an activation is one file exporting one of these, its options schema (./options.ts) and one registry line. */
 export interface ActivationEntry<O extends Record<string, unknown> = Record<string, unknown>> {
   name: string;
   description: string;
-  /** Strict schema of the activation's own options (the keys besides `name` in the config). */
+  /** Strict schema of the activation's own options: its `activation.<name>` config section (from ./options.ts). */
   options: z.ZodType<O>;
-  /** Whether instances carry trainable parameters (these are excluded from weight decay). */
-  learnable: boolean;
   create(options: O, site: ActivationSite, ctx: ActivationContext): tfl.layers.Layer;
 }
 

@@ -1,5 +1,4 @@
 /** The bench grid: architecture × activation × seed, one `pwlu train` run ("cell") each. */
-import type { Config } from '../config/schema.js';
 import { UserError } from '../util/errors.js';
 
 /** One cell of the grid; its run directory is `<out>/cells/<name>`. */
@@ -43,11 +42,9 @@ export function seedList(baseSeed: number, count: number): number[] {
 }
 
 /**
- * The `--set` entries that turn the base config into one cell. An activation other than the base's
- * replaces the whole `activation` section (keeping `sites`), because the base activation's own options
- * (e.g. swish's trainable_beta) would be invalid for another activation.
+ * The `--set` entries that turn the base config into one cell. Only `activation.name` changes: every
+ * activation's options have their own section, so the base config's (e.g. `activation.pwlu.n`) apply to its cells.
  */
-export function cellSets(cell: Cell, base: Config): string[] {
-  const act = cell.activation === base.activation.name ? `activation.name=${cell.activation}` : `activation=${JSON.stringify({ name: cell.activation, sites: base.activation.sites })}`;
-  return [`model.arch=${cell.arch}`, act, `seed=${cell.seed}`];
+export function cellSets(cell: Cell): string[] {
+  return [`model.arch=${cell.arch}`, `activation.name=${cell.activation}`, `seed=${cell.seed}`];
 }

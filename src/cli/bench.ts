@@ -15,7 +15,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { renderReport, reportFromDir, writeReportFiles } from '../report/index.js';
 import { ExitCode, UserError } from '../util/errors.js';
-import { registryChecks } from './common.js';
+import { printConfigWarnings, registryChecks } from './common.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 
 export interface BenchCliOptions {
@@ -63,6 +63,7 @@ function resolvePlan(o: BenchCliOptions): Resolved {
   if (!(o.seeds >= 1)) throw new UserError(`--seeds must be at least 1 (got ${o.seeds})`);
   const configPath = resolve(o.config);
   const loaded = loadConfig(configPath, o.set, { extraChecks: registryChecks });
+  printConfigWarnings('bench', loaded.warnings); // the cells' own loads would repeat them; each cell logs them in its run
   const base = loaded.config;
   const archs = o.archs ? parseList('--archs', o.archs) : [base.model.arch];
   const activations = o.allActivations ? activationNames() : o.activations ? parseList('--activations', o.activations) : [base.activation.name];
@@ -74,7 +75,7 @@ function resolvePlan(o: BenchCliOptions): Resolved {
     for (const act of activations) {
       const probe: Cell = { name: '', arch, activation: act, seed: base.seed };
       try {
-        loadConfig(configPath, [...o.set, ...cellSets(probe, base)], { extraChecks: registryChecks });
+        loadConfig(configPath, [...o.set, ...cellSets(probe)], { extraChecks: registryChecks });
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         problems.push(`cell ${arch} × ${act}:\n  ${e.message.split('\n').join('\n  ')}`);
@@ -147,7 +148,7 @@ function emitSlurm(r: Resolved, o: BenchCliOptions): void {
     config,
     bin: BIN,
     cells: r.cells,
-    cellSets: (c) => cellSets(c, r.base),
+    cellSets,
     sets: o.set,
     backend: o.backend ?? null,
     throttle: o.jobs ?? null,
@@ -200,7 +201,7 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
         cells: r.cells,
         jobs,
         epochsPerCell: r.base.train.epochs,
-        newArgs: (cell, dir) => ['train', '--config', r.configPath, ...toSetArgs(o.set), ...toSetArgs(cellSets(cell, r.base)), '--out', dir, ...flags],
+        newArgs: (cell, dir) => ['train', '--config', r.configPath, ...toSetArgs(o.set), ...toSetArgs(cellSets(cell)), '--out', dir, ...flags],
         resumeArgs: (_cell, dir) => ['train', '--resume', dir, ...flags],
       },
       manifest,

@@ -1,20 +1,25 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkActivationConfig } from '../activations/registry.js';
+import { checkActivationName } from '../activations/registry.js';
 import type { ConfigIssue } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { modelNames, getModel } from '../models/registry.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 
-/** Registry checks the schema cannot express: the architecture and the activation's options. */
+/** Registry checks the schema cannot express: the architecture and the activation name. */
 export function registryChecks(cfg: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (!getModel(cfg.model.arch)) {
     issues.push({ path: ['model', 'arch'], message: `unknown architecture '${cfg.model.arch}'; choose one of: ${modelNames().join(', ')}` });
   }
-  issues.push(...checkActivationConfig(cfg.activation));
+  issues.push(...checkActivationName(cfg.activation));
   return issues;
+}
+
+/** Prints the config loader's warnings (deprecated keys) on stderr, for commands that have no run log. */
+export function printConfigWarnings(command: string, warnings: readonly string[]): void {
+  for (const w of warnings) process.stderr.write(`pwlu ${command}: warning: ${w}\n`);
 }
 
 /** Library versions recorded in summary.json, so a result can be traced to the code that made it. */

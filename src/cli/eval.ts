@@ -7,7 +7,7 @@ import { openRunDir } from '../run/run-dir.js';
 import { loadModelTensors } from '../train/state.js';
 import { buildModel, evaluate } from '../train/step.js';
 import { UserError } from '../util/errors.js';
-import { registryChecks } from './common.js';
+import { printConfigWarnings, registryChecks } from './common.js';
 import type { EvalCliOptions } from './main.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { disposeModel } from '../models/infer.js';
@@ -16,7 +16,8 @@ import { disposeModel } from '../models/infer.js';
 export async function evalCommand(opts: EvalCliOptions): Promise<void> {
   const run = openRunDir(resolve(opts.run));
   const sets = opts.backend ? [`backend=${opts.backend}`] : [];
-  const { config } = loadConfig(run.path('config'), sets, { extraChecks: registryChecks });
+  const { config, warnings } = loadConfig(run.path('config'), sets, { extraChecks: registryChecks });
+  printConfigWarnings('eval', warnings);
   const file = opts.checkpoint === 'best' ? 'best' : 'last';
   if (!run.has(file)) throw new UserError(`${run.dir} has no ${opts.checkpoint} checkpoint yet (no epoch has finished)`);
   const backend = await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device });

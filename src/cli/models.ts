@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { activationNames, getActivation, makeActivationFactory } from '../activations/registry.js';
 import type { ActivationFactory } from '../activations/types.js';
-import { ConfigSchema } from '../config/schema.js';
+import { ActivationSchema } from '../config/schema.js';
 import { countMacs } from '../models/macs.js';
 import { getModel, modelNames, resolveStem } from '../models/registry.js';
 import { countActivationSites, countAllSites, referenceActivation } from '../models/sites.js';
@@ -45,7 +45,6 @@ export interface ModelRow {
 export function describeModels(o: ModelsCliOptions): ModelRow[] {
   const channels = o.channels ?? 3;
   const stem = resolveStem('auto', o.size);
-  const pwlu = ConfigSchema.parse({}).pwlu;
   let factory: () => ActivationFactory;
   if (o.activation === 'reference') {
     factory = () => referenceActivation;
@@ -53,7 +52,7 @@ export function describeModels(o: ModelsCliOptions): ModelRow[] {
     if (!getActivation(o.activation)) {
       throw new UserError(`--activation: unknown activation '${o.activation}'; choose one of: reference, ${activationNames().join(', ')}`);
     }
-    factory = () => makeActivationFactory({ name: o.activation, sites: o.sites ?? 'all' }, pwlu, 0);
+    factory = () => makeActivationFactory(ActivationSchema.parse({ name: o.activation, sites: o.sites ?? 'all' }), 0);
   }
   const rows: ModelRow[] = [];
   for (const name of modelNames()) {

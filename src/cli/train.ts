@@ -81,6 +81,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   const { run, lock, loaded } = opened;
   const config = loaded.config;
   const log = createLogger({ file: run.path('log'), level: opts.quiet ? 'warn' : 'info' });
+  for (const w of loaded.warnings) log.warn(w);
   const signals = stopOnSignals();
   const started = Date.now();
   let trainer: Trainer | null = null;

@@ -12,6 +12,8 @@ function unwrap(schema: Schema): { inner: Schema; nullable: boolean } {
   for (;;) {
     if (cur instanceof z.core.$ZodDefault || cur instanceof z.core.$ZodOptional || cur instanceof z.core.$ZodPrefault) {
       cur = cur._zod.def.innerType;
+    } else if (cur instanceof z.core.$ZodPipe) {
+      cur = cur._zod.def.in; // a transform after validation (e.g. filling the chosen activation's options)
     } else if (cur instanceof z.core.$ZodNullable) {
       nullable = true;
       cur = cur._zod.def.innerType;
@@ -25,12 +27,6 @@ function unwrap(schema: Schema): { inner: Schema; nullable: boolean } {
 function shapeOf(schema: Schema): Record<string, Schema> | null {
   const { inner } = unwrap(schema);
   return inner instanceof z.core.$ZodObject ? inner._zod.def.shape : null;
-}
-
-/** Whether an object schema accepts keys beyond its shape (`looseObject`). */
-function isLoose(schema: Schema): boolean {
-  const { inner } = unwrap(schema);
-  return inner instanceof z.core.$ZodObject && inner._zod.def.catchall !== undefined && !(inner._zod.def.catchall instanceof z.core.$ZodNever);
 }
 
 /** Walks the schema along a config path (array indices step into list elements); null when the path leaves it. */
@@ -139,11 +135,10 @@ export function describeSchema(): string {
       if (shapeOf(child) !== null) {
         walk(child, path);
       } else {
-        rows.push([path.join('.'), showDefault(valueAt(path)), describeType(child)]);
+        // Options sections of activations not chosen by default are absent from the defaults: use the leaf's own.
+        const own = z.safeParse(child, undefined);
+        rows.push([path.join('.'), showDefault(valueAt(path) ?? (own.success ? own.data : undefined)), describeType(child)]);
       }
-    }
-    if (isLoose(schema) && prefix.length > 0) {
-      rows.push([`${prefix.join('.')}.<option>`, '', 'options of the chosen entry, checked by its registry']);
     }
   };
   walk(ConfigSchema, []);

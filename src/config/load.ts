@@ -1,12 +1,14 @@
 /**
  * Loading an experiment config: schema defaults < YAML file < `--set key.path=value` (in order), validated by
  * `ConfigSchema` plus caller-supplied checks. Every problem becomes one `UserError` that names the file and line
- * (or the `--set` entry), the dotted key path, and the offending value.
+ * (or the `--set` entry), the dotted key path, and the offending value. Keys of the old layout (src/config/deprecated.ts)
+ * move to their new place with a warning that the caller logs.
  */
 import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../util/errors.js';
+import { migrateActivation, migrateConfig, migratedSetPath, type Migration, type Move } from './deprecated.js';
 import { configHash } from './format.js';
 import { allKeyPaths, isIntegerAt, keysAt } from './introspect.js';
 import { ConfigSchema, type Config } from './schema.js';
@@ -26,6 +28,8 @@ export interface LoadedConfig {
   hash: string;
   /** The config file as given, or null when only defaults and `--set` were used. */
   file: string | null;
+  /** One line per deprecated key used (where, old path, new path), for the command to log. */
+  warnings: string[];
 }
 
 export interface LoadOptions {
@@ -47,6 +51,8 @@ interface Source {
   file: string;
   doc: Document.Parsed;
   lines: LineCounter;
+  /** Deprecated keys of the file moved to their new path; problems at the new path are located at the old key. */
+  moves: Move[];
 }
 
 type Where = { kind: 'file'; line: number } | { kind: 'set'; entry: SetEntry; order: number } | { kind: 'none' };
@@ -63,11 +69,56 @@ export function loadConfig(file: string | null, sets: string[], opts: LoadOption
     data = read.data;
     source = read.source;
   }
-  const entries = parseSets(sets);
-  const setProblems = entries.map((e) => applySet(data, e)).filter((p): p is string => p !== null);
-  if (setProblems.length > 0) throw new UserError(joinProblems(setProblems));
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  if (source !== null) {
+    const migration = migrateConfig(data);
+    source.moves = migration.moves;
+    report(migration, (from) => atLine(source, from), warnings, problems);
+  }
+  const entries: SetEntry[] = [];
+  for (const typed of parseSets(sets)) {
+    const entry = migrateSet(typed, data, warnings, problems);
+    entries.push(entry);
+    const problem = applySet(data, entry);
+    if (problem !== null) problems.push(problem);
+  }
+  if (problems.length > 0) throw new UserError(joinProblems(problems));
   const config = validate(data, source, entries, opts.extraChecks);
-  return { config, hash: configHash(config), file };
+  return { config, hash: configHash(config), file, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deprecated keys
+
+/** Moves a `--set` of an old key path (or an old-layout `activation` mapping) to the new layout. */
+function migrateSet(entry: SetEntry, data: Mapping, warnings: string[], problems: string[]): SetEntry {
+  const where = `--set ${entry.key}`;
+  const path = migratedSetPath(entry.path, entry.value, data);
+  if (path !== null) warnings.push(`${where}: ${deprecation({ from: entry.path, to: path })}`);
+  const moved = { ...entry, path: path ?? entry.path };
+  if (samePath(moved.path, ['activation']) && isMapping(moved.value)) {
+    report(migrateActivation(moved.value, ['activation']), () => where, warnings, problems);
+  }
+  return moved;
+}
+
+/** Turns a migration into warnings (moves) and problems (clashes), each prefixed with where the old key was given. */
+function report(migration: Migration, where: (from: ConfigPath) => string, warnings: string[], problems: string[]): void {
+  for (const m of migration.moves) warnings.push(`${where(m.from)}: ${deprecation(m)}`);
+  for (const m of migration.clashes) {
+    problems.push(`${where(m.from)}: '${formatPath(m.from)}' is deprecated and '${formatPath(m.to)}' is set too; keep only '${formatPath(m.to)}'`);
+  }
+}
+
+function deprecation(m: Move): string {
+  return `'${formatPath(m.from)}' is deprecated; use '${formatPath(m.to)}'`;
+}
+
+/** `file:line` of a key as written in the file (or just the file when it has no line). */
+function atLine(source: Source, path: ConfigPath): string {
+  const { line } = findNode(source, path);
+  return line === null ? source.file : `${source.file}:${line}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -101,7 +152,7 @@ function readSource(file: string): { data: Mapping; source: Source } {
     throw new UserError(joinProblems(shown));
   }
   const contents = doc.contents;
-  if (contents === null) return { data: {}, source: { file, doc, lines } }; // empty file: all defaults
+  if (contents === null) return { data: {}, source: { file, doc, lines, moves: [] } }; // empty file: all defaults
   if (!isMap(contents)) {
     const line = contents.range ? lines.linePos(contents.range[0]).line : 1;
     const got = isSeq(contents) ? 'a list' : isScalar(contents) ? show(contents.value) : 'something else';
@@ -113,7 +164,7 @@ function readSource(file: string): { data: Mapping; source: Source } {
   } catch (err) {
     throw new UserError(`${file}: cannot read config: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { data: isMapping(data) ? data : {}, source: { file, doc, lines } };
+  return { data: isMapping(data) ? data : {}, source: { file, doc, lines, moves: [] } };
 }
 
 /** `train.lr: duplicate key (first on line 3)` for the repeated key starting at `offset`. */
@@ -368,8 +419,12 @@ function unknownKeyMessage(parent: ConfigPath, key: string): string {
     key,
     allKeyPaths().map((p) => p.join('.')),
     (dotted) => dotted.slice(dotted.lastIndexOf('.') + 1),
-  ).slice(0, 3);
-  if (elsewhere.length > 0) return `unknown key; did you mean ${elsewhere.map((p) => `'${p}'`).join(' or ')}?`;
+  );
+  // An exact match elsewhere (`lr` -> `train.lr`) beats near ones (`activation.apl.l2`).
+  const exact = elsewhere.filter((dotted) => dotted.slice(dotted.lastIndexOf('.') + 1) === key);
+  const shown = (exact.length > 0 ? exact : elsewhere).slice(0, 3);
+  if (shown.length > 0) return `unknown key; did you mean ${shown.map((p) => `'${p}'`).join(' or ')}?`;
+  if (siblings.length === 0) return `unknown key; ${formatPath(parent)} takes no keys`;
   return `unknown key; valid keys${parent.length > 0 ? ` in ${formatPath(parent)}` : ''}: ${siblings.join(', ')}`;
 }
 
@@ -453,14 +508,21 @@ function locate(path: ConfigPath, source: Source | null, sets: readonly SetEntry
   for (let i = sets.length - 1; i >= 0; i--) {
     if (isPrefix(sets[i]!.path, path)) return { kind: 'set', entry: sets[i]!, order: i };
   }
-  const hit = source ? findNode(source, path) : null;
-  if (hit && hit.depth === path.length && hit.line !== null) return { kind: 'file', line: hit.line };
+  const written = source ? pathAsWritten(source, path) : path;
+  const hit = source ? findNode(source, written) : null;
+  if (hit && hit.depth === written.length && hit.line !== null) return { kind: 'file', line: hit.line };
   // Not in the file: a mapping created by a --set below it (e.g. an unknown section), else the nearest parent's line.
   for (let i = sets.length - 1; i >= 0; i--) {
     if (isPrefix(path, sets[i]!.path)) return { kind: 'set', entry: sets[i]!, order: i };
   }
   if (hit && hit.line !== null) return { kind: 'file', line: hit.line };
   return { kind: 'none' };
+}
+
+/** Where the value at `path` is written in the file: under its old key path when a deprecated key was moved there. */
+function pathAsWritten(source: Source, path: ConfigPath): ConfigPath {
+  const move = source.moves.find((m) => isPrefix(m.to, path));
+  return move ? [...move.from, ...path.slice(move.to.length)] : path;
 }
 
 /** Walks the YAML document along `path`; reports how deep it got and the line of the deepest key (or list item). */

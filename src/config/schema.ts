@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js';
 
 /**
- * The one typed schema of an experiment. Every default lives here; YAML and `--set` override it.
+ * The one typed schema of an experiment. Every default lives here (each activation's options in
+ * src/activations/options.ts); YAML and `--set` override it.
  * Objects are strict (unknown keys are errors), as in nanoGPT's configurator.
  */
 
@@ -19,17 +21,32 @@ export const ModelSchema = z
   })
   .default({ arch: 'resnet20', width: 1, stem: 'auto' });
 
-/** Activation: a registered name plus that activation's own options (validated by its registry entry). */
+/** Every activation's options section, each optional and validated by that activation's own schema. */
+function optionSections<T extends Record<string, z.ZodType>>(schemas: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
+  return Object.fromEntries(Object.entries(schemas).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: z.ZodOptional<T[K]> };
+}
+
+/**
+ * Activation: a registered name, where it goes, and one options section per activation (`activation.pwlu.n`), so
+ * that swapping `name` (a bench, a sweep) keeps every activation's options. Only the chosen activation's section is
+ * used; it is filled from that activation's defaults, so a resolved config shows all of its options.
+ */
 export const ActivationSchema = z
-  .looseObject({
+  .strictObject({
     name: z.string().min(1).default('relu'),
     /**
      * Which sites take it: 'all', or 'default' = only the family's main-activation sites
      * (MobileNet-V3: the hard-swish ones; its ReLU sites stay ReLU).
      */
     sites: z.enum(['all', 'default']).default('all'),
+    ...optionSections(ACTIVATION_OPTIONS),
   })
-  .default({ name: 'relu', sites: 'all' });
+  .transform((a) => {
+    const name = a.name;
+    if (!isActivationName(name) || a[name] !== undefined) return a;
+    return { ...a, [name]: ACTIVATION_OPTIONS[name].parse({}) };
+  })
+  .prefault({});
 
 export const AugmentSchema = z
   .strictObject({
@@ -143,30 +160,6 @@ export const TrainSchema = z
     max_steps_per_epoch: null,
   });
 
-/** PWLU's two-phase method (statistics, then realignment and gradient learning). */
-export const PwluSchema = z
-  .strictObject({
-    /** Phase I length T' in epochs: PWLU is a frozen ReLU while input statistics are gathered. */
-    phase1_epochs: z.number().int().min(0).default(1),
-    /** Momentum of the running mean/std of the PWLU input. */
-    momentum: z.number().gt(0).lt(1).default(0.9),
-    /** Realignment: bounds = mu -/+ alpha * sigma. */
-    alpha: z.number().positive().default(3),
-    /** Number of intervals N (even, so that 0 can be a breakpoint). */
-    n: z
-      .number()
-      .int()
-      .min(2)
-      .max(512)
-      .refine((v) => v % 2 === 0, { message: 'must be even, so that 0 can be a breakpoint' })
-      .default(16),
-    /** One PWLU per layer (paper) or per channel (TPAMI extension). */
-    granularity: z.enum(['layer', 'channel']).default('layer'),
-    /** Realign at the phase boundary; false runs the no-realignment ablation. */
-    realign: z.boolean().default(true),
-  })
-  .default({ phase1_epochs: 1, momentum: 0.9, alpha: 3, n: 16, granularity: 'layer', realign: true });
-
 export const ConfigSchema = z.strictObject({
   /** Free-form run name; used in the run directory name. */
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').nullable().default(null),
@@ -180,7 +173,6 @@ export const ConfigSchema = z.strictObject({
   activation: ActivationSchema,
   data: DataSchema,
   train: TrainSchema,
-  pwlu: PwluSchema,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -188,5 +180,4 @@ export type DataConfig = Config['data'];
 export type TrainConfig = Config['train'];
 export type ModelConfig = Config['model'];
 export type ActivationConfig = Config['activation'];
-export type PwluConfig = Config['pwlu'];
 export type BackendName = Config['backend'];

@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js';
+import { migrateConfig } from '../config/deprecated.js';
 import { canonicalJson } from '../config/format.js';
 import { UserError } from '../util/errors.js';
 import { archivedBenchError, RUN_FILES, type RunFile } from './files.js';
@@ -308,10 +310,18 @@ export function isSearchableDir(parent: string, name: string): boolean {
   }
 }
 
-/** Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). */
+/**
+ * Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). Activation
+ * options count where they differ from that activation's defaults: every cell of a bench then shares its setup
+ * (each cell's resolved config adds its own activation's defaults), while a bench with other options (e.g.
+ * `activation.pwlu.n`) gets its own.
+ */
 export function setupHash(config: Json): string {
   const c = structuredClone(config);
+  migrateConfig(c); // runs saved before activations owned their options
+  const options = changedActivationOptions(c.activation);
   for (const k of ['name', 'seed', 'backend', 'threads', 'device', 'activation']) delete c[k];
+  if (Object.keys(options).length > 0) c.activation_options = options;
   if (isRecord(c.model)) delete c.model.arch;
   if (isRecord(c.data)) {
     delete c.data.dir;
@@ -320,7 +330,16 @@ export function setupHash(config: Json): string {
   return createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
 }
 
-/** The run directory's name (bench cells: the cell name). */
-export function runName(dir: string): string {
-  return basename(dir);
+/** The activation options sections of a config that differ from their activation's defaults. */
+function changedActivationOptions(activation: unknown): Json {
+  const out: Json = {};
+  if (!isRecord(activation)) return out;
+  for (const [name, section] of Object.entries(activation)) {
+    if (!isActivationName(name)) continue;
+    const schema = ACTIVATION_OPTIONS[name];
+    const parsed = schema.safeParse(section ?? {});
+    const value: unknown = parsed.success ? parsed.data : section;
+    if (canonicalJson(value) !== canonicalJson(schema.parse({}))) out[name] = value;
+  }
+  return out;
 }

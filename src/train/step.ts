@@ -35,7 +35,7 @@ export function buildModel(config: Config, ds: Pick<Dataset, 'height' | 'width' 
     numClasses: ds.numClasses,
     width: config.model.width,
     stem: resolveStem(config.model.stem, Math.min(ds.height, ds.width)),
-    activation: makeActivationFactory(config.activation, config.pwlu, config.seed),
+    activation: makeActivationFactory(config.activation, config.seed),
     sites: config.activation.sites,
     seed: config.seed,
   });

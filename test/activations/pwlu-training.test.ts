@@ -32,8 +32,7 @@ function cfgWith(over: { activation?: Record<string, unknown>; pwlu?: Record<str
     seed: 5,
     backend: 'cpu',
     model: { arch: 'resnet20', width: 0.125 },
-    activation: { name: 'pwlu', ...over.activation },
-    pwlu: { phase1_epochs: 1, n: 8, ...over.pwlu },
+    activation: { name: 'pwlu', ...over.activation, pwlu: { phase1_epochs: 1, n: 8, ...over.pwlu } },
     data: { name: 'synthetic', augment: { crop_padding: 1, flip: false }, synthetic: { train: 24, test: 8, size: 6, channels: 3, classes: 4 } },
     train: { epochs: over.epochs ?? 2, batch: 8, lr: 0.05, schedule: { name: 'cosine', warmup_epochs: 0.5 }, max_steps_per_epoch: over.maxSteps ?? null },
   });
@@ -175,7 +174,7 @@ describe('PWLU two-phase training', () => {
     r.outcome.model.dispose();
   });
 
-  it('pwlu.realign false: the ablation keeps the initial bounds at the boundary, then learns', async () => {
+  it('activation.pwlu.realign false: the ablation keeps the initial bounds at the boundary, then learns', async () => {
     const r = await runTraining(cfgWith({ pwlu: { realign: false } }));
     const evs = records(r.dir).filter((l) => l.event === 'realign');
     expect(evs).toHaveLength(19);
@@ -198,7 +197,7 @@ describe('PWLU two-phase training', () => {
   });
 
   it('keeps BR - BL above the minimum width', () => {
-    const cfg = cfgWith({ activation: { min_width: 0.5 } });
+    const cfg = cfgWith({ pwlu: { min_width: 0.5 } });
     const ds = makeSynthetic(cfg.data.synthetic);
     const model = buildModel(cfg, ds);
     const layer = model.layers.find((l): l is PWLULayer => l instanceof PWLULayer)!;
@@ -245,7 +244,7 @@ describe('step hooks of the other learnable activations', () => {
   it('APL adds its L2 penalty to the loss; PAU gradients are clipped jointly; FReLU kernel is decayed', () => {
     const ds = makeSynthetic(cfgWith().data.synthetic);
     // APL
-    const apl = buildModel(cfgWith({ activation: { name: 'apl', s: 2 } }), ds);
+    const apl = buildModel(cfgWith({ activation: { name: 'apl', apl: { s: 2 } } }), ds);
     const hooks = stepHooks(apl);
     let want = 0;
     for (const l of apl.layers) for (const w of l.trainableWeights) if (/\/(a|b)$/.test(w.originalName)) for (const v of w.read().dataSync()) want += v * v;
@@ -253,7 +252,7 @@ describe('step hooks of the other learnable activations', () => {
     expect(reg.dataSync()[0]).toBeCloseTo(1e-3 * want, 6);
     apl.dispose();
     // PAU: joint norm over every PAU layer's coefficients capped at grad_clip.
-    const pau = buildModel(cfgWith({ activation: { name: 'pau', grad_clip: 2 } }), ds);
+    const pau = buildModel(cfgWith({ activation: { name: 'pau', pau: { grad_clip: 2 } } }), ds);
     const ph = stepHooks(pau);
     const grads: Record<string, tf.Tensor> = {};
     for (const l of pau.layers) for (const w of l.trainableWeights) grads[(w.read() as tf.Variable).name] = tf.onesLike(w.read());

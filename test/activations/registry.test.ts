@@ -7,20 +7,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { activationNames, checkActivationConfig, getActivation, makeActivationFactory } from '../../src/activations/registry.js';
+import { ACTIVATION_OPTIONS } from '../../src/activations/options.js';
+import { activationNames, checkActivationName, getActivation, makeActivationFactory } from '../../src/activations/registry.js';
 import { isActivationLayer } from '../../src/activations/types.js';
-import { ActivationSchema, ConfigSchema, type ActivationConfig, type PwluConfig } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ActivationSchema, ConfigSchema, type ActivationConfig } from '../../src/config/schema.js';
 import { activationParamCount } from '../../src/train/state.js';
 import { Rng } from '../../src/util/rng.js';
+import { userErrorOf } from '../helpers/config-files.js';
 import { sample } from '../helpers/fd.js';
 
-const PWLU_DEFAULTS: PwluConfig = ConfigSchema.parse({}).pwlu;
-
-/** An activation config section as the loader produces it (defaults of the section filled in). */
+/** An activation config section as the loader produces it (defaults of the chosen activation's options filled in). */
 const section = (o: Record<string, unknown>): ActivationConfig => ActivationSchema.parse(o);
 
-function tinyModel(name: string, options: Record<string, unknown> = {}, pwlu: PwluConfig = PWLU_DEFAULTS): tfl.LayersModel {
-  const factory = makeActivationFactory(section({ name, ...options }), pwlu, 1);
+function tinyModel(name: string, options: Record<string, unknown> = {}): tfl.LayersModel {
+  const factory = makeActivationFactory(section({ name, [name]: options }), 1);
   const input = tfl.input({ shape: [4, 4, 3], name: 'input' });
   const out = factory({ name: 'act', channels: 3 }).apply(input) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: `m_${name}` });
@@ -33,25 +34,28 @@ describe('activation registry', () => {
 
   it('has every activation of the paper and its baselines', () => {
     expect(activationNames()).toEqual(['relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu']);
-    for (const n of ['prelu', 'apl', 'pau', 'frelu', 'pwlu']) expect(getActivation(n)?.learnable, n).toBe(true);
-    for (const n of ['relu', 'hardswish']) expect(getActivation(n)?.learnable, n).toBe(false);
+    expect(Object.keys(ACTIVATION_OPTIONS)).toEqual(activationNames()); // one options schema per activation
+    const trainable = (n: string) => tinyModel(n).getLayer('act').trainableWeights.length;
+    for (const n of ['prelu', 'apl', 'pau', 'frelu', 'pwlu']) expect(trainable(n), n).toBeGreaterThan(0);
+    for (const n of ['relu', 'hardswish', 'swish']) expect(trainable(n), n).toBe(0);
+    expect(getActivation('swish')?.options.parse({ trainable_beta: true })).toEqual({ beta: 1, trainable_beta: true });
   });
 
-  const variants: [string, Record<string, unknown>, Partial<PwluConfig>][] = [
-    ['relu', {}, {}],
-    ['swish', { trainable_beta: true }, {}],
-    ['hardswish', {}, {}],
-    ['prelu', {}, {}],
-    ['apl', { s: 3 }, {}],
-    ['pau', {}, {}],
-    ['frelu', {}, {}],
-    ['pwlu', {}, { granularity: 'layer' }],
-    ['pwlu', { init_bound: 2 }, { granularity: 'channel', n: 6 }],
+  const variants: [string, Record<string, unknown>][] = [
+    ['relu', {}],
+    ['swish', { trainable_beta: true }],
+    ['hardswish', {}],
+    ['prelu', {}],
+    ['apl', { s: 3 }],
+    ['pau', {}],
+    ['frelu', {}],
+    ['pwlu', { granularity: 'layer' }],
+    ['pwlu', { init_bound: 2, granularity: 'channel', n: 6 }],
   ];
 
-  for (const [name, options, pw] of variants) {
-    it(`${name} ${JSON.stringify({ ...options, ...pw })}: save/load round trip keeps config and learned weights`, async () => {
-      const model = tinyModel(name, options, { ...PWLU_DEFAULTS, ...pw });
+  for (const [name, options] of variants) {
+    it(`${name} ${JSON.stringify(options)}: save/load round trip keeps config and learned weights`, async () => {
+      const model = tinyModel(name, options);
       const layer = model.getLayer('act');
       expect(isActivationLayer(layer)).toBe(true);
       // Perturb every weight (trainable and state) so that a lost weight would show.
@@ -80,7 +84,7 @@ describe('activation registry', () => {
   }
 
   it('pwlu layers carry their configuration (n, granularity, phase settings)', () => {
-    const model = tinyModel('pwlu', { init_bound: 2.5 }, { ...PWLU_DEFAULTS, n: 8, granularity: 'channel', phase1_epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
+    const model = tinyModel('pwlu', { init_bound: 2.5, n: 8, granularity: 'channel', phase1_epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
     const cfg = model.getLayer('act').getConfig();
     expect(cfg).toMatchObject({ n: 8, granularity: 'channel', initBound: 2.5, phase1Epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
     // Channel-wise: N+5 trainable parameters per channel (the running statistics are state).
@@ -90,42 +94,44 @@ describe('activation registry', () => {
   });
 
   describe('config errors list the valid choices', () => {
+    /** The loader's message for one `--set`, as a user sees it. */
+    const setError = (set: string) => userErrorOf(() => loadConfig(null, [set]));
+    /** Paths of the schema's issues for an activation section. */
+    const issuePaths = (activation: Record<string, unknown>) => ConfigSchema.safeParse({ activation }).error?.issues.map((i) => i.path) ?? [];
+
     it('unknown activation name', () => {
-      const issues = checkActivationConfig(section({ name: 'pwlu2' }));
+      const issues = checkActivationName(section({ name: 'pwlu2' }));
       expect(issues).toHaveLength(1);
       expect(issues[0]!.path).toEqual(['activation', 'name']);
       expect(issues[0]!.message).toContain('relu, swish, hardswish, prelu, apl, pau, frelu, pwlu');
     });
 
     it('unknown option of an activation', () => {
-      const [issue] = checkActivationConfig(section({ name: 'apl', hinges: 3 }));
-      expect(issue!.path).toEqual(['activation', 'hinges']);
-      expect(issue!.message).toBe("unknown option 'hinges' for activation 'apl'; valid options: s, l2");
-      const [none] = checkActivationConfig(section({ name: 'relu', n: 3 }));
-      expect(none!.message).toContain('it takes no options');
+      expect(setError('activation.apl.hinges=3')).toBe('--set activation.apl.hinges: unknown key; valid keys in activation.apl: s, l2');
+      expect(setError('activation.relu.colour=3')).toBe('--set activation.relu.colour: unknown key; activation.relu takes no keys');
     });
 
     it('option out of range', () => {
-      expect(checkActivationConfig(section({ name: 'apl', s: 7 }))[0]!.path).toEqual(['activation', 's']);
-      expect(checkActivationConfig(section({ name: 'apl', s: 1 }))).toHaveLength(1);
-      expect(checkActivationConfig(section({ name: 'pau', grad_clip: -1 }))[0]!.path).toEqual(['activation', 'grad_clip']);
-      expect(checkActivationConfig(section({ name: 'pwlu', init_bound: 0 }))[0]!.path).toEqual(['activation', 'init_bound']);
-      expect(checkActivationConfig(section({ name: 'apl', s: 5 }))).toEqual([]);
+      expect(issuePaths({ name: 'apl', apl: { s: 7 } })).toEqual([['activation', 'apl', 's']]);
+      expect(issuePaths({ name: 'apl', apl: { s: 1 } })).toHaveLength(1);
+      expect(issuePaths({ name: 'pau', pau: { grad_clip: -1 } })).toEqual([['activation', 'pau', 'grad_clip']]);
+      expect(issuePaths({ name: 'pwlu', pwlu: { init_bound: 0 } })).toEqual([['activation', 'pwlu', 'init_bound']]);
+      expect(issuePaths({ name: 'apl', apl: { s: 5 } })).toEqual([]);
     });
 
-    it('pwlu section: odd or too small N, momentum outside (0, 1), negative alpha', () => {
+    it('pwlu options: odd or too small N, momentum outside (0, 1), negative alpha', () => {
       const err = (pwlu: Record<string, unknown>) => {
-        const r = ConfigSchema.safeParse({ pwlu });
+        const r = ConfigSchema.safeParse({ activation: { name: 'pwlu', pwlu } });
         expect(r.success, JSON.stringify(pwlu)).toBe(false);
         return r.error!.issues[0]!;
       };
       expect(err({ n: 7 }).message).toMatch(/even/);
-      expect(err({ n: 0 }).path).toEqual(['pwlu', 'n']);
-      expect(err({ momentum: 1 }).path).toEqual(['pwlu', 'momentum']);
-      expect(err({ momentum: 0 }).path).toEqual(['pwlu', 'momentum']);
-      expect(err({ alpha: -1 }).path).toEqual(['pwlu', 'alpha']);
-      expect(err({ granularity: 'element' }).path).toEqual(['pwlu', 'granularity']);
-      expect(ConfigSchema.safeParse({ pwlu: { n: 2, granularity: 'channel', momentum: 0.5 } }).success).toBe(true);
+      expect(err({ n: 0 }).path).toEqual(['activation', 'pwlu', 'n']);
+      expect(err({ momentum: 1 }).path).toEqual(['activation', 'pwlu', 'momentum']);
+      expect(err({ momentum: 0 }).path).toEqual(['activation', 'pwlu', 'momentum']);
+      expect(err({ alpha: -1 }).path).toEqual(['activation', 'pwlu', 'alpha']);
+      expect(err({ granularity: 'element' }).path).toEqual(['activation', 'pwlu', 'granularity']);
+      expect(ConfigSchema.safeParse({ activation: { pwlu: { n: 2, granularity: 'channel', momentum: 0.5 } } }).success).toBe(true);
     });
   });
 });

@@ -21,7 +21,7 @@ const avail = torchAvailability();
 
 /** Kernel names one training step + one eval step use (customGrad scopes filtered out). */
 async function kernelsOfStep(arch: string, activation: string): Promise<string[]> {
-  const micro = microTrain(arch, { name: activation }, { pwlu: { phase1_epochs: 0 } });
+  const micro = microTrain(arch, { name: activation, pwlu: { phase1_epochs: 0 } });
   const profile = await tf.profile(() => {
     micro.step();
     tf.tidy(() => {

@@ -155,7 +155,7 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
   for (const granularity of ['layer', 'channel'] as const) {
     it(`a ${granularity}-wise PWLU training step on torch runs no kernel on the cpu`, async () => {
       await tf.setBackend('torch');
-      const micro = microTrain('resnet20', { name: 'pwlu' }, { pwlu: { phase1_epochs: 0, granularity } });
+      const micro = microTrain('resnet20', { name: 'pwlu', pwlu: { phase1_epochs: 0, granularity } });
       const profile = await tf.profile(() => micro.step());
       micro.dispose();
       expect(profile.kernelNames).toEqual(expect.arrayContaining([PWLU_FORWARD_KERNEL, PWLU_BACKWARD_KERNEL]));

@@ -277,7 +277,7 @@ describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available 
   ] as const) {
     it(`a ${activation} ${JSON.stringify(extra)} training step on torch runs the fused kernels and nothing on the cpu`, async () => {
       await tf.setBackend('torch');
-      const micro = microTrain('resnet20', { name: activation, ...extra });
+      const micro = microTrain('resnet20', { name: activation, [activation]: extra });
       const actWeights = micro.model.layers.filter((l) => l instanceof SwishLayer || l instanceof PReLULayer).flatMap((l) => l.trainableWeights);
       const before = actWeights.map((w) => w.read().dataSync()[0]!);
       const profile = await tf.profile(() => micro.step());

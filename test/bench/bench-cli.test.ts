@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -19,14 +20,15 @@ model:
   width: 0.25
 activation:
   name: relu
+  pwlu:
+    phase1_epochs: 1
+    n: 8
 data:
   name: synthetic
   synthetic: { size: 8, train: 16, test: 16 }
 train:
   epochs: ${EPOCHS}
   batch: 8
-pwlu:
-  phase1_epochs: 1
 `;
 
 function pwlu(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -88,6 +90,9 @@ describe('pwlu bench (CLI)', () => {
       expect(s.status).toBe('finished');
       expect(s.epochs_completed).toBe(EPOCHS);
       expect(epochLines(dir)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
+      // Swapping the activation keeps the base config's activation options.
+      const saved = parseYaml(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { activation: { name: string; pwlu: { n: number } } };
+      expect(saved.activation).toMatchObject({ name: act, pwlu: { n: 8, phase1_epochs: 1 } });
     }
     expect(readFileSync(join(killedCell, 'train.log'), 'utf8')).toContain('resumed from checkpoint');
     const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; status: string; attempts: { mode: string }[] }[]; base_config_hash: string };

@@ -6,6 +6,9 @@ import { cellName, cellSets, expandGrid, parseList, seedList } from '../../src/b
 import { mergeCells } from '../../src/bench/manifest.js';
 import { EtaEstimator, formatDuration } from '../../src/bench/progress.js';
 import { threadsPerJob } from '../../src/cli/bench.js';
+import { activationNames } from '../../src/activations/registry.js';
+import { registryChecks } from '../../src/cli/common.js';
+import { loadConfig } from '../../src/config/load.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
@@ -35,12 +38,22 @@ describe('bench grid', () => {
     expect(() => parseList('--archs', 'res net')).toThrow(/not a valid name/);
   });
 
-  it("sets the cell's arch, activation and seed; another activation replaces the base's options", () => {
-    const base = ConfigSchema.parse({ activation: { name: 'swish', trainable_beta: true, sites: 'default' } });
-    const same = cellSets({ name: 'x', arch: 'resnet56', activation: 'swish', seed: 2 }, base);
-    expect(same).toEqual(['model.arch=resnet56', 'activation.name=swish', 'seed=2']);
-    const other = cellSets({ name: 'x', arch: 'resnet56', activation: 'pwlu', seed: 2 }, base);
-    expect(other[1]).toBe('activation={"name":"pwlu","sites":"default"}');
+  it("sets the cell's arch, activation name and seed, and nothing else", () => {
+    expect(cellSets({ name: 'x', arch: 'resnet56', activation: 'swish', seed: 2 })).toEqual(['model.arch=resnet56', 'activation.name=swish', 'seed=2']);
+    expect(cellSets({ name: 'x', arch: 'resnet56', activation: 'pwlu', seed: 2 })[1]).toBe('activation.name=pwlu');
+  });
+
+  it("keeps every activation's options and the sites when a cell swaps the activation", () => {
+    const base = join(tmp, 'base.yaml');
+    writeFileSync(base, 'activation:\n  name: swish\n  sites: default\n  pwlu:\n    n: 8\n  swish:\n    trainable_beta: true\n');
+    for (const cell of expandGrid(['resnet20'], activationNames(), [0])) {
+      const { activation } = loadConfig(base, cellSets(cell), { extraChecks: registryChecks }).config;
+      expect(activation.name).toBe(cell.activation);
+      expect(activation.sites).toBe('default');
+      expect(activation.pwlu?.n, cell.name).toBe(8);
+      expect(activation.swish?.trainable_beta, cell.name).toBe(true);
+      expect(activation[cell.activation as keyof typeof activation], 'the chosen options, defaults filled').toBeDefined();
+    }
   });
 
   it('divides the cores among the jobs, at least one thread each', () => {

@@ -11,7 +11,6 @@ const tmp = makeTmpDir('pwlu-slurm-');
 const out = join(tmp, 'res');
 const script = join(out, 'bench.sbatch');
 const cells = expandGrid(['resnet20', 'resnet56'], ['relu', 'pwlu'], [0, 1]);
-const base = ConfigSchema.parse({ activation: { name: 'relu' } });
 
 function task(i: number, pwlu: string): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync('bash', [script], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), PWLU: pwlu, SLURM_CPUS_PER_TASK: '4' }, timeout: 20_000 });
@@ -28,7 +27,7 @@ describe('pwlu bench --emit slurm script', () => {
         config: join(out, 'base-config.yaml'),
         bin: '/opt/pwlu/bin/pwlu.js',
         cells,
-        cellSets: (c) => cellSets(c, base),
+        cellSets,
         sets: ["train.lr=0.05", "name=it's"],
         backend: 'torch',
         throttle: 3,
@@ -54,7 +53,7 @@ describe('pwlu bench --emit slurm script', () => {
     const r = task(1, 'echo PWLU');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      `PWLU train --config ${out}/base-config.yaml --set train.lr=0.05 --set name=it's --set model.arch=resnet20 --set activation={"name":"pwlu","sites":"all"} --set seed=0 --out ${out}/cells/resnet20-pwlu-s0 --json --threads 4 --backend torch`,
+      `PWLU train --config ${out}/base-config.yaml --set train.lr=0.05 --set name=it's --set model.arch=resnet20 --set activation.name=pwlu --set seed=0 --out ${out}/cells/resnet20-pwlu-s0 --json --threads 4 --backend torch`,
     );
   });
 

@@ -75,9 +75,11 @@ describe('pwlu CLI', () => {
     const labels = Buffer.alloc(8);
     labels.writeUInt32BE(2049, 0);
     for (const f of ['train-labels-idx1-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) writeFileSync(join(dir, f), gzipSync(labels));
-    const r = pwlu('train', '--set', `data.dir=${dir}`, '--backend', 'cpu', '--out', join(tmp, 'r-data'));
+    const r = pwlu('train', '--set', `data.dir=${dir}`, '--set', 'pwlu.n=8', '--backend', 'cpu', '--out', join(tmp, 'r-data'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/idx3-ubyte\.gz/);
+    // A deprecated key path is logged as a warning before anything else fails.
+    expect(r.stderr).toContain("pwlu WARN: --set pwlu.n: 'pwlu.n' is deprecated; use 'activation.pwlu.n'");
     expectNoStack(r.stderr);
   });
 

@@ -17,8 +17,8 @@ function registryChecks(cfg: Config): ConfigIssue[] {
   if (!['resnet20', 'resnet32'].includes(cfg.model.arch)) {
     issues.push({ path: ['model', 'arch'], message: `unknown architecture '${cfg.model.arch}'; known: resnet20, resnet32` });
   }
-  if (cfg.activation.name === 'pwlu' && cfg.activation['init'] === undefined) {
-    issues.push({ path: ['activation', 'init'], message: 'pwlu needs an init' });
+  if (cfg.activation.name === 'pwlu' && !Object.hasOwn(cfg.activation.pwlu ?? {}, 'init')) {
+    issues.push({ path: ['activation', 'pwlu', 'init'], message: 'pwlu needs an init' });
   }
   return issues;
 }
@@ -57,11 +57,11 @@ describe('validation errors name the file, line and key path', () => {
     const text = ['train:', '  optimizer:', '    name: sgd', '', '    momentum: 1.5', ''].join('\n');
     expect(errorFor(text)).toBe('x.yaml:5: train.optimizer.momentum: must be <= 0.999 (got 1.5)');
     expect(errorFor('train:\n  lr: 0\n')).toBe('x.yaml:2: train.lr: must be > 0 (got 0)');
-    expect(errorFor('pwlu:\n  momentum: 1\n')).toBe('x.yaml:2: pwlu.momentum: must be < 1 (got 1)');
+    expect(errorFor('activation:\n  pwlu:\n    momentum: 1\n')).toBe('x.yaml:3: activation.pwlu.momentum: must be < 1 (got 1)');
   });
 
-  it('odd pwlu.n', () => {
-    expect(errorFor('pwlu:\n  alpha: 3\n  n: 15\n')).toBe('x.yaml:3: pwlu.n: must be even, so that 0 can be a breakpoint (got 15)');
+  it('odd activation.pwlu.n', () => {
+    expect(errorFor('activation:\n  pwlu:\n    alpha: 3\n    n: 15\n')).toBe('x.yaml:4: activation.pwlu.n: must be even, so that 0 can be a breakpoint (got 15)');
   });
 
   it('bad enum value lists the choices', () => {
@@ -85,14 +85,14 @@ describe('validation errors name the file, line and key path', () => {
   });
 
   it('reports ALL issues in one error, one per line, in file order', () => {
-    const text = ['seed: -1', 'train:', '  epoch: 3', '  lr: 20', 'pwlu:', '  n: 3', ''].join('\n');
+    const text = ['seed: -1', 'train:', '  epoch: 3', '  lr: 20', 'activation:', '  pwlu:', '    n: 3', ''].join('\n');
     const lines = errorFor(text).split('\n');
     expect(lines[0]).toBe('4 problems in config:');
     expect(lines.slice(1).map((l) => l.trim())).toEqual([
       'x.yaml:1: seed: must be >= 0 (got -1)',
       "x.yaml:3: train.epoch: unknown key; did you mean 'epochs'?",
       'x.yaml:4: train.lr: must be <= 10 (got 20)',
-      'x.yaml:6: pwlu.n: must be even, so that 0 can be a breakpoint (got 3)',
+      'x.yaml:7: activation.pwlu.n: must be even, so that 0 can be a breakpoint (got 3)',
     ]);
   });
 
@@ -110,7 +110,7 @@ describe('extraChecks issues are located and merged with schema issues', () => {
   });
 
   it('a missing-but-required option points at its parent line', () => {
-    expect(errorFor('seed: 1\nactivation:\n  name: pwlu\n', [], registryChecks)).toBe('x.yaml:2: activation.init: pwlu needs an init');
+    expect(errorFor('seed: 1\nactivation:\n  name: pwlu\n', [], registryChecks)).toBe('x.yaml:2: activation.pwlu.init: pwlu needs an init');
   });
 
   it('an issue on a value the file does not set names the file without a line', () => {

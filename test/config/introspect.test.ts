@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { describeSchema, isIntegerAt, keysAt } from '../../src/config/introspect.js';
+import { ACTIVATION_OPTIONS } from '../../src/activations/options.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { closeKeys, closestKey, editDistance } from '../../src/config/suggest.js';
 
@@ -25,7 +26,10 @@ describe('describeSchema', () => {
       const shown = stringify(value, { collectionStyle: 'flow' }).trim();
       expect(row!.slice(row!.indexOf(path) + path.length).trim().startsWith(shown), `${path}: ${row}`).toBe(true);
     }
-    expect(rows.length).toBe(all.length + 2); // header + the activation options row
+    // Header, the defaults, and the options of the activations not chosen by default (absent from the defaults).
+    const unchosen = Object.entries(ACTIVATION_OPTIONS).filter(([name]) => name !== ConfigSchema.parse({}).activation.name);
+    const optionRows = unchosen.reduce((n, [, schema]) => n + leaves(schema.parse({})).length, 0);
+    expect(rows.length).toBe(1 + all.length + optionRows);
   });
 
   it('shows allowed values and ranges', () => {
@@ -33,14 +37,15 @@ describe('describeSchema', () => {
     expect(text).toMatch(/^train\.lr\s+0\.1\s+number, > 0, <= 10$/m);
     expect(text).toMatch(/^data\.augment\.flip\s+false\s+true \| false \| auto$/m);
     expect(text).toMatch(/^data\.dir\s+null\s+string \| null$/m);
-    expect(text).toMatch(/^activation\.<option>\s+/m);
+    expect(text).toMatch(/^activation\.pwlu\.n\s+16\s+int, >= 2, <= 512, custom check$/m);
   });
 });
 
 describe('schema walking', () => {
   it('gives sibling keys at a path, unwrapping defaults', () => {
     expect(keysAt(['train', 'optimizer'])).toEqual(['name', 'momentum', 'nesterov', 'beta1', 'beta2', 'eps']);
-    expect(keysAt([])).toContain('pwlu');
+    expect(keysAt(['activation'])).toEqual(['name', 'sites', 'relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu']);
+    expect(keysAt(['activation', 'apl'])).toEqual(['s', 'l2']);
     expect(keysAt(['train', 'lr'])).toEqual([]);
     expect(keysAt(['nope'])).toEqual([]);
   });

@@ -17,12 +17,16 @@ describe('loadConfig: good files', () => {
     expect(config.name).toBe('full-example_1.0');
     expect(config.backend).toBe('cpu');
     expect(config.model).toEqual({ arch: 'resnet32', width: 0.5, stem: 'small' });
-    expect(config.activation).toEqual({ name: 'pwlu', sites: 'default', init: 'relu' });
+    expect(config.activation).toEqual({
+      name: 'pwlu',
+      sites: 'default',
+      pwlu: { n: 8, granularity: 'channel', phase1_epochs: 2, momentum: 0.95, alpha: 2.5, realign: false, init_bound: 2, min_width: 0.01 },
+      swish: { beta: 2, trainable_beta: true },
+    });
     expect(config.data.augment).toEqual({ crop_padding: 4, flip: 'auto' });
     expect(config.train.lr).toBe(1e-3);
     expect(config.train.optimizer.eps).toBe(1e-7);
     expect(config.train.schedule.milestones).toEqual([1, 2]);
-    expect(config.pwlu).toEqual({ phase1_epochs: 2, momentum: 0.95, alpha: 2.5, n: 8, granularity: 'channel', realign: false });
     expect(hash).toMatch(/^[0-9a-f]{12}$/);
   });
 
@@ -84,8 +88,8 @@ describe('loadConfig: precedence defaults < yaml < --set', () => {
       'train.schedule.milestones=[3,6]',
       'data.augment={crop_padding: 2, flip: auto}',
       'name=run-1',
-      'activation.name=pwlu',
-      'activation.slopes=[0.5, 1]',
+      'activation.name=apl',
+      'activation.apl.s=3',
     ]);
     expect(config.train.lr).toBe(0.001);
     expect(config.train.epochs).toBe(3);
@@ -94,7 +98,7 @@ describe('loadConfig: precedence defaults < yaml < --set', () => {
     expect(config.train.schedule).toMatchObject({ name: 'step', milestones: [3, 6] });
     expect(config.data.augment).toEqual({ crop_padding: 2, flip: 'auto' });
     expect(config.name).toBe('run-1');
-    expect(config.activation).toEqual({ name: 'pwlu', sites: 'all', slopes: [0.5, 1] });
+    expect(config.activation).toEqual({ name: 'apl', sites: 'all', apl: { s: 3, l2: 1e-3 } });
   });
 
   it('a --set of a whole mapping replaces it; a deeper --set then edits it', () => {
@@ -140,7 +144,7 @@ describe('hash and stringifyConfig', () => {
     [
       'awkward values',
       fixture('minimal.yaml'),
-      ['name=null', 'data.dir="true"', 'train.optimizer.eps=1e-12', 'activation={name: x, s: "0.1", t: "", u: {v: [1, "no"]}}'],
+      ['name=null', 'data.dir="true"', 'train.optimizer.eps=1e-12', 'activation={name: x, swish: {beta: 1e-3}}'],
     ],
   ] as const)('round trip: stringifyConfig -> load gives the same config and hash (%s)', (label, file, sets) => {
     const first = loadConfig(file, [...sets]);

@@ -48,7 +48,7 @@ export interface MicroTrain {
   dispose(): void;
 }
 
-/** Builds `arch` with `activation` (name plus options) and the rest of the config from `extra` (pwlu, ...). */
+/** Builds `arch` with `activation` (its config section: the name and any options sections) and the rest of the config from `extra`. */
 export function microTrain(arch: string, activation: Record<string, unknown>, extra: Record<string, unknown> = {}): MicroTrain {
   const config = ConfigSchema.parse({ model: { arch, width: 0.25 }, activation, train: { label_smoothing: 0.1 }, ...extra });
   const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });

@@ -1,6 +1,6 @@
 import { makeActivationFactory } from '../../src/activations/registry.js';
 import type { ActivationFactory } from '../../src/activations/types.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { ActivationSchema } from '../../src/config/schema.js';
 import { getModel } from '../../src/models/registry.js';
 import { referenceActivation } from '../../src/models/sites.js';
 import type { ModelBuildOptions } from '../../src/models/types.js';
@@ -8,11 +8,9 @@ import type { ModelBuildOptions } from '../../src/models/types.js';
 /** The ImageNet architectures of the zoo (torchvision names). */
 export const ZOO = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'] as const;
 
-const pwlu = ConfigSchema.parse({}).pwlu;
-
 /** A factory for a registered activation with its options, or the per-architecture reference. */
 export function factory(act: string, options: Record<string, unknown> = {}): ActivationFactory {
-  return act === 'reference' ? referenceActivation : makeActivationFactory({ name: act, sites: 'all', ...options }, pwlu, 0);
+  return act === 'reference' ? referenceActivation : makeActivationFactory(ActivationSchema.parse({ name: act, [act]: options }), 0);
 }
 
 /** Builds a registered architecture; unspecified options: 32x32x3, 10 classes, width 1, small stem, ReLU. */

@@ -2,11 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeActivationFactory } from '../../src/activations/registry.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import { ActivationSchema } from '../../src/config/schema.js';
 import { getModel } from '../../src/models/registry.js';
 import { activationParamCount, countTrainable } from '../../src/train/state.js';
-
-const defaults = ConfigSchema.parse({});
 
 function build(arch: string, act: string, inputShape: [number, number, number], classes = 10, extra: Record<string, unknown> = {}) {
   const entry = getModel(arch);
@@ -16,7 +14,7 @@ function build(arch: string, act: string, inputShape: [number, number, number], 
     numClasses: classes,
     width: 1,
     stem: 'small',
-    activation: makeActivationFactory({ name: act, sites: 'all', ...extra }, defaults.pwlu, 0),
+    activation: makeActivationFactory(ActivationSchema.parse({ name: act, [act]: extra }), 0),
     seed: 0,
   });
 }

@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { collectRuns } from '../../src/report/collect.js';
-import { RunDir } from '../../src/run/run-dir.js';
+import { RunDir, setupHash } from '../../src/run/run-dir.js';
 import { CSV_COLUMNS, renderCsv, renderJson, renderMarkdown } from '../../src/report/format.js';
 import { renderHtml } from '../../src/report/html.js';
 import { buildReport, type Report } from '../../src/report/model.js';
@@ -167,5 +168,22 @@ describe('pwlu report', () => {
     const bad = run(join(tmp, 'nope'));
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('does not exist');
+  });
+});
+
+describe('setupHash', () => {
+  const resolved = (activation: string, sets: string[] = []) =>
+    JSON.parse(JSON.stringify(loadConfig(null, [`activation.name=${activation}`, ...sets]).config)) as Record<string, unknown>;
+
+  it("groups a bench's cells whatever activation each fills in, and separates benches with other activation options", () => {
+    const n8 = ['activation.pwlu.n=8'];
+    expect(setupHash(resolved('relu', n8))).toBe(setupHash(resolved('pwlu', n8)));
+    expect(setupHash(resolved('swish'))).toBe(setupHash(resolved('pwlu')));
+    expect(setupHash(resolved('pwlu', n8))).not.toBe(setupHash(resolved('pwlu')));
+  });
+
+  it('gives a run saved in the old layout (top-level pwlu) the setup of the same run today', () => {
+    const old = { ...resolved('relu'), activation: { name: 'relu', sites: 'all' }, pwlu: { phase1_epochs: 1, momentum: 0.9, alpha: 3, n: 8, granularity: 'layer', realign: true } };
+    expect(setupHash(old)).toBe(setupHash(resolved('relu', ['activation.pwlu.n=8'])));
   });
 });
