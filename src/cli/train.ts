@@ -51,7 +51,7 @@ export function stopOnSignals(): { stopped: () => boolean; dispose: () => void }
 }
 
 /** Opens the run directory the command works in, locked: a new one from the config, or the one to resume. */
-function openRun(opts: TrainCliOptions): { run: RunDir; lock: Lock | null; loaded: ReturnType<typeof loadConfig> } | null {
+function openRun(opts: TrainCliOptions): { run: RunDir; lock: Lock; loaded: ReturnType<typeof loadConfig> } | null {
   if (opts.resume) {
     if (opts.config || opts.set.length || opts.out) {
       throw new UserError('--resume continues a run with the config saved in it; do not combine it with --config, --set or --out');
@@ -149,7 +149,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   } finally {
     signals.dispose();
     await log.close();
-    lock?.release();
+    lock.release();
   }
 }
 
