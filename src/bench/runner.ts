@@ -52,7 +52,7 @@ export interface BenchPlan {
 export interface BenchOutcome {
   statuses: Map<string, ManifestStatus>;
   /** Cells that failed in this session, with the exit code of their process (null: killed by a signal). */
-  failed: { name: string; code: number | null }[];
+  failed: { name: string; code: number | null; signal?: string }[];
   interrupted: boolean;
   skipped: number;
 }
@@ -255,7 +255,7 @@ export async function runBench(
         const why = r.code === 0 ? 'exited 0 without a finished summary' : describeEnd(r);
         const tail = recordFailure(dir, cell, args, { ...r, stderrTail: r.stderrTail || why });
         m.error_tail = lastLines(tail, 20);
-        failed.push({ name: cell.name, code: r.code });
+        failed.push({ name: cell.name, code: r.code, ...(r.signal ? { signal: r.signal } : {}) });
         const lastLine = tail.split('\n').reverse().find((l) => /error/i.test(l)) ?? tail.split('\n').pop() ?? '';
         opts.display.cellEnded(`${tag} FAILED (${why}): ${lastLine.trim()} — see ${BENCH_FILES.cells}/${cell.name}/${RUN_FILES.benchError}`);
       } else if (status === 'finished') {

@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { activationNames } from '../activations/registry.js';
 import { cellSets, expandGrid, parseList, seedList, type Cell } from '../bench/grid.js';
@@ -120,6 +120,13 @@ function checkSameBase(previous: BenchManifest | null, r: Resolved): void {
   }
 }
 
+/** The bench's exit code for a failed cell: the cell's own documented code, 128 + the signal that killed it (as shells report), else internal. */
+function benchExitCode(cell: { code: number | null; signal?: string }): number {
+  if (cell.code !== null && (Object.values(ExitCode) as number[]).includes(cell.code)) return cell.code;
+  const signal = cell.signal ? osConstants.signals[cell.signal as NodeJS.Signals] : undefined;
+  return signal !== undefined ? 128 + signal : ExitCode.internal;
+}
+
 /** A cell still trained by a child of a bench that was killed on its own: resuming it now would race it. */
 function checkOrphans(previous: BenchManifest | null, out: string): void {
   for (const c of previous?.cells ?? []) {
@@ -217,7 +224,7 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
     } else if (outcome.failed.length > 0) {
       const first = outcome.failed[0]!;
       process.stderr.write(`pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see ${BENCH_FILES.cells}/<name>/${RUN_FILES.benchError}. A re-run retries them.\n`);
-      process.exitCode = first.code !== null && first.code >= ExitCode.usage && first.code <= ExitCode.io ? first.code : ExitCode.backend;
+      process.exitCode = benchExitCode(first);
     }
   } finally {
     process.off('SIGINT', onSignal);
