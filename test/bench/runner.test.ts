@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expandGrid, type Cell } from '../../src/bench/grid.js';
@@ -6,6 +8,7 @@ import { mergeCells } from '../../src/bench/manifest.js';
 import { readManifest, type BenchManifest } from '../../src/run/bench-manifest.js';
 import type { BenchDisplay } from '../../src/bench/progress.js';
 import { runBench, type ChildHandle, type LaunchResult, type Launcher } from '../../src/bench/runner.js';
+import { UserError } from '../../src/util/errors.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir('pwlu-runner-');
@@ -161,5 +164,25 @@ describe('bench runner', () => {
     expect(log.interrupts.sort()).toEqual(['resnet20-relu-s0', 'resnet20-swish-s0']);
     const st = Object.fromEntries(readManifest(out)!.cells.map((c) => [c.activation, c.status]));
     expect(st).toEqual({ relu: 'interrupted', swish: 'interrupted', pwlu: 'pending' });
+  });
+
+  it('refuses to start while another process trains in a cell directory, naming the cell and the process', async () => {
+    const out = join(tmp, 'b3');
+    const cells = expandGrid(['resnet20'], ['relu', 'swish'], [0]);
+    const dir = join(out, 'cells', 'resnet20-swish-s0');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.yaml'), '');
+    const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'pwlu'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: owner.pid, host: hostname(), started: 'now', what: 'pwlu train' }));
+      const log = { args: [] as string[], concurrent: 0, maxConcurrent: 0, interrupts: [] as string[] };
+      const err = await runBench(plan(out, cells), manifestFor(out, cells), { launcher: fakeLauncher(() => 'finish', log), display: quiet }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as Error).message).toContain(`resnet20-swish-s0 (still being trained by pid ${owner.pid}`);
+      expect(log.args).toEqual([]);
+      expect(readdirSync(dir).sort()).toEqual(['config.yaml', 'run.lock']);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 });
