@@ -54,8 +54,14 @@ export const AugmentSchema = z
     crop_padding: z.number().int().min(0).max(16).default(0),
     /** Random horizontal flip: 'auto' enables it where it preserves labels (not for digits). */
     flip: z.union([z.boolean(), z.literal('auto')]).default(false),
+    /** Streamed image datasets (imagefolder, shards): RandomResizedCrop's range of the crop's area, as a fraction of the image's. */
+    scale: z.tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)]).refine(([a, b]) => a <= b, { message: 'must be [min, max] with min <= max' }).default([0.08, 1]),
+    /** Streamed image datasets: RandomResizedCrop's range of the crop's aspect ratio (width / height). */
+    ratio: z.tuple([z.number().positive(), z.number().positive()]).refine(([a, b]) => a <= b, { message: 'must be [min, max] with min <= max' }).default([3 / 4, 4 / 3]),
+    /** Streamed image datasets, evaluation: resize the shorter side to image_size / crop_pct, then centre-crop image_size. */
+    crop_pct: z.number().gt(0).max(1).default(0.875),
   })
-  .default({ crop_padding: 0, flip: false });
+  .prefault({});
 
 export const SyntheticSchema = z
   .strictObject({
@@ -82,17 +88,16 @@ export const DataSchema = z
     download: z.boolean().default(true),
     augment: AugmentSchema,
     synthetic: SyntheticSchema,
+    /** Tar shards in the WebDataset convention (data.name: shards): a brace pattern (`shard-{000000..000146}.tar`) or a folder, per split. */
+    shards: z.strictObject({ train: z.string().min(1), eval: z.string().min(1) }).nullable().default(null),
+    /** Streamed datasets: decoding workers; null = the cores left after the trainer's threads (at least 1). */
+    workers: z.number().int().min(1).max(256).nullable().default(null),
+    /** Streamed datasets: batches decoded ahead of the training step. */
+    prefetch: z.number().int().min(1).max(64).default(2),
+    /** Streamed datasets: a corrupt or unreadable image is skipped (and counted), or stops the run (exit 2). */
+    on_bad_image: z.enum(['skip', 'error']).default('skip'),
   })
-  .default({
-    name: 'fashion-mnist',
-    dir: null,
-    train_subset: null,
-    val_split: 0,
-    image_size: null,
-    download: true,
-    augment: { crop_padding: 0, flip: false },
-    synthetic: { train: 256, test: 64, size: 16, channels: 3, classes: 4 },
-  });
+  .prefault({});
 
 export const OptimizerSchema = z
   .strictObject({

@@ -23,7 +23,7 @@ describe('loadConfig: good files', () => {
       pwlu: { n: 8, granularity: 'channel', phase1_epochs: 2, momentum: 0.95, alpha: 2.5, realign: false, init_bound: 2, min_width: 0.01 },
       swish: { beta: 2, trainable_beta: true },
     });
-    expect(config.data.augment).toEqual({ crop_padding: 4, flip: 'auto' });
+    expect(config.data.augment).toEqual({ crop_padding: 4, flip: 'auto', scale: [0.08, 1], ratio: [3 / 4, 4 / 3], crop_pct: 0.875 });
     expect(config.train.lr).toBe(1e-3);
     expect(config.train.optimizer.eps).toBe(1e-7);
     expect(config.train.schedule.milestones).toEqual([1, 2]);
@@ -96,7 +96,7 @@ describe('loadConfig: precedence defaults < yaml < --set', () => {
     expect(config.train.optimizer.nesterov).toBe(true);
     expect(config.train.eval_batch).toBeNull();
     expect(config.train.schedule).toMatchObject({ name: 'step', milestones: [3, 6] });
-    expect(config.data.augment).toEqual({ crop_padding: 2, flip: 'auto' });
+    expect(config.data.augment).toEqual({ crop_padding: 2, flip: 'auto', scale: [0.08, 1], ratio: [3 / 4, 4 / 3], crop_pct: 0.875 });
     expect(config.name).toBe('run-1');
     expect(config.activation).toEqual({ name: 'apl', sites: 'all', apl: { s: 3, l2: 1e-3 } });
   });

@@ -64,7 +64,7 @@ describe('shipped configs', () => {
       expect(c.model.arch).toBe(arch);
       expect(c.train.schedule).toMatchObject({ name: 'step', milestones: [82, 123] });
       expect(c.train.epochs).toBe(164);
-      expect(c.data.augment).toEqual({ crop_padding: 4, flip: true });
+      expect(c.data.augment).toEqual({ crop_padding: 4, flip: true, scale: [0.08, 1], ratio: [3 / 4, 4 / 3], crop_pct: 0.875 });
     }
   });
 });

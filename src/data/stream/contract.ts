@@ -1,0 +1,59 @@
+/**
+ * The contract between the parts of the streaming input pipeline (issue #11): sources give encoded
+ * samples, transforms turn (seed, epoch, sample index, image size) into a geometry, decoders apply a
+ * geometry to encoded bytes and write uint8 RGB pixels straight into a batch buffer. Every part can be
+ * replaced (folder or tar shards; native libjpeg-turbo or sharp) without the others changing, and
+ * the same sample gives the same geometry whichever decoder runs it.
+ */
+
+/** One encoded image as a source yields it. */
+export interface EncodedSample {
+  /** The sample's index in its split (stable across epochs and workers; what seeds its transform). */
+  index: number;
+  /** Where it came from, for messages: a file path, or `shard.tar:KEY`. */
+  key: string;
+  /** The file's bytes as stored (JPEG, PNG or WebP). */
+  bytes: Uint8Array;
+  label: number;
+}
+
+/** Width and height of an encoded image, read from its header. */
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * How one image becomes size × size pixels.
+ * - `crop-resize` (RandomResizedCrop): take the integer box (top, left, height, width) of the source,
+ *   resize it to size × size with antialiased bilinear filtering, then mirror it if `flip`.
+ * - `resize-crop` (eval: Resize(shorter side) + CenterCrop): resize the whole source to
+ *   resizeHeight × resizeWidth (antialiased bilinear), then take the box (top, left, size, size).
+ */
+export type Geometry =
+  | { kind: 'crop-resize'; top: number; left: number; height: number; width: number; flip: boolean }
+  | { kind: 'resize-crop'; resizeHeight: number; resizeWidth: number; top: number; left: number; flip: boolean };
+
+/** One decode job: a sample's bytes, its geometry and where its pixels go. */
+export interface DecodeJob {
+  bytes: Uint8Array;
+  geometry: Geometry;
+  /** Byte offset of this image's size × size × 3 pixels (RGB, HWC) in the output buffer. */
+  offset: number;
+}
+
+/** What happened to each job of a decode call: null when it succeeded, else why it failed. */
+export type DecodeResult = (string | null)[];
+
+/**
+ * A decoder turns a batch of jobs into pixels in `out`. It never throws for a bad image: the failed
+ * job's slot says why (a corrupt or truncated file is the data's fault, and the pipeline decides
+ * whether to skip it). Its promise rejects only when the decoder itself is broken.
+ */
+export interface Decoder {
+  /** 'libjpeg-turbo' (the native addon) or 'sharp'. */
+  readonly name: string;
+  /** Whether it can decode these bytes (e.g. the native path takes JPEG only). */
+  accepts(bytes: Uint8Array): boolean;
+  decode(jobs: readonly DecodeJob[], size: number, out: Uint8Array): Promise<DecodeResult>;
+}
