@@ -57,3 +57,36 @@ export interface Decoder {
   accepts(bytes: Uint8Array): boolean;
   decode(jobs: readonly DecodeJob[], size: number, out: Uint8Array): Promise<DecodeResult>;
 }
+
+/** A sample a source could not read (a broken shard member, an unreadable file): the pipeline skips and counts it, or stops. */
+export interface BadSample {
+  index: number;
+  key: string;
+  /** Why, for the log and the error message. */
+  error: string;
+}
+
+/** Where to start an epoch's sample stream and in which order. */
+export interface EpochOrder {
+  seed: number;
+  epoch: number;
+  /** Shuffle (seeded by seed and epoch) or keep the stored order (evaluation). */
+  shuffle: boolean;
+  /** Skip this many samples of the epoch's order (a resume mid-epoch); they are not decoded. */
+  start: number;
+}
+
+/**
+ * A split of a streamed dataset: its size and classes are known before the first epoch (from a folder
+ * scan or a shard index), its samples are read on demand in an order that depends only on EpochOrder.
+ */
+export interface SampleSource {
+  /** Samples in one epoch. */
+  readonly n: number;
+  readonly numClasses: number;
+  readonly classNames: string[];
+  /** Where the samples come from, for the log (a folder, a shard pattern). */
+  readonly description: string;
+  /** The epoch's samples in order; at most a bounded number are held in memory at once. */
+  samples(order: EpochOrder): AsyncIterable<EncodedSample | BadSample>;
+}
