@@ -25,7 +25,7 @@ export async function evalCommand(opts: EvalCliOptions): Promise<void> {
   const model = buildModel(config, dataset);
   const ckpt = readCheckpoint<{ epoch: number }>(run.path(file));
   loadModelTensors(model, ckpt.tensors.filter((t) => !t.name.startsWith('opt:')), run.path(file));
-  const r = evaluate(model, dataset.test, dataset, config.train.eval_batch ?? config.train.batch * 2);
+  const r = await evaluate(model, dataset.test, dataset, config.train.eval_batch ?? config.train.batch * 2);
   disposeModel(model);
   const result = { run: run.dir, checkpoint: opts.checkpoint, epoch: ckpt.meta.epoch, dataset: dataset.name, n: r.n, top1: r.top1, top5: r.top5, loss: r.loss, backend: backend.name };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,5 +1,6 @@
 import { deriveSeed, Rng } from '../util/rng.js';
-import type { Dataset, Split } from './types.js';
+import type { BatchStream, StreamStats } from './stream/pipeline.js';
+import { isStreamed, type AnySplit, type Dataset, type Split } from './types.js';
 
 /**
  * Mini-batches as plain typed arrays (NHWC float32 + int32 labels), normalised and augmented on the
@@ -160,4 +161,20 @@ export function* epochBatches(
       index: b,
     };
   }
+}
+
+/**
+ * An epoch's batches of any split: streamed splits run the input pipeline, in-memory ones the copy
+ * loop above (which never waits). The trainer and evaluation use this one entry point.
+ */
+export function splitBatches(split: AnySplit, ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'mean' | 'std' | 'flipOk'>, opts: EpochBatchOptions): BatchStream {
+  if (isStreamed(split)) return split.batches(opts);
+  const stats: StreamStats = { waitSeconds: 0, skipped: 0, decoded: 0, seconds: 0 };
+  const memory = split;
+  return {
+    stats,
+    async *[Symbol.asyncIterator]() {
+      yield* epochBatches(memory, ds, opts);
+    },
+  };
 }

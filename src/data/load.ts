@@ -8,7 +8,7 @@ import { downloadDataset, provideDataHelp } from './download.js';
 import { loadIdxDataset } from './idx.js';
 import { decodeImages, scanImageFolder } from './imagefolder.js';
 import { makeSynthetic } from './synthetic.js';
-import type { Dataset, Split } from './types.js';
+import type { Dataset, MemoryDataset, Split } from './types.js';
 
 /** Stream tags for `deriveSeed`, so the data split never shares a stream with anything else. */
 const SPLIT_STREAM = 0x5b117;
@@ -134,7 +134,7 @@ export async function loadDataset(
   const entry = catalogEntry(cfg.name);
   const log = opts.log ?? (() => {});
 
-  let base: Dataset;
+  let base: MemoryDataset;
   let location: string;
   let trainIdx: Int32Array;
   let valIdx: Int32Array;

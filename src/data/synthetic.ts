@@ -1,5 +1,5 @@
 import { deriveSeed, Rng } from '../util/rng.js';
-import type { Dataset, Split } from './types.js';
+import type { MemoryDataset, Split } from './types.js';
 
 /**
  * A seeded synthetic image-classification dataset for tests and smoke runs. Each class is an
@@ -82,7 +82,7 @@ export function channelStats(split: Split, channels: number): { mean: number[]; 
 }
 
 /** Builds the synthetic dataset deterministically from its spec (and an optional base seed). */
-export function makeSynthetic(spec: SyntheticSpec, seed: number = SYNTHETIC_DATA_SEED): Dataset {
+export function makeSynthetic(spec: SyntheticSpec, seed: number = SYNTHETIC_DATA_SEED): MemoryDataset {
   const { train: nTrain, test: nTest, size, channels, classes } = spec;
   const base = deriveSeed(seed, nTrain, nTest, size, channels, classes);
   const train = makeSplit(nTrain, spec, new Rng(deriveSeed(base, 1)));

@@ -15,6 +15,10 @@ export interface EpochRecord {
   val_top5?: number | null;
   seconds: number;
   img_per_s: number;
+  /** Streamed datasets: seconds the training step waited for the input pipeline this epoch. */
+  data_wait_s?: number;
+  /** Streamed datasets: training images skipped this epoch because they could not be read or decoded. */
+  skipped_images?: number;
 }
 
 /** An event line of metrics.jsonl (e.g. PWLU's realignment), stamped with the 0-based epoch it happened at the start of. */

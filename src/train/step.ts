@@ -8,8 +8,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { isActivationLayer } from '../activations/types.js';
 import { makeActivationFactory } from '../activations/registry.js';
 import type { Config } from '../config/schema.js';
-import { epochBatches } from '../data/batches.js';
-import type { Dataset, Split } from '../data/types.js';
+import { splitBatches } from '../data/batches.js';
+import type { AnySplit, Dataset } from '../data/types.js';
 import { BatchNorm } from '../models/batch-norm.js';
 import { predict } from '../models/infer.js';
 import { getModel, resolveStem } from '../models/registry.js';
@@ -56,12 +56,15 @@ export function paramGroups(model: tfl.LayersModel, noDecay: Config['train']['no
   return out;
 }
 
-/** Loss and top-1/top-5 over a split, in batches, in inference mode. */
-export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batchSize: number): EvalResult {
+/** Loss and top-1/top-5 over a split, in batches, in inference mode (over the images it could read). */
+export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Dataset, batchSize: number): Promise<EvalResult> {
   let loss = 0;
   let top1 = 0;
   let top5 = 0;
-  for (const b of epochBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false })) {
+  let n = 0;
+  for await (const b of splitBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false })) {
+    if (b.size === 0) continue; // every image of the batch was unreadable (and skipped)
+    n += b.size;
     const [l, c1, c5] = tf.tidy(() => {
       const x = tf.tensor4d(b.x.subarray(0, b.size * ds.height * ds.width * ds.channels), [b.size, ds.height, ds.width, ds.channels]);
       const y = tf.tensor1d(b.y.subarray(0, b.size), 'int32');
@@ -78,7 +81,6 @@ export function evaluate(model: tfl.LayersModel, split: Split, ds: Dataset, batc
     top1 += vals[1];
     top5 += vals[2];
   }
-  const n = split.n;
   return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n };
 }
 

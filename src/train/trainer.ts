@@ -8,8 +8,9 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Config } from '../config/schema.js';
-import { epochBatches, numBatches } from '../data/batches.js';
-import type { Dataset, Split } from '../data/types.js';
+import { numBatches, splitBatches } from '../data/batches.js';
+import { isStreamed } from '../data/types.js';
+import type { AnySplit, Dataset } from '../data/types.js';
 import { readCheckpoint, writeCheckpoint, type StoredTensor } from '../run/checkpoint.js';
 import type { BestRecord, EpochRecord, SelectionSplit, Summary } from '../run/records.js';
 import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
@@ -77,7 +78,7 @@ export interface TrainContext {
   log: Logger;
   progress: Progress;
   dataset: Dataset;
-  val: Split | null;
+  val: AnySplit | null;
   resume: boolean;
   /** Polled between steps; when it returns true a checkpoint is written and training stops. */
   shouldStop?: () => boolean;
@@ -107,6 +108,8 @@ export class Trainer {
   private readonly steps = new Map<string, Step>();
   private pos: TrainPosition;
   private lastMetrics: EpochRecord | null = null;
+  /** The last epoch's input-pipeline counters (streamed datasets only). */
+  private stream: { waitSeconds: number; skipped: number } | null = null;
   private trainImages = 0;
   private trainSeconds = 0;
   private started = Date.now();
@@ -137,7 +140,7 @@ export class Trainer {
       this.beginEpoch(epoch);
       const lr = await this.trainEpoch(epoch);
       if (lr === null) return this.stop();
-      const record = this.evaluateEpoch(epoch, lr);
+      const record = await this.evaluateEpoch(epoch, lr);
       this.endEpoch(record);
     }
     return { status: 'finished', model: this.model, ...this.progress() };
@@ -198,7 +201,7 @@ export class Trainer {
     const t0 = performance.now();
     const acc = this.pos.epochAcc;
     progress.start(this.stepsPerEpoch, `epoch ${epoch + 1}/${tc.epochs}`);
-    const batches = epochBatches(ds.train, ds, {
+    const batches = splitBatches(ds.train, ds, {
       batchSize: tc.batch,
       seed: config.seed,
       epoch,
@@ -209,7 +212,7 @@ export class Trainer {
     });
     let lr = learningRate(tc, epoch + this.pos.stepInEpoch / this.stepsPerEpoch);
     try {
-      for (const b of batches) {
+      for await (const b of batches) {
         if (b.index >= this.stepsPerEpoch) break;
         // Let the event loop run between steps: signal handlers (Ctrl-C, SIGTERM) and log writes need it.
         await yieldToEventLoop();
@@ -218,21 +221,26 @@ export class Trainer {
           return null;
         }
         lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch);
-        const { loss, correct } = step(b.x, b.y, b.size, lr);
-        if (!Number.isFinite(loss)) {
-          throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`, this.progress());
+        if (b.size > 0) {
+          const { loss, correct } = step(b.x, b.y, b.size, lr);
+          if (!Number.isFinite(loss)) {
+            throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`, this.progress());
+          }
+          acc.loss += loss * b.size;
+          acc.correct += correct;
+          acc.seen += b.size;
         }
-        acc.loss += loss * b.size;
-        acc.correct += correct;
-        acc.seen += b.size;
         this.pos.stepInEpoch = b.index + 1;
         this.pos.globalStep++;
         const elapsed = (performance.now() - t0) / 1000 + acc.seconds;
-        progress.update(this.pos.stepInEpoch, { loss: (acc.loss / acc.seen).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) });
+        const shown: Record<string, string | number> = { loss: (acc.loss / Math.max(acc.seen, 1)).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) };
+        if (isStreamed(ds.train)) shown['input img/s'] = Math.round(batches.stats.decoded / Math.max(batches.stats.seconds, 1e-9));
+        progress.update(this.pos.stepInEpoch, shown);
       }
     } finally {
       progress.stop();
     }
+    this.stream = isStreamed(ds.train) ? { waitSeconds: batches.stats.waitSeconds, skipped: batches.stats.skipped } : null;
     const seconds = acc.seconds + (performance.now() - t0) / 1000;
     acc.seconds = seconds;
     this.trainImages += acc.seen;
@@ -241,7 +249,7 @@ export class Trainer {
   }
 
   /** The epoch's metrics record: train figures, and test (and val) figures on evaluated epochs. */
-  private evaluateEpoch(epoch: number, lr: number): EpochRecord {
+  private async evaluateEpoch(epoch: number, lr: number): Promise<EpochRecord> {
     const { config, dataset: ds, val } = this.ctx;
     const tc = config.train;
     const acc = this.pos.epochAcc;
@@ -255,12 +263,13 @@ export class Trainer {
       test_top5: null,
       seconds: acc.seconds,
       img_per_s: acc.seen / Math.max(acc.seconds, 1e-9),
+      ...(this.stream ? { data_wait_s: this.stream.waitSeconds, skipped_images: this.stream.skipped } : {}),
     };
     if ((epoch + 1) % tc.eval_every === 0 || epoch === tc.epochs - 1) {
-      const te = evaluate(this.model, ds.test, ds, this.evalBatch);
+      const te = await evaluate(this.model, ds.test, ds, this.evalBatch);
       Object.assign(record, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
       if (val) {
-        const va = evaluate(this.model, val, ds, this.evalBatch);
+        const va = await evaluate(this.model, val, ds, this.evalBatch);
         Object.assign(record, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
       }
     }

@@ -8,7 +8,7 @@ import { CATALOG, catalogEntry, listCatalog } from '../../src/data/catalog.js';
 import { downloadDataset } from '../../src/data/download.js';
 import { loadDataset } from '../../src/data/load.js';
 import { UserError } from '../../src/util/errors.js';
-import { mockFetch } from '../helpers/fixtures.js';
+import { inMemory, mockFetch } from '../helpers/fixtures.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -84,7 +84,8 @@ describe.skipIf(!haveDebian)('real Fashion-MNIST from the Debian package', () =>
 
   it('loads 60000/10000 images with 6000/1000 of each class', async () => {
     const cfg = { ...DataSchema.parse({}), name: 'fashion-mnist' as const, download: false };
-    const { dataset: d, location } = await loadDataset(cfg, { projectRoot: join(tmp, 'empty'), seed: 0, progress: false });
+    const { dataset, location } = await loadDataset(cfg, { projectRoot: join(tmp, 'empty'), seed: 0, progress: false });
+    const d = inMemory(dataset);
     expect(location).toBe(DEBIAN);
     expect([d.train.n, d.test.n, d.height, d.width, d.channels]).toEqual([60000, 10000, 28, 28, 1]);
     const hist = (l: Int32Array) => l.reduce((h, v) => (h[v]!++, h), new Array<number>(10).fill(0));

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataSchema, type DataConfig } from '../../src/config/schema.js';
 import { loadDataset, selectIndices } from '../../src/data/load.js';
 import { DataError } from '../../src/util/errors.js';
-import { expectDataError, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
+import { expectDataError, inMemory, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let tmp: string;
@@ -56,7 +56,7 @@ describe('loadDataset', () => {
     const logs: string[] = [];
     const r = await loadDataset(cfg({ name: 'fashion-mnist', dir, train_subset: 100, val_split: 0.1 }), { ...base(), log: (m) => logs.push(m) });
     expect(r.location).toBe(dir);
-    const d = r.dataset;
+    const d = inMemory(r.dataset);
     expect([d.name, d.height, d.width, d.channels, d.numClasses]).toEqual(['fashion-mnist', 28, 28, 1, 10]);
     expect(d.mean).toEqual([0.286]);
     expect(d.std).toEqual([0.353]);
@@ -71,12 +71,12 @@ describe('loadDataset', () => {
     const valIds = Array.from({ length: r.val!.n }, (_, k) => fixtureIndex(r.val!.images, k, px));
     expect(new Set([...trainIds, ...valIds]).size).toBe(120);
     const full = await loadDataset(cfg({ name: 'fashion-mnist', dir }), base());
-    trainIds.forEach((id, k) => expect(d.train.labels[k]).toBe(full.dataset.train.labels[id]));
+    trainIds.forEach((id, k) => expect(d.train.labels[k]).toBe(inMemory(full.dataset).train.labels[id]));
     // same seed -> same selection; other seed -> different
     const again = await loadDataset(cfg({ name: 'fashion-mnist', dir, train_subset: 100, val_split: 0.1 }), base());
-    expect(Buffer.from(again.dataset.train.images).equals(Buffer.from(d.train.images))).toBe(true);
+    expect(Buffer.from(inMemory(again.dataset).train.images).equals(Buffer.from(d.train.images))).toBe(true);
     const other = await loadDataset(cfg({ name: 'fashion-mnist', dir, train_subset: 100, val_split: 0.1 }), { ...base(), seed: 2 });
-    expect(Buffer.from(other.dataset.train.images).equals(Buffer.from(d.train.images))).toBe(false);
+    expect(Buffer.from(inMemory(other.dataset).train.images).equals(Buffer.from(d.train.images))).toBe(false);
     expect(logs.some((l) => l.includes('100 train, 20 validation, 50 test'))).toBe(true);
   });
 
@@ -159,8 +159,8 @@ describe('loadDataset', () => {
     const b = await loadDataset(c, { ...base(), seed: 99 });
     expect(a.location).toBe('synthetic');
     expect([a.dataset.height, a.dataset.channels, a.dataset.numClasses, a.dataset.train.n, a.val?.n]).toEqual([8, 2, 3, 48, 16]);
-    expect(Buffer.from(a.dataset.test.images).equals(Buffer.from(b.dataset.test.images))).toBe(true);
-    expect(Buffer.from(a.dataset.train.images).equals(Buffer.from(b.dataset.train.images))).toBe(false);
+    expect(Buffer.from(inMemory(a.dataset).test.images).equals(Buffer.from(inMemory(b.dataset).test.images))).toBe(true);
+    expect(Buffer.from(inMemory(a.dataset).train.images).equals(Buffer.from(inMemory(b.dataset).train.images))).toBe(false);
     await expect(loadDataset(cfg({ name: 'synthetic', image_size: 32 }), base())).rejects.toThrow(DataError);
   });
 
@@ -168,7 +168,7 @@ describe('loadDataset', () => {
     const dir = join(tmp, 'imgs');
     await writeImageFolder(dir, { perClass: 4, valPerClass: 1 });
     const r = await loadDataset(cfg({ name: 'imagefolder', dir, image_size: 16, train_subset: 6, val_split: 0.25 }), base());
-    const d = r.dataset;
+    const d = inMemory(r.dataset);
     expect([d.height, d.width, d.channels, d.numClasses]).toEqual([16, 16, 3, 3]);
     expect(d.classNames).toEqual(['cat', 'dog', 'emu']);
     expect(d.train.n).toBe(6);

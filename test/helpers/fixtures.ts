@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { expect } from 'vitest';
+import { isStreamed, type Dataset, type MemoryDataset } from '../../src/data/types.js';
 import { DataError } from '../../src/util/errors.js';
 
 /** md5 hex of bytes, for building catalogue entries that match fixture files. */
@@ -286,4 +287,10 @@ export async function expectDataError(p: Promise<unknown>, file: string, what: R
   expect(msg).toMatch(what);
   expect((err as DataError).exitCode).toBe(2);
   return err as DataError;
+}
+
+/** The dataset's splits as in-memory pixels (idx, CIFAR, synthetic); a streamed split fails the test. */
+export function inMemory(ds: Dataset): MemoryDataset {
+  if (isStreamed(ds.train) || isStreamed(ds.test)) throw new Error(`${ds.name} is streamed, not in memory`);
+  return ds as MemoryDataset;
 }
