@@ -64,7 +64,8 @@ interface Slot {
   y: Int32Array;
 }
 
-const warned = new Set<string>();
+/** Bad sample keys already logged, per source: each is told once per run, not once per epoch. */
+const warnedBySource = new WeakMap<SampleSource, Set<string>>();
 
 /** Decodes a source's epoch into normalised NHWC float32 batches, `prefetch` ahead. */
 export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchStream {
@@ -81,6 +82,8 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
     y: new Int32Array(batchSize),
   }));
   const stats: StreamStats = { waitSeconds: 0, skipped: 0, decoded: 0, seconds: 0 };
+  const warned = warnedBySource.get(source) ?? new Set<string>();
+  warnedBySource.set(source, warned);
 
   const bad = (s: BadSample | { key: string; error: string }) => {
     if (opts.onBadImage === 'error') throw new DataError(`${s.key}: ${s.error} (data.on_bad_image is 'error'; set it to 'skip' to skip such images)`);
