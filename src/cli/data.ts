@@ -1,6 +1,10 @@
 import { listCatalog, catalogEntry } from '../data/catalog.js';
 import { discoverDataset } from '../data/discover.js';
-import { ensureDatasetFiles } from '../data/load.js';
+import { ensureDatasetFiles, loadDataset } from '../data/load.js';
+import { inputImagesPerSecond } from '../data/stream/throughput.js';
+import { loadConfig } from '../config/load.js';
+import { registryChecks } from './common.js';
+import type { DataBenchCliOptions } from './main.js';
 import { UserError } from '../util/errors.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 
@@ -38,4 +42,18 @@ export async function dataGetCommand(name: string): Promise<void> {
   if (entry.format === 'imagefolder') throw new UserError(`'${name}' is your own folder of images: point data.dir at it`);
   const located = await ensureDatasetFiles(entry, null, true, { projectRoot: PROJECT_ROOT, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
   process.stdout.write(`${entry.title}: ${located.dir} (${located.rule})\n`);
+}
+
+/** `pwlu data bench`: how fast the input pipeline alone delivers train and eval batches. */
+export async function dataBenchCommand(opts: DataBenchCliOptions): Promise<void> {
+  const sets = [...opts.set, ...(opts.workers !== undefined ? [`data.workers=${opts.workers}`] : [])];
+  const { config } = loadConfig(opts.config, sets, { extraChecks: registryChecks });
+  const { dataset, streamInfo } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, threads: config.threads, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
+  if (!streamInfo) throw new UserError(`data bench measures streamed datasets (imagefolder, shards); ${config.data.name} is loaded into memory once`);
+  const batch = { batchSize: config.train.batch, seed: config.seed, epoch: 0, dropLast: true };
+  const train = await inputImagesPerSecond(dataset.train, dataset, { ...batch, shuffle: true, augment: config.data.augment }, opts.batches, opts.warmup);
+  const evalRate = await inputImagesPerSecond(dataset.test, dataset, { ...batch, shuffle: false, augment: null }, opts.batches, opts.warmup);
+  const result = { workers: streamInfo.workers, decoder: streamInfo.decoder, batch: config.train.batch, size: dataset.height, train_img_per_s: +train.toFixed(1), eval_img_per_s: +evalRate.toFixed(1) };
+  if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(`input pipeline (${result.decoder}, ${result.workers} worker${result.workers === 1 ? '' : 's'}, batch ${result.batch}, ${result.size}x${result.size}): train ${result.train_img_per_s} img/s, eval ${result.eval_img_per_s} img/s\n`);
 }

@@ -78,6 +78,19 @@ export function buildProgram(): Command {
       const { dataGetCommand } = await import('./data.js');
       await dataGetCommand(name);
     });
+  data
+    .command('bench')
+    .description('Input-pipeline throughput alone (no model) for a streamed dataset (imagefolder, shards): train and eval transforms, as shared/bench/dataloader_reference.py measures PyTorch\'s DataLoader.')
+    .requiredOption('-c, --config <file>', 'experiment config naming the dataset (data.*) and the batch (train.batch)')
+    .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
+    .option('-w, --workers <n>', 'decoding workers (default: data.workers, else the cores left after the trainer\'s threads)', (v) => parseIntArg('--workers', v))
+    .option('--batches <n>', 'timed batches per split', (v) => parseIntArg('--batches', v), 20)
+    .option('--warmup <n>', 'untimed batches first', (v) => parseIntArg('--warmup', v), 3)
+    .option('--json', 'print one JSON line', false)
+    .action(async (opts: Partial<Pick<DataBenchCliOptions, 'set'>> & Omit<DataBenchCliOptions, 'set'>) => {
+      const { dataBenchCommand } = await import('./data.js');
+      await dataBenchCommand({ ...opts, set: opts.set ?? [] });
+    });
 
   program
     .command('speed')
@@ -170,6 +183,15 @@ export interface TrainCliOptions {
   device?: string;
   json: boolean;
   quiet: boolean;
+}
+
+export interface DataBenchCliOptions {
+  config: string;
+  set: string[];
+  workers?: number;
+  batches: number;
+  warmup: number;
+  json: boolean;
 }
 
 export interface EvalCliOptions {

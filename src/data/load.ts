@@ -8,7 +8,7 @@ import { downloadDataset, provideDataHelp } from './download.js';
 import { loadIdxDataset } from './idx.js';
 import { decodeImages, scanImageFolder } from './imagefolder.js';
 import { makeSynthetic } from './synthetic.js';
-import type { Dataset, MemoryDataset, Split } from './types.js';
+import type { AnySplit, Dataset, MemoryDataset, Split } from './types.js';
 
 /** Stream tags for `deriveSeed`, so the data split never shares a stream with anything else. */
 const SPLIT_STREAM = 0x5b117;
@@ -120,6 +120,17 @@ function checkNativeSize(entry: CatalogEntry, imageSize: number | null): void {
 export interface LoadOptions extends LocateOptions {
   /** The run seed: drives the train_subset / val_split selection. */
   seed: number;
+  /** The trainer's compute threads (0 = all cores): streamed datasets decode on the cores left over. */
+  threads?: number;
+}
+
+/** A loaded dataset, its validation hold-out, where it came from, and (streamed datasets) how it is decoded. */
+export interface LoadedDataset {
+  dataset: Dataset;
+  val: AnySplit | null;
+  location: string;
+  /** Streamed datasets only: the decoder and worker count in use. */
+  streamInfo?: { decoder: string; workers: number };
 }
 
 /**
@@ -130,7 +141,7 @@ export interface LoadOptions extends LocateOptions {
 export async function loadDataset(
   cfg: DataConfig,
   opts: LoadOptions,
-): Promise<{ dataset: Dataset; val: Split | null; location: string }> {
+): Promise<LoadedDataset> {
   const entry = catalogEntry(cfg.name);
   const log = opts.log ?? (() => {});
 

@@ -66,5 +66,7 @@ export interface Summary {
   versions: Record<string, string>;
   git_commit: string | null;
   config_hash: string;
+  /** Streamed datasets: training images skipped over the whole run because they could not be read or decoded. */
+  skipped_images?: number;
   error?: string;
 }

@@ -62,6 +62,7 @@ function epochRecord(r: Json, epoch: number): EpochRecord {
     img_per_s: num(r.img_per_s) ?? NaN,
   };
   if ('val_top1' in r) Object.assign(e, { val_loss: num(r.val_loss), val_top1: num(r.val_top1), val_top5: num(r.val_top5) });
+  if ('data_wait_s' in r) Object.assign(e, { data_wait_s: num(r.data_wait_s) ?? NaN, skipped_images: num(r.skipped_images) ?? 0 });
   return e;
 }
 

@@ -344,8 +344,10 @@ export class Trainer {
 }
 
 /** The summary.json fields that come from what training achieved, whether it finished, stopped or failed. */
-export function progressSummary(p: TrainProgress, run: RunDir): Pick<Summary, 'epochs_completed' | 'final' | 'best' | 'params' | 'act_params' | 'wall_s' | 'train_img_per_s'> {
-  const m = p.lastMetrics ?? run.readMetrics().epochs.at(-1) ?? null;
+export function progressSummary(p: TrainProgress, run: RunDir): Pick<Summary, 'epochs_completed' | 'final' | 'best' | 'params' | 'act_params' | 'wall_s' | 'train_img_per_s' | 'skipped_images'> {
+  const epochs = run.readMetrics().epochs;
+  const m = p.lastMetrics ?? epochs.at(-1) ?? null;
+  const skipped = epochs.some((e) => e.skipped_images !== undefined) ? epochs.reduce((n, e) => n + (e.skipped_images ?? 0), 0) : null;
   const best = p.position.best;
   return {
     epochs_completed: p.position.epoch,
@@ -355,6 +357,7 @@ export function progressSummary(p: TrainProgress, run: RunDir): Pick<Summary, 'e
     act_params: p.actParams,
     wall_s: p.wallSeconds,
     train_img_per_s: p.trainImgPerS,
+    ...(skipped !== null ? { skipped_images: skipped } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataSchema, type DataConfig } from '../../src/config/schema.js';
 import { loadDataset, selectIndices } from '../../src/data/load.js';
 import { DataError } from '../../src/util/errors.js';
-import { expectDataError, inMemory, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
+import { expectDataError, inMemory, memorySplit, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let tmp: string;
@@ -68,7 +68,7 @@ describe('loadDataset', () => {
     // train and val are disjoint sets of original images, and labels travel with their images
     const px = 28 * 28;
     const trainIds = Array.from({ length: d.train.n }, (_, k) => fixtureIndex(d.train.images, k, px));
-    const valIds = Array.from({ length: r.val!.n }, (_, k) => fixtureIndex(r.val!.images, k, px));
+    const valIds = Array.from({ length: r.val!.n }, (_, k) => fixtureIndex(memorySplit(r.val!).images, k, px));
     expect(new Set([...trainIds, ...valIds]).size).toBe(120);
     const full = await loadDataset(cfg({ name: 'fashion-mnist', dir }), base());
     trainIds.forEach((id, k) => expect(d.train.labels[k]).toBe(inMemory(full.dataset).train.labels[id]));

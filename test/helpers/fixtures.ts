@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { expect } from 'vitest';
-import { isStreamed, type Dataset, type MemoryDataset } from '../../src/data/types.js';
+import { isStreamed, type AnySplit, type Dataset, type MemoryDataset, type Split } from '../../src/data/types.js';
 import { DataError } from '../../src/util/errors.js';
 
 /** md5 hex of bytes, for building catalogue entries that match fixture files. */
@@ -293,4 +293,10 @@ export async function expectDataError(p: Promise<unknown>, file: string, what: R
 export function inMemory(ds: Dataset): MemoryDataset {
   if (isStreamed(ds.train) || isStreamed(ds.test)) throw new Error(`${ds.name} is streamed, not in memory`);
   return ds as MemoryDataset;
+}
+
+/** One split's in-memory pixels; a streamed split fails the test. */
+export function memorySplit(split: AnySplit): Split {
+  if (isStreamed(split)) throw new Error('the split is streamed, not in memory');
+  return split;
 }
