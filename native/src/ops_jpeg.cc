@@ -477,6 +477,9 @@ Napi::Value jpeg_decode(const Napi::CallbackInfo& info) {
     keep.push_back(Napi::Persistent(bytes));
     const std::string kind = g.Get("kind").IsString() ? g.Get("kind").As<Napi::String>().Utf8Value() : std::string();
     const std::string gw = what + ".geometry";
+    if (kind != "crop-resize" && kind != "resize-crop") {
+      throw std::invalid_argument("jpegDecode: " + gw + ".kind must be 'crop-resize' or 'resize-crop'");
+    }
     j.top = int_field(g, "top", gw.c_str());
     j.left = int_field(g, "left", gw.c_str());
     j.flip = g.Get("flip").ToBoolean().Value();
@@ -484,12 +487,10 @@ Napi::Value jpeg_decode(const Napi::CallbackInfo& info) {
       j.crop_resize = true;
       j.height = int_field(g, "height", gw.c_str());
       j.width = int_field(g, "width", gw.c_str());
-    } else if (kind == "resize-crop") {
+    } else {
       j.crop_resize = false;
       j.resize_h = int_field(g, "resizeHeight", gw.c_str());
       j.resize_w = int_field(g, "resizeWidth", gw.c_str());
-    } else {
-      throw std::invalid_argument("jpegDecode: " + gw + ".kind must be 'crop-resize' or 'resize-crop'");
     }
     const int32_t offset = int_field(jo, "offset", what.c_str());
     if (offset < 0 || static_cast<size_t>(offset) + image_bytes > out_len) {
