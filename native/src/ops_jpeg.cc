@@ -144,7 +144,7 @@ void on_message(j_common_ptr c, int level) {
 struct Scratch {
   jpeg_decompress_struct cinfo;
   ErrorMgr err;
-  std::vector<uint8_t> region;  // decoded rows × columns the resample reads, RGB
+  std::vector<uint8_t> region;  // decoded rows × columns the resample reads, RGBX (4 bytes: one vector lane per pixel)
   std::vector<JSAMPROW> rows;
   std::vector<uint8_t> hpass;   // the horizontal pass: region rows × size, RGB
   std::vector<int32_t> acc;     // one output row of the vertical pass
@@ -247,7 +247,7 @@ const char* decode_region(Scratch& s, const Job& j, int size, int* region_w) {
                     c.num_components);
       return s.err.message;
   }
-  c.out_color_space = JCS_RGB;
+  c.out_color_space = JCS_EXT_RGBX;
   const int w = static_cast<int>(c.image_width), h = static_cast<int>(c.image_height);
   const int d = j.crop_resize ? dct_denominator(j.width, j.height, size, size) : dct_denominator(w, h, j.resize_w, j.resize_h);
   c.scale_num = 1;
@@ -268,8 +268,9 @@ const char* decode_region(Scratch& s, const Job& j, int size, int* region_w) {
   }
   jpeg_start_decompress(&c);
   jpeg_crop_scanline(&c, &x0, &cw);  // widens to iMCU boundaries: x0 moves left, cw grows
-  const size_t stride = static_cast<size_t>(c.output_width) * 3;
-  s.region.resize(stride * ch);
+  const size_t stride = static_cast<size_t>(c.output_width) * 4;
+  // Slack after the last row: the horizontal pass reads every pixel's ksize taps, the ones past `count` weighted 0.
+  s.region.resize(stride * ch + static_cast<size_t>(s.h.ksize) * 4);
   s.rows.resize(ch);
   for (int r = 0; r < ch; ++r) s.rows[r] = s.region.data() + stride * r;
   if (y0 > 0) jpeg_skip_scanlines(&c, static_cast<JDIMENSION>(y0));
@@ -288,30 +289,35 @@ const char* decode_region(Scratch& s, const Job& j, int size, int* region_w) {
   return nullptr;
 }
 
-/** Horizontal pass over every decoded row (mirrored if asked), then the vertical pass into dst. */
+/**
+ * One row of the horizontal pass: every output pixel sums K taps of 4 channels (taps past its count weigh 0),
+ * which the compiler turns into vector multiply-adds; K is a constant for the common filter widths.
+ */
+template <int K>
+void hpass_row(const uint8_t* src, const Axis& h, int k_runtime, int size, bool flip, uint8_t* row) {
+  const int k_taps = K > 0 ? K : k_runtime;
+  for (int x = 0; x < size; ++x) {
+    const uint8_t* p = src + static_cast<size_t>(h.first[x]) * 4;
+    const int32_t* k = &h.kk[static_cast<size_t>(x) * k_taps];
+    int32_t a[4] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1)};
+    for (int t = 0; t < k_taps; ++t) {
+      for (int c = 0; c < 4; ++c) a[c] += p[4 * t + c] * k[t];
+    }
+    uint8_t* q = row + static_cast<size_t>(flip ? size - 1 - x : x) * 3;
+    q[0] = clip8(a[0]);
+    q[1] = clip8(a[1]);
+    q[2] = clip8(a[2]);
+  }
+}
+
+/** Horizontal pass over every decoded row (mirrored if asked), then the vertical pass into dst (RGB). */
 void resample(Scratch& s, int region_w, int size, bool flip, uint8_t* dst) {
   const int nrows = s.v.end();
-  const size_t in_stride = static_cast<size_t>(region_w) * 3, out_stride = static_cast<size_t>(size) * 3;
+  const size_t in_stride = static_cast<size_t>(region_w) * 4, out_stride = static_cast<size_t>(size) * 3;
   s.hpass.resize(out_stride * nrows);
   const int hk = s.h.ksize;
-  for (int r = 0; r < nrows; ++r) {
-    const uint8_t* src = s.region.data() + in_stride * r;
-    uint8_t* row = s.hpass.data() + out_stride * r;
-    for (int x = 0; x < size; ++x) {
-      const uint8_t* p = src + static_cast<size_t>(s.h.first[x]) * 3;
-      const int32_t* k = &s.h.kk[static_cast<size_t>(x) * hk];
-      int32_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
-      for (int t = 0, n = s.h.count[x]; t < n; ++t) {
-        a0 += p[3 * t] * k[t];
-        a1 += p[3 * t + 1] * k[t];
-        a2 += p[3 * t + 2] * k[t];
-      }
-      uint8_t* q = row + static_cast<size_t>(flip ? size - 1 - x : x) * 3;
-      q[0] = clip8(a0);
-      q[1] = clip8(a1);
-      q[2] = clip8(a2);
-    }
-  }
+  auto row_fn = hk == 3 ? hpass_row<3> : hk == 5 ? hpass_row<5> : hk == 7 ? hpass_row<7> : hk == 9 ? hpass_row<9> : hpass_row<0>;
+  for (int r = 0; r < nrows; ++r) row_fn(s.region.data() + in_stride * r, s.h, hk, size, flip, s.hpass.data() + out_stride * r);
   s.acc.resize(out_stride);
   int32_t* acc = s.acc.data();
   const int vk = s.v.ksize;
