@@ -21,6 +21,8 @@ export function isJpeg(bytes: Uint8Array): boolean {
 /**
  * The 'libjpeg-turbo' Decoder on `threads` addon threads (default: every core), or null with the reason
  * (addon not built, or built without libjpeg-turbo), so the pipeline can fall back to sharp and say why.
+ * The addon's pool is shared by every call (as many threads as the largest `threads` asked for), so
+ * batches decoded concurrently (prefetch) queue rather than oversubscribe the cores.
  */
 export function nativeJpegDecoder(opts: { threads?: number } = {}): NativeDecoderResult {
   const threads = opts.threads ?? availableParallelism();
@@ -35,7 +37,7 @@ export function nativeJpegDecoder(opts: { threads?: number } = {}): NativeDecode
   const decode = addon.jpegDecode;
   if (!info || !decode) {
     const why = info && !info.available ? info.reason : (readBuildInfo()?.jpeg?.reason ?? 'the addon predates the JPEG decoder');
-    return { decoder: null, reason: `native addon built without the JPEG decoder: ${why} (then \`npm run build:native\`)` };
+    return { decoder: null, reason: `native addon built without the JPEG decoder: ${why}; rebuild with \`npm run build:native\`` };
   }
   const version = info.available ? info.version : 'unknown';
   const decoder: Decoder = {
