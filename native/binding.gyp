@@ -1,12 +1,14 @@
 {
   # Include/library paths come from scripts/build-native.mjs through the environment
-  # (PWLU_TORCH_INCLUDES, PWLU_TORCH_LIBDIR, PWLU_TORCH_LIBS, PWLU_TORCH_DEFINES).
+  # (PWLU_TORCH_INCLUDES, PWLU_TORCH_LIBDIR, PWLU_TORCH_LIBS, PWLU_TORCH_DEFINES); it also writes
+  # build/jpeg_config.h (whether libjpeg-turbo is there) and adds -ljpeg to PWLU_TORCH_LIBS when it is.
   "targets": [
     {
       "target_name": "pwlu_torch",
       "sources": [
         "src/addon.cc",
         "src/ops_elementwise.cc",
+        "src/ops_jpeg.cc",
         "src/ops_nn.cc",
         "src/ops_optim.cc",
         "src/ops_pau_apl.cc",
@@ -14,7 +16,7 @@
         "src/ops_shape.cc",
         "src/ops_swish_prelu.cc"
       ],
-      "include_dirs": ["<!@(node -p \"process.env.PWLU_TORCH_INCLUDES || ''\")"],
+      "include_dirs": ["build", "<!@(node -p \"process.env.PWLU_TORCH_INCLUDES || ''\")"],
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",

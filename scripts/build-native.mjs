@@ -8,6 +8,9 @@
 //   3. Debian libtorch-dev   /usr/include/ATen/ATen.h + libtorch.so in the multiarch lib dir.
 // Never fails the install: when libtorch is missing or the build breaks, prints one line
 // `[pwlu] native torch backend skipped: <why>` (details in native/build/build.log) and exits 0.
+// The addon also carries the input pipeline's JPEG decoder (native/src/ops_jpeg.cc) when libjpeg-turbo's
+// libjpeg API is there (Debian libjpeg62-turbo-dev); without it the addon is built without that path and
+// says why (jpegInfo()), and pwlu decodes images with sharp.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +24,9 @@ parseScriptArgs({
   description: `Builds the optional native 'torch' backend (native/ -> native/build/Release/pwlu_torch.node); \`npm install\`
 runs it. libtorch comes from $LIBTORCH, else a PyTorch install (python3, then /usr/bin/python3), else Debian's
 libtorch-dev. Never fails: without libtorch, or when the build breaks, it prints why and exits 0 (details in
-native/build/build.log). Environment: LIBTORCH=DIR, JOBS=N (parallel compile jobs), PWLU_SKIP_NATIVE=1 (skip).`,
+native/build/build.log). The JPEG decoder of the input pipeline is compiled in when libjpeg-turbo is installed
+(Debian libjpeg62-turbo-dev). Environment: LIBTORCH=DIR, JOBS=N (parallel compile jobs), PWLU_SKIP_NATIVE=1
+(skip), PWLU_SKIP_JPEG=1 (build without the JPEG decoder).`,
   options: {},
 });
 
@@ -142,6 +147,36 @@ function fromDebian() {
   return describe('debian libtorch-dev', inc, lib);
 }
 
+/**
+ * Whether libjpeg-turbo's libjpeg API (with jpeg_crop_scanline and jpeg_skip_scanlines) compiles and links here:
+ * { ok: true } or { ok: false, why }.
+ */
+function probeJpeg() {
+  if (process.env.PWLU_SKIP_JPEG === '1') return { ok: false, why: 'PWLU_SKIP_JPEG=1' };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pwlu-jpeg-probe-'));
+  try {
+    const src = path.join(dir, 'probe.cc');
+    fs.writeFileSync(
+      src,
+      '#include <cstdio>\n#include <jpeglib.h>\nint main() { jpeg_decompress_struct c; jpeg_error_mgr e; c.err = jpeg_std_error(&e);\n' +
+        '  jpeg_create_decompress(&c); JDIMENSION x = 0, w = 0; if (c.global_state < 0) { jpeg_crop_scanline(&c, &x, &w);\n' +
+        '  jpeg_skip_scanlines(&c, 1); } jpeg_destroy_decompress(&c); return 0; }\n',
+    );
+    const r = run(process.env.CXX || 'c++', [src, '-o', path.join(dir, 'probe'), '-ljpeg']);
+    log(`libjpeg-turbo probe: ${r.status === 0 ? 'ok' : r.error ? r.error.message : r.out.trim()}`);
+    if (r.status === 0) return { ok: true };
+    const missing = /jpeglib\.h: No such file|cannot find -ljpeg/.test(r.out);
+    return {
+      ok: false,
+      why: missing
+        ? 'libjpeg-turbo not installed (apt-get install libjpeg62-turbo-dev)'
+        : 'libjpeg without jpeg_crop_scanline/jpeg_skip_scanlines (needs libjpeg-turbo >= 1.5: apt-get install libjpeg62-turbo-dev)',
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function findNodeGyp() {
   const candidates = [];
   const prefix = path.dirname(path.dirname(process.execPath));
@@ -182,6 +217,14 @@ const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
 if (torch.cuda) {
   for (const l of ['torch_cuda', 'c10_cuda']) if (exists(path.join(torch.libDir, `lib${l}.so`))) libs.push(`-l${l}`);
 }
+// native/src/ops_jpeg.cc includes build/jpeg_config.h: only that file recompiles when the answer changes.
+const jpeg = probeJpeg();
+if (jpeg.ok) libs.push('-ljpeg');
+const jpegConfig =
+  '// Written by scripts/build-native.mjs: whether the JPEG decoder (ops_jpeg.cc) is compiled in, and why not.\n' +
+  `#define PWLU_WITH_JPEG ${jpeg.ok ? 1 : 0}\n#define PWLU_JPEG_UNAVAILABLE ${JSON.stringify(jpeg.ok ? '' : jpeg.why)}\n`;
+const jpegConfigFile = path.join(buildDir, 'jpeg_config.h');
+if (!exists(jpegConfigFile) || fs.readFileSync(jpegConfigFile, 'utf8') !== jpegConfig) fs.writeFileSync(jpegConfigFile, jpegConfig);
 const env = {
   ...process.env,
   PWLU_TORCH_INCLUDES: [...torch.includeDirs, napiInclude].join(' '),
@@ -224,10 +267,14 @@ const info = {
   source: torch.source,
   cxx11abi: torch.cxx11abi,
   addon: path.relative(root, addonFile),
+  jpeg: jpeg.ok ? { available: true } : { available: false, reason: jpeg.why },
   builtAt: new Date().toISOString(),
   buildSeconds: Math.round((Date.now() - started) / 100) / 10,
 };
 fs.writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n');
 log(`ok in ${info.buildSeconds}s`);
 flushLog();
-console.log(`[pwlu] native torch backend built against libtorch ${torch.version} (${torch.source}) in ${info.buildSeconds}s`);
+console.log(
+  `[pwlu] native torch backend built against libtorch ${torch.version} (${torch.source}) in ${info.buildSeconds}s; ` +
+    (jpeg.ok ? 'JPEG decoder: libjpeg-turbo' : `JPEG decoder skipped: ${jpeg.why}`),
+);

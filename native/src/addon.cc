@@ -447,6 +447,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_pwlu(env, exports);
   init_pau_apl(env, exports);
   init_swish_prelu(env, exports);
+  init_jpeg(env, exports);
   return exports;
 }
 

@@ -27,10 +27,16 @@ async function probeTensorflow(): Promise<BackendReport> {
   };
 }
 
-/** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA. */
+/** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA, image decoder. */
 export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   const { torchAvailability } = await import('../backends/torch/index.js');
+  const { nativeJpegDecoder } = await import('../data/stream/native-decoder.js');
   const torch = torchAvailability();
+  const native = nativeJpegDecoder();
+  // The streaming pipeline decodes JPEGs natively when it can; sharp takes the other formats, and JPEGs otherwise.
+  const imageDecoder = native.decoder
+    ? { jpeg: 'libjpeg-turbo', why: native.reason, other: 'sharp' }
+    : { jpeg: 'sharp', why: `fallback: ${native.reason}`, other: 'sharp' };
   const reports: BackendReport[] = [
     await probeTensorflow(),
     {
@@ -47,6 +53,7 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
     auto,
     libtorch: torch.libtorch ?? null,
     cuda: torch.cuda ?? false,
+    imageDecoder,
     // registerTorchBackend uses every core unless --threads says otherwise.
     threads: availableParallelism(),
     cores: availableParallelism(),
@@ -61,6 +68,7 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   lines.push(`automatic choice: ${auto}`);
   lines.push(`threads: ${result.threads} (cores: ${result.cores}; set with --threads)`);
   lines.push(`CUDA: ${result.cuda ? 'available' : 'not available'}${torch.available ? '' : ' (needs the torch backend)'}`);
+  lines.push(`image decoder: JPEG ${imageDecoder.jpeg} (${imageDecoder.why}); PNG/WebP ${imageDecoder.other}`);
   lines.push(`node: ${result.node}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { DecodeJob, DecodeResult } from '../../data/stream/contract.js';
+
 /** dtype codes of the addon (native/src/common.h). */
 export const DTYPE_CODE = { float32: 0, int32: 1, bool: 2 } as const;
 /** dtype of each addon code, indexed by code. */
@@ -97,7 +99,14 @@ export interface TorchAddon {
   /** Fused hard-swish (native/src/ops_swish_prelu.cc): y from x; dx from dy and x. */
   hardswishForward(x: number): void;
   hardswishBackward(dy: number, x: number): void;
+  /** The input pipeline's JPEG decoder (native/src/ops_jpeg.cc); absent from addons built before it. */
+  jpegInfo?(): NativeJpegInfo;
+  /** Present when built with libjpeg-turbo: decodes the jobs on `threads` addon threads (src/data/stream/native-decoder.ts). */
+  jpegDecode?(jobs: readonly DecodeJob[], size: number, out: Uint8Array, threads: number): Promise<DecodeResult>;
 }
+
+/** Whether the addon was built with libjpeg-turbo: its version, or why not. */
+export type NativeJpegInfo = { available: true; version: string } | { available: false; reason: string };
 
 /** What scripts/build-native.mjs recorded in native/build/libtorch.json. */
 export interface LibtorchBuildInfo {
@@ -107,6 +116,8 @@ export interface LibtorchBuildInfo {
   cuda: boolean;
   source: string;
   addon: string;
+  /** Whether the JPEG decoder was compiled in (absent in records written before it existed). */
+  jpeg?: { available: boolean; reason?: string };
   builtAt: string;
   buildSeconds: number;
 }
