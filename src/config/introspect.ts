@@ -105,6 +105,10 @@ function describeType(schema: Schema): string {
     t = 'string';
   } else if (inner instanceof z.core.$ZodArray) {
     t = `list of ${describeType(inner._zod.def.element)}`;
+  } else if (inner instanceof z.core.$ZodObject) {
+    t = `{${Object.entries(inner._zod.def.shape).map(([k, v]) => `${k}: ${describeType(v)}`).join(', ')}}`;
+  } else if (inner instanceof z.core.$ZodTuple) {
+    t = `[${inner._zod.def.items.map((i) => describeType(i)).join(', ')}]`;
   } else if (inner instanceof z.core.$ZodUnion) {
     t = inner._zod.def.options.map((o) => describeType(o)).join(' | ');
   } else {
@@ -132,7 +136,8 @@ export function describeSchema(): string {
     if (shape === null) return;
     for (const [key, child] of Object.entries(shape)) {
       const path = [...prefix, key];
-      if (shapeOf(child) !== null) {
+      // A section that is null by default (e.g. data.shards) is one row: its keys have no defaults of their own.
+      if (shapeOf(child) !== null && valueAt(path) !== null) {
         walk(child, path);
       } else {
         // Options sections of activations not chosen by default are absent from the defaults: use the leaf's own.
