@@ -108,10 +108,8 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
       return out;
     };
 
-    /** Reads and decodes batch b into a slot; resolves to the batch it holds. */
-    const produce = async (b: number, slot: Slot): Promise<Batch> => {
-      const want = Math.min(batchSize, source.n - b * batchSize);
-      const samples = await nextSamples(want);
+    /** Decodes batch b's samples into a slot; resolves to the batch it holds. */
+    const produce = async (b: number, slot: Slot, samples: (EncodedSample | BadSample)[]): Promise<Batch> => {
       const jobsBy = new Map<Decoder, { jobs: DecodeJob[]; samples: EncodedSample[] }>();
       let k = 0;
       const placed: EncodedSample[] = [];
@@ -171,18 +169,18 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
     };
 
     const t0 = performance.now();
-    // Batches are produced one after another (the source is sequential) but each decodes on the
-    // decoders' own threads, so up to `depth` batches are in flight while the consumer trains.
+    // The source is read in order, one batch after another (`reading`), while earlier batches decode on
+    // the decoders' own threads: up to `depth` batches are in flight while the consumer trains.
     const pending: Promise<Batch>[] = [];
-    let chain: Promise<unknown> = Promise.resolve();
+    let reading: Promise<unknown> = Promise.resolve();
     let next = start;
     let slotIndex = 0;
     const launch = () => {
       const b = next++;
       const slot = slots[slotIndex++ % slots.length]!;
-      const p = chain.then(() => produce(b, slot));
-      // The next batch may start reading samples once this one has read its own (produce awaits them first).
-      chain = p.catch(() => undefined);
+      const samples = reading.then(() => nextSamples(Math.min(batchSize, source.n - b * batchSize)));
+      reading = samples.catch(() => undefined);
+      const p = samples.then((s) => produce(b, slot, s));
       p.catch(() => undefined); // surfaced when the consumer awaits it
       pending.push(p);
     };
