@@ -1,6 +1,8 @@
+import { loadConfig } from '../config/load.js';
 import { listCatalog, catalogEntry } from '../data/catalog.js';
 import { discoverDataset } from '../data/discover.js';
 import { ensureDatasetFiles } from '../data/load.js';
+import { DEFAULT_SHARD_SIZE, parseShardSize, writeShards } from '../data/stream/shard-writer.js';
 import { UserError } from '../util/errors.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 
@@ -17,7 +19,15 @@ export async function dataListCommand(opts: { json: boolean }): Promise<void> {
       train: e.trainSize,
       test: e.testSize,
       found: found ? found.dir : null,
-      how: found ? found.rule : e.aptPackage ? `apt-get install ${e.aptPackage}, or pwlu data get ${e.name}` : e.downloads.length ? `pwlu data get ${e.name}` : 'set data.dir',
+      how: found
+        ? found.rule
+        : e.aptPackage
+          ? `apt-get install ${e.aptPackage}, or pwlu data get ${e.name}`
+          : e.downloads.length
+            ? `pwlu data get ${e.name}`
+            : e.format === 'shards'
+              ? 'set data.shards, or write them with pwlu data shard'
+              : 'set data.dir',
     };
   });
   if (opts.json) {
@@ -36,6 +46,31 @@ export async function dataGetCommand(name: string): Promise<void> {
   const entry = catalogEntry(name);
   if (entry.format === 'synthetic') throw new UserError(`'${name}' is generated on the fly; there is nothing to get`);
   if (entry.format === 'imagefolder') throw new UserError(`'${name}' is your own folder of images: point data.dir at it`);
+  if (entry.format === 'shards') throw new UserError(`'${name}' are your own tar shards: point data.shards at them, or write them from an image folder with pwlu data shard`);
   const located = await ensureDatasetFiles(entry, null, true, { projectRoot: PROJECT_ROOT, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
   process.stdout.write(`${entry.title}: ${located.dir} (${located.rule})\n`);
+}
+
+/** Options of `pwlu data shard`. */
+export interface DataShardCliOptions {
+  config?: string;
+  set: string[];
+  out: string;
+  shardSize?: string;
+}
+
+/** `pwlu data shard`: the config's image folder into WebDataset tar shards plus index.json; re-running finishes an interrupted run. */
+export async function dataShardCommand(o: DataShardCliOptions): Promise<void> {
+  const shardSize = o.shardSize === undefined ? DEFAULT_SHARD_SIZE : parseShardSize(o.shardSize);
+  const { config, warnings } = loadConfig(o.config ?? null, o.set);
+  const log = (m: string) => process.stderr.write(`pwlu: ${m}\n`);
+  for (const w of warnings) log(w);
+  const found = await ensureDatasetFiles(catalogEntry('imagefolder'), config.data.dir, false, { projectRoot: PROJECT_ROOT, log });
+  const r = await writeShards({ source: found.dir, out: o.out, shardSize, seed: config.seed, projectRoot: PROJECT_ROOT, log });
+  const { train, eval: ev } = r.index;
+  const kept = r.kept > 0 ? `, ${r.kept} kept from an earlier run` : '';
+  process.stdout.write(
+    `${o.out}: train ${train.n} samples in ${train.shards.length} shard(s), eval ${ev.n} in ${ev.shards.length} ` +
+      `(${r.written} written${kept}); ${r.index.classes.length} classes; index.json lists them\n`,
+  );
 }

@@ -180,6 +180,8 @@ export async function loadDataset(
       classNames: scan.classes,
     };
     return { dataset, val, location };
+  } else if (entry.format === 'shards') {
+    throw new DataError(`data.name=shards is streamed from its shards and cannot be loaded into memory; it needs the streaming pipeline (openShardSources)`);
   } else {
     checkNativeSize(entry, cfg.image_size);
     const found = await ensureDatasetFiles(entry, cfg.dir, cfg.download, opts);
