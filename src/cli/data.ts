@@ -1,8 +1,9 @@
+import { loadConfig } from '../config/load.js';
 import { listCatalog, catalogEntry } from '../data/catalog.js';
 import { discoverDataset } from '../data/discover.js';
 import { ensureDatasetFiles, loadDataset } from '../data/load.js';
+import { DEFAULT_SHARD_SIZE, parseShardSize, writeShards } from '../data/stream/shard-writer.js';
 import { inputImagesPerSecond } from '../data/stream/throughput.js';
-import { loadConfig } from '../config/load.js';
 import { registryChecks } from './common.js';
 import type { DataBenchCliOptions } from './main.js';
 import { UserError } from '../util/errors.js';
@@ -21,7 +22,15 @@ export async function dataListCommand(opts: { json: boolean }): Promise<void> {
       train: e.trainSize,
       test: e.testSize,
       found: found ? found.dir : null,
-      how: found ? found.rule : e.aptPackage ? `apt-get install ${e.aptPackage}, or pwlu data get ${e.name}` : e.downloads.length ? `pwlu data get ${e.name}` : 'set data.dir',
+      how: found
+        ? found.rule
+        : e.aptPackage
+          ? `apt-get install ${e.aptPackage}, or pwlu data get ${e.name}`
+          : e.downloads.length
+            ? `pwlu data get ${e.name}`
+            : e.format === 'shards'
+              ? 'set data.shards, or write them with pwlu data shard'
+              : 'set data.dir',
     };
   });
   if (opts.json) {
@@ -40,6 +49,7 @@ export async function dataGetCommand(name: string): Promise<void> {
   const entry = catalogEntry(name);
   if (entry.format === 'synthetic') throw new UserError(`'${name}' is generated on the fly; there is nothing to get`);
   if (entry.format === 'imagefolder') throw new UserError(`'${name}' is your own folder of images: point data.dir at it`);
+  if (entry.format === 'shards') throw new UserError(`'${name}' are your own tar shards: point data.shards at them, or write them from an image folder with pwlu data shard`);
   const located = await ensureDatasetFiles(entry, null, true, { projectRoot: PROJECT_ROOT, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
   process.stdout.write(`${entry.title}: ${located.dir} (${located.rule})\n`);
 }
@@ -56,4 +66,28 @@ export async function dataBenchCommand(opts: DataBenchCliOptions): Promise<void>
   const result = { workers: streamInfo.workers, decoder: streamInfo.decoder, batch: config.train.batch, size: dataset.height, train_img_per_s: +train.toFixed(1), eval_img_per_s: +evalRate.toFixed(1) };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`input pipeline (${result.decoder}, ${result.workers} worker${result.workers === 1 ? '' : 's'}, batch ${result.batch}, ${result.size}x${result.size}): train ${result.train_img_per_s} img/s, eval ${result.eval_img_per_s} img/s\n`);
+}
+
+/** Options of `pwlu data shard`. */
+export interface DataShardCliOptions {
+  config?: string;
+  set: string[];
+  out: string;
+  shardSize?: string;
+}
+
+/** `pwlu data shard`: the config's image folder into WebDataset tar shards plus index.json; re-running finishes an interrupted run. */
+export async function dataShardCommand(o: DataShardCliOptions): Promise<void> {
+  const shardSize = o.shardSize === undefined ? DEFAULT_SHARD_SIZE : parseShardSize(o.shardSize);
+  const { config, warnings } = loadConfig(o.config ?? null, o.set);
+  const log = (m: string) => process.stderr.write(`pwlu: ${m}\n`);
+  for (const w of warnings) log(w);
+  const found = await ensureDatasetFiles(catalogEntry('imagefolder'), config.data.dir, false, { projectRoot: PROJECT_ROOT, log });
+  const r = await writeShards({ source: found.dir, out: o.out, shardSize, seed: config.seed, projectRoot: PROJECT_ROOT, log });
+  const { train, eval: ev } = r.index;
+  const kept = r.kept > 0 ? `, ${r.kept} kept from an earlier run` : '';
+  process.stdout.write(
+    `${o.out}: train ${train.n} samples in ${train.shards.length} shard(s), eval ${ev.n} in ${ev.shards.length} ` +
+      `(${r.written} written${kept}); ${r.index.classes.length} classes; index.json lists them\n`,
+  );
 }

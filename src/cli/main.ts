@@ -8,6 +8,7 @@ import type { ModelsCliOptions } from './models.js';
 import type { SpeedCliOptions } from './speed.js';
 import type { BenchCliOptions } from './bench.js';
 import type { ReportCliOptions } from './report.js';
+import type { DataShardCliOptions } from './data.js';
 
 
 function version(): string {
@@ -61,7 +62,7 @@ export function buildProgram(): Command {
       await evalCommand(opts);
     });
 
-  const data = program.command('data').description('List and fetch datasets.');
+  const data = program.command('data').description('List, fetch and shard datasets.');
   data
     .command('list')
     .description('List known datasets, where each was found, and how to get the missing ones.')
@@ -90,6 +91,17 @@ export function buildProgram(): Command {
     .action(async (opts: Partial<Pick<DataBenchCliOptions, 'set'>> & Omit<DataBenchCliOptions, 'set'>) => {
       const { dataBenchCommand } = await import('./data.js');
       await dataBenchCommand({ ...opts, set: opts.set ?? [] });
+    });
+  data
+    .command('shard')
+    .description("Write the config's image folder (data.dir) as WebDataset tar shards (train-%06d.tar, eval-%06d.tar) plus index.json, for data.name: shards. Re-run to finish an interrupted run.")
+    .option('-c, --config <file>', 'experiment config (YAML): data.dir names the image folder, seed orders the training samples')
+    .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
+    .requiredOption('-o, --out <dir>', 'folder for the shards and index.json (new, empty, or an earlier unfinished run of the same command)')
+    .option('--shard-size <size>', 'largest shard: 500MB, 1GB, 2GiB or bytes (default: 1GB)')
+    .action(async (opts: Partial<Pick<DataShardCliOptions, 'set'>> & Omit<DataShardCliOptions, 'set'>) => {
+      const { dataShardCommand } = await import('./data.js');
+      await dataShardCommand({ ...opts, set: opts.set ?? [] });
     });
 
   program

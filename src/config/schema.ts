@@ -8,7 +8,7 @@ import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js'
  */
 
 export const BACKENDS = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
-export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'synthetic'] as const;
+export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'shards', 'synthetic'] as const;
 
 export const ModelSchema = z
   .strictObject({

@@ -16,7 +16,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from './imagefolder.js';
 /** Names accepted by `data.name`. */
 export type DatasetName = (typeof DATASETS)[number];
 /** Which loader reads a dataset. */
-export type DatasetFormat = 'idx' | 'cifar10' | 'cifar100' | 'imagefolder' | 'synthetic';
+export type DatasetFormat = 'idx' | 'cifar10' | 'cifar100' | 'imagefolder' | 'shards' | 'synthetic';
 
 /** One file to download. */
 export interface DownloadSpec {
@@ -223,6 +223,28 @@ export const CATALOG: Record<DatasetName, CatalogEntry> = {
     flipOk: true,
     classNames: null,
     files: ['train/<class>/*.{jpg,jpeg,png}', 'val/<class>/*.{jpg,jpeg,png} (or test/)'],
+    downloads: [],
+    aptPackage: null,
+    homepage: null,
+    license: null,
+  },
+  shards: {
+    name: 'shards',
+    title: 'Tar shards',
+    description:
+      'Tar shards in the WebDataset convention (KEY.jpg + KEY.cls), streamed: data.shards {train, eval} (brace patterns or folders), or data.dir holding pwlu data shard output.',
+    format: 'shards',
+    height: null,
+    width: null,
+    channels: 3,
+    numClasses: null,
+    trainSize: null,
+    testSize: null,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    flipOk: true,
+    classNames: null,
+    files: ['index.json (written by pwlu data shard)', 'train-{000000..N}.tar', 'eval-{000000..M}.tar'],
     downloads: [],
     aptPackage: null,
     homepage: null,

@@ -3,6 +3,7 @@ import { resolveCifarDir } from './cifar.js';
 import type { CatalogEntry } from './catalog.js';
 import { hasIdxFiles } from './idx.js';
 import { hasImageFolder } from './imagefolder.js';
+import { hasShardIndex } from './stream/shard-index.js';
 
 /**
  * Where a dataset's files are looked for, in order:
@@ -56,6 +57,8 @@ export function hasDatasetFiles(entry: CatalogEntry, dir: string): boolean {
       return resolveCifarDir(dir, entry.format) !== null;
     case 'imagefolder':
       return hasImageFolder(dir);
+    case 'shards':
+      return hasShardIndex(dir);
     case 'synthetic':
       return true;
   }

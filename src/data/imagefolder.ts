@@ -9,7 +9,7 @@ import { createCounter } from '../util/progress.js';
 import type { Split } from './types.js';
 
 /**
- * ImageNet-style folders: ROOT/train/<class>/*.{jpg,jpeg,png} and ROOT/val/<class>/... (or ROOT/test/).
+ * ImageNet-style folders: ROOT/train/<class>/*.{jpg,jpeg,png,webp} and ROOT/val/<class>/... (or ROOT/test/).
  * Classes are the sub-folder names of train/, sorted by code point (like torchvision's ImageFolder),
  * so the label of a class does not depend on the file system's listing order.
  */
@@ -18,7 +18,8 @@ import type { Split } from './types.js';
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 export const IMAGENET_STD = [0.229, 0.224, 0.225];
 
-const IMAGE_EXTS = new Set(['.jpg', '.jpeg', '.png']);
+/** Image file extensions (lower-case) an image folder's classes hold. */
+export const IMAGE_EXTS = new Set(['.jpg', '.jpeg', '.png', '.webp']);
 
 /** One split's file list, labels aligned with files. */
 export interface FolderSplit {
@@ -38,7 +39,8 @@ export interface ImageFolderScan {
 
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function isDir(p: string): boolean {
+/** Whether `p` is a directory (false when it does not exist or cannot be read). */
+export function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
   } catch {
@@ -68,7 +70,8 @@ async function listImages(dir: string): Promise<string[]> {
     .map((n) => join(dir, n));
 }
 
-async function listClassDirs(dir: string): Promise<string[]> {
+/** The class sub-folders of a split folder (no dot-names), sorted by code point. */
+export async function listClassDirs(dir: string): Promise<string[]> {
   const entries = await readDir(dir);
   return entries
     .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && isDir(join(dir, e.name)))))
@@ -92,7 +95,7 @@ export async function scanImageFolder(root: string): Promise<ImageFolderScan> {
   const train: { files: string[]; labels: number[] } = { files: [], labels: [] };
   for (const [i, c] of classes.entries()) {
     const files = await listImages(join(trainDir, c));
-    if (files.length === 0) throw new DataError(`${join(trainDir, c)}: class folder has no .jpg/.jpeg/.png images`);
+    if (files.length === 0) throw new DataError(`${join(trainDir, c)}: class folder has no .jpg/.jpeg/.png images (nor .webp)`);
     for (const f of files) {
       train.files.push(f);
       train.labels.push(i);

@@ -45,3 +45,8 @@ export { loadIdxDataset, loadIdxImages, loadIdxLabels, parseIdx, readMaybeGzip }
 export { loadCifar, resolveCifarDir, type CifarVariant } from './cifar.js';
 export { decodeImage, decodeImages, scanImageFolder, IMAGENET_MEAN, IMAGENET_STD, type ImageFolderScan } from './imagefolder.js';
 export { makeSynthetic, channelStats, SYNTHETIC_DATA_SEED, type SyntheticSpec } from './synthetic.js';
+export { FolderSource, openFolderSources, type StreamSources } from './stream/folder-source.js';
+export { scanImageFolderCached, type CachedScan } from './stream/folder-index.js';
+export { expandBraces, listShards, openShardSources, ShardSource, SHUFFLE_BUFFER, type ShardSourceOptions } from './stream/shards.js';
+export { readShardIndex, SHARD_INDEX_FILE, type ShardIndex } from './stream/shard-index.js';
+export { DEFAULT_SHARD_SIZE, parseShardSize, writeShards, type WriteShardsOptions, type WriteShardsResult } from './stream/shard-writer.js';

@@ -158,39 +158,10 @@ export async function loadDataset(
     base = makeSynthetic(s);
     location = 'synthetic';
     ({ train: trainIdx, val: valIdx } = selectIndices(base.train.n, cfg.train_subset, cfg.val_split, opts.seed));
-  } else if (entry.format === 'imagefolder') {
-    const size = cfg.image_size ?? DEFAULT_IMAGEFOLDER_SIZE;
-    const found = await ensureDatasetFiles(entry, cfg.dir, false, opts);
-    location = found.dir;
-    const scan = await scanImageFolder(found.dir);
-    // Select first, so only the images actually used are decoded.
-    ({ train: trainIdx, val: valIdx } = selectIndices(scan.train.files.length, cfg.train_subset, cfg.val_split, opts.seed));
-    const pick = (idx: Int32Array) => ({
-      files: Array.from(idx, (i) => scan.train.files[i]!),
-      labels: Int32Array.from(idx, (i) => scan.train.labels[i]!),
-    });
-    const tr = pick(trainIdx);
-    const va = pick(valIdx);
-    log(`decoding ${tr.files.length + va.files.length + scan.test.files.length} images at ${size}x${size}`);
-    const decodeOpts = { progressThreshold: opts.progress === false ? Infinity : 500 };
-    const train = await decodeImages(tr.files, tr.labels, size, { ...decodeOpts, label: 'train images' });
-    const val = valIdx.length > 0 ? await decodeImages(va.files, va.labels, size, { ...decodeOpts, label: 'val images' }) : null;
-    const test = await decodeImages(scan.test.files, scan.test.labels, size, { ...decodeOpts, label: 'test images' });
-    const dataset: Dataset = {
-      name: entry.name,
-      height: size,
-      width: size,
-      channels: 3,
-      numClasses: scan.classes.length,
-      train,
-      test,
-      mean: [...entry.mean!],
-      std: [...entry.std!],
-      flipOk: entry.flipOk,
-      source: found.dir,
-      classNames: scan.classes,
-    };
-    return { dataset, val, location };
+  } else if (entry.format === 'imagefolder' || entry.format === 'shards') {
+    // Streamed from disk with bounded memory (imported here: the sources use this module's discovery and selection).
+    const { loadStreamed } = await import('./stream/open.js');
+    return loadStreamed(entry, cfg, opts);
   } else {
     checkNativeSize(entry, cfg.image_size);
     const found = await ensureDatasetFiles(entry, cfg.dir, cfg.download, opts);

@@ -66,7 +66,7 @@ describe('validation errors name the file, line and key path', () => {
 
   it('bad enum value lists the choices', () => {
     expect(errorFor('data:\n  name: cifar\n')).toBe(
-      'x.yaml:2: data.name: must be one of: fashion-mnist, mnist, cifar10, cifar100, imagefolder, synthetic (got "cifar")',
+      'x.yaml:2: data.name: must be one of: fashion-mnist, mnist, cifar10, cifar100, imagefolder, shards, synthetic (got "cifar")',
     );
   });
 

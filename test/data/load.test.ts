@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DataSchema, type DataConfig } from '../../src/config/schema.js';
 import { loadDataset, selectIndices } from '../../src/data/load.js';
+import { splitBatches } from '../../src/data/batches.js';
+import { isStreamed } from '../../src/data/types.js';
 import { DataError } from '../../src/util/errors.js';
 import { expectDataError, inMemory, memorySplit, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
@@ -164,18 +166,21 @@ describe('loadDataset', () => {
     await expect(loadDataset(cfg({ name: 'synthetic', image_size: 32 }), base())).rejects.toThrow(DataError);
   });
 
-  it('loads an image folder at image_size, decoding only the selected training images', async () => {
+  it('streams an image folder at image_size over the selected training images (nothing decoded up front)', async () => {
     const dir = join(tmp, 'imgs');
     await writeImageFolder(dir, { perClass: 4, valPerClass: 1 });
     const r = await loadDataset(cfg({ name: 'imagefolder', dir, image_size: 16, train_subset: 6, val_split: 0.25 }), base());
-    const d = inMemory(r.dataset);
+    const d = r.dataset;
+    expect(isStreamed(d.train) && isStreamed(d.test)).toBe(true);
     expect([d.height, d.width, d.channels, d.numClasses]).toEqual([16, 16, 3, 3]);
     expect(d.classNames).toEqual(['cat', 'dog', 'emu']);
     expect(d.train.n).toBe(6);
     expect(r.val?.n).toBe(3);
     expect(d.test.n).toBe(3);
     expect(d.mean).toEqual([0.485, 0.456, 0.406]);
-    expect(d.train.images.length).toBe(6 * 16 * 16 * 3);
+    const batches = [];
+    for await (const b of splitBatches(d.train, d, { batchSize: 6, seed: 0, epoch: 0, shuffle: true, augment: null, dropLast: false })) batches.push(b.x.length);
+    expect(batches).toEqual([6 * 16 * 16 * 3]);
     const def = await loadDataset(cfg({ name: 'imagefolder', dir }), base());
     expect(def.dataset.height).toBe(224);
   });

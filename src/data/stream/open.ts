@@ -4,6 +4,10 @@
  */
 import { availableParallelism } from 'node:os';
 import type { DataConfig } from '../../config/schema.js';
+import { type CatalogEntry, DEFAULT_IMAGEFOLDER_SIZE } from '../catalog.js';
+import type { LoadedDataset, LoadOptions } from '../load.js';
+import { openFolderSources } from './folder-source.js';
+import { openShardSources } from './shards.js';
 import type { EpochBatchOptions } from '../batches.js';
 import type { StreamSplit } from '../types.js';
 import type { Decoder, Geometry, SampleSource } from './contract.js';
@@ -61,5 +65,44 @@ export function streamSplit(source: SampleSource, s: StreamSettings): StreamSpli
         { seed: opts.seed, epoch: opts.epoch, shuffle: opts.shuffle, dropLast: opts.dropLast, startBatch: opts.startBatch },
       );
     },
+  };
+}
+
+/** Loads an image folder or tar shards as streamed splits (train, the val hold-out, eval) decoded on `data.workers` threads. */
+export async function loadStreamed(entry: CatalogEntry, cfg: DataConfig, opts: LoadOptions): Promise<LoadedDataset> {
+  const sources = entry.format === 'shards' ? await openShardSources(cfg, opts) : await openFolderSources(cfg, opts);
+  const size = cfg.image_size ?? DEFAULT_IMAGEFOLDER_SIZE;
+  const workers = cfg.workers ?? defaultWorkers(opts.threads ?? 0);
+  const { decoders, description } = imageDecoders(workers);
+  const settings: StreamSettings = {
+    size,
+    augment: cfg.augment,
+    flipOk: entry.flipOk,
+    mean: [...entry.mean!],
+    std: [...entry.std!],
+    prefetch: cfg.prefetch,
+    onBadImage: cfg.on_bad_image,
+    decoders,
+    warn: (m) => (opts.log ?? (() => {}))(m),
+  };
+  opts.log?.(`${entry.title}: streaming ${sources.train.n} train, ${sources.val?.n ?? 0} validation, ${sources.eval.n} eval images at ${size}x${size}; decoder ${description}`);
+  return {
+    dataset: {
+      name: entry.name,
+      height: size,
+      width: size,
+      channels: 3,
+      numClasses: sources.train.numClasses,
+      train: streamSplit(sources.train, settings),
+      test: streamSplit(sources.eval, settings),
+      mean: settings.mean,
+      std: settings.std,
+      flipOk: entry.flipOk,
+      source: sources.location,
+      classNames: sources.train.classNames,
+    },
+    val: sources.val ? streamSplit(sources.val, settings) : null,
+    location: sources.location,
+    streamInfo: { decoder: description, workers },
   };
 }
