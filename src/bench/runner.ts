@@ -159,13 +159,14 @@ export async function runBench(
   const queue: Cell[] = [];
   let skipped = 0;
   const plannedModes = { resume: 0, restart: 0, start: 0 };
+  const states = new Map(plan.cells.map((cell) => [cell.name, inspectCell(dirOf(cell))]));
   const busy = plan.cells.flatMap((cell) => {
-    const st = inspectCell(dirOf(cell));
+    const st = states.get(cell.name)!;
     return st.kind === 'busy' ? [`${cell.name} (${st.why})`] : [];
   });
   if (busy.length > 0) throw new UserError(`${busy.length === 1 ? 'a cell is' : 'cells are'} still being trained by another process: ${busy.join(', ')}; wait for ${busy.length === 1 ? 'it' : 'them'} to end (or stop ${busy.length === 1 ? 'it' : 'them'} with kill -INT), then run the bench again`);
   for (const cell of plan.cells) {
-    const st = inspectCell(dirOf(cell));
+    const st = states.get(cell.name)!;
     if (st.kind === 'done') {
       statuses.set(cell.name, st.status);
       mcell.get(cell.name)!.status = st.status;

@@ -83,7 +83,7 @@ export async function loadStreamed(entry: CatalogEntry, cfg: DataConfig, opts: L
     prefetch: cfg.prefetch,
     onBadImage: cfg.on_bad_image,
     decoders,
-    warn: (m) => (opts.log ?? (() => {}))(m),
+    warn: opts.log ?? (() => {}),
   };
   opts.log?.(`${entry.title}: streaming ${sources.train.n} train, ${sources.val?.n ?? 0} validation, ${sources.eval.n} eval images at ${size}x${size}; decoder ${description}`);
   return {
