@@ -24,6 +24,8 @@ export interface Batch {
   size: number;
   /** Batch index within the epoch. */
   index: number;
+  /** Images of this batch's share of the split that were skipped as unreadable (streamed splits; 0 in memory). */
+  skipped: number;
 }
 
 /** Augmentation settings (the `data.augment` config block); null disables augmentation. */
@@ -159,6 +161,7 @@ export function* epochBatches(
       y: full ? yBuf : yBuf.subarray(0, size),
       size,
       index: b,
+      skipped: 0,
     };
   }
 }

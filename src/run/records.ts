@@ -19,6 +19,8 @@ export interface EpochRecord {
   data_wait_s?: number;
   /** Streamed datasets: training images skipped this epoch because they could not be read or decoded. */
   skipped_images?: number;
+  /** Streamed datasets, evaluated epochs: test (and val) images skipped by the evaluation, which counted the rest. */
+  eval_skipped_images?: number;
 }
 
 /** An event line of metrics.jsonl (e.g. PWLU's realignment), stamped with the 0-based epoch it happened at the start of. */

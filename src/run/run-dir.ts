@@ -63,6 +63,7 @@ function epochRecord(r: Json, epoch: number): EpochRecord {
   };
   if ('val_top1' in r) Object.assign(e, { val_loss: num(r.val_loss), val_top1: num(r.val_top1), val_top5: num(r.val_top5) });
   if ('data_wait_s' in r) Object.assign(e, { data_wait_s: num(r.data_wait_s) ?? NaN, skipped_images: num(r.skipped_images) ?? 0 });
+  if ('eval_skipped_images' in r) e.eval_skipped_images = num(r.eval_skipped_images) ?? 0;
   return e;
 }
 

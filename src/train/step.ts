@@ -24,6 +24,8 @@ export interface EvalResult {
   top1: number;
   top5: number;
   n: number;
+  /** Images the streamed split could not read or decode (not counted in n). */
+  skipped: number;
 }
 
 /** Builds the configured network for a dataset: architecture, activation and seed from the config. */
@@ -62,7 +64,9 @@ export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Data
   let top1 = 0;
   let top5 = 0;
   let n = 0;
+  let skipped = 0;
   for await (const b of splitBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false })) {
+    skipped += b.skipped;
     if (b.size === 0) continue; // every image of the batch was unreadable (and skipped)
     n += b.size;
     const [l, c1, c5] = tf.tidy(() => {
@@ -81,7 +85,7 @@ export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Data
     top1 += vals[1];
     top5 += vals[2];
   }
-  return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n };
+  return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n, skipped };
 }
 
 /**

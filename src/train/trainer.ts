@@ -23,6 +23,21 @@ import { learningRate } from './schedule.js';
 import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
 import { buildModel, evaluate, makeTrainStep, paramGroups } from './step.js';
 
+/** An epoch's running sums; `waitSeconds` and `skipped` (streamed datasets) are absent from checkpoints written before them. */
+interface EpochAcc {
+  loss: number;
+  correct: number;
+  seen: number;
+  seconds: number;
+  waitSeconds?: number;
+  skipped?: number;
+}
+
+/** The sums of an epoch not yet begun. */
+function emptyEpochAcc(): EpochAcc {
+  return { loss: 0, correct: 0, seen: 0, seconds: 0, waitSeconds: 0, skipped: 0 };
+}
+
 /** Where training stands; stored in every checkpoint so a run resumes exactly. */
 export interface TrainPosition {
   /** Epochs fully completed. */
@@ -35,7 +50,7 @@ export interface TrainPosition {
   /** The selected epoch so far (checkpoints before selection on val recorded only top1 and epoch). */
   best: BestRecord | { top1: number; epoch: number } | null;
   /** Running sums of the current epoch, so that its train metrics survive an interruption. */
-  epochAcc: { loss: number; correct: number; seen: number; seconds: number };
+  epochAcc: EpochAcc;
   /** Wall seconds spent training before this process (for summary.json). */
   wallBefore: number;
   configHash: string;
@@ -92,7 +107,7 @@ const round2 = (v: number | null) => (v === null ? null : +v.toFixed(2));
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function freshPosition(configHash: string): TrainPosition {
-  return { epoch: 0, stepInEpoch: 0, epochStarted: false, globalStep: 0, best: null, epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 }, wallBefore: 0, configHash };
+  return { epoch: 0, stepInEpoch: 0, epochStarted: false, globalStep: 0, best: null, epochAcc: emptyEpochAcc(), wallBefore: 0, configHash };
 }
 
 /** One training run over a model, its optimizer and its run directory. */
@@ -108,8 +123,6 @@ export class Trainer {
   private readonly steps = new Map<string, Step>();
   private pos: TrainPosition;
   private lastMetrics: EpochRecord | null = null;
-  /** The last epoch's input-pipeline counters (streamed datasets only). */
-  private stream: { waitSeconds: number; skipped: number } | null = null;
   private trainImages = 0;
   private trainSeconds = 0;
   private started = Date.now();
@@ -218,8 +231,10 @@ export class Trainer {
         await yieldToEventLoop();
         if (this.ctx.shouldStop?.()) {
           acc.seconds += (performance.now() - t0) / 1000;
+          acc.waitSeconds = (acc.waitSeconds ?? 0) + batches.stats.waitSeconds;
           return null;
         }
+        acc.skipped = (acc.skipped ?? 0) + b.skipped;
         lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch);
         if (b.size > 0) {
           const { loss, correct } = step(b.x, b.y, b.size, lr);
@@ -240,7 +255,7 @@ export class Trainer {
     } finally {
       progress.stop();
     }
-    this.stream = isStreamed(ds.train) ? { waitSeconds: batches.stats.waitSeconds, skipped: batches.stats.skipped } : null;
+    acc.waitSeconds = (acc.waitSeconds ?? 0) + batches.stats.waitSeconds;
     const seconds = acc.seconds + (performance.now() - t0) / 1000;
     acc.seconds = seconds;
     this.trainImages += acc.seen;
@@ -263,15 +278,18 @@ export class Trainer {
       test_top5: null,
       seconds: acc.seconds,
       img_per_s: acc.seen / Math.max(acc.seconds, 1e-9),
-      ...(this.stream ? { data_wait_s: this.stream.waitSeconds, skipped_images: this.stream.skipped } : {}),
+      ...(isStreamed(ds.train) ? { data_wait_s: acc.waitSeconds ?? 0, skipped_images: acc.skipped ?? 0 } : {}),
     };
     if ((epoch + 1) % tc.eval_every === 0 || epoch === tc.epochs - 1) {
       const te = await evaluate(this.model, ds.test, ds, this.evalBatch);
       Object.assign(record, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
+      let evalSkipped = te.skipped;
       if (val) {
         const va = await evaluate(this.model, val, ds, this.evalBatch);
         Object.assign(record, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
+        evalSkipped += va.skipped;
       }
+      if (isStreamed(ds.test)) record.eval_skipped_images = evalSkipped;
     }
     return record;
   }
@@ -300,7 +318,7 @@ export class Trainer {
       epoch: record.epoch,
       stepInEpoch: 0,
       epochStarted: false,
-      epochAcc: { loss: 0, correct: 0, seen: 0, seconds: 0 },
+      epochAcc: emptyEpochAcc(),
       best: improved ? { epoch: record.epoch, split: this.selection, top1: score, test_top1: record.test_top1, test_top5: record.test_top5 } : this.pos.best,
     };
     if (improved) this.saveCheckpoint('best', next);

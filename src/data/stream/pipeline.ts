@@ -165,7 +165,7 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
         slot.y[n] = s.label;
         n++;
       }
-      return { x: slot.x.subarray(0, n * imageBytes), y: slot.y.subarray(0, n), size: n, index: b };
+      return { x: slot.x.subarray(0, n * imageBytes), y: slot.y.subarray(0, n), size: n, index: b, skipped: samples.length - n };
     };
 
     const t0 = performance.now();
