@@ -57,7 +57,7 @@ export async function dataGetCommand(name: string): Promise<void> {
 /** `pwlu data bench`: how fast the input pipeline alone delivers train and eval batches. */
 export async function dataBenchCommand(opts: DataBenchCliOptions): Promise<void> {
   const sets = [...opts.set, ...(opts.workers !== undefined ? [`data.workers=${opts.workers}`] : [])];
-  const { config } = loadConfig(opts.config, sets, { extraChecks: registryChecks });
+  const { config } = loadConfig(opts.config ?? null, sets, { extraChecks: registryChecks });
   const { dataset, streamInfo } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, threads: config.threads, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
   if (!streamInfo) throw new UserError(`data bench measures streamed datasets (imagefolder, shards); ${config.data.name} is loaded into memory once`);
   const batch = { batchSize: config.train.batch, seed: config.seed, epoch: 0, dropLast: true };

@@ -82,7 +82,7 @@ export function buildProgram(): Command {
   data
     .command('bench')
     .description('Input-pipeline throughput alone (no model) for a streamed dataset (imagefolder, shards): train and eval transforms, as shared/bench/dataloader_reference.py measures PyTorch\'s DataLoader.')
-    .requiredOption('-c, --config <file>', 'experiment config naming the dataset (data.*) and the batch (train.batch)')
+    .option('-c, --config <file>', 'experiment config naming the dataset (data.*) and the batch (train.batch); or give them with --set')
     .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
     .option('-w, --workers <n>', 'decoding workers (default: data.workers, else the cores left after the trainer\'s threads)', (v) => parseIntArg('--workers', v))
     .option('--batches <n>', 'timed batches per split', (v) => parseIntArg('--batches', v), 20)
@@ -198,7 +198,7 @@ export interface TrainCliOptions {
 }
 
 export interface DataBenchCliOptions {
-  config: string;
+  config?: string;
   set: string[];
   workers?: number;
   batches: number;
