@@ -150,6 +150,8 @@ export const TrainSchema = z
     eval_batch: z.number().int().positive().nullable().default(null),
     /** Stop after this many training steps per epoch (a quick smoke run); null = the full epoch. */
     max_steps_per_epoch: z.number().int().positive().nullable().default(null),
+    /** Distributed runs: batch-norm statistics over every rank's batch (SyncBatchNorm) instead of each rank's own. */
+    sync_bn: z.boolean().default(false),
   })
   .default({
     epochs: 10,
@@ -163,7 +165,22 @@ export const TrainSchema = z
     eval_every: 1,
     eval_batch: null,
     max_steps_per_epoch: null,
+    sync_bn: false,
   });
+
+/** Data-parallel training over torch.distributed (c10d); used only when a launcher (torchrun, srun, --nproc) starts several ranks. */
+export const DistSchema = z
+  .strictObject({
+    /** Collective backend: gloo on the CPU, nccl on CUDA; auto picks by device. */
+    backend: z.enum(['auto', 'gloo', 'nccl']).default('auto'),
+    /** Seconds a collective or a store wait may take before the run fails, naming the rank. */
+    timeout_s: z.number().positive().max(86_400).default(300),
+    /** Gradient allreduce bucket size in MiB. */
+    bucket_mb: z.number().positive().max(4096).default(25),
+    /** Compare a parameter checksum across ranks every this many steps (0 = never); a divergence fails the run. */
+    check_every: z.number().int().min(0).default(0),
+  })
+  .default({ backend: 'auto', timeout_s: 300, bucket_mb: 25, check_every: 0 });
 
 export const ConfigSchema = z.strictObject({
   /** Free-form run name; used in the run directory name. */
@@ -178,11 +195,13 @@ export const ConfigSchema = z.strictObject({
   activation: ActivationSchema,
   data: DataSchema,
   train: TrainSchema,
+  dist: DistSchema,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type DataConfig = Config['data'];
 export type TrainConfig = Config['train'];
+export type DistConfig = Config['dist'];
 export type ModelConfig = Config['model'];
 export type ActivationConfig = Config['activation'];
 export type BackendName = Config['backend'];
