@@ -7,6 +7,7 @@
       "target_name": "pwlu_torch",
       "sources": [
         "src/addon.cc",
+        "src/dist.cc",
         "src/ops_elementwise.cc",
         "src/ops_jpeg.cc",
         "src/ops_nn.cc",

@@ -26,7 +26,7 @@ runs it. libtorch comes from $LIBTORCH, else a PyTorch install (python3, then /u
 libtorch-dev. Never fails: without libtorch, or when the build breaks, it prints why and exits 0 (details in
 native/build/build.log). The JPEG decoder of the input pipeline is compiled in when libjpeg-turbo is installed
 (Debian libjpeg62-turbo-dev). Environment: LIBTORCH=DIR, JOBS=N (parallel compile jobs), PWLU_SKIP_NATIVE=1
-(skip), PWLU_SKIP_JPEG=1 (build without the JPEG decoder).`,
+(skip), PWLU_SKIP_JPEG=1 (build without the JPEG decoder), PWLU_SKIP_DIST=1 (build without torch.distributed).`,
   options: {},
 });
 
@@ -177,6 +177,51 @@ function probeJpeg() {
   }
 }
 
+/**
+ * Whether torch.distributed's C++ engine (c10d: TCPStore + ProcessGroupGloo, and ProcessGroupNCCL in CUDA
+ * builds) compiles and links against this libtorch: { gloo, nccl, why }. Gloo's headers are not part of
+ * Debian's libtorch-dev (they are in libgloo-dev).
+ */
+function probeC10d(torch, libs) {
+  if (process.env.PWLU_SKIP_DIST === '1') return { gloo: false, nccl: false, why: 'PWLU_SKIP_DIST=1' };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pwlu-c10d-probe-'));
+  const compile = (defines, body) => {
+    const src = path.join(dir, 'probe.cc');
+    fs.writeFileSync(src, body);
+    const args = [src, '-o', path.join(dir, 'probe'), '-std=c++17', `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`, ...defines.map((d) => `-D${d}`)];
+    for (const d of torch.includeDirs) args.push('-I', d);
+    args.push(`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, ...libs);
+    return run(process.env.CXX || 'c++', args);
+  };
+  try {
+    const gloo = compile(
+      ['USE_C10D_GLOO'],
+      '#include <torch/csrc/distributed/c10d/TCPStore.hpp>\n#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>\n' +
+        'int main(int argc, char**) { if (argc > 5) { c10d::TCPStoreOptions o; auto s = c10::make_intrusive<c10d::TCPStore>("h", o);\n' +
+        '  auto opts = c10d::ProcessGroupGloo::Options::create(); opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());\n' +
+        '  c10d::ProcessGroupGloo pg(s, 0, 1, opts); } return 0; }\n',
+    );
+    log(`c10d gloo probe: ${gloo.status === 0 ? 'ok' : gloo.error ? gloo.error.message : gloo.out.trim().split('\n').slice(0, 8).join(' | ')}`);
+    if (gloo.status !== 0) {
+      const why = /gloo\/[a-z_/]+\.h: No such file/.test(gloo.out)
+        ? "gloo's headers are missing (apt-get install libgloo-dev)"
+        : /c10d\/[A-Za-z]+\.hpp: No such file/.test(gloo.out)
+          ? 'this libtorch has no torch.distributed (c10d) headers'
+          : 'c10d (ProcessGroupGloo, TCPStore) does not compile or link against this libtorch (see native/build/build.log)';
+      return { gloo: false, nccl: false, why };
+    }
+    if (!torch.cuda) return { gloo: true, nccl: false, why: '' };
+    const nccl = compile(
+      ['USE_C10D_GLOO', 'USE_C10D_NCCL'],
+      '#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>\nint main(int argc, char**) { if (argc > 5) { auto o = c10d::ProcessGroupNCCL::Options::create(); (void)o; } return 0; }\n',
+    );
+    log(`c10d nccl probe: ${nccl.status === 0 ? 'ok' : nccl.out.trim().split('\n').slice(0, 8).join(' | ')}`);
+    return { gloo: true, nccl: nccl.status === 0, why: '' };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function findNodeGyp() {
   const candidates = [];
   const prefix = path.dirname(path.dirname(process.execPath));
@@ -225,12 +270,22 @@ const jpegConfig =
   `#define PWLU_WITH_JPEG ${jpeg.ok ? 1 : 0}\n#define PWLU_JPEG_UNAVAILABLE ${JSON.stringify(jpeg.ok ? '' : jpeg.why)}\n`;
 const jpegConfigFile = path.join(buildDir, 'jpeg_config.h');
 if (!exists(jpegConfigFile) || fs.readFileSync(jpegConfigFile, 'utf8') !== jpegConfig) fs.writeFileSync(jpegConfigFile, jpegConfig);
+// native/src/dist.cc includes build/dist_config.h, as ops_jpeg.cc does jpeg_config.h.
+const c10d = probeC10d(torch, libs);
+const distConfig =
+  '// Written by scripts/build-native.mjs: whether torch.distributed (c10d) is compiled in (dist.cc), and why not.\n' +
+  `#define PWLU_WITH_C10D ${c10d.gloo ? 1 : 0}\n#define PWLU_WITH_NCCL ${c10d.nccl ? 1 : 0}\n#define PWLU_C10D_UNAVAILABLE ${JSON.stringify(c10d.why)}\n`;
+const distConfigFile = path.join(buildDir, 'dist_config.h');
+if (!exists(distConfigFile) || fs.readFileSync(distConfigFile, 'utf8') !== distConfig) fs.writeFileSync(distConfigFile, distConfig);
+const defines = [`_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`, torch.cuda ? 'PWLU_WITH_CUDA=1' : 'PWLU_WITH_CUDA=0'];
+if (c10d.gloo) defines.push('USE_C10D_GLOO');
+if (c10d.nccl) defines.push('USE_C10D_NCCL');
 const env = {
   ...process.env,
   PWLU_TORCH_INCLUDES: [...torch.includeDirs, napiInclude].join(' '),
   PWLU_TORCH_LIBDIR: torch.libDir,
   PWLU_TORCH_LIBS: libs.join(' '),
-  PWLU_TORCH_DEFINES: [`_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`, torch.cuda ? 'PWLU_WITH_CUDA=1' : 'PWLU_WITH_CUDA=0'].join(' '),
+  PWLU_TORCH_DEFINES: defines.join(' '),
 };
 const common = ['--directory', nativeDir];
 // Local node headers: without --nodedir node-gyp would try to download them (fails offline).
@@ -268,6 +323,7 @@ const info = {
   cxx11abi: torch.cxx11abi,
   addon: path.relative(root, addonFile),
   jpeg: jpeg.ok ? { available: true } : { available: false, reason: jpeg.why },
+  dist: c10d.gloo ? { available: true, backends: c10d.nccl ? ['gloo', 'nccl'] : ['gloo'] } : { available: false, reason: c10d.why },
   builtAt: new Date().toISOString(),
   buildSeconds: Math.round((Date.now() - started) / 100) / 10,
 };
@@ -276,5 +332,6 @@ log(`ok in ${info.buildSeconds}s`);
 flushLog();
 console.log(
   `[pwlu] native torch backend built against libtorch ${torch.version} (${torch.source}) in ${info.buildSeconds}s; ` +
-    (jpeg.ok ? 'JPEG decoder: libjpeg-turbo' : `JPEG decoder skipped: ${jpeg.why}`),
+    (jpeg.ok ? 'JPEG decoder: libjpeg-turbo' : `JPEG decoder skipped: ${jpeg.why}`) +
+    (c10d.gloo ? `; torch.distributed: ${c10d.nccl ? 'gloo, nccl' : 'gloo'}` : `; torch.distributed skipped: ${c10d.why}`),
 );

@@ -448,6 +448,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_pau_apl(env, exports);
   init_swish_prelu(env, exports);
   init_jpeg(env, exports);
+  init_dist(env, exports);
   return exports;
 }
 

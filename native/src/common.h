@@ -107,5 +107,6 @@ void init_pau_apl(Napi::Env env, Napi::Object exports);
 void init_swish_prelu(Napi::Env env, Napi::Object exports);
 /** The JPEG decoder of the input pipeline (ops_jpeg.cc): jpegInfo, and jpegDecode when built with libjpeg-turbo. */
 void init_jpeg(Napi::Env env, Napi::Object exports);
+void init_dist(Napi::Env env, Napi::Object exports);
 
 }  // namespace pwlu

@@ -8,6 +8,9 @@ export const BN_TRAIN_KERNEL = 'PwluBatchNormTrain';
 export const BN_GRAD_KERNEL = 'PwluBatchNormGrad';
 /** SGD with momentum over every parameter in one call (contract: src/ops/sgd-momentum.ts). */
 export const SGD_MOMENTUM_KERNEL = 'PwluSgdMomentum';
+/** Collectives over the run's process group (contract: src/ops/collectives.ts). */
+export const ALLREDUCE_KERNEL = 'PwluAllReduce';
+export const BROADCAST_KERNEL = 'PwluBroadcast';
 /** PWLU (contract: src/ops/pwlu.ts); the infer kernel is the float32 inference variant of the forward. */
 export const PWLU_FORWARD_KERNEL = 'PwluForward';
 export const PWLU_INFER_KERNEL = 'PwluInfer';

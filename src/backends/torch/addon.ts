@@ -103,6 +103,23 @@ export interface TorchAddon {
   jpegInfo?(): NativeJpegInfo;
   /** Present when built with libjpeg-turbo: decodes the jobs on `threads` addon threads (src/data/stream/native-decoder.ts). */
   jpegDecode?(jobs: readonly DecodeJob[], size: number, out: Uint8Array, threads: number): Promise<DecodeResult>;
+  /** torch.distributed (native/src/dist.cc): whether c10d is compiled in; absent from addons built before it. */
+  distInfo?(): NativeDistInfo;
+  /** Present when c10d is compiled in: joins the process group (blocks until every rank has, or the timeout). */
+  distInit?(rank: number, worldSize: number, host: string, port: number, backend: string, timeoutMs: number): void;
+  /** Emits one output per input: the sum (average: mean) over ranks, in flat buckets of at most bucketBytes. */
+  distAllreduce?(ids: number[], average: boolean, bucketBytes: number): void;
+  /** Emits one output per input: rank root's values. */
+  distBroadcast?(ids: number[], root: number): void;
+  distBarrier?(): void;
+  distDestroy?(): void;
+}
+
+/** Whether the addon was built with torch.distributed (c10d) and which collective backends it has, or why not. */
+export interface NativeDistInfo {
+  available: boolean;
+  reason: string;
+  backends: string[];
 }
 
 /** Whether the addon was built with libjpeg-turbo: its version, or why not. */
@@ -118,6 +135,8 @@ export interface LibtorchBuildInfo {
   addon: string;
   /** Whether the JPEG decoder was compiled in (absent in records written before it existed). */
   jpeg?: { available: boolean; reason?: string };
+  /** Whether torch.distributed was compiled in (absent in records written before it existed). */
+  dist?: { available: boolean; reason?: string; backends?: string[] };
   builtAt: string;
   buildSeconds: number;
 }

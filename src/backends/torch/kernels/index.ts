@@ -6,6 +6,7 @@ import type { TorchAddon } from '../addon.js';
 import type { KernelArgs } from '../fallback.js';
 import { activationKernels } from './activations.js';
 import { batchNormKernels } from './batch-norm.js';
+import { collectiveKernels } from './collectives.js';
 import type { Attrs, Impl, KernelFamily } from './common.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
@@ -25,6 +26,7 @@ const FAMILIES: readonly KernelFamily[] = [
   matmulKernels,
   activationKernels,
   optimizerKernels,
+  collectiveKernels,
 ];
 
 /** Names of the kernels the backend implements natively, listed without loading the addon (so tests can check them anywhere). */

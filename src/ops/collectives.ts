@@ -1,0 +1,48 @@
+/**
+ * Collectives over the run's process group (data-parallel training, src/train/distributed.ts): the
+ * gradient allreduce, the initial-weight broadcast, and a differentiable allreduce-sum for statistics
+ * that must be global (SyncBatchNorm, PWLU's phase-I statistics). Only the torch backend registers
+ * them (over c10d, native/src/dist.cc); a distributed run needs that backend.
+ *
+ * ## Kernel contract (for native implementations)
+ *
+ * `PwluAllReduce`  inputs { t0, t1, ... } float32; attrs { average: boolean, bucketBytes: number }
+ *                  outputs [r0, r1, ...] with r_i = sum over ranks of t_i (divided by the world size
+ *                  when average), shapes kept. Inputs are packed into flat buckets of at most
+ *                  bucketBytes (a larger tensor alone), all buckets in flight before any is awaited.
+ * `PwluBroadcast`  inputs { t0, t1, ... }; attrs { root: number } outputs [r0, ...] = rank root's t_i.
+ * Every rank must call the same kernels with the same shapes in the same order.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ALLREDUCE_KERNEL, BROADCAST_KERNEL } from './kernel-names.js';
+
+function named(tensors: readonly tf.Tensor[]): Record<string, tf.Tensor> {
+  const inputs: Record<string, tf.Tensor> = {};
+  tensors.forEach((t, i) => (inputs[`t${i}`] = t));
+  return inputs;
+}
+
+/** Sums (or averages) tensors over every rank in a few fused buffers: one call per training step, not one per gradient. */
+export function allReduce(tensors: readonly tf.Tensor[], opts: { average: boolean; bucketBytes: number }): tf.Tensor[] {
+  if (tensors.length === 0) return [];
+  return tf.engine().runKernel(ALLREDUCE_KERNEL, named(tensors), opts as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/** Rank root's tensors on every rank (the initial weights, so all ranks start from one model). */
+export function broadcast(tensors: readonly tf.Tensor[], root: number): tf.Tensor[] {
+  if (tensors.length === 0) return [];
+  return tf.engine().runKernel(BROADCAST_KERNEL, named(tensors), { root } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/**
+ * The sum of x over every rank, differentiable: the gradient of a global sum is the global sum of the
+ * gradients, so a statistic built from it (SyncBatchNorm's mean and variance) back-propagates exactly.
+ */
+export function allReduceSum(x: tf.Tensor): tf.Tensor {
+  const whole = { average: false, bucketBytes: Number.MAX_SAFE_INTEGER };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: allReduce([args[0] as tf.Tensor], whole)[0]!,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => allReduce([dy as tf.Tensor], whole)[0]!,
+  }));
+  return f(x);
+}
