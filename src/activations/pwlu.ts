@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ActivationEvent, ActivationTrainingHooks } from './hooks.js';
 import { pwlu, pwluInfer, type PwluTensors } from '../ops/pwlu.js';
+import { allReduceStats, collectiveWorld } from '../ops/collectives.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 import { ACTIVATION_OPTIONS, type ActivationOptions } from './options.js';
 
@@ -35,6 +36,18 @@ interface PwluArgs {
  * mu -/+ alpha*sigma and learns everything. The phase state (running statistics, step count,
  * realigned flag) lives in non-trainable weights, so checkpoints carry it.
  */
+/**
+ * tf.moments over every rank's batch (mean, then the mean squared deviation, as tf.moments computes
+ * them): each rank realigns to the bounds a single process over the global batch would have.
+ */
+function globalMoments(x: tf.Tensor, axes: number[]): { mean: tf.Tensor; variance: tf.Tensor } {
+  const perInstance = tf.sum(x, axes);
+  const [sum, count] = allReduceStats([perInstance, tf.scalar(x.size / Math.max(perInstance.size, 1))]);
+  const mean = tf.div(sum!, count!);
+  const [squares] = allReduceStats([tf.sum(tf.square(tf.sub(x, mean)), axes)]);
+  return { mean, variance: tf.div(squares!, count!) };
+}
+
 export class PWLULayer extends tfl.layers.Layer implements ActivationLayer, ActivationTrainingHooks {
   static className = 'PwluPWLU';
   readonly isActivation = true;
@@ -121,11 +134,11 @@ export class PWLULayer extends tfl.layers.Layer implements ActivationLayer, Acti
     return pwlu(x, this.params());
   }
 
-  /** mu <- m*mu + (1-m)*mean(x), sigma likewise with std(x), over the elements of each instance; the first step takes the batch values. */
+  /** mu <- m*mu + (1-m)*mean(x) (over every rank's batch in a distributed run), sigma likewise with std(x), over the elements of each instance; the first step takes the batch values. */
   private updateStatistics(x: tf.Tensor): void {
     tf.tidy(() => {
       const axes = this.instances === 1 ? Array.from({ length: x.rank }, (_, i) => i) : Array.from({ length: x.rank - 1 }, (_, i) => i);
-      const { mean, variance } = tf.moments(x, axes);
+      const { mean, variance } = collectiveWorld() ? globalMoments(x, axes) : tf.moments(x, axes);
       const shape = [this.instances];
       const batchMean = tf.reshape(mean, shape);
       const batchStd = tf.reshape(tf.sqrt(variance), shape);

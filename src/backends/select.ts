@@ -11,6 +11,8 @@ export interface BackendOptions {
   /** Compute threads for native backends; 0 = all cores. */
   threads: number;
   device: 'auto' | 'cpu' | 'cuda';
+  /** Which GPU on CUDA (a data-parallel run's LOCAL_RANK); default 0. */
+  cudaIndex?: number;
 }
 
 /** What selection decided, and why; recorded in summary.json. */
@@ -58,7 +60,7 @@ const ACTIVATORS: Record<ConcreteBackend, Activator> = {
   },
   async torch(o) {
     const torch = await import('./torch/index.js');
-    const info = await torch.registerTorchBackend({ threads: o.threads || undefined, device: o.device });
+    const info = await torch.registerTorchBackend({ threads: o.threads || undefined, device: o.device, cudaIndex: o.cudaIndex });
     if (!(await tf.setBackend('torch'))) throw new Error(`the 'torch' backend did not initialise`);
     return { device: info.device, threads: info.threads, libtorch: info.version };
   },

@@ -27,11 +27,13 @@ async function probeTensorflow(): Promise<BackendReport> {
   };
 }
 
-/** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA, image decoder. */
+/** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA, torch.distributed, image decoder. */
 export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   const { torchAvailability } = await import('../backends/torch/index.js');
   const { nativeJpegDecoder } = await import('../data/stream/native-decoder.js');
+  const { distSupport } = await import('../backends/torch/dist.js');
   const torch = torchAvailability();
+  const distributed = distSupport();
   const native = nativeJpegDecoder();
   // The streaming pipeline decodes JPEGs natively when it can; sharp takes the other formats, and JPEGs otherwise.
   const imageDecoder = native.decoder
@@ -54,6 +56,7 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
     libtorch: torch.libtorch ?? null,
     cuda: torch.cuda ?? false,
     imageDecoder,
+    distributed,
     // registerTorchBackend uses every core unless --threads says otherwise.
     threads: availableParallelism(),
     cores: availableParallelism(),
@@ -68,6 +71,9 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   lines.push(`automatic choice: ${auto}`);
   lines.push(`threads: ${result.threads} (cores: ${result.cores}; set with --threads)`);
   lines.push(`CUDA: ${result.cuda ? 'available' : 'not available'}${torch.available ? '' : ' (needs the torch backend)'}`);
+  lines.push(
+    `torch.distributed: ${distributed.available ? `${distributed.backends.join(', ')} (data-parallel runs: torchrun, srun or pwlu train --nproc N)` : `not available (${distributed.reason}); data-parallel runs exit 3`}`,
+  );
   lines.push(`image decoder: JPEG ${imageDecoder.jpeg} (${imageDecoder.why}); PNG/WebP ${imageDecoder.other}`);
   lines.push(`node: ${result.node}`);
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -41,8 +41,13 @@ export function buildProgram(): Command {
     .option('-o, --out <dir>', 'run directory to create (default: results/<arch>-<activation>-<dataset>-s<seed>-<time>); must not exist or be empty')
     .option('-r, --resume <run_dir>', 'continue an interrupted run from its last checkpoint (same schedule, same data order)')
     .addOption(backendOption())
-    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
+    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc, split between the ranks)', (v) => parseIntArg('--threads', v))
     .addOption(new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']))
+    .option(
+      '--nproc <n>',
+      'one data-parallel run over N local processes (torch.distributed, gloo on CPU / nccl on CUDA; train.batch is per rank). torchrun and srun launches need no flag: pwlu reads their environment',
+      (v) => parseIntArg('--nproc', v),
+    )
     .option('--json', 'print summary.json on stdout instead of a text summary', false)
     .option('-q, --quiet', 'log only warnings on stderr (the run log keeps everything)', false)
     .action(async (opts: Partial<Pick<TrainCliOptions, 'set'>> & Omit<TrainCliOptions, 'set'>) => {
@@ -193,6 +198,7 @@ export interface TrainCliOptions {
   backend?: string;
   threads?: number;
   device?: string;
+  nproc?: number;
   json: boolean;
   quiet: boolean;
 }

@@ -44,6 +44,45 @@ export interface EpochBatchOptions {
   dropLast: boolean;
   /** Resume at this batch index; earlier batches are skipped without being built. */
   startBatch?: number;
+  /** A data-parallel rank's share of the epoch (DistributedSampler); absent = the whole epoch. */
+  shard?: RankShard;
+}
+
+/** A rank's share of an epoch, as torch's DistributedSampler takes it. */
+export interface RankShard {
+  rank: number;
+  worldSize: number;
+  /**
+   * Training: pad the order by repeating its start so every rank takes ceil(n / W) samples (and as
+   * many steps). Evaluation: no padding (no image counts twice); rank r takes ceil((n - r) / W).
+   */
+  pad: boolean;
+}
+
+/** Samples a rank sees in an epoch of n (all n without a shard), so steps per epoch can be sized up front. */
+export function shardCount(n: number, shard?: RankShard): number {
+  if (!shard || shard.worldSize === 1) return n;
+  const { rank, worldSize } = shard;
+  if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    throw new RangeError(`shard: rank ${rank} of world size ${worldSize} is not a rank`);
+  }
+  if (shard.pad && n < worldSize) throw new RangeError(`an epoch of ${n} samples cannot be split over ${worldSize} ranks`);
+  return shard.pad ? Math.ceil(n / worldSize) : Math.max(0, Math.ceil((n - rank) / worldSize));
+}
+
+/**
+ * Positions in the epoch's order of a rank's samples, in the order it takes them: DistributedSampler's
+ * rank::W stride over the order (padded by wrapping to its start when training). Rank r's j-th sample
+ * is position (j*W + r) mod n, so batch b of every rank together is batch b of one process with a
+ * W times larger batch.
+ */
+export function rankPositions(n: number, shard?: RankShard): Int32Array {
+  const count = shardCount(n, shard);
+  const out = new Int32Array(count);
+  const w = shard?.worldSize ?? 1;
+  const r = shard?.worldSize === 1 ? 0 : (shard?.rank ?? 0);
+  for (let j = 0; j < count; j++) out[j] = (j * w + r) % n;
+  return out;
 }
 
 /** Number of batches an epoch of n images yields, so schedules and progress can be sized up front. */
@@ -85,7 +124,9 @@ export function* epochBatches(
   opts: EpochBatchOptions,
 ): Generator<Batch> {
   const { batchSize, seed, epoch, shuffle, dropLast } = opts;
-  const total = numBatches(split.n, batchSize, dropLast);
+  const sharded = opts.shard !== undefined && opts.shard.worldSize > 1;
+  const count = shardCount(split.n, opts.shard);
+  const total = numBatches(count, batchSize, dropLast);
   const start = opts.startBatch ?? 0;
   if (!Number.isInteger(start) || start < 0) throw new RangeError(`startBatch must be a non-negative integer, got ${start}`);
   if (start >= total) return;
@@ -107,16 +148,19 @@ export function* epochBatches(
   const augmenting = opts.augment !== null && (pad > 0 || doFlip);
 
   const perm = epochPermutation(split.n, seed, epoch, shuffle);
+  // A rank's sequence: its stride of the permutation (the whole permutation for a single process).
+  const order = sharded ? rankPositions(split.n, opts.shard).map((p) => perm[p]!) : perm;
   const xBuf = new Float32Array(batchSize * imgLen);
   const yBuf = new Int32Array(batchSize);
   const src = split.images;
 
   for (let b = start; b < total; b++) {
     const first = b * batchSize;
-    const size = Math.min(batchSize, split.n - first);
-    const rng = augmenting ? new Rng(deriveSeed(seed, epoch, b, AUG_STREAM)) : null;
+    const size = Math.min(batchSize, count - first);
+    // Each rank draws its own augmentation stream (a single process keeps the one it always had).
+    const rng = augmenting ? new Rng(sharded ? deriveSeed(seed, epoch, b, AUG_STREAM, opts.shard!.rank) : deriveSeed(seed, epoch, b, AUG_STREAM)) : null;
     for (let k = 0; k < size; k++) {
-      const idx = perm[first + k]!;
+      const idx = order[k + first]!;
       yBuf[k] = split.labels[idx]!;
       const s0 = idx * imgLen;
       const d0 = k * imgLen;

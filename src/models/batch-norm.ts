@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { batchNormInfer, batchNormTrain } from '../ops/batch-norm.js';
+import { batchNormInfer, batchNormTrain, batchNormTrainGlobal } from '../ops/batch-norm.js';
+import { collectiveWorld } from '../ops/collectives.js';
 
 interface BatchNormArgs {
   name?: string;
@@ -22,8 +23,8 @@ export interface BatchNormWeights {
 
 /**
  * Batch norm with PyTorch's semantics, shared by the BatchNorm layer and activations that embed
- * one (FReLU): batch statistics and running-average updates (unbiased variance) when training,
- * the running statistics otherwise.
+ * one (FReLU): batch statistics and running-average updates (unbiased variance) when training
+ * (over every rank's batch when train.sync_bn is set in a distributed run), the running statistics otherwise.
  */
 export function applyBatchNorm(x: tf.Tensor, w: BatchNormWeights, training: boolean): tf.Tensor {
   const gamma = w.gamma.read() as tf.Tensor1D;
@@ -32,7 +33,7 @@ export function applyBatchNorm(x: tf.Tensor, w: BatchNormWeights, training: bool
     return batchNormInfer(x, gamma, beta, w.movingMean.read() as tf.Tensor1D, w.movingVariance.read() as tf.Tensor1D, w.epsilon);
   }
   const running = { mean: w.movingMean.read() as tf.Tensor1D, variance: w.movingVariance.read() as tf.Tensor1D, momentum: w.momentum };
-  const { y, runningMean, runningVar } = batchNormTrain(x, gamma, beta, w.epsilon, running);
+  const { y, runningMean, runningVar } = (collectiveWorld()?.syncBatchNorm ? batchNormTrainGlobal : batchNormTrain)(x, gamma, beta, w.epsilon, running);
   w.movingMean.write(runningMean);
   w.movingVariance.write(runningVar);
   tf.dispose([runningMean, runningVar]); // the variables hold their own references

@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './kernel-names.js';
+import { allReduceSum } from './collectives.js';
 import { hasNativeKernel } from './native-kernel.js';
 
 function reductionAxes(rank: number): number[] {
@@ -110,6 +111,34 @@ export function batchNormTrain(
   });
   const y = f(x, scale, offset);
   return { y, runningMean: stats[0] as tf.Tensor1D, runningVar: stats[1] as tf.Tensor1D };
+}
+
+/**
+ * Training-mode batch norm whose statistics are those of every rank's batch (PyTorch's SyncBatchNorm):
+ * the per-channel sums go through a differentiable allreduce, so autodiff gives SyncBatchNorm's backward
+ * (the gradient's global sums) and a run over W ranks equals one process over the global batch.
+ */
+export function batchNormTrainGlobal(
+  x: tf.Tensor,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  epsilon: number,
+  running: RunningStats,
+): { y: tf.Tensor; runningMean: tf.Tensor1D; runningVar: tf.Tensor1D } {
+  const axes = reductionAxes(x.rank);
+  const c = x.shape[x.rank - 1]!;
+  // One allreduce for the sums and the count (ranks may hold different numbers of images).
+  const sums = allReduceSum(tf.concat([tf.sum(x, axes), tf.fill([1], x.size / c)]));
+  const count = tf.slice(sums, [c], [1]);
+  const mean = tf.div(tf.slice(sums, [0], [c]), count);
+  const centred = tf.sub(x, mean);
+  const variance = tf.div(allReduceSum(tf.sum(tf.square(centred), axes)), count);
+  const y = tf.add(tf.mul(centred, tf.mul(tf.rsqrt(tf.add(variance, epsilon)), scale)), offset);
+  const m = running.momentum;
+  const unbiased = tf.mul(variance, tf.div(count, tf.maximum(tf.sub(count, 1), 1)));
+  const runningMean = tf.keep(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m))) as tf.Tensor1D;
+  const runningVar = tf.keep(tf.add(tf.mul(running.variance, 1 - m), tf.mul(unbiased, m))) as tf.Tensor1D;
+  return { y, runningMean, runningVar };
 }
 
 /** Inference-mode batch norm with running statistics: one FusedBatchNorm kernel (a single native pass on torch). */

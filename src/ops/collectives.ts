@@ -16,6 +16,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ALLREDUCE_KERNEL, BROADCAST_KERNEL } from './kernel-names.js';
 
+/** What models and activations need to know of the run's process group: its size and whether batch norm is global. */
+export interface CollectiveWorld {
+  worldSize: number;
+  /** train.sync_bn: batch-norm statistics over every rank's batch. */
+  syncBatchNorm: boolean;
+}
+
+let world: CollectiveWorld | null = null;
+
+/** Set by the trainer once the process has joined its group (null again when it leaves). */
+export function setCollectiveWorld(w: CollectiveWorld | null): void {
+  world = w && w.worldSize > 1 ? w : null;
+}
+
+/** The run's process group when there are several ranks, else null: layers whose statistics must be global ask this. */
+export function collectiveWorld(): CollectiveWorld | null {
+  return world;
+}
+
 function named(tensors: readonly tf.Tensor[]): Record<string, tf.Tensor> {
   const inputs: Record<string, tf.Tensor> = {};
   tensors.forEach((t, i) => (inputs[`t${i}`] = t));
@@ -32,6 +51,14 @@ export function allReduce(tensors: readonly tf.Tensor[], opts: { average: boolea
 export function broadcast(tensors: readonly tf.Tensor[], root: number): tf.Tensor[] {
   if (tensors.length === 0) return [];
   return tf.engine().runKernel(BROADCAST_KERNEL, named(tensors), { root } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/**
+ * Sums over every rank of a few small statistics tensors (non-differentiable), packed into one
+ * buffer: PWLU's phase-I statistics use it so that every rank sees the global batch's.
+ */
+export function allReduceStats(tensors: readonly tf.Tensor[]): tf.Tensor[] {
+  return allReduce(tensors, { average: false, bucketBytes: Number.MAX_SAFE_INTEGER });
 }
 
 /**

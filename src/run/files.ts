@@ -19,6 +19,11 @@ export const RUN_FILES = {
   benchError: 'bench-error.txt',
 } as const;
 
+/** The log of rank `rank` > 0 of a data-parallel run (rank 0 writes train.log). */
+export function rankLogFile(rank: number): string {
+  return `train.rank${rank}.log`;
+}
+
 /** A file of a run directory, by role. */
 export type RunFile = keyof typeof RUN_FILES;
 

@@ -70,5 +70,7 @@ export interface Summary {
   config_hash: string;
   /** Streamed datasets: training images skipped over the whole run because they could not be read or decoded. */
   skipped_images?: number;
+  /** A data-parallel run: its world size, collective backend, launcher, per-rank and global batch, and whether BN was synchronised. */
+  distributed?: { world_size: number; backend: 'gloo' | 'nccl'; launcher: string; per_rank_batch: number; global_batch: number; sync_bn: boolean };
   error?: string;
 }

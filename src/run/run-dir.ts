@@ -10,7 +10,7 @@ import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js'
 import { migrateConfig } from '../config/deprecated.js';
 import { canonicalJson } from '../config/format.js';
 import { UserError } from '../util/errors.js';
-import { archivedBenchError, RUN_FILES, type RunFile } from './files.js';
+import { archivedBenchError, rankLogFile, RUN_FILES, type RunFile } from './files.js';
 import { ioError, sweepTempFiles, writeFileAtomic } from './io.js';
 import { acquireLock, lockOwner, type Lock, type LockOwner } from './lock.js';
 import type { EpochRecord, EventRecord, Summary } from './records.js';
@@ -80,6 +80,11 @@ export class RunDir {
   /** The path of one of the run's files. */
   path(file: RunFile): string {
     return join(this.dir, RUN_FILES[file]);
+  }
+
+  /** The log a rank of a data-parallel run writes: train.log for rank 0, train.rank<N>.log for the others. */
+  logPath(rank = 0): string {
+    return rank === 0 ? this.path('log') : join(this.dir, rankLogFile(rank));
   }
 
   /** Whether the run has that file yet. */

@@ -58,14 +58,23 @@ export function paramGroups(model: tfl.LayersModel, noDecay: Config['train']['no
   return out;
 }
 
-/** Loss and top-1/top-5 over a split, in batches, in inference mode (over the images it could read). */
-export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Dataset, batchSize: number): Promise<EvalResult> {
+/** What a data-parallel evaluation needs: this rank's share of the split, and sums over every rank. */
+export interface EvalSharding {
+  shard(pad: boolean): { rank: number; worldSize: number; pad: boolean };
+  sum(values: readonly number[]): number[];
+}
+
+/**
+ * Loss, top-1 and top-5 over a split. In a data-parallel run each rank evaluates its own share (no
+ * padding, so no image counts twice) and the counts are summed: the figures are exact over the split.
+ */
+export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Dataset, batchSize: number, sharding?: EvalSharding): Promise<EvalResult> {
   let loss = 0;
   let top1 = 0;
   let top5 = 0;
   let n = 0;
   let skipped = 0;
-  for await (const b of splitBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false })) {
+  for await (const b of splitBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false, shard: sharding?.shard(false) })) {
     skipped += b.skipped;
     if (b.size === 0) continue; // every image of the batch was unreadable (and skipped)
     n += b.size;
@@ -85,14 +94,32 @@ export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Data
     top1 += vals[1];
     top5 += vals[2];
   }
+  if (sharding) [loss, top1, top5, n, skipped] = sharding.sum([loss, top1, top5, n, skipped]) as [number, number, number, number, number];
   return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n, skipped };
 }
+
+/** A step's figures: mean loss and top-1 count over the images it saw (every rank's, in a data-parallel run). */
+export interface StepResult {
+  loss: number;
+  correct: number;
+  /** Images the loss and count cover. */
+  seen: number;
+  /** Whether any rank asked to stop (a data-parallel run stops every rank after the same step). */
+  stop: boolean;
+}
+
+/**
+ * Averages a step's gradients over the ranks of a data-parallel run (in place), with the step's
+ * figures [loss * size, correct, size, stop] summed in the same call.
+ */
+export type GradientReducer = (grads: tf.NamedTensorMap, figures: tf.Tensor1D) => tf.Tensor1D;
 
 /**
  * One optimisation step (forward, backward, update) on a batch given as flat NHWC floats; returns
  * the batch loss (cross-entropy; an activation's penalty term is optimised but not reported) and
  * the number of correct top-1 predictions. Shared by training and `pwlu speed`. The activations'
- * step hooks (penalty, gradient clipping, post-update guard) are applied here.
+ * step hooks (penalty, gradient clipping, post-update guard) are applied here; in a data-parallel run
+ * `reduce` averages the gradients before them, as DistributedDataParallel does during backward.
  */
 export function makeTrainStep(
   model: tfl.LayersModel,
@@ -100,33 +127,37 @@ export function makeTrainStep(
   vars: tf.Variable[],
   [h, w, c]: [number, number, number],
   labelSmoothing: number,
-): (x: Float32Array, y: Int32Array, size: number, lr: number) => { loss: number; correct: number } {
+  reduce?: GradientReducer,
+): (x: Float32Array, y: Int32Array, size: number, lr: number, stop?: boolean) => StepResult {
   const hooks = stepHooks(model);
-  return (xs, ys, size, lr) => {
-    let correctT: tf.Tensor | null = null;
-    const lossT = tf.tidy(() => {
+  return (xs, ys, size, lr, stop = false) => {
+    const figures = tf.tidy(() => {
       const x = tf.tensor4d(xs.subarray(0, size * h * w * c), [size, h, w, c]);
       const y = tf.tensor1d(ys.subarray(0, size), 'int32');
+      let correct: tf.Tensor | null = null;
       let ce: tf.Scalar | null = null;
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-        correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
+        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
         const loss = crossEntropy(logits, y, labelSmoothing);
         const reg = hooks.regularization();
         if (!reg) return loss;
         ce = tf.keep(loss);
         return tf.add(loss, reg) as tf.Scalar;
       }, vars);
+      const kept = correct as tf.Tensor | null;
+      const local = tf.stack([tf.mul(ce ?? value, size), kept ?? tf.scalar(0), tf.scalar(size), tf.scalar(stop ? 1 : 0)]) as tf.Tensor1D;
+      // Kept past variableGrads' scope; no longer needed once stacked.
+      kept?.dispose();
+      (ce as tf.Scalar | null)?.dispose();
+      const all = reduce ? reduce(grads, local) : local;
       hooks.clip(grads);
       optimizer.apply(grads, lr);
-      return ce ?? value;
+      return all;
     });
     hooks.afterStep();
-    const loss = lossT.dataSync()[0];
-    const kept = correctT as tf.Tensor | null;
-    const correct = kept ? kept.dataSync()[0] : 0;
-    lossT.dispose();
-    kept?.dispose();
-    return { loss, correct };
+    const [lossSum, correct, seen, stops] = figures.dataSync();
+    figures.dispose();
+    return { loss: lossSum! / Math.max(seen!, 1), correct: correct!, seen: seen!, stop: stops! > 0 };
   };
 }

@@ -6,15 +6,16 @@
  * `Trainer.run` reads top to bottom: restore, then per epoch start → train steps → evaluate →
  * end of epoch (metrics, learned shapes, checkpoints in a crash-safe order).
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Config } from '../config/schema.js';
-import { numBatches, splitBatches } from '../data/batches.js';
+import { numBatches, shardCount, splitBatches } from '../data/batches.js';
 import { isStreamed } from '../data/types.js';
 import type { AnySplit, Dataset } from '../data/types.js';
 import { readCheckpoint, writeCheckpoint, type StoredTensor } from '../run/checkpoint.js';
 import type { BestRecord, EpochRecord, SelectionSplit, Summary } from '../run/records.js';
 import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
-import { ExitCode, UserError } from '../util/errors.js';
+import { DataError, ExitCode, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
 import { describeActivations, frozenVariableNames, startEpoch } from './activation-hooks.js';
@@ -22,6 +23,7 @@ import { Optimizer, type ParamGroupEntry } from './optimizer.js';
 import { learningRate } from './schedule.js';
 import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
 import { buildModel, evaluate, makeTrainStep, paramGroups } from './step.js';
+import type { DataParallel } from './data-parallel.js';
 
 /** An epoch's running sums; `waitSeconds` and `skipped` (streamed datasets) are absent from checkpoints written before them. */
 interface EpochAcc {
@@ -97,9 +99,12 @@ export interface TrainContext {
   resume: boolean;
   /** Polled between steps; when it returns true a checkpoint is written and training stops. */
   shouldStop?: () => boolean;
+  /** This process's place in a data-parallel run; absent for a single process. Only rank 0 writes the run directory. */
+  dp?: DataParallel;
 }
 
-type Meta = TrainPosition & { optimizer: { step: number } };
+/** A checkpoint's metadata: the position, the optimizer's step, and the world size it was trained on (absent before data-parallel runs: 1). */
+type Meta = TrainPosition & { optimizer: { step: number }; worldSize?: number };
 type Step = ReturnType<typeof makeTrainStep>;
 
 const round2 = (v: number | null) => (v === null ? null : +v.toFixed(2));
@@ -136,9 +141,12 @@ export class Trainer {
     this.nParams = countTrainable(this.model);
     this.actParams = activationParamCount(this.model);
     this.pos = freshPosition(ctx.configHash);
-    const fullSteps = numBatches(ds.train.n, tc.batch, true);
+    const fullSteps = numBatches(shardCount(ds.train.n, ctx.dp?.shard(true)), tc.batch, true);
     this.stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
-    if (this.stepsPerEpoch < 1) throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images)`);
+    if (this.stepsPerEpoch < 1) {
+      const share = ctx.dp ? ` split over ${ctx.dp.worldSize} ranks` : '';
+      throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images${share})`);
+    }
     this.evalBatch = tc.eval_batch ?? tc.batch * 2;
     this.selection = ctx.val ? 'val' : 'test';
   }
@@ -147,6 +155,8 @@ export class Trainer {
   async run(): Promise<TrainOutcome> {
     const { config, log } = this.ctx;
     if (this.ctx.resume) this.restore();
+    // DistributedDataParallel: every rank starts from rank 0's weights (fresh or restored).
+    this.ctx.dp?.broadcastWeights(this.model.weights.map((w) => w.read() as tf.Variable));
     this.started = Date.now();
     log.info({ params: this.nParams, act_params: this.actParams, steps_per_epoch: this.stepsPerEpoch, epochs: config.train.epochs, selection: this.selection }, `model ${config.model.arch} with ${config.activation.name}`);
     for (let epoch = this.pos.epoch; epoch < config.train.epochs; epoch++) {
@@ -175,7 +185,7 @@ export class Trainer {
   /** Loads checkpoint-last (weights, optimizer slots, position) and drops metrics it does not cover. */
   private restore(): void {
     const { run, log } = this.ctx;
-    const swept = run.sweepTemps();
+    const swept = this.writes ? run.sweepTemps() : [];
     if (swept.length > 0) log.warn({ files: swept }, 'removed temp files left by an earlier crash');
     if (!run.has('last')) {
       log.warn('no checkpoint found in the run directory: starting from scratch');
@@ -188,9 +198,18 @@ export class Trainer {
     for (const t of ckpt.tensors) (t.name.startsWith('opt:') ? slots : weights).push(t);
     loadModelTensors(this.model, weights, file);
     this.optimizer.setState(ckpt.meta.optimizer.step, slots.map((s) => ({ ...s, name: s.name.slice(4) })));
-    const { optimizer: _o, ...position } = ckpt.meta;
+    const { optimizer: _o, worldSize: savedWorld, ...position } = ckpt.meta;
     this.pos = position;
-    const dropped = trimMetricsToCheckpoint(run, this.pos);
+    const world = this.ctx.dp?.worldSize ?? 1;
+    if ((savedWorld ?? 1) !== world) {
+      log.warn(
+        { saved_world_size: savedWorld ?? 1, world_size: world },
+        `resuming a run saved with ${savedWorld ?? 1} rank(s) on ${world}: each rank's share of an epoch and the global batch change, so ` +
+          (this.pos.stepInEpoch > 0 ? `the rest of epoch ${this.pos.epoch + 1} (from step ${this.pos.stepInEpoch}) does not see the samples an uninterrupted run would have, and ` : '') +
+          'the following epochs differ from the uninterrupted run (same permutation, other shares)',
+      );
+    }
+    const dropped = this.writes ? trimMetricsToCheckpoint(run, this.pos) : 0;
     log.info({ epoch: this.pos.epoch, step: this.pos.stepInEpoch, dropped_metric_lines: dropped }, 'resumed from checkpoint');
   }
 
@@ -201,7 +220,7 @@ export class Trainer {
   private beginEpoch(epoch: number): void {
     for (const ev of startEpoch(this.model, epoch)) {
       this.ctx.log.info(ev, `${ev.event} ${ev.layer}`);
-      this.ctx.run.appendMetrics({ ...ev, epoch });
+      if (this.writes) this.ctx.run.appendMetrics({ ...ev, epoch });
     }
     this.pos.epochStarted = true;
   }
@@ -222,6 +241,7 @@ export class Trainer {
       augment: config.data.augment,
       dropLast: true,
       startBatch: this.pos.stepInEpoch,
+      shard: this.ctx.dp?.shard(true),
     });
     let lr = learningRate(tc, epoch + this.pos.stepInEpoch / this.stepsPerEpoch);
     try {
@@ -229,24 +249,37 @@ export class Trainer {
         if (b.index >= this.stepsPerEpoch) break;
         // Let the event loop run between steps: signal handlers (Ctrl-C, SIGTERM) and log writes need it.
         await yieldToEventLoop();
-        if (this.ctx.shouldStop?.()) {
+        const stopAsked = this.ctx.shouldStop?.() ?? false;
+        // A data-parallel run tells the other ranks with this step's gradients, and every rank stops after it.
+        if (stopAsked && !this.ctx.dp) {
           acc.seconds += (performance.now() - t0) / 1000;
           acc.waitSeconds = (acc.waitSeconds ?? 0) + batches.stats.waitSeconds;
           return null;
         }
         acc.skipped = (acc.skipped ?? 0) + b.skipped;
         lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch);
+        if (b.size === 0 && this.ctx.dp) {
+          throw new DataError(`every image of batch ${b.index + 1} of epoch ${epoch + 1} on rank ${this.ctx.dp.rank} was unreadable; a data-parallel step needs at least one (see the skipped files in the log)`);
+        }
+        let stopAgreed = false;
         if (b.size > 0) {
-          const { loss, correct } = step(b.x, b.y, b.size, lr);
-          if (!Number.isFinite(loss)) {
-            throw new DivergedError(`training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`, this.progress());
+          const r = step(b.x, b.y, b.size, lr, stopAsked);
+          if (!Number.isFinite(r.loss)) {
+            throw new DivergedError(`training diverged: loss is ${r.loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`, this.progress());
           }
-          acc.loss += loss * b.size;
-          acc.correct += correct;
-          acc.seen += b.size;
+          acc.loss += r.loss * r.seen;
+          acc.correct += r.correct;
+          acc.seen += r.seen;
+          stopAgreed = r.stop;
         }
         this.pos.stepInEpoch = b.index + 1;
         this.pos.globalStep++;
+        this.ctx.dp?.checkConsistency(this.params.map((p) => p.variable), this.pos.globalStep);
+        if (stopAgreed) {
+          acc.seconds += (performance.now() - t0) / 1000;
+          acc.waitSeconds = (acc.waitSeconds ?? 0) + batches.stats.waitSeconds;
+          return null;
+        }
         const elapsed = (performance.now() - t0) / 1000 + acc.seconds;
         const shown: Record<string, string | number> = { loss: (acc.loss / Math.max(acc.seen, 1)).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) };
         if (isStreamed(ds.train)) shown['input img/s'] = Math.round(batches.stats.decoded / Math.max(batches.stats.seconds, 1e-9));
@@ -281,11 +314,11 @@ export class Trainer {
       ...(isStreamed(ds.train) ? { data_wait_s: acc.waitSeconds ?? 0, skipped_images: acc.skipped ?? 0 } : {}),
     };
     if ((epoch + 1) % tc.eval_every === 0 || epoch === tc.epochs - 1) {
-      const te = await evaluate(this.model, ds.test, ds, this.evalBatch);
+      const te = await evaluate(this.model, ds.test, ds, this.evalBatch, this.ctx.dp);
       Object.assign(record, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
       let evalSkipped = te.skipped;
       if (val) {
-        const va = await evaluate(this.model, val, ds, this.evalBatch);
+        const va = await evaluate(this.model, val, ds, this.evalBatch, this.ctx.dp);
         Object.assign(record, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
         evalSkipped += va.skipped;
       }
@@ -302,9 +335,9 @@ export class Trainer {
    */
   private endEpoch(record: EpochRecord): void {
     const { run, log, config } = this.ctx;
-    run.appendMetrics(record);
+    if (this.writes) run.appendMetrics(record);
     const learned = describeActivations(this.model);
-    if (learned.length > 0) run.writeActivations(record.epoch, learned);
+    if (learned.length > 0 && this.writes) run.writeActivations(record.epoch, learned);
     log.info(
       { epoch: record.epoch, lr: +record.lr.toPrecision(4), train_loss: +record.train_loss.toFixed(4), test_top1: round2(record.test_top1), test_top5: round2(record.test_top5), ...(record.val_top1 !== undefined ? { val_top1: round2(record.val_top1) } : {}), img_per_s: Math.round(record.img_per_s) },
       `epoch ${record.epoch}/${config.train.epochs}`,
@@ -334,13 +367,19 @@ export class Trainer {
     return { status: 'interrupted', model: this.model, ...this.progress() };
   }
 
+  /** Whether this process writes the run directory: a single process, or rank 0 of a data-parallel run. */
+  private get writes(): boolean {
+    return this.ctx.dp?.isMain ?? true;
+  }
+
   private saveCheckpoint(file: 'last' | 'best', pos: TrainPosition = this.pos): void {
+    if (!this.writes) return;
     const opt = this.optimizer.getState();
     const tensors: StoredTensor[] = [
       ...modelTensors(this.model),
       ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
     ];
-    writeCheckpoint<Meta>(this.ctx.run.path(file), { meta: { ...pos, wallBefore: this.wallNow(), optimizer: { step: opt.step } }, tensors });
+    writeCheckpoint<Meta>(this.ctx.run.path(file), { meta: { ...pos, wallBefore: this.wallNow(), optimizer: { step: opt.step }, worldSize: this.ctx.dp?.worldSize ?? 1 }, tensors });
   }
 
   /** One step function per set of frozen variables (PWLU's phase I freezes its parameters). */
@@ -350,7 +389,7 @@ export class Trainer {
     if (!s) {
       const vars = this.params.map((p) => p.variable).filter((v) => !frozen.has(v.name));
       const { height: h, width: w, channels: c } = this.ctx.dataset;
-      s = makeTrainStep(this.model, this.optimizer, vars, [h, w, c], this.ctx.config.train.label_smoothing);
+      s = makeTrainStep(this.model, this.optimizer, vars, [h, w, c], this.ctx.config.train.label_smoothing, this.ctx.dp?.reduceStep);
       this.steps.set(key, s);
     }
     return s;

@@ -18,7 +18,7 @@ export interface TorchAddon {
   version(): string;
   cudaAvailable(): boolean;
   builtWithCuda(): boolean;
-  setDevice(device: 'cpu' | 'cuda'): void;
+  setDevice(device: 'cpu' | 'cuda', index?: number): void;
   setThreads(n: number): number;
   getThreads(): number;
   write(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;

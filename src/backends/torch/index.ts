@@ -30,6 +30,8 @@ export interface TorchAvailability {
 export interface TorchOptions {
   threads?: number;
   device?: 'auto' | 'cpu' | 'cuda';
+  /** Which GPU on CUDA (a data-parallel run's LOCAL_RANK); default 0. */
+  cudaIndex?: number;
 }
 
 export interface TorchInfo {
@@ -89,7 +91,7 @@ export async function registerTorchBackend(opts: TorchOptions = {}): Promise<Tor
   if (registered && current && current.device !== device) {
     throw new Error(`torch backend: already registered on ${current.device}; cannot switch to ${device} in this process`);
   }
-  addon.setDevice(device);
+  addon.setDevice(device, opts.cudaIndex ?? 0);
   const threads = addon.setThreads(Math.max(1, Math.floor(opts.threads ?? os.availableParallelism())));
   if (registered && !tf.findBackendFactory(TORCH_BACKEND)) {
     tf.registerBackend(TORCH_BACKEND, () => new TorchBackend(addon), TORCH_PRIORITY); // after tf.removeBackend

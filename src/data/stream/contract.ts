@@ -5,6 +5,7 @@
  * replaced (folder or tar shards; native libjpeg-turbo or sharp) without the others changing, and
  * the same sample gives the same geometry whichever decoder runs it.
  */
+import type { RankShard } from '../batches.js';
 
 /** One encoded image as a source yields it. */
 export interface EncodedSample {
@@ -72,8 +73,10 @@ export interface EpochOrder {
   epoch: number;
   /** Shuffle (seeded by seed and epoch) or keep the stored order (evaluation). */
   shuffle: boolean;
-  /** Skip this many samples of the epoch's order (a resume mid-epoch); they are not decoded. */
+  /** Skip this many samples of the epoch's order (a resume mid-epoch); they are not decoded. With a shard: of the rank's sequence. */
   start: number;
+  /** A data-parallel rank's share: the source yields only the rank's sequence (`rankPositions` of the order). */
+  shard?: RankShard;
 }
 
 /**

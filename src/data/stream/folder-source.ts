@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { DataConfig } from '../../config/schema.js';
-import { epochPermutation } from '../batches.js';
+import { epochPermutation, rankPositions } from '../batches.js';
 import { catalogEntry } from '../catalog.js';
 import { ensureDatasetFiles, type LoadOptions, selectIndices } from '../load.js';
 import type { BadSample, EncodedSample, EpochOrder, SampleSource } from './contract.js';
@@ -47,8 +47,9 @@ export class FolderSource implements SampleSource {
   async *samples(order: EpochOrder): AsyncGenerator<EncodedSample | BadSample> {
     checkStart(order);
     const perm = epochPermutation(this.n, order.seed, order.epoch, order.shuffle);
+    const positions = rankPositions(this.n, order.shard);
     const read = async (k: number): Promise<EncodedSample | BadSample> => {
-      const index = perm[k]!;
+      const index = perm[positions[k]!]!;
       const key = this.files[index]!;
       try {
         const bytes = await readFile(key);
@@ -57,7 +58,7 @@ export class FolderSource implements SampleSource {
         return { index, key, error: `cannot read file (${(e as Error).message})` };
       }
     };
-    yield* readAhead(order.start, this.n, read, this.window);
+    yield* readAhead(order.start, positions.length, read, this.window);
   }
 }
 

@@ -62,7 +62,7 @@ export function streamSplit(source: SampleSource, s: StreamSettings): StreamSpli
         augment ? trainGeometry(imageSize(bytes), { seed: opts.seed, epoch, index }, s.augment, flip) : evalGeometry(imageSize(bytes), s.size, s.augment.crop_pct);
       return streamBatches(
         { source, decoders: s.decoders, size: s.size, batchSize: opts.batchSize, mean: s.mean, std: s.std, prefetch: s.prefetch, geometry, onBadImage: s.onBadImage, warn: s.warn },
-        { seed: opts.seed, epoch: opts.epoch, shuffle: opts.shuffle, dropLast: opts.dropLast, startBatch: opts.startBatch },
+        { seed: opts.seed, epoch: opts.epoch, shuffle: opts.shuffle, dropLast: opts.dropLast, startBatch: opts.startBatch, shard: opts.shard },
       );
     },
   };

@@ -9,7 +9,7 @@
  * k starts the source at sample k·B.
  */
 import { DataError } from '../../util/errors.js';
-import { normalisationTable, numBatches, type Batch } from '../batches.js';
+import { normalisationTable, numBatches, shardCount, type Batch } from '../batches.js';
 import type { BadSample, Decoder, DecodeJob, EncodedSample, EpochOrder, Geometry, SampleSource } from './contract.js';
 
 /** What a bad image does: skipped (logged once, counted) or fatal. */
@@ -70,7 +70,8 @@ const warnedBySource = new WeakMap<SampleSource, Set<string>>();
 /** Decodes a source's epoch into normalised NHWC float32 batches, `prefetch` ahead. */
 export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchStream {
   const { source, size, batchSize } = opts;
-  const total = numBatches(source.n, batchSize, order.dropLast);
+  const count = shardCount(source.n, order.shard);
+  const total = numBatches(count, batchSize, order.dropLast);
   const start = order.startBatch ?? 0;
   const imageBytes = size * size * 3;
   const lut = normalisationTable(opts.mean, opts.std, 3);
@@ -96,7 +97,7 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
 
   async function* run(): AsyncGenerator<Batch> {
     if (start >= total) return;
-    const it = source.samples({ seed: order.seed, epoch: order.epoch, shuffle: order.shuffle, start: start * batchSize })[Symbol.asyncIterator]();
+    const it = source.samples({ seed: order.seed, epoch: order.epoch, shuffle: order.shuffle, start: start * batchSize, shard: order.shard })[Symbol.asyncIterator]();
     let exhausted = false;
     const nextSamples = async (count: number): Promise<(EncodedSample | BadSample)[]> => {
       const out: (EncodedSample | BadSample)[] = [];
@@ -178,7 +179,7 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
     const launch = () => {
       const b = next++;
       const slot = slots[slotIndex++ % slots.length]!;
-      const samples = reading.then(() => nextSamples(Math.min(batchSize, source.n - b * batchSize)));
+      const samples = reading.then(() => nextSamples(Math.min(batchSize, count - b * batchSize)));
       reading = samples.catch(() => undefined);
       const p = samples.then((s) => produce(b, slot, s));
       p.catch(() => undefined); // surfaced when the consumer awaits it

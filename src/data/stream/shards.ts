@@ -6,6 +6,7 @@ import type { DataConfig } from '../../config/schema.js';
 import { DataError } from '../../util/errors.js';
 import { createCounter } from '../../util/progress.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
+import { rankPositions } from '../batches.js';
 import { catalogEntry } from '../catalog.js';
 import { IMAGE_EXTS } from '../imagefolder.js';
 import { ensureDatasetFiles, type LoadOptions, selectIndices } from '../load.js';
@@ -332,12 +333,15 @@ export class ShardSource implements SampleSource {
 
   async *samples(order: EpochOrder): AsyncGenerator<EncodedSample | BadSample> {
     checkStart(order);
-    if (order.start >= this.n) return;
+    // The samples to yield, in order: the epoch's order from `start`, or a rank's stride of it. A tar
+    // shard reads sequentially, so every rank of a data-parallel run reads every shard it has samples in.
     const { shardOrder, samples: seq } = this.epochOrder(order);
+    const want = rankPositions(this.n, order.shard).subarray(order.start).map((p) => seq[p]!);
+    if (want.length === 0) return;
     const wanted = new Uint8Array(this.total);
-    for (let k = order.start; k < this.n; k++) wanted[seq[k]!] = 1;
+    for (const g of want) wanted[g] = 1;
     const ready = new Map<number, EncodedSample | BadSample>();
-    let next = order.start;
+    let next = 0;
     for (const s of shardOrder) {
       const first = this.offsets[s]!;
       const count = this.shards[s]!.samples;
@@ -350,15 +354,15 @@ export class ShardSource implements SampleSource {
         const key = `${name}:${group?.key ?? `#${pos}`}`;
         const r = group === null ? { error: error! } : decodeGroup(group, this.numClasses);
         ready.set(g, 'error' in r ? { index, key, error: r.error } : { index, key, bytes: r.bytes, label: r.label });
-        while (next < this.n && ready.has(seq[next]!)) {
-          const item = ready.get(seq[next]!)!;
-          ready.delete(seq[next]!);
+        while (next < want.length && ready.has(want[next]!)) {
+          const item = ready.get(want[next]!)!;
+          ready.delete(want[next]!);
           next++;
           yield item;
         }
       }
     }
-    if (next !== this.n) throw new Error(`ShardSource: epoch ended at sample ${next} of ${this.n} (order and shards disagree)`);
+    if (next !== want.length) throw new Error(`ShardSource: epoch ended at sample ${next} of ${want.length} (order and shards disagree)`);
   }
 }
 
