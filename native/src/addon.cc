@@ -325,11 +325,11 @@ static Napi::Value built_with_cuda(const Napi::CallbackInfo& info) { return Napi
 static Napi::Value set_device_js(const Napi::CallbackInfo& info) {
   std::string d = info[0].As<Napi::String>().Utf8Value();
   if (d == "cuda") {
-    // The GPU index: a data-parallel run's LOCAL_RANK (0 otherwise).
-    const int index = info.Length() > 1 && info[1].IsNumber() ? ai(info, 1) : 0;
+    // The GPU index: a data-parallel run's LOCAL_RANK (0 otherwise), modulo the visible GPUs: a rank
+    // bound to its own GPU (Slurm's --gpus-per-task sets CUDA_VISIBLE_DEVICES per task) sees it as 0.
     const int gpus = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
     if (gpus == 0) throw std::runtime_error("CUDA is not available");
-    if (index < 0 || index >= gpus) throw std::runtime_error("CUDA device " + std::to_string(index) + " does not exist (" + std::to_string(gpus) + " visible)");
+    const int index = (info.Length() > 1 && info[1].IsNumber() ? std::max(0, ai(info, 1)) : 0) % gpus;
     g_device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
   } else {
     g_device = at::kCPU;

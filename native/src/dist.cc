@@ -3,7 +3,9 @@
 // collectives data-parallel training needs, over the addon's ATen tensors (no copy through JS).
 //
 //   distInfo()                                   -> { available, reason, backends: string[] }
-//   distInit(rank, world, host, port, backend, timeoutMs)   joins the group (blocks until every rank has)
+//   distInit(rank, world, host, port, backend, timeoutMs, storeServer)   joins the group (blocks until every
+//                                                 rank has); rank 0 hosts the TCPStore unless a launcher's
+//                                                 agent already does (torchrun's static rendezvous)
 //   distAllreduce(ids, average, bucketBytes)      emits one output per input: the sum (or mean) over ranks;
 //                                                 inputs are packed into flat float32 buckets of at most
 //                                                 bucketBytes, every bucket launched before any is awaited
@@ -70,6 +72,7 @@ Napi::Value dist_init(const Napi::CallbackInfo& info) {
   const int port = ai(info, 3);
   const std::string backend = info[4].As<Napi::String>().Utf8Value();
   const auto timeout = std::chrono::milliseconds(al(info, 5));
+  const bool store_server = info.Length() > 6 ? ab(info, 6) : rank == 0;
   if (group) throw std::runtime_error("distInit: this process already joined a process group");
   if (world < 1 || rank < 0 || rank >= world) throw std::invalid_argument("distInit: rank " + std::to_string(rank) + " is not in [0, " + std::to_string(world) + ")");
   if (port < 1 || port > 65535) throw std::invalid_argument("distInit: port " + std::to_string(port) + " is not in [1, 65535]");
@@ -80,7 +83,7 @@ Napi::Value dist_init(const Napi::CallbackInfo& info) {
   g->timeout = timeout;
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(port);
-  so.isServer = rank == 0;
+  so.isServer = store_server;
   so.numWorkers = static_cast<std::size_t>(world);
   so.waitWorkers = true;
   so.timeout = timeout;

@@ -24,6 +24,10 @@ export interface SlurmSpec {
   throttle: number | null;
   /** Extra `#SBATCH` options, e.g. `--partition=gpu`, `--time=24:00:00`. */
   sbatch: string[];
+  /** Ranks of each cell's data-parallel run (srun inside the array task); 1 = a single process. */
+  tasksPerCell: number;
+  /** GPUs per cell, one per rank (`--gpus-per-task=1`); 0 = CPU cells. */
+  gpusPerCell: number;
 }
 
 /** Quotes one word for bash (single quotes; a quote inside becomes '\''). */
@@ -41,6 +45,9 @@ export function renderSlurmScript(spec: SlurmSpec): string {
     `--array=0-${n - 1}${spec.throttle ? `%${spec.throttle}` : ''}`,
     `--output=${spec.out}/slurm/%A_%a.out`,
     ...(has('cpus-per-task') || has('c=') ? [] : ['--cpus-per-task=8']),
+    // A distributed cell: its ranks are tasks of the array task, each with its own GPU when it has GPUs.
+    ...(spec.tasksPerCell > 1 ? [`--ntasks=${spec.tasksPerCell}`] : []),
+    ...(spec.gpusPerCell > 0 ? ['--gpus-per-task=1'] : []),
     // Five minutes before the time limit the script gets SIGINT and passes it on: the cell saves a checkpoint.
     '--signal=B:INT@300',
     ...spec.sbatch.map((s) => (s.startsWith('-') ? s : `--${s}`)),
@@ -64,6 +71,15 @@ OUT=${q(spec.out)}
 CONFIG=${q(spec.config)}
 if [ -n "\${PWLU:-}" ]; then read -r -a PWLU_CMD <<< "$PWLU"; else PWLU_CMD=(node ${q(spec.bin)}); fi
 THREADS="\${SLURM_CPUS_PER_TASK:-0}"
+${
+  spec.tasksPerCell > 1
+    ? `# Each cell is one data-parallel run over ${spec.tasksPerCell} ranks: srun starts them, pwlu reads SLURM_PROCID/SLURM_NTASKS and
+# rendezvouses on the first node (port from SLURM_JOB_ID); a rank that fails takes the others down.
+LAUNCH=(srun --ntasks=${spec.tasksPerCell} --kill-on-bad-exit=1)
+STOP=TERM`
+    : `LAUNCH=()
+STOP=INT`
+}
 COMMON_SETS=(${spec.sets.flatMap((s) => ['--set', q(s)]).join(' ')})
 
 case "\${SLURM_ARRAY_TASK_ID:?run this script with sbatch (SLURM_ARRAY_TASK_ID is not set)}" in
@@ -83,7 +99,7 @@ if [ -f "$DIR/${RUN_FILES.config}" ] && [ -f "$DIR/${RUN_FILES.last}" ]; then
     n=1; while [ -e "$DIR/${archivedBenchError('$n')}" ]; do n=$((n + 1)); done
     mv "$DIR/${RUN_FILES.benchError}" "$DIR/${archivedBenchError('$n')}"
   fi
-  CMD=("\${PWLU_CMD[@]}" train --resume "$DIR" --json --threads "$THREADS"${backend})
+  CMD=("\${LAUNCH[@]}" "\${PWLU_CMD[@]}" train --resume "$DIR" --json --threads "$THREADS"${backend})
 else
   MODE=new
   if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
@@ -91,7 +107,7 @@ else
     mv "$DIR" "${supersededPrefix('$DIR')}$n"
     echo "pwlu bench: $CELL died before its first checkpoint; moved to ${BENCH_FILES.cells}/${supersededPrefix('$CELL')}$n"
   fi
-  CMD=("\${PWLU_CMD[@]}" train --config "$CONFIG" "\${COMMON_SETS[@]}" "\${CELL_SETS[@]}" --out "$DIR" --json --threads "$THREADS"${backend})
+  CMD=("\${LAUNCH[@]}" "\${PWLU_CMD[@]}" train --config "$CONFIG" "\${COMMON_SETS[@]}" "\${CELL_SETS[@]}" --out "$DIR" --json --threads "$THREADS"${backend})
 fi
 
 echo "pwlu bench: $CELL ($MODE): \${CMD[*]}"
@@ -100,7 +116,8 @@ ERR="$OUT/slurm/$CELL.stderr"
 set -m
 "\${CMD[@]}" 2> "$ERR" &
 CHILD=$!
-trap 'kill -INT "$CHILD" 2>/dev/null' INT TERM
+# srun forwards SIGTERM to every rank (a single SIGINT only makes it print status); pwlu treats both alike.
+trap 'kill -"$STOP" "$CHILD" 2>/dev/null' INT TERM
 while :; do
   wait "$CHILD"; CODE=$?
   kill -0 "$CHILD" 2>/dev/null || break

@@ -30,6 +30,10 @@ export interface BenchCliOptions {
   backend?: string;
   emit?: string;
   sbatch: string[];
+  /** --emit slurm: ranks per cell (each cell one data-parallel run, srun inside the array task). */
+  tasksPerCell?: number;
+  /** --emit slurm: GPUs per cell, one per rank. */
+  gpusPerCell?: number;
   baseline: string;
   json: boolean;
 }
@@ -144,6 +148,14 @@ function snapshotConfig(r: Resolved): string {
   return snap;
 }
 
+/** Ranks and GPUs of each Slurm cell: --gpus-per-cell G alone means G ranks, one GPU each. */
+function cellRanks(o: BenchCliOptions): { tasksPerCell: number; gpusPerCell: number } {
+  const gpus = o.gpusPerCell ?? 0;
+  const tasks = o.tasksPerCell ?? Math.max(1, gpus);
+  if (gpus > 0 && tasks !== gpus) throw new UserError(`--gpus-per-cell ${gpus} with --tasks-per-cell ${tasks}: a rank drives one GPU, so give as many tasks as GPUs (or leave --tasks-per-cell out)`);
+  return { tasksPerCell: tasks, gpusPerCell: gpus };
+}
+
 function emitSlurm(r: Resolved, o: BenchCliOptions): void {
   mkdirSync(join(r.out, BENCH_FILES.cells), { recursive: true });
   mkdirSync(join(r.out, 'slurm'), { recursive: true });
@@ -160,6 +172,7 @@ function emitSlurm(r: Resolved, o: BenchCliOptions): void {
     backend: o.backend ?? null,
     throttle: o.jobs ?? null,
     sbatch: o.sbatch,
+    ...cellRanks(o),
   });
   const path = join(r.out, 'bench.sbatch');
   writeFileSync(path, script, { mode: 0o755 });
@@ -175,6 +188,9 @@ function emitSlurm(r: Resolved, o: BenchCliOptions): void {
  */
 export async function benchCommand(o: BenchCliOptions): Promise<void> {
   const r = resolvePlan(o);
+  if (o.emit === undefined && (o.tasksPerCell !== undefined || o.gpusPerCell !== undefined)) {
+    throw new UserError('--tasks-per-cell and --gpus-per-cell shape the cells of --emit slurm; a local bench runs each cell as one process (use --jobs for parallel cells)');
+  }
   if (o.emit !== undefined) {
     if (o.emit !== 'slurm') throw new UserError(`--emit supports 'slurm' (got '${o.emit}')`);
     emitSlurm(r, o);

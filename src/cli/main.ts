@@ -121,7 +121,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--stem <stem>', "stem: auto = small below 64 px; imagenet = torchvision's stem at any size (compare like with like against pytorch_reference.py)").choices(['auto', 'imagenet', 'small']).default('auto'))
     .option('--all-activations', 'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated', false)
     .addOption(backendOption())
-    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores)', (v) => parseIntArg('--threads', v))
+    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc: per rank, default the cores split)', (v) => parseIntArg('--threads', v))
+    .option('--nproc <n>', 'time a data-parallel step over N local ranks (torch.distributed, gloo): global img/s and the allreduce share of the step; --batch is per rank', (v) => parseIntArg('--nproc', v))
     .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
     .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
     .option('--json', 'print one JSON line (with --all-activations: one per activation, with train_vs_relu and infer_vs_relu)', false)
@@ -144,6 +145,8 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--emit <kind>', "write a job script instead of running: 'slurm' (an sbatch job array, one task per cell) into --out")
     .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect)
+    .option('--tasks-per-cell <n>', 'with --emit slurm: each cell is one data-parallel run over n ranks (srun inside the array task; train.batch is per rank)', (v) => parseIntArg('--tasks-per-cell', v))
+    .option('--gpus-per-cell <n>', 'with --emit slurm: GPUs per cell, one rank per GPU (--gpus-per-task=1; implies --tasks-per-cell n)', (v) => parseIntArg('--gpus-per-cell', v))
     .option('--baseline <activation>', 'activation the table compares against', 'swish')
     .option('--json', 'print the final report as JSON instead of the Markdown table', false)
     .action(async (opts: Partial<Pick<BenchCliOptions, 'set' | 'sbatch'>> & Omit<BenchCliOptions, 'set' | 'sbatch'>) => {

@@ -3,9 +3,13 @@ import { ConfigSchema } from '../config/schema.js';
 import { selectBackend, type ConcreteBackend } from '../backends/select.js';
 import { Optimizer } from '../train/optimizer.js';
 import { countTrainable } from '../train/state.js';
-import { buildModel, makeTrainStep, paramGroups } from '../train/step.js';
+import { buildModel, makeTrainStep, paramGroups, type GradientReducer } from '../train/step.js';
 import { Rng } from '../util/rng.js';
-import { UserError } from '../util/errors.js';
+import { availableParallelism } from 'node:os';
+import { BackendError, UserError } from '../util/errors.js';
+import { distEnvFrom, type DistEnv } from '../dist/env.js';
+import { launchLocal, withoutOptions } from '../dist/launch.js';
+import { DataParallel } from '../train/data-parallel.js';
 import { registryChecks, versions } from './common.js';
 import { disposeModel, predict } from '../models/infer.js';
 
@@ -25,6 +29,8 @@ export interface SpeedCliOptions {
   json: boolean;
   /** Measure every registered activation (ReLU first) and print the ratio to ReLU. */
   allActivations?: boolean;
+  /** Measure a data-parallel step over this many local ranks (--threads is then per rank). */
+  nproc?: number;
 }
 
 function median(xs: number[]): number {
@@ -59,10 +65,14 @@ interface SpeedResult {
   train_img_per_s: number;
   infer_step_s: number;
   infer_img_per_s: number;
+  /** Data-parallel measurements: ranks, and the median seconds per step spent in the gradient allreduce (waiting for the slowest rank included). */
+  world_size?: number;
+  allreduce_s?: number;
+  allreduce_share?: number;
 }
 
 /** One measurement: a model of `arch` with `activation`, timed for training steps and inference. */
-async function measure(o: SpeedCliOptions, arch: string, activation: string): Promise<SpeedResult> {
+async function measure(o: SpeedCliOptions, arch: string, activation: string, env: DistEnv | null = null): Promise<SpeedResult> {
   const config = ConfigSchema.parse({
     backend: o.backend ?? 'auto',
     threads: o.threads ?? 0,
@@ -72,18 +82,41 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string): Pr
   });
   const issues = registryChecks(config);
   if (issues.length) throw new UserError(issues.map((i) => `--${i.path[0] === 'model' ? 'arch' : 'activation'}: ${i.message}`).join('\n'));
-  const backend = await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device });
+  if (env && config.backend !== 'auto' && config.backend !== 'torch') throw new BackendError(`a data-parallel measurement needs the torch backend (its collectives are in the native addon), not '${config.backend}'`);
+  const backend = await selectBackend(env ? 'torch' : (config.backend as 'auto' | ConcreteBackend), { threads: config.threads, device: config.device, cudaIndex: env?.localRank });
+  const dp = env ? DataParallel.join(env, config.dist, { device: backend.detail.device === 'cuda' ? 'cuda' : 'cpu', syncBatchNorm: false }) : null;
   const shape: [number, number, number] = [o.size, o.size, o.channels];
   const model = buildModel(config, { height: o.size, width: o.size, channels: o.channels, numClasses: o.classes });
   const params = paramGroups(model, config.train.no_decay);
   const optimizer = new Optimizer(config.train, params);
-  const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0);
+  let reduceS = 0;
+  const reduce: GradientReducer | undefined = dp
+    ? (grads, figures) => {
+        const t0 = performance.now();
+        const out = dp.reduceStep(grads, figures);
+        out.dataSync(); // the allreduce has completed
+        reduceS += (performance.now() - t0) / 1000;
+        return out;
+      }
+    : undefined;
+  dp?.broadcastWeights(model.weights.map((w) => w.read() as tf.Variable));
+  const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), shape, 0, reduce);
   const rng = new Rng(0);
   const x = new Float32Array(o.batch * o.size * o.size * o.channels);
   for (let i = 0; i < x.length; i++) x[i] = rng.normal();
   const y = new Int32Array(o.batch);
   for (let i = 0; i < y.length; i++) y[i] = rng.int(o.classes);
-  const trainS = timed(() => step(x, y, o.batch, 0.01), o.warmup, o.steps);
+  const reduceTimes: number[] = [];
+  const trainS = timed(
+    () => {
+      reduceS = 0;
+      step(x, y, o.batch, 0.01);
+      reduceTimes.push(reduceS);
+    },
+    o.warmup,
+    o.steps,
+  );
+  const world = dp?.worldSize ?? 1;
   const xt = tf.tensor4d(x, [o.batch, ...shape]);
   const inferS = timed(
     () => {
@@ -108,10 +141,12 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string): Pr
     classes: o.classes,
     params: countTrainable(model),
     train_step_s: +trainS.toFixed(5),
-    train_img_per_s: +(o.batch / trainS).toFixed(2),
+    train_img_per_s: +((world * o.batch) / trainS).toFixed(2),
     infer_step_s: +inferS.toFixed(5),
-    infer_img_per_s: +(o.batch / inferS).toFixed(2),
+    infer_img_per_s: +((world * o.batch) / inferS).toFixed(2),
+    ...(dp ? { world_size: world, allreduce_s: +median(reduceTimes.slice(o.warmup)).toFixed(5), allreduce_share: +(median(reduceTimes.slice(o.warmup)) / trainS).toFixed(3) } : {}),
   };
+  dp?.leave();
   optimizer.dispose();
   disposeModel(model);
   return result;
@@ -123,17 +158,27 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string): Pr
  * With --all-activations: every registered activation on each --arch, with the ratio to ReLU.
  */
 export async function speedCommand(o: SpeedCliOptions): Promise<void> {
+  if (o.nproc !== undefined && o.nproc > 1) {
+    if (o.allActivations) throw new UserError('--nproc measures one model; drop --all-activations');
+    if (distEnvFrom(process.env)) throw new UserError('--nproc inside a launcher\'s rank (WORLD_SIZE or SLURM_NTASKS is set): drop --nproc');
+    // --threads is per rank here; the launcher splits a total.
+    const perRank = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.nproc));
+    process.exitCode = await launchLocal({ nproc: o.nproc, args: withoutOptions(process.argv.slice(2), [{ long: '--nproc' }, { long: '--threads', short: '-t' }]), threads: perRank * o.nproc });
+    return;
+  }
   if (o.allActivations) {
     await speedAllActivations(o);
     return;
   }
-  const result = await measure(o, o.arch, o.activation);
+  const env = distEnvFrom(process.env);
+  const result = await measure(o, o.arch, o.activation, env);
+  if (env && env.rank !== 0) return; // rank 0 reports
   const trainS = result.train_step_s;
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else
     process.stdout.write(
-      `${o.arch} + ${o.activation} @${o.size} batch ${o.batch} on ${result.backend} (${result.threads} threads): ` +
-        `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n`,
+      `${o.arch} + ${o.activation} @${o.size} batch ${o.batch}${result.world_size ? ` per rank x ${result.world_size} ranks` : ''} on ${result.backend} (${result.threads} threads${result.world_size ? ' each' : ''}): ` +
+        `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step${result.allreduce_share !== undefined ? `, allreduce ${(100 * result.allreduce_share).toFixed(1)}%` : ''}), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n`,
     );
 }
 

@@ -39,7 +39,7 @@ export class DataParallel {
     const backend = cfg.backend === 'auto' ? (opts.device === 'cuda' ? 'nccl' : 'gloo') : cfg.backend;
     if (backend === 'nccl' && opts.device !== 'cuda') throw new BackendError(`dist.backend 'nccl' needs the torch backend on CUDA; this run is on the ${opts.device} (use gloo)`);
     try {
-      initProcessGroup({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, backend, timeoutS: cfg.timeout_s });
+      initProcessGroup({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, backend, timeoutS: cfg.timeout_s, agentStore: env.agentStore });
     } catch (e) {
       throw new BackendError(`rank ${env.rank} of ${env.worldSize} (${env.launcher}) could not join the process group at ${env.masterAddr}:${env.masterPort}: ${(e as Error).message}`);
     }

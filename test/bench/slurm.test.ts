@@ -32,6 +32,8 @@ describe('pwlu bench --emit slurm script', () => {
         backend: 'torch',
         throttle: 3,
         sbatch: ['partition=gpu', '--time=24:00:00'],
+        tasksPerCell: 1,
+        gpusPerCell: 0,
       }),
     );
   });
@@ -105,5 +107,26 @@ describe('pwlu bench --emit slurm script', () => {
     expect(code).toBe(130);
     expect(stderr).toContain('got-int');
     expect(existsSync(join(out, 'cells', cells[5]!.name, 'bench-error.txt'))).toBe(false);
+  });
+
+  it('runs a distributed cell as srun tasks (one GPU each), and passes Slurm’s signal on to srun as SIGTERM', () => {
+    const dir = join(tmp, 'ddp');
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    const ddpScript = join(dir, 'bench.sbatch');
+    writeFileSync(
+      ddpScript,
+      renderSlurmScript({ out: dir, config: join(dir, 'base-config.yaml'), bin: '/opt/pwlu/bin/pwlu.js', cells, cellSets, sets: [], backend: null, throttle: null, sbatch: [], tasksPerCell: 2, gpusPerCell: 2 }),
+    );
+    const text = readFileSync(ddpScript, 'utf8');
+    expect(spawnSync('bash', ['-n', ddpScript]).status).toBe(0);
+    expect(text).toContain('#SBATCH --ntasks=2');
+    expect(text).toContain('#SBATCH --gpus-per-task=1');
+    expect(text).toContain('STOP=TERM');
+    // A stand-in srun that prints how it was called.
+    writeFileSync(join(dir, 'bin', 'srun'), '#!/bin/bash\necho "SRUN $*"\n', { mode: 0o755 });
+    const r = spawnSync('bash', [ddpScript], { encoding: 'utf8', env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, SLURM_ARRAY_TASK_ID: '0', PWLU: 'echo PWLU', SLURM_CPUS_PER_TASK: '4' }, timeout: 20_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`SRUN --ntasks=2 --kill-on-bad-exit=1 echo PWLU train --config ${dir}/base-config.yaml --set model.arch=resnet20`);
+    expect(readFileSync(script, 'utf8')).toContain('STOP=INT'); // single-process cells keep SIGINT
   });
 });

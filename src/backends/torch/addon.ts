@@ -106,7 +106,7 @@ export interface TorchAddon {
   /** torch.distributed (native/src/dist.cc): whether c10d is compiled in; absent from addons built before it. */
   distInfo?(): NativeDistInfo;
   /** Present when c10d is compiled in: joins the process group (blocks until every rank has, or the timeout). */
-  distInit?(rank: number, worldSize: number, host: string, port: number, backend: string, timeoutMs: number): void;
+  distInit?(rank: number, worldSize: number, host: string, port: number, backend: string, timeoutMs: number, storeServer: boolean): void;
   /** Emits one output per input: the sum (average: mean) over ranks, in flat buckets of at most bucketBytes. */
   distAllreduce?(ids: number[], average: boolean, bucketBytes: number): void;
   /** Emits one output per input: rank root's values. */

@@ -13,6 +13,8 @@ export interface ProcessGroupInit {
   masterPort: number;
   backend: 'gloo' | 'nccl';
   timeoutS: number;
+  /** The launcher's agent hosts the rendezvous store (torchrun's static rendezvous): every rank connects as a client. */
+  agentStore: boolean;
 }
 
 /** Whether torch.distributed works here (for `pwlu doctor` and a clear refusal of a distributed launch). */
@@ -32,7 +34,7 @@ export function initProcessGroup(o: ProcessGroupInit): void {
   const support = distSupport();
   if (!support.available) throw new Error(`torch.distributed is not available: ${support.reason}`);
   if (!support.backends.includes(o.backend)) throw new Error(`collective backend '${o.backend}' is not in this build (it has ${support.backends.join(', ')})`);
-  loadAddon().distInit!(o.rank, o.worldSize, o.masterAddr, o.masterPort, o.backend, Math.round(o.timeoutS * 1000));
+  loadAddon().distInit!(o.rank, o.worldSize, o.masterAddr, o.masterPort, o.backend, Math.round(o.timeoutS * 1000), o.rank === 0 && !o.agentStore);
 }
 
 /** Waits until every rank reaches this point (within the group's timeout). */
