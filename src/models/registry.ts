@@ -1,6 +1,7 @@
 import { efficientnetB0 } from './efficientnet.js';
 import { mobilenetV2 } from './mobilenet-v2.js';
 import { mobilenetV3Large, mobilenetV3Small } from './mobilenet-v3.js';
+import { plainnet } from './plainnet.js';
 import { resnet18, resnet34, resnet50 } from './resnet.js';
 import { resnet20, resnet56 } from './resnet-cifar.js';
 import type { ModelEntry } from './types.js';
@@ -16,6 +17,7 @@ const ENTRIES: ModelEntry[] = [
   mobilenetV3Large,
   mobilenetV3Small,
   efficientnetB0,
+  plainnet,
 ];
 
 const REGISTRY = new Map<string, ModelEntry>(ENTRIES.map((e) => [e.name, e]));
