@@ -7,8 +7,8 @@ import { buildModel, makeTrainStep, paramGroups, type GradientReducer } from '..
 import { Rng } from '../util/rng.js';
 import { availableParallelism } from 'node:os';
 import { BackendError, UserError } from '../util/errors.js';
-import { distEnvFrom, type DistEnv } from '../dist/env.js';
-import { launchLocal, withoutOptions } from '../dist/launch.js';
+import { distEnvFrom, type DistEnv } from '../distributed/env.js';
+import { launchLocal, withoutOptions } from '../distributed/launch.js';
 import { DataParallel } from '../train/data-parallel.js';
 import { registryChecks, versions } from './common.js';
 import { disposeModel, predict } from '../models/infer.js';

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { destroyProcessGroup, initProcessGroup } from '../backends/torch/dist.js';
 import type { DistConfig } from '../config/schema.js';
 import type { RankShard } from '../data/batches.js';
-import type { DistEnv } from '../dist/env.js';
+import type { DistEnv } from '../distributed/env.js';
 import { allReduce, broadcast, setCollectiveWorld } from '../ops/collectives.js';
 import { BackendError } from '../util/errors.js';
 import type { GradientReducer } from './step.js';

@@ -14,11 +14,9 @@ import { splitBatches } from '../../src/data/batches.js';
 import { loadDataset } from '../../src/data/load.js';
 import type { AnySplit, Dataset } from '../../src/data/types.js';
 import { nativeJpegDecoder } from '../../src/data/stream/native-decoder.js';
-import { createRunDir, RunDir } from '../../src/run/run-dir.js';
-import { train, type TrainOutcome } from '../../src/train/trainer.js';
-import { createLogger } from '../../src/util/log.js';
-import { createProgress } from '../../src/util/progress.js';
+import type { TrainOutcome } from '../../src/train/trainer.js';
 import { tarBuffer, writeImages, type FixtureImage } from '../helpers/fixtures.js';
+import { runTraining as trainIn } from '../helpers/run-training.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -68,22 +66,9 @@ async function epochBatches(split: AnySplit, ds: Dataset, epoch: number, augment
   return out;
 }
 
-async function runTraining(cfg: Config, ds: Dataset, opts: { resumeDir?: string; stopAfter?: number } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
-  const dir = opts.resumeDir ?? join(tmp, `run-${Math.random().toString(36).slice(2)}`);
-  const run = opts.resumeDir ? new RunDir(dir) : createRunDir(dir).run;
-  let steps = 0;
-  const outcome = await train({
-    config: cfg,
-    configHash: 'test',
-    run,
-    log: createLogger({ quiet: true }),
-    progress: createProgress(false),
-    dataset: ds,
-    val: null,
-    resume: Boolean(opts.resumeDir),
-    shouldStop: () => opts.stopAfter !== undefined && steps++ >= opts.stopAfter,
-  });
-  return { outcome, dir };
+/** Trains (or resumes, with resumeDir) in a fresh run directory under tmp. */
+function runTraining(cfg: Config, ds: Dataset, opts: { resumeDir?: string; stopAfter?: number } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
+  return trainIn(cfg, ds, opts.resumeDir ?? join(tmp, `run-${Math.random().toString(36).slice(2)}`), { resume: Boolean(opts.resumeDir), stopAfter: opts.stopAfter });
 }
 
 function pwlu(...args: string[]): { code: number; stdout: string; stderr: string } {

@@ -7,12 +7,11 @@ import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { makeSynthetic } from '../../src/data/synthetic.js';
 import type { Dataset } from '../../src/data/types.js';
 import { Optimizer } from '../../src/train/optimizer.js';
-import { createRunDir, RunDir, trimMetricsToCheckpoint } from '../../src/run/run-dir.js';
+import { RunDir, trimMetricsToCheckpoint } from '../../src/run/run-dir.js';
 import { buildModel, makeTrainStep, paramGroups } from '../../src/train/step.js';
-import { DivergedError, train, type TrainOutcome } from '../../src/train/trainer.js';
-import { createLogger } from '../../src/util/log.js';
-import { createProgress } from '../../src/util/progress.js';
+import { DivergedError, type TrainOutcome } from '../../src/train/trainer.js';
 import { ExitCode } from '../../src/util/errors.js';
+import { runTraining as trainIn } from '../helpers/run-training.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir('pwlu-trainer-');
@@ -33,22 +32,9 @@ function dataset(cfg: Config): Dataset {
   return makeSynthetic(cfg.data.synthetic);
 }
 
-async function runTraining(cfg: Config, opts: { resumeDir?: string; stopAfter?: number; ds?: Dataset } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
-  const dir = opts.resumeDir ?? join(tmp, `run${runCount++}`);
-  const run = opts.resumeDir ? new RunDir(dir) : createRunDir(dir).run;
-  let steps = 0;
-  const outcome = await train({
-    config: cfg,
-    configHash: 'test',
-    run,
-    log: createLogger({ quiet: true }),
-    progress: createProgress(false),
-    dataset: opts.ds ?? dataset(cfg),
-    val: null,
-    resume: Boolean(opts.resumeDir),
-    shouldStop: () => opts.stopAfter !== undefined && steps++ >= opts.stopAfter,
-  });
-  return { outcome, dir };
+/** Trains (or resumes, with resumeDir) in a fresh run directory under tmp. */
+function runTraining(cfg: Config, opts: { resumeDir?: string; stopAfter?: number; ds?: Dataset } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
+  return trainIn(cfg, opts.ds ?? dataset(cfg), opts.resumeDir ?? join(tmp, `run${runCount++}`), { resume: Boolean(opts.resumeDir), stopAfter: opts.stopAfter });
 }
 
 function weights(outcome: TrainOutcome): number[][] {
