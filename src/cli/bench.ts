@@ -11,6 +11,7 @@ import { setupHash } from '../run/run-dir.js';
 import { createBenchDisplay } from '../bench/progress.js';
 import { runBench, spawnLauncher } from '../bench/runner.js';
 import { renderSlurmScript, slurmInstructions } from '../bench/slurm.js';
+import { findConfig } from '../config/find.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { renderReport, reportFromDir, writeReportFiles } from '../report/index.js';
@@ -40,6 +41,9 @@ export interface BenchCliOptions {
 
 const BIN = join(PROJECT_ROOT, 'bin', 'pwlu.js');
 
+/** The base config `pwlu bench` uses without --config: ResNet-20 on Fashion-MNIST, 5 epochs (the committed comparison's recipe). */
+export const DEFAULT_BENCH_CONFIG = join(PROJECT_ROOT, 'configs', 'fashion-mnist', 'resnet20-5ep.yaml');
+
 /** Threads per cell: the cores divided among the concurrent cells (at least one). */
 export function threadsPerJob(jobs: number, cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / Math.max(1, jobs)));
@@ -62,10 +66,10 @@ interface Resolved {
 
 /** Loads the base config, expands the grid and validates every cell's config before anything runs. */
 function resolvePlan(o: BenchCliOptions): Resolved {
-  if (!o.config) throw new UserError('pwlu bench needs --config BASE.yaml (the settings every cell shares)');
+  if (!o.config) process.stderr.write(`pwlu: no --config: using the default bench base ${relative(process.cwd(), DEFAULT_BENCH_CONFIG)}\n`);
   if (o.allActivations && o.activations) throw new UserError('give either --all-activations or --activations, not both');
   if (!(o.seeds >= 1)) throw new UserError(`--seeds must be at least 1 (got ${o.seeds})`);
-  const configPath = resolve(o.config);
+  const configPath = resolve(findConfig(o.config ?? DEFAULT_BENCH_CONFIG));
   const loaded = loadConfig(configPath, o.set, { extraChecks: registryChecks });
   printConfigWarnings('bench', loaded.warnings); // the cells' own loads would repeat them; each cell logs them in its run
   const base = loaded.config;

@@ -157,11 +157,11 @@ export function buildProgram(): Command {
   program
     .command('report')
     .description("Compare the runs under a results folder (a bench's cells or plain run directories): top-1 mean ± std over seeds, Δ vs a baseline with Welch's t-test, the paper's PWLU − Swish, activation parameters, img/s.")
-    .argument('<results_dir>', 'folder searched recursively for run directories')
+    .argument('[results_dir]', 'folder searched recursively for run directories (default: the most recent bench under results/, else results/)')
     .addOption(new Option('-f, --format <format>', 'md (tables), csv (results.csv: one row per run), html (self-contained, with charts), json (default: from --out\'s extension, else md)').choices(['md', 'csv', 'html', 'json']))
     .option('--baseline <activation>', 'activation the deltas are measured against', 'swish')
     .option('-o, --out <file>', 'write to this file instead of stdout')
-    .action(async (dir: string, opts: ReportCliOptions) => {
+    .action(async (dir: string | undefined, opts: ReportCliOptions) => {
       const { reportCommand } = await import('./report.js');
       await reportCommand(dir, opts);
     });

@@ -1,7 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { extname, join, relative, resolve } from 'node:path';
 import { REPORT_FORMATS, renderReport, reportFromDir, writeFileAtomic, type ReportFormat } from '../report/index.js';
 import { UserError } from '../util/errors.js';
+import { BENCH_FILES } from '../run/files.js';
+import { PROJECT_ROOT } from '../util/paths.js';
 
 export interface ReportCliOptions {
   format?: string;
@@ -20,8 +22,23 @@ function formatFor(o: ReportCliOptions): ReportFormat {
   return (REPORT_FORMATS as readonly string[]).includes(ext) ? (ext as ReportFormat) : 'md';
 }
 
+/** Without a folder: the most recently changed bench under results/ (a folder with bench.json), else results/ itself. */
+function defaultResultsDir(): string {
+  const results = join(PROJECT_ROOT, 'results');
+  if (!existsSync(results)) throw new UserError(`no results folder given and ${results} does not exist: train something first, or name a folder`);
+  const benches = readdirSync(results, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(results, e.name, BENCH_FILES.manifest)))
+    .map((e) => join(results, e.name));
+  if (benches.length === 0) return results;
+  return benches.reduce((a, b) => (statSync(join(b, BENCH_FILES.manifest)).mtimeMs > statSync(join(a, BENCH_FILES.manifest)).mtimeMs ? b : a));
+}
+
 /** `pwlu report`: reads every run under a folder and prints (or writes) the comparison in one format. */
-export async function reportCommand(dir: string, o: ReportCliOptions): Promise<void> {
+export async function reportCommand(dir: string | undefined, o: ReportCliOptions): Promise<void> {
+  if (dir === undefined) {
+    dir = defaultResultsDir();
+    process.stderr.write(`pwlu: reporting on ${relative(process.cwd(), dir) || '.'} (${dir.endsWith('results') ? 'every run under results/' : 'the most recent bench'}; give a folder to choose another)\n`);
+  }
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`results folder ${dir} does not exist`);
   const format = formatFor(o);

@@ -138,7 +138,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   let trainer: Trainer | null = null;
   let base: Pick<Summary, 'arch' | 'activation' | 'dataset' | 'seed' | 'epochs' | 'img_size' | 'backend' | 'versions' | 'git_commit' | 'config_hash' | 'distributed'> | null = null;
   try {
-    log.info({ run: run.dir, config_hash: loaded.hash, resume: Boolean(opts.resume), ...(env ? { rank: env.rank, world_size: env.worldSize, launcher: env.launcher } : {}) }, 'run directory');
+    log.info({ run: run.dir, config: loaded.file, config_hash: loaded.hash, resume: Boolean(opts.resume), ...(env ? { rank: env.rank, world_size: env.worldSize, launcher: env.launcher } : {}) }, 'run directory');
     const backend = joined?.backend ?? (await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device }));
     log.info({ backend: backend.name, reason: backend.reason, ...backend.detail, skipped: backend.skipped.map((s) => `${s.name}: ${s.reason}`) }, `backend ${backend.name}`);
     if (dp) log.info({ world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn }, `data-parallel over ${dp.worldSize} ranks (${dp.backend})`);

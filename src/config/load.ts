@@ -4,6 +4,7 @@
  * (or the `--set` entry), the dotted key path, and the offending value. Keys of the old layout (src/config/deprecated.ts)
  * move to their new place with a warning that the caller logs.
  */
+import { findConfig } from './find.js';
 import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
@@ -26,7 +27,7 @@ export interface LoadedConfig {
   config: Config;
   /** First 12 hex chars of sha256 over the canonical JSON of `config`. */
   hash: string;
-  /** The config file as given, or null when only defaults and `--set` were used. */
+  /** The config file used (a bare name resolved under configs/), or null when only defaults and `--set` were used. */
   file: string | null;
   /** One line per deprecated key used (where, old path, new path), for the command to log. */
   warnings: string[];
@@ -65,6 +66,7 @@ export function loadConfig(file: string | null, sets: string[], opts: LoadOption
   let data: Mapping = {};
   let source: Source | null = null;
   if (file !== null) {
+    file = findConfig(file);
     const read = readSource(file);
     data = read.data;
     source = read.source;

@@ -3,6 +3,8 @@
  * by architecture × activation, with mean ± std over seeds, Welch's t-test against a baseline
  * activation, the cost of each activation, and notes for every run that is not a finished result.
  */
+import { basename, isAbsolute, relative } from 'node:path';
+import { PROJECT_ROOT } from '../util/paths.js';
 import { collectRuns, type RunRecord, type RunStatus } from './collect.js';
 import { ACTIVATION_ORDER, ARCH_ORDER, ordered, paperDelta } from './paper.js';
 import { mean, sampleStd, significanceMark, welchTTest } from './stats.js';
@@ -181,5 +183,8 @@ export function buildReport(runs: RunRecord[], opts: { resultsDir: string; basel
 
 /** Reads a results folder and builds its report: the entry point of `pwlu report` and the end of `pwlu bench`. */
 export function reportFromDir(dir: string, baseline = 'swish'): Report {
-  return buildReport(collectRuns(dir), { resultsDir: dir, baseline });
+  // Named relative to the project (results/NAME), so a committed report carries no machine's absolute path.
+  const rel = relative(PROJECT_ROOT, dir);
+  const shown = rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? basename(dir) : rel;
+  return buildReport(collectRuns(dir), { resultsDir: shown, baseline });
 }

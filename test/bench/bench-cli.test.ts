@@ -159,4 +159,20 @@ describe('pwlu bench (CLI)', () => {
     expect(rep.code).toBe(0);
     expect(rep.stdout.trim().split('\n').slice(1).every((l) => l.includes(',missing,'))).toBe(true);
   });
+
+  it('the commands as first typed: a config by name, bench without --config (the default base), report without a folder', () => {
+    const named = pwlu('bench', '--config', 'quickstart.yaml', '--emit', 'slurm', '--out', join(tmp, 'named'));
+    expect(named.code, named.stderr).toBe(0);
+    expect(readFileSync(join(tmp, 'named', 'base-config.yaml'), 'utf8')).toContain('arch: resnet20');
+    const out = join(tmp, 'default-base');
+    const r = pwlu('bench', '--all-activations', '--emit', 'slurm', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/no --config: using the default bench base .*configs\/fashion-mnist\/resnet20-5ep\.yaml/);
+    expect(readFileSync(join(out, 'base-config.yaml'), 'utf8')).toContain('epochs: 5');
+    const missing = pwlu('bench', '--config', 'no-such-config', '--emit', 'slurm', '--out', join(tmp, 'nothing'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/config file no-such-config does not exist, here or under configs\//);
+    const rep = pwlu('report', '--format', 'csv');
+    expect(rep.stderr).toMatch(/reporting on .*results/);
+  });
 });
