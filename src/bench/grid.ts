@@ -1,4 +1,4 @@
-/** The bench grid: architecture × activation × seed, one `pwlu train` run ("cell") each. */
+/** The bench grid: architecture × activation × sweep values × seed, one `pwlu train` run ("cell") each. */
 import { UserError } from '../util/errors.js';
 
 /** One cell of the grid; its run directory is `<out>/cells/<name>`. */
@@ -7,20 +7,71 @@ export interface Cell {
   arch: string;
   activation: string;
   seed: number;
+  /** The cell's `--sweep` values, `key=value` config overrides in the order the sweeps were given (absent: none). */
+  overrides?: string[];
 }
 
-/** The cell's directory name, e.g. resnet20-pwlu-s0 (what `pwlu report` and the slurm script use too). */
-export function cellName(arch: string, activation: string, seed: number): string {
-  return `${arch}-${activation}-s${seed}`;
+/** One `--sweep KEY=V1,V2,…`: a config key path and its values (YAML, as `--set` takes them). */
+export interface Sweep {
+  key: string;
+  values: string[];
+}
+
+/**
+ * The cell's directory name, e.g. resnet20-pwlu-s0, or resnet20-pwlu-n16-realignfalse-s0 with sweeps
+ * (each override as its key's last part and its value); what `pwlu report` and the slurm script use too.
+ */
+export function cellName(arch: string, activation: string, seed: number, overrides: readonly string[] = []): string {
+  const parts = overrides.map((o) => {
+    const eq = o.indexOf('=');
+    const key = o.slice(0, eq).split('.').pop()!;
+    return `${key}${o.slice(eq + 1).replace(/[^A-Za-z0-9.]+/g, '_')}`;
+  });
+  return [arch, activation, ...parts, `s${seed}`].join('-');
+}
+
+/** Parses `--sweep KEY=V1,V2,…` (values comma-separated, at least one; each value a YAML scalar as --set takes it). */
+export function parseSweep(spec: string): Sweep {
+  const eq = spec.indexOf('=');
+  const key = eq > 0 ? spec.slice(0, eq).trim() : '';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(key)) throw new UserError(`--sweep '${spec}': expected KEY=V1,V2,… with a config key path such as activation.pwlu.n`);
+  const values = spec
+    .slice(eq + 1)
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+  if (values.length === 0) throw new UserError(`--sweep '${spec}': give at least one value`);
+  if (new Set(values).size !== values.length) throw new UserError(`--sweep '${spec}': a value is repeated`);
+  return { key, values };
+}
+
+/** Every combination of the sweeps' values, as override lists in sweep order ([[]] without sweeps). */
+export function sweepCombinations(sweeps: readonly Sweep[]): string[][] {
+  const keys = sweeps.map((s) => s.key);
+  const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (dup) throw new UserError(`--sweep ${dup} is given twice; list all its values in one --sweep`);
+  return sweeps.reduce<string[][]>((acc, s) => acc.flatMap((combo) => s.values.map((v) => [...combo, `${s.key}=${v}`])), [[]]);
 }
 
 /**
  * Expands the grid seed-major (every arch × activation for the first seed, then the next seed), so a
  * bench stopped half-way has complete comparisons for its first seeds rather than all seeds of a few cells.
  */
-export function expandGrid(archs: readonly string[], activations: readonly string[], seeds: readonly number[]): Cell[] {
+export function expandGrid(archs: readonly string[], activations: readonly string[], seeds: readonly number[], sweeps: readonly Sweep[] = []): Cell[] {
+  const combos = sweepCombinations(sweeps);
   const cells: Cell[] = [];
-  for (const seed of seeds) for (const arch of archs) for (const activation of activations) cells.push({ name: cellName(arch, activation, seed), arch, activation, seed });
+  for (const seed of seeds) {
+    for (const arch of archs) {
+      for (const activation of activations) {
+        for (const overrides of combos) {
+          cells.push({ name: cellName(arch, activation, seed, overrides), arch, activation, seed, ...(overrides.length > 0 ? { overrides } : {}) });
+        }
+      }
+    }
+  }
+  const names = cells.map((c) => c.name);
+  const clash = names.find((n, i) => names.indexOf(n) !== i);
+  if (clash) throw new UserError(`two sweep cells would share the directory ${clash}: their values differ only in characters a folder name cannot keep`);
   return cells;
 }
 
@@ -46,5 +97,5 @@ export function seedList(baseSeed: number, count: number): number[] {
  * activation's options have their own section, so the base config's (e.g. `activation.pwlu.n`) apply to its cells.
  */
 export function cellSets(cell: Cell): string[] {
-  return [`model.arch=${cell.arch}`, `activation.name=${cell.activation}`, `seed=${cell.seed}`];
+  return [`model.arch=${cell.arch}`, `activation.name=${cell.activation}`, `seed=${cell.seed}`, ...(cell.overrides ?? [])];
 }

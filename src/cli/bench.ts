@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { activationNames } from '../activations/registry.js';
-import { cellSets, expandGrid, parseList, seedList, type Cell } from '../bench/grid.js';
+import { cellSets, expandGrid, parseList, parseSweep, seedList, type Cell } from '../bench/grid.js';
 import { mergeCells } from '../bench/manifest.js';
 import { readManifest, writeManifest, type BenchManifest } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES } from '../run/files.js';
@@ -31,6 +31,8 @@ export interface BenchCliOptions {
   backend?: string;
   emit?: string;
   sbatch: string[];
+  /** `KEY=V1,V2,…` per --sweep: the grid takes every combination of their values. */
+  sweep: string[];
   /** --emit slurm: ranks per cell (each cell one data-parallel run, srun inside the array task). */
   tasksPerCell?: number;
   /** --emit slurm: GPUs per cell, one per rank. */
@@ -76,18 +78,16 @@ function resolvePlan(o: BenchCliOptions): Resolved {
   const archs = o.archs ? parseList('--archs', o.archs) : [base.model.arch];
   const activations = o.allActivations ? activationNames() : o.activations ? parseList('--activations', o.activations) : [base.activation.name];
   const seeds = seedList(base.seed, o.seeds);
-  const cells = expandGrid(archs, activations, seeds);
-  // Every arch × activation must make a valid config (the seed does not change validity).
+  const sweeps = o.sweep.map(parseSweep);
+  const cells = expandGrid(archs, activations, seeds, sweeps);
+  // Every arch × activation × sweep combination must make a valid config (the seed does not change validity).
   const problems: string[] = [];
-  for (const arch of archs) {
-    for (const act of activations) {
-      const probe: Cell = { name: '', arch, activation: act, seed: base.seed };
-      try {
-        loadConfig(configPath, [...o.set, ...cellSets(probe)], { extraChecks: registryChecks });
-      } catch (e) {
-        if (!(e instanceof UserError)) throw e;
-        problems.push(`cell ${arch} × ${act}:\n  ${e.message.split('\n').join('\n  ')}`);
-      }
+  for (const probe of cells.filter((c) => c.seed === seeds[0])) {
+    try {
+      loadConfig(configPath, [...o.set, ...cellSets(probe)], { extraChecks: registryChecks });
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      problems.push(`cell ${[probe.arch, probe.activation, ...(probe.overrides ?? [])].join(' × ')}:\n  ${e.message.split('\n').join('\n  ')}`);
     }
   }
   if (problems.length) throw new UserError(problems.join('\n'));
@@ -221,7 +221,8 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
     const flags = ['--json', '--threads', String(threads), ...(o.backend ? ['--backend', o.backend] : [])];
     const display = createBenchDisplay();
     const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
-    display.note(`grid of ${n(r.archs.length, 'arch')} × ${n(r.activations.length, 'activation')} × ${n(r.seeds.length, 'seed')} in ${relative(process.cwd(), r.out) || '.'}; ${n(jobs, 'job')} × ${n(threads, 'thread')} each`);
+    const swept = o.sweep.map(parseSweep).map((sw) => ` × ${sw.values.length} ${sw.key}`).join('');
+    display.note(`grid of ${n(r.archs.length, 'arch')} × ${n(r.activations.length, 'activation')}${swept} × ${n(r.seeds.length, 'seed')} in ${relative(process.cwd(), r.out) || '.'}; ${n(jobs, 'job')} × ${n(threads, 'thread')} each`);
     const outcome = await runBench(
       {
         out: r.out,

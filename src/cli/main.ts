@@ -145,13 +145,14 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--emit <kind>', "write a job script instead of running: 'slurm' (an sbatch job array, one task per cell) into --out")
     .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect)
+    .option('--sweep <key=v1,v2>', 'sweep a config key over values (repeatable; the grid takes every combination), e.g. --sweep activation.pwlu.n=4,8,16,32 --sweep activation.pwlu.realign=true,false', collect)
     .option('--tasks-per-cell <n>', 'with --emit slurm: each cell is one data-parallel run over n ranks (srun inside the array task; train.batch is per rank)', (v) => parseIntArg('--tasks-per-cell', v))
     .option('--gpus-per-cell <n>', 'with --emit slurm: GPUs per cell, one rank per GPU (--gpus-per-task=1; implies --tasks-per-cell n)', (v) => parseIntArg('--gpus-per-cell', v))
     .option('--baseline <activation>', 'activation the table compares against', 'swish')
     .option('--json', 'print the final report as JSON instead of the Markdown table', false)
-    .action(async (opts: Partial<Pick<BenchCliOptions, 'set' | 'sbatch'>> & Omit<BenchCliOptions, 'set' | 'sbatch'>) => {
+    .action(async (opts: Partial<Pick<BenchCliOptions, 'set' | 'sbatch' | 'sweep'>> & Omit<BenchCliOptions, 'set' | 'sbatch' | 'sweep'>) => {
       const { benchCommand } = await import('./bench.js');
-      await benchCommand({ ...opts, set: opts.set ?? [], sbatch: opts.sbatch ?? [] });
+      await benchCommand({ ...opts, set: opts.set ?? [], sbatch: opts.sbatch ?? [], sweep: opts.sweep ?? [] });
     });
 
   program

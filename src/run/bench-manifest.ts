@@ -28,6 +28,8 @@ export interface ManifestCell {
   arch: string;
   activation: string;
   seed: number;
+  /** The cell's --sweep overrides (`key=value`), when the grid has sweeps. */
+  overrides?: string[];
   /** Relative to the bench folder. */
   dir: string;
   status: ManifestStatus;

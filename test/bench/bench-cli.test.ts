@@ -113,6 +113,35 @@ describe('pwlu bench (CLI)', () => {
     expect(changed.stderr).toMatch(/another base config/);
   }, 180_000);
 
+  it('a sweep resumes after kill -9 like any grid: each cell keeps its overrides', async () => {
+    const out = join(tmp, 'sweep');
+    const args = [BIN, 'bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.n=4,8', '--out', out];
+    const first = join(out, 'cells', 'resnet20-pwlu-n4-s0');
+    const bench = spawn(process.execPath, args, { cwd: tmp, detached: true, stdio: 'ignore' });
+    const closed = new Promise<void>((res) => bench.on('close', () => res()));
+    const deadline = Date.now() + 90_000;
+    while (!existsSync(join(first, 'checkpoint-last.ckpt')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    process.kill(-bench.pid!, 'SIGKILL');
+    await closed;
+    expect(existsSync(join(first, 'summary.json'))).toBe(false);
+    const again = pwlu(...args.slice(1));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/× 2 activation\.pwlu\.n × /);
+    for (const n of [4, 8]) {
+      const dir = join(out, 'cells', `resnet20-pwlu-n${n}-s0`);
+      expect((JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { status: string }).status).toBe('finished');
+      expect(epochLines(dir)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
+      const saved = parseYaml(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { activation: { pwlu: { n: number } } };
+      expect(saved.activation.pwlu.n).toBe(n);
+    }
+    const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; overrides: string[]; attempts: { mode: string }[] }[] };
+    expect(manifest.cells.map((c) => [c.name, c.overrides])).toEqual([
+      ['resnet20-pwlu-n4-s0', ['activation.pwlu.n=4']],
+      ['resnet20-pwlu-n8-s0', ['activation.pwlu.n=8']],
+    ]);
+    expect(manifest.cells[0]!.attempts.map((a) => a.mode)).toEqual(['new', 'resume']);
+  }, 180_000);
+
   it('records a failed cell (stderr tail in bench-error.txt), goes on, and exits with its code', () => {
     const fm = join(tmp, 'fm');
     mkdirSync(fm);

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { archiveBenchError, inspectCell, moveAside } from '../../src/bench/cells.js';
-import { cellName, cellSets, expandGrid, parseList, seedList } from '../../src/bench/grid.js';
+import { cellName, cellSets, expandGrid, parseList, parseSweep, seedList } from '../../src/bench/grid.js';
 import { mergeCells } from '../../src/bench/manifest.js';
 import { EtaEstimator, formatDuration } from '../../src/bench/progress.js';
 import { threadsPerJob } from '../../src/cli/bench.js';
@@ -30,6 +30,36 @@ describe('bench grid', () => {
     ]);
     expect(cellName('mobilenet_v2', 'swish', 3)).toBe('mobilenet_v2-swish-s3');
     expect(seedList(5, 3)).toEqual([5, 6, 7]);
+  });
+
+  it('sweeps: every combination of the values per arch × activation × seed, named by key and value, set on the cell', () => {
+    const sweeps = [parseSweep('activation.pwlu.n=4,16'), parseSweep('activation.pwlu.realign= true ,false')];
+    const cells = expandGrid(['resnet20'], ['pwlu'], [0, 1], sweeps);
+    expect(cells.map((c) => c.name)).toEqual([
+      'resnet20-pwlu-n4-realigntrue-s0',
+      'resnet20-pwlu-n4-realignfalse-s0',
+      'resnet20-pwlu-n16-realigntrue-s0',
+      'resnet20-pwlu-n16-realignfalse-s0',
+      'resnet20-pwlu-n4-realigntrue-s1',
+      'resnet20-pwlu-n4-realignfalse-s1',
+      'resnet20-pwlu-n16-realigntrue-s1',
+      'resnet20-pwlu-n16-realignfalse-s1',
+    ]);
+    expect(cellSets(cells[1]!)).toEqual(['model.arch=resnet20', 'activation.name=pwlu', 'seed=0', 'activation.pwlu.n=4', 'activation.pwlu.realign=false']);
+    // The overrides reach the cell's config, and bench.json records them.
+    const cfg = loadConfig(null, cellSets(cells[1]!), { extraChecks: registryChecks }).config;
+    expect([cfg.activation.pwlu?.n, cfg.activation.pwlu?.realign]).toEqual([4, false]);
+    expect(mergeCells(cells, null)[1]).toMatchObject({ name: 'resnet20-pwlu-n4-realignfalse-s0', overrides: ['activation.pwlu.n=4', 'activation.pwlu.realign=false'] });
+    expect(cellName('resnet20', 'pwlu', 0, ['train.lr=0.05', 'data.augment.flip=auto'])).toBe('resnet20-pwlu-lr0.05-flipauto-s0');
+    expect(expandGrid(['a'], ['b'], [0]).map((c) => c.overrides)).toEqual([undefined]);
+  });
+
+  it('rejects malformed, empty, repeated and clashing sweeps', () => {
+    expect(() => parseSweep('n=')).toThrow(/at least one value/);
+    expect(() => parseSweep('=1,2')).toThrow(/KEY=V1,V2/);
+    expect(() => parseSweep('activation.pwlu.n=4,4')).toThrow(/repeated/);
+    expect(() => expandGrid(['a'], ['b'], [0], [parseSweep('x.n=1'), parseSweep('x.n=2')])).toThrow(/given twice/);
+    expect(() => expandGrid(['a'], ['b'], [0], [parseSweep('x.tag=a b,a_b')])).toThrow(/share the directory a-b-taga_b-s0/);
   });
 
   it('parses comma lists, dropping blanks and repeats, and rejects bad names', () => {
