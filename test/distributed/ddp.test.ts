@@ -172,6 +172,15 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
     expect(wasm.stderr).toMatch(/needs the torch backend/);
   });
 
+  it('an unreachable master is exit 3 after dist.timeout_s, naming the address', async () => {
+    const port = String(await freePort()); // nothing listens there
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--set', 'dist.timeout_s=2', '--out', 'orphan'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port } });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`rank 1 of 2 \\(torchrun\\) could not join the process group at 127\\.0\\.0\\.1:${port}`));
+    expect((performance.now() - t0) / 1000).toBeLessThan(30);
+  }, 60_000);
+
   // Debian's torchrun (torch 1.13 on Python 3.11) fails to parse its default --redirects 0; any single stream works.
   const torchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { encoding: 'utf8' });
   if (torchrun.status !== 0) console.warn('[torchrun test] skipped: /usr/bin/python3 has no torch.distributed.run (apt-get install python3-torch)');
