@@ -123,10 +123,17 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   let joined: { backend: BackendChoice; dp: DataParallel } | null = null;
   let run: RunDir;
   if (env) {
-    joined = await joinGroup(env, config);
-    const dir = joined.dp.broadcastString(opened.run?.dir ?? null);
-    if (dir === null) throw new BackendError('rank 0 did not open a run directory');
-    run = opened.run ?? openRunDir(dir);
+    try {
+      joined = await joinGroup(env, config);
+      const dir = joined.dp.broadcastString(opened.run?.dir ?? null);
+      if (dir === null) throw new BackendError('rank 0 did not open a run directory');
+      run = opened.run ?? openRunDir(dir);
+    } catch (e) {
+      // Nothing trained: leave the run directory unlocked for the next attempt.
+      joined?.dp.leave();
+      lock?.release();
+      throw e;
+    }
   } else {
     run = opened.run!;
   }

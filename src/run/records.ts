@@ -15,9 +15,9 @@ export interface EpochRecord {
   val_top5?: number | null;
   seconds: number;
   img_per_s: number;
-  /** Streamed datasets: seconds the training step waited for the input pipeline this epoch. */
+  /** Streamed datasets: seconds the training step waited for the input pipeline this epoch (rank 0's, in a data-parallel run). */
   data_wait_s?: number;
-  /** Streamed datasets: training images skipped this epoch because they could not be read or decoded. */
+  /** Streamed datasets: training images skipped this epoch because they could not be read or decoded (rank 0's share, in a data-parallel run). */
   skipped_images?: number;
   /** Streamed datasets, evaluated epochs: test (and val) images skipped by the evaluation, which counted the rest. */
   eval_skipped_images?: number;
