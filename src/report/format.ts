@@ -2,6 +2,7 @@
 import type { RunRecord } from './collect.js';
 import { TEST_NOTE, type CellStats, type Delta, type Report, type SetupTable } from './model.js';
 import { PAPER_CITATION } from './paper.js';
+import type { LayerShapes } from './shapes.js';
 
 /** The columns of results.csv, timm style, then what says whether the row is a result at all. */
 export const CSV_COLUMNS = [
@@ -82,6 +83,18 @@ export function fmtCost(c: CellStats): string {
   return `${params} · ${speed}${ratio}`;
 }
 
+/** What the shape columns mean (the definitions are in src/report/shapes.ts). */
+export const SHAPE_NOTE =
+  'Learned shapes: mean slope of the learned PWLU left and right of 0 inside its bounds (ReLU: 0 and 1, a V: negative and positive), ' +
+  'R² of a straight line through its breakpoints (1 = linear), and 1 − net change / total variation (0 = monotonic, near 1 = V-like); ' +
+  'channel-wise units averaged over channels. The paper reports near-linear shapes in shallow layers and V-like ones in deep layers.';
+
+/** One depth row of the learned-shape table: each number as mean ± std over seeds. */
+export function shapeRow(l: LayerShapes): string[] {
+  const v = (k: keyof LayerShapes['mean']) => (l.std ? `${fmt(l.mean[k])} ± ${fmt(l.std[k])}` : fmt(l.mean[k]));
+  return [String(l.depth + 1), l.layer, v('slope_left'), v('slope_right'), v('linearity'), v('non_monotonic'), String(l.n)];
+}
+
 function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -117,7 +130,11 @@ export function renderMarkdown(r: Report): string {
     out.push('', 'Cost: parameters the activation adds · training img/s (ratio to ReLU on the same architecture)', '');
     const costRows = t.archs.map((arch) => [arch, ...t.activations.map((act) => (cell(arch, act) ? fmtCost(cell(arch, act)!) : ''))]);
     out.push(mdTable(['arch', ...t.activations], costRows));
-    const notes = [TEST_NOTE, ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
+    for (const s of t.shapes) {
+      out.push('', `Learned PWLU shapes by depth, ${s.arch} + ${s.activation} (mean ± std over seeds):`, '');
+      out.push(mdTable(['depth', 'layer', 'slope left of 0', 'slope right of 0', 'linearity (R²)', 'non-monotonic', 'n'], s.layers.map(shapeRow)));
+    }
+    const notes = [TEST_NOTE, ...(t.shapes.length ? [SHAPE_NOTE] : []), ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
     out.push('', ...notes.map((n, i) => `${i + 1}. ${n}`));
   }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));

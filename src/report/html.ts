@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunRecord } from './collect.js';
-import { fmt, fmtCost, fmtDelta, fmtTop1, flagged, showsPaperColumns, signed, tableTitle } from './format.js';
+import { fmt, fmtCost, fmtDelta, fmtTop1, flagged, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
 import { TEST_NOTE, type Report, type SetupTable } from './model.js';
 import { PAPER_CITATION } from './paper.js';
 
@@ -64,6 +64,8 @@ interface ChartData {
   bars: { act: string; mean: (number | null)[]; std: (number | null)[]; n: number[] }[];
   curves: { arch: string; runs: { act: string; seed: number; status: string; top1: [number, number][]; loss: [number, number][] }[] }[];
   shapes: { arch: string; activation: string; run: string; seed: number; epoch: number | null; layers: ShapeLayer[] }[];
+  /** The learned-shape numbers by depth (pooled over seeds), one chart per arch × activation. */
+  depth: { arch: string; activation: string; layers: string[]; series: { key: string; mean: number[]; std: (number | null)[] }[] }[];
 }
 
 interface ShapeLayer {
@@ -140,6 +142,12 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
         })),
     })),
     shapes,
+    depth: t.shapes.map((s) => ({
+      arch: s.arch,
+      activation: s.activation,
+      layers: s.layers.map((l) => l.layer),
+      series: (['slope_left', 'slope_right', 'linearity', 'non_monotonic'] as const).map((key) => ({ key, mean: s.layers.map((l) => l.mean[key]), std: s.layers.map((l) => l.std?.[key] ?? null) })),
+    })),
   };
 }
 
@@ -280,6 +288,12 @@ const SCRIPT = `
         });
       });
     });
+    T.depth.forEach(function (D, k) {
+      var c = document.getElementById('depth-' + T.id + '-' + k);
+      if (!c) return;
+      var colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759'];
+      new Chart(c, { type: 'line', data: { labels: D.layers.map(function (l, i) { return i + 1; }), datasets: D.series.map(function (s, i) { return { label: s.key.replace('_', ' '), data: s.mean, errors: s.std, borderColor: colors[i], backgroundColor: colors[i], pointRadius: 2, tension: 0 }; }) }, options: { plugins: { title: { display: true, text: D.arch + ' + ' + D.activation + ': learned shape by depth (mean over seeds; bars: std)' }, tooltip: { callbacks: { title: function (items) { return D.layers[items[0].dataIndex]; } } } }, scales: { x: { title: { display: true, text: 'depth (PWLU layer)' } } } }, plugins: [errorBars] });
+    });
     T.shapes.forEach(function (S, k) {
       S.layers.forEach(function (L, li) {
         var c = document.getElementById('shape-' + T.id + '-' + k + '-' + li);
@@ -297,6 +311,18 @@ const SCRIPT = `
   });
 })();
 `;
+
+function depthHtml(t: SetupTable, data: ChartData): string {
+  if (t.shapes.length === 0) return '';
+  const parts = ['<h3>Learned PWLU shapes by depth</h3>', `<p class="meta">${escapeHtml(SHAPE_NOTE)}</p>`];
+  t.shapes.forEach((s, k) => {
+    const head = ['depth', 'layer', 'slope left of 0', 'slope right of 0', 'linearity (R²)', 'non-monotonic', 'n'];
+    const rows = s.layers.map((l) => `<tr>${shapeRow(l).map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('');
+    parts.push(`<div class="card"><div class="chart wide"><canvas id="depth-${data.id}-${k}"></canvas></div></div>`);
+    parts.push(`<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows}</table>`);
+  });
+  return parts.join('\n');
+}
 
 function shapesHtml(data: ChartData): string {
   if (data.shapes.length === 0) return '';
@@ -345,6 +371,7 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
         body.push(`<div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-top1"></canvas></div></div><div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-loss"></canvas></div></div>`);
       });
       body.push('</div>');
+      body.push(depthHtml(t, d));
       body.push(shapesHtml(d));
     }
     body.push('</section>');

@@ -7,6 +7,7 @@ import { basename, isAbsolute, relative } from 'node:path';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { collectRuns, type RunRecord, type RunStatus } from './collect.js';
 import { ACTIVATION_ORDER, ARCH_ORDER, ordered, paperDelta } from './paper.js';
+import { shapesByDepth, type LayerShapes } from './shapes.js';
 import { mean, sampleStd, significanceMark, welchTTest } from './stats.js';
 
 /** The method footnote every format prints with the deltas. */
@@ -53,6 +54,8 @@ export interface SetupTable {
   cells: CellStats[];
   /** PWLU − Swish per architecture: ours (with the test) and the paper's. */
   pwlu_vs_swish: { arch: string; ours: Delta | null; paper: number | null }[];
+  /** Learned PWLU shapes by depth per arch × activation, pooled over finished seeds (src/report/shapes.ts). */
+  shapes: { arch: string; activation: string; layers: LayerShapes[] }[];
   notes: string[];
 }
 
@@ -150,10 +153,13 @@ function buildTable(runs: RunRecord[], baseline: string): SetupTable {
     const s = finished(arch, 'swish').map((r) => r.top1!);
     return { arch, ours: delta(p, s), paper: paperDelta(arch) };
   });
+  const shapes = archs.flatMap((arch) =>
+    activations.map((activation) => ({ arch, activation, layers: shapesByDepth(finished(arch, activation)) })).filter((s) => s.layers.length > 0),
+  );
   const first = runs.find((r) => r.status !== 'missing') ?? runs[0]!;
   const epochs = runs.map((r) => r.epochs).find((e): e is number => e !== null) ?? null;
   const imgSize = runs.map((r) => r.img_size).find((e): e is number => e !== null) ?? null;
-  return { setup: first.setup, dataset: first.dataset, epochs, img_size: imgSize, archs, activations, cells, pwlu_vs_swish: pwluVsSwish, notes };
+  return { setup: first.setup, dataset: first.dataset, epochs, img_size: imgSize, archs, activations, cells, pwlu_vs_swish: pwluVsSwish, shapes, notes };
 }
 
 /** Builds the report from records (already collected), grouping them by setup. */

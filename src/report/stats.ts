@@ -3,7 +3,9 @@
  * Welch's unequal-variance t-test; the Student-t distribution is jStat's (a statistics library, not
  * hand-written code), checked against SciPy's values in test/report/stats.test.ts.
  */
-import { jStat } from 'jstat';
+import jstat from 'jstat';
+
+const { jStat } = jstat;
 
 /** Arithmetic mean; NaN for an empty sample, so a missing value never looks like a zero. */
 export function mean(xs: readonly number[]): number {

@@ -103,6 +103,10 @@ describe('pwlu report', () => {
     expect(md).toContain('| arch | relu | swish | pwlu | PWLU − Swish (ours) | PWLU − Swish (paper) |');
     expect(md).toMatch(/\| resnet18 \| 70\.20 ± 0\.10 \(n=3\) −0\.50\* \| 70\.70 ± 0\.20 \(n=3\) base \| 71\.63 ± 0\.15 \(n=3\) \+0\.93\*\* † \| \+0\.93\*\* \| \+0\.90 \|/);
     expect(md).toContain("Welch's two-sided t-test");
+    // The fake PWLU layers' shape (heights 0.2, 0.1, 0, 1.2, 2 on -2..2): slopes -0.1 and 1.0, pooled over seeds.
+    expect(md).toMatch(/Learned PWLU shapes by depth, resnet18 \+ pwlu/);
+    expect(md).toMatch(/\| 1 \| layer0\.act \| -0\.10 ± 0\.00 \| 1\.00 ± 0\.00 \|/);
+    expect(md).toContain('V-like ones in deep layers');
     expect(md).toMatch(/resnet18 · pwlu: seed 3 interrupted at epoch 2\/4 — not counted/);
     expect(md).toMatch(/resnet20 · pwlu: seed 1 failed.*cifar10 not found/);
     expect(md).toMatch(/resnet20 · relu: seed 0 never started; seed 1 diverged/);
@@ -143,6 +147,7 @@ describe('pwlu report', () => {
     expect(html).toContain('<canvas id="bars-0">');
     expect(html).toMatch(/<canvas id="curve-\d-\d-top1">/);
     expect((html.match(/<canvas id="shape-/g) ?? []).length).toBe(3);
+    expect(html).toMatch(/<canvas id="depth-\d-0">/);
     expect(html).toContain('badge missing');
     expect(html).toContain('badge superseded');
     const data = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!;
