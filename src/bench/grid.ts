@@ -45,20 +45,37 @@ export function parseSweep(spec: string): Sweep {
   return { key, values };
 }
 
-/** Every combination of the sweeps' values, as override lists in sweep order ([[]] without sweeps). */
-export function sweepCombinations(sweeps: readonly Sweep[]): string[][] {
+/** Whether a sweep value is what the base config already has (`key=value`): such a value is no override. */
+export type IsBaseValue = (override: string) => boolean;
+
+/**
+ * Every combination of the sweeps' values, as override lists in sweep order ([[]] without sweeps). A value
+ * equal to the base config's is left out of its combination, so the base config is one cell however many
+ * sweeps include its values: `--sweep n=4,16` then `--sweep realign=true,false` into one folder (base n=16,
+ * realign=true) runs the base cell once, and the folder grows into a one-factor-at-a-time ablation.
+ */
+export function sweepCombinations(sweeps: readonly Sweep[], isBase: IsBaseValue = () => false): string[][] {
   const keys = sweeps.map((s) => s.key);
   const dup = keys.find((k, i) => keys.indexOf(k) !== i);
   if (dup) throw new UserError(`--sweep ${dup} is given twice; list all its values in one --sweep`);
-  return sweeps.reduce<string[][]>((acc, s) => acc.flatMap((combo) => s.values.map((v) => [...combo, `${s.key}=${v}`])), [[]]);
+  return sweeps.reduce<string[][]>(
+    (acc, s) =>
+      acc.flatMap((combo) =>
+        s.values.map((v) => {
+          const o = `${s.key}=${v}`;
+          return isBase(o) ? combo : [...combo, o];
+        }),
+      ),
+    [[]],
+  );
 }
 
 /**
  * Expands the grid seed-major (every arch × activation for the first seed, then the next seed), so a
  * bench stopped half-way has complete comparisons for its first seeds rather than all seeds of a few cells.
  */
-export function expandGrid(archs: readonly string[], activations: readonly string[], seeds: readonly number[], sweeps: readonly Sweep[] = []): Cell[] {
-  const combos = sweepCombinations(sweeps);
+export function expandGrid(archs: readonly string[], activations: readonly string[], seeds: readonly number[], sweeps: readonly Sweep[] = [], isBase?: IsBaseValue): Cell[] {
+  const combos = sweepCombinations(sweeps, isBase);
   const cells: Cell[] = [];
   for (const seed of seeds) {
     for (const arch of archs) {

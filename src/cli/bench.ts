@@ -1,10 +1,11 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { activationNames } from '../activations/registry.js';
 import { cellSets, expandGrid, parseList, parseSweep, seedList, type Cell } from '../bench/grid.js';
 import { mergeCells } from '../bench/manifest.js';
-import { readManifest, writeManifest, type BenchManifest } from '../run/bench-manifest.js';
+import { readManifest, sweptKeys, writeManifest, type BenchManifest } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES } from '../run/files.js';
 import { acquireLock, commandLine, processAlive } from '../run/lock.js';
 import { setupHash } from '../run/run-dir.js';
@@ -66,6 +67,13 @@ interface Resolved {
   out: string;
 }
 
+/** The value at a dotted key path of a resolved config (undefined where there is none). */
+function valueAt(config: Config, path: string[]): unknown {
+  let v: unknown = config;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
 /** Loads the base config, expands the grid and validates every cell's config before anything runs. */
 function resolvePlan(o: BenchCliOptions): Resolved {
   if (!o.config) process.stderr.write(`pwlu: no --config: using the default bench base ${relative(process.cwd(), DEFAULT_BENCH_CONFIG)}\n`);
@@ -79,7 +87,16 @@ function resolvePlan(o: BenchCliOptions): Resolved {
   const activations = o.allActivations ? activationNames() : o.activations ? parseList('--activations', o.activations) : [base.activation.name];
   const seeds = seedList(base.seed, o.seeds);
   const sweeps = o.sweep.map(parseSweep);
-  const cells = expandGrid(archs, activations, seeds, sweeps);
+  const cells = expandGrid(archs, activations, seeds, sweeps, (override) => {
+    const key = override.slice(0, override.indexOf('=')).split('.');
+    const before = valueAt(base, key);
+    if (before === undefined) return false; // an old key path: let the cell's own load migrate it
+    try {
+      return isDeepStrictEqual(valueAt(loadConfig(configPath, [...o.set, override]).config, key), before);
+    } catch {
+      return false; // an invalid value: the probe below names it
+    }
+  });
   // Every arch × activation × sweep combination must make a valid config (the seed does not change validity).
   const problems: string[] = [];
   for (const probe of cells.filter((c) => c.seed === seeds[0])) {
@@ -96,16 +113,24 @@ function resolvePlan(o: BenchCliOptions): Resolved {
   return { base, baseHash: loaded.hash, configPath, archs, activations, seeds, cells, out };
 }
 
+/** The folder's invocation history with this one appended (a re-run of the same command is not repeated). */
+function withCommand(previous: BenchManifest | null, command: string[]): string[][] {
+  const history = previous?.commands ?? (previous ? [previous.command] : []);
+  return history.some((c) => isDeepStrictEqual(c, command)) ? history : [...history, command];
+}
+
 function newManifest(r: Resolved, o: BenchCliOptions, previous: BenchManifest | null, jobs: number, threads: number): BenchManifest {
   const now = new Date().toISOString();
+  const cells = mergeCells(r.cells, previous);
   return {
     version: 1,
     created: previous?.created ?? now,
     updated: now,
     command: process.argv.slice(2),
+    commands: withCommand(previous, process.argv.slice(2)),
     base_config: r.configPath,
     base_config_hash: r.baseHash,
-    setup: setupHash(JSON.parse(JSON.stringify(r.base)) as Record<string, unknown>),
+    setup: setupHash(JSON.parse(JSON.stringify(r.base)) as Record<string, unknown>, sweptKeys(cells)),
     dataset: r.base.data.name,
     sets: o.set,
     backend: o.backend ?? null,
@@ -114,7 +139,7 @@ function newManifest(r: Resolved, o: BenchCliOptions, previous: BenchManifest | 
     seeds: r.seeds,
     jobs,
     threads_per_job: threads,
-    cells: mergeCells(r.cells, previous),
+    cells,
   };
 }
 

@@ -47,6 +47,8 @@ export interface BenchManifest {
   updated: string;
   /** The latest invocation's arguments (after `pwlu`). */
   command: string[];
+  /** Every distinct invocation that added cells to this folder, oldest first (e.g. one `--sweep` per factor). */
+  commands?: string[][];
   base_config: string;
   /** Hash of the resolved base config with --set applied (backend, threads and device left out). */
   base_config_hash: string;
@@ -61,6 +63,13 @@ export interface BenchManifest {
   jobs: number;
   threads_per_job: number;
   cells: ManifestCell[];
+}
+
+/** The config key paths a bench's cells override (its sweeps, over every invocation): they vary inside its comparison. */
+export function sweptKeys(cells: readonly { overrides?: readonly string[] }[]): string[] {
+  const keys = new Set<string>();
+  for (const c of cells) for (const o of c.overrides ?? []) if (typeof o === 'string' && o.includes('=')) keys.add(o.slice(0, o.indexOf('=')));
+  return [...keys];
 }
 
 /** Reads bench.json from a bench folder, or null when there is none (or it is unreadable). */

@@ -321,11 +321,17 @@ export function isSearchableDir(parent: string, name: string): boolean {
  * Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). Activation
  * options count where they differ from that activation's defaults: every cell of a bench then shares its setup
  * (each cell's resolved config adds its own activation's defaults), while a bench with other options (e.g.
- * `activation.pwlu.n`) gets its own.
+ * `activation.pwlu.n`) gets its own. `omit`: the dotted key paths a bench sweeps, which vary inside one comparison.
  */
-export function setupHash(config: Json): string {
+export function setupHash(config: Json, omit: readonly string[] = []): string {
   const c = structuredClone(config);
   migrateConfig(c); // runs saved before activations owned their options
+  for (const key of omit) {
+    const path = key.split('.');
+    let parent: unknown = c;
+    for (const k of path.slice(0, -1)) parent = isRecord(parent) ? parent[k] : undefined;
+    if (isRecord(parent)) delete parent[path[path.length - 1]!];
+  }
   const options = changedActivationOptions(c.activation);
   for (const k of ['name', 'seed', 'backend', 'threads', 'device', 'activation']) delete c[k];
   if (Object.keys(options).length > 0) c.activation_options = options;
