@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -79,6 +80,18 @@ BlockCache* block_cache() {
   return c;
 }
 
+// Bytes the tensors asked for (block rounding and cached free blocks not counted) and their peak since
+// the last reset_peak(): what `pwlu speed` reports as a step's peak tensor memory.
+std::atomic<size_t> g_in_use{0};
+std::atomic<size_t> g_peak{0};
+
+void count_alloc(size_t sz) {
+  size_t now = g_in_use.fetch_add(sz, std::memory_order_relaxed) + sz;
+  size_t peak = g_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 size_t block_size(size_t n) {
   size_t s = n + kHeader;
   if (s < kMinCached) return s;
@@ -90,6 +103,7 @@ void release_block(void* p) {
   if (!p) return;
   char* base = static_cast<char*>(p) - kHeader;
   size_t sz = *reinterpret_cast<size_t*>(base);
+  g_in_use.fetch_sub(reinterpret_cast<size_t*>(base)[1], std::memory_order_relaxed);
   if (sz >= kMinCached) {
     BlockCache* c = block_cache();
     std::lock_guard<std::mutex> lock(c->mu);
@@ -127,7 +141,9 @@ struct CachingCPUAllocator final : c10::Allocator {
       if (huge) madvise(base, sz, MADV_HUGEPAGE);  // fewer TLB misses on streaming kernels
 #endif
     }
-    *reinterpret_cast<size_t*>(base) = sz;
+    reinterpret_cast<size_t*>(base)[0] = sz;
+    reinterpret_cast<size_t*>(base)[1] = n;  // the tensor's own bytes: what the peak counts (no rounding)
+    count_alloc(n);
     void* p = static_cast<char*>(base) + kHeader;
     return {p, p, &release_block, c10::Device(c10::DeviceType::CPU)};
   }
@@ -390,7 +406,7 @@ static Napi::Value live(const Napi::CallbackInfo& info) { return Napi::Number::N
 /** relayouts(): how many kernel results were copied into row-major layout (diagnostics). */
 static Napi::Value relayouts(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(g_relayouts)); }
 
-/** allocatorStats(): {enabled, cachedBytes, limitBytes, hits, misses} of the caching CPU allocator. */
+/** allocatorStats(): {enabled, cachedBytes, limitBytes, hits, misses, inUseBytes, peakBytes} of the caching CPU allocator. */
 static Napi::Value allocator_stats(const Napi::CallbackInfo& info) {
   BlockCache* c = block_cache();
   std::lock_guard<std::mutex> lock(c->mu);
@@ -400,7 +416,15 @@ static Napi::Value allocator_stats(const Napi::CallbackInfo& info) {
   o.Set("limitBytes", Napi::Number::New(info.Env(), static_cast<double>(c->limit)));
   o.Set("hits", Napi::Number::New(info.Env(), static_cast<double>(c->hits)));
   o.Set("misses", Napi::Number::New(info.Env(), static_cast<double>(c->misses)));
+  o.Set("inUseBytes", Napi::Number::New(info.Env(), static_cast<double>(g_in_use.load())));
+  o.Set("peakBytes", Napi::Number::New(info.Env(), static_cast<double>(g_peak.load())));
   return o;
+}
+
+/** resetPeak(): starts a new peak at the bytes in use now (a measurement's start). */
+static Napi::Value reset_peak(const Napi::CallbackInfo& info) {
+  g_peak.store(g_in_use.load());
+  return info.Env().Undefined();
 }
 
 /** emptyCache(): returns the allocator's cached free blocks to the system. */
@@ -430,6 +454,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   install_caching_allocator();
   def(env, exports, "allocatorStats", allocator_stats);
   def(env, exports, "emptyCache", empty_cache);
+  def(env, exports, "resetPeak", reset_peak);
   def(env, exports, "init", init);
   def(env, exports, "version", version);
   def(env, exports, "cudaAvailable", cuda_available);

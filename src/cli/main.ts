@@ -148,7 +148,7 @@ export function buildProgram(): Command {
     .option('--sweep <key=v1,v2>', 'sweep a config key over values (repeatable; the grid takes every combination), e.g. --sweep activation.pwlu.n=4,8,16,32 --sweep activation.pwlu.realign=true,false', collect)
     .option('--tasks-per-cell <n>', 'with --emit slurm: each cell is one data-parallel run over n ranks (srun inside the array task; train.batch is per rank)', (v) => parseIntArg('--tasks-per-cell', v))
     .option('--gpus-per-cell <n>', 'with --emit slurm: GPUs per cell, one rank per GPU (--gpus-per-task=1; implies --tasks-per-cell n)', (v) => parseIntArg('--gpus-per-cell', v))
-    .option('--baseline <activation>', 'activation the table compares against', 'swish')
+    .option('--baseline <name>', "what the Δs compare against: an activation, 'base' (a sweep's base-config row) or KEY=VALUE (a swept value, e.g. activation.pwlu.n=16)", 'swish')
     .option('--json', 'print the final report as JSON instead of the Markdown table', false)
     .action(async (opts: Partial<Pick<BenchCliOptions, 'set' | 'sbatch' | 'sweep'>> & Omit<BenchCliOptions, 'set' | 'sbatch' | 'sweep'>) => {
       const { benchCommand } = await import('./bench.js');
@@ -160,7 +160,7 @@ export function buildProgram(): Command {
     .description("Compare the runs under a results folder (a bench's cells or plain run directories): top-1 mean ± std over seeds, Δ vs a baseline with Welch's t-test, the paper's PWLU − Swish, activation parameters, img/s.")
     .argument('[results_dir]', 'folder searched recursively for run directories (default: the most recent bench under results/, else results/)')
     .addOption(new Option('-f, --format <format>', 'md (tables), csv (results.csv: one row per run), html (self-contained, with charts), json (default: from --out\'s extension, else md)').choices(['md', 'csv', 'html', 'json']))
-    .option('--baseline <activation>', 'activation the deltas are measured against', 'swish')
+    .option('--baseline <name>', "what the Δs compare against: an activation (a column), 'base' (the base config's row of a sweep bench) or KEY=VALUE (the row with that swept value, e.g. activation.pwlu.n=16 or pwlu.n=16); a sweep bench without swish runs uses base", 'swish')
     .option('-o, --out <file>', 'write to this file instead of stdout')
     .action(async (dir: string | undefined, opts: ReportCliOptions) => {
       const { reportCommand } = await import('./report.js');

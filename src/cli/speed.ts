@@ -12,6 +12,7 @@ import { launchLocal, withoutOptions } from '../distributed/launch.js';
 import { DataParallel } from '../train/data-parallel.js';
 import { registryChecks, versions } from './common.js';
 import { disposeModel, predict } from '../models/infer.js';
+import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js';
 
 export interface SpeedCliOptions {
   arch: string;
@@ -31,6 +32,13 @@ export interface SpeedCliOptions {
   allActivations?: boolean;
   /** Measure a data-parallel step over this many local ranks (--threads is then per rank). */
   nproc?: number;
+}
+
+const SOURCE_NAMES: Record<TensorBytesSource, string> = { 'torch-allocator': 'the torch addon\'s CPU allocator', tfjs: "tfjs's tensor bookkeeping" };
+
+/** Bytes as MiB with one decimal ('—' when unknown). */
+function mib(bytes: number | null): string {
+  return bytes === null ? '—' : (bytes / 2 ** 20).toFixed(1);
 }
 
 function median(xs: number[]): number {
@@ -69,6 +77,14 @@ interface SpeedResult {
   world_size?: number;
   allreduce_s?: number;
   allreduce_share?: number;
+  /** Peak tensor memory of one training step (forward, backward, update) and of one inference batch, in bytes. */
+  train_peak_bytes: number;
+  infer_peak_bytes: number;
+  /** Where those figures come from: the torch addon's CPU allocator, or tfjs's tensor bookkeeping. */
+  peak_source: TensorBytesSource;
+  /** The process's peak resident set during the training step and the inference batch (null off Linux). */
+  train_peak_rss_bytes: number | null;
+  infer_peak_rss_bytes: number | null;
 }
 
 /** One measurement: a model of `arch` with `activation`, timed for training steps and inference. */
@@ -117,16 +133,16 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string, env
     o.steps,
   );
   const world = dp?.worldSize ?? 1;
+  const device = String(backend.detail.device ?? 'cpu');
+  const trainMem = await measurePeakMemory(() => step(x, y, o.batch, 0.01), device);
   const xt = tf.tensor4d(x, [o.batch, ...shape]);
-  const inferS = timed(
-    () => {
-      const s = tf.tidy(() => tf.sum(predict(model, xt)));
-      s.dataSync();
-      s.dispose();
-    },
-    o.warmup,
-    o.steps,
-  );
+  const infer = () => {
+    const s = tf.tidy(() => tf.sum(predict(model, xt)));
+    s.dataSync();
+    s.dispose();
+  };
+  const inferS = timed(infer, o.warmup, o.steps);
+  const inferMem = await measurePeakMemory(infer, device);
   xt.dispose();
   const threads = typeof backend.detail.threads === 'number' ? backend.detail.threads : 1;
   const result: SpeedResult = {
@@ -144,6 +160,11 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string, env
     train_img_per_s: +((world * o.batch) / trainS).toFixed(2),
     infer_step_s: +inferS.toFixed(5),
     infer_img_per_s: +((world * o.batch) / inferS).toFixed(2),
+    train_peak_bytes: trainMem.tensor_bytes,
+    infer_peak_bytes: inferMem.tensor_bytes,
+    peak_source: trainMem.source,
+    train_peak_rss_bytes: trainMem.rss_bytes,
+    infer_peak_rss_bytes: inferMem.rss_bytes,
     ...(dp ? { world_size: world, allreduce_s: +median(reduceTimes.slice(o.warmup)).toFixed(5), allreduce_share: +(median(reduceTimes.slice(o.warmup)) / trainS).toFixed(3) } : {}),
   };
   dp?.leave();
@@ -178,7 +199,8 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
   else
     process.stdout.write(
       `${o.arch} + ${o.activation} @${o.size} batch ${o.batch}${result.world_size ? ` per rank x ${result.world_size} ranks` : ''} on ${result.backend} (${result.threads} threads${result.world_size ? ' each' : ''}): ` +
-        `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step${result.allreduce_share !== undefined ? `, allreduce ${(100 * result.allreduce_share).toFixed(1)}%` : ''}), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n`,
+        `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step${result.allreduce_share !== undefined ? `, allreduce ${(100 * result.allreduce_share).toFixed(1)}%` : ''}), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n` +
+        `peak memory: train step ${mib(result.train_peak_bytes)} MiB, inference ${mib(result.infer_peak_bytes)} MiB of tensors (${SOURCE_NAMES[result.peak_source]}); process RSS ${mib(result.train_peak_rss_bytes)} / ${mib(result.infer_peak_rss_bytes)} MiB\n`,
     );
 }
 
@@ -200,10 +222,18 @@ async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
     rows.unshift(relu);
     const ratio = (v: number, ref: number) => +(v / ref).toFixed(3);
     if (o.json) {
-      for (const r of rows) process.stdout.write(`${JSON.stringify({ ...r, train_vs_relu: ratio(r.train_img_per_s, relu.train_img_per_s), infer_vs_relu: ratio(r.infer_img_per_s, relu.infer_img_per_s) })}\n`);
+      for (const r of rows) {
+        const vs = {
+          train_vs_relu: ratio(r.train_img_per_s, relu.train_img_per_s),
+          infer_vs_relu: ratio(r.infer_img_per_s, relu.infer_img_per_s),
+          train_peak_vs_relu: ratio(r.train_peak_bytes, relu.train_peak_bytes),
+          infer_peak_vs_relu: ratio(r.infer_peak_bytes, relu.infer_peak_bytes),
+        };
+        process.stdout.write(`${JSON.stringify({ ...r, ...vs })}\n`);
+      }
       continue;
     }
-    const head = ['activation', 'params', 'train img/s', 'vs relu', 'infer img/s', 'vs relu'];
+    const head = ['activation', 'params', 'train img/s', 'vs relu', 'infer img/s', 'vs relu', 'train MiB', 'vs relu', 'infer MiB', 'vs relu', 'RSS MiB'];
     const table = rows.map((r) => [
       r.act,
       r.params.toLocaleString('en-US'),
@@ -211,10 +241,15 @@ async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
       `${ratio(r.train_img_per_s, relu.train_img_per_s).toFixed(2)}x`,
       r.infer_img_per_s.toFixed(1),
       `${ratio(r.infer_img_per_s, relu.infer_img_per_s).toFixed(2)}x`,
+      mib(r.train_peak_bytes),
+      `${ratio(r.train_peak_bytes, relu.train_peak_bytes).toFixed(2)}x`,
+      mib(r.infer_peak_bytes),
+      `${ratio(r.infer_peak_bytes, relu.infer_peak_bytes).toFixed(2)}x`,
+      mib(r.train_peak_rss_bytes),
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-    process.stdout.write(`${arch} @${o.size} batch ${o.batch} on ${relu.backend} (${relu.threads} threads), median of ${o.steps} steps:\n`);
+    process.stdout.write(`${arch} @${o.size} batch ${o.batch} on ${relu.backend} (${relu.threads} threads), median of ${o.steps} steps; peak tensor memory of one step (${SOURCE_NAMES[relu.peak_source]}) and the process's peak RSS in that step:\n`);
     process.stdout.write(`${[line(head), ...table.map(line)].join('\n')}\n\n`);
   }
 }

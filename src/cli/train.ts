@@ -19,6 +19,7 @@ import { gitCommit, registryChecks, versions } from './common.js';
 import type { TrainCliOptions } from './main.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { disposeModel } from '../models/infer.js';
+import { processTensorPeakBytes, rssPeakBytes } from '../backends/memory.js';
 
 function flagSets(opts: TrainCliOptions): string[] {
   const sets = [...opts.set];
@@ -180,6 +181,7 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
     const summary: Summary = {
       ...base,
       ...progressSummary(outcome, run),
+      memory: { peak_tensor_bytes: processTensorPeakBytes(String(backend.detail.device ?? 'cpu')), peak_rss_bytes: rssPeakBytes() },
       status: outcome.status,
       activation_sites: { mode: config.activation.sites, replaced: countActivationSites(outcome.model), total: countAllSites(outcome.model) },
     };

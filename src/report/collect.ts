@@ -4,9 +4,9 @@
  * status, so a report can say what is missing instead of dropping it.
  */
 import { readdirSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { readManifest } from '../run/bench-manifest.js';
+import { readManifest, sweptKeys } from '../run/bench-manifest.js';
 import { BENCH_FILES, SUPERSEDED_RE } from '../run/files.js';
 import type { EpochRecord } from '../run/records.js';
 import { findRunDirs, isSearchableDir, RunDir, setupHash } from '../run/run-dir.js';
@@ -51,8 +51,12 @@ export interface RunRecord {
   status: RunStatus;
   /** A failed attempt moved aside by `pwlu bench` (`cells/<name>.failed-<n>`); never counted as a result. */
   superseded: boolean;
-  /** Groups runs that share every setting but arch, activation, seed and where/how they ran. */
+  /** Groups runs that share every setting but arch, activation, seed, the bench's swept keys and where/how they ran. */
   setup: string;
+  /** The bench cell's sweep overrides as a row label (`n=4, realign=false`; `base` for none); '' outside a sweep bench. */
+  variant: string;
+  /** The run's values at its bench's swept key paths (from its config.yaml), for baselines and plots by value. */
+  sweep: Record<string, unknown>;
   epochs: number | null;
   epochs_completed: number;
   top1: number | null;
@@ -64,6 +68,8 @@ export interface RunRecord {
   img_size: number | null;
   backend: string | null;
   train_img_per_s: number | null;
+  /** Peak tensor memory of the run's (last) process, where the torch allocator counted it. */
+  peak_tensor_bytes: number | null;
   wall_s: number | null;
   /** Why it failed or stopped, when known (summary error or the tail of bench-error.txt). */
   error: string | null;
@@ -82,6 +88,7 @@ export interface ExpectedCell {
   activation: string;
   seed: number;
   dir: string;
+  sweep: SweepContext;
 }
 
 type Json = Record<string, unknown>;
@@ -137,8 +144,34 @@ function errorLine(text: string): string {
   return [...lines].reverse().find((l) => /error/i.test(l) && !l.startsWith('(set PWLU_DEBUG')) ?? lines[lines.length - 1] ?? '';
 }
 
+/** What a run's bench says about it: the keys the bench sweeps and the cell's overrides. */
+export interface SweepContext {
+  keys: string[];
+  overrides: string[];
+}
+
+const NO_SWEEP: SweepContext = { keys: [], overrides: [] };
+
+/** The value at a dotted key path of a parsed config. */
+function valueAt(config: Json, key: string): unknown {
+  let v: unknown = config;
+  for (const k of key.split('.')) v = isRecord(v) ? v[k] : undefined;
+  return v;
+}
+
+/** A row label for a cell's overrides: each key by its last part (`n=4, realign=false`), `base` for none. */
+export function variantLabel(ctx: SweepContext): string {
+  if (ctx.keys.length === 0) return '';
+  const shortOf = (key: string) => {
+    const last = key.split('.').pop()!;
+    return ctx.keys.filter((k) => k.split('.').pop() === last).length > 1 ? key : last;
+  };
+  const parts = ctx.overrides.map((o) => `${shortOf(o.slice(0, o.indexOf('=')))}=${o.slice(o.indexOf('=') + 1)}`);
+  return parts.length ? parts.join(', ') : 'base';
+}
+
 /** Reads one run directory into a record, whatever state it is in. */
-export function readRun(dir: string, root: string): RunRecord {
+export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEEP): RunRecord {
   const run = new RunDir(dir);
   let config: Json = {};
   try {
@@ -177,7 +210,9 @@ export function readRun(dir: string, root: string): RunRecord {
     seed: num(summary?.seed) ?? num(config.seed) ?? 0,
     status,
     superseded,
-    setup: Object.keys(config).length ? setupHash(config) : 'unknown',
+    setup: Object.keys(config).length ? setupHash(config, sweep.keys) : 'unknown',
+    variant: variantLabel(sweep),
+    sweep: Object.fromEntries(sweep.keys.map((k) => [k, valueAt(config, k)])),
     epochs: num(summary?.epochs) ?? num(cfg('train').epochs),
     epochs_completed: num(summary?.epochs_completed) ?? curve.length,
     top1: finished ? num(summary?.final?.top1) : (lastEval?.test_top1 ?? null),
@@ -190,6 +225,7 @@ export function readRun(dir: string, root: string): RunRecord {
     img_size: imgSize,
     backend: isRecord(summary?.backend) ? str(summary.backend.name, '?') : typeof config.backend === 'string' && config.backend !== 'auto' ? config.backend : null,
     train_img_per_s: num(summary?.train_img_per_s) || null,
+    peak_tensor_bytes: isRecord(summary?.memory) ? num(summary.memory.peak_tensor_bytes) : null,
     wall_s: num(summary?.wall_s),
     error: typeof summary?.error === 'string' ? summary.error : benchError,
     curve,
@@ -204,6 +240,7 @@ export function readExpectedCells(root: string): ExpectedCell[] {
   const visit = (dir: string, depth: number) => {
     const m = readManifest(dir);
     if (m) {
+      const keys = sweptKeys(m.cells);
       for (const c of m.cells) {
         if (typeof c.name !== 'string') continue;
         out.push({
@@ -214,6 +251,7 @@ export function readExpectedCells(root: string): ExpectedCell[] {
           activation: str(c.activation, '?'),
           seed: num(c.seed) ?? 0,
           dir: join(dir, typeof c.dir === 'string' ? c.dir : join(BENCH_FILES.cells, c.name)),
+          sweep: { keys, overrides: Array.isArray(c.overrides) ? c.overrides.filter((o) => typeof o === 'string') : [] },
         });
       }
       return;
@@ -233,10 +271,15 @@ export function readExpectedCells(root: string): ExpectedCell[] {
 
 /** Every run under `root`, plus a `missing` record for each expected bench cell without a run directory. */
 export function collectRuns(root: string): RunRecord[] {
-  const runs = findRunDirs(root).map((d) => readRun(d, root));
+  const expected = readExpectedCells(root);
+  const byDir = new Map(expected.map((c) => [c.dir, c.sweep]));
+  const runs = findRunDirs(root).map((d) => readRun(d, root, byDir.get(d) ?? byDir.get(d.replace(SUPERSEDED_RE, '')) ?? NO_SWEEP));
   const have = new Set(runs.map((r) => r.dir));
-  for (const c of readExpectedCells(root)) {
+  // A cell that never started takes the setup of its bench's runs (they share it by construction), else the manifest's.
+  const setupOf = new Map(runs.filter((r) => r.setup !== 'unknown').map((r) => [r.dir, r.setup]));
+  for (const c of expected) {
     if (have.has(c.dir)) continue;
+    const sibling = expected.find((e) => dirname(e.dir) === dirname(c.dir) && setupOf.has(e.dir));
     runs.push({
       dir: c.dir,
       rel: relative(root, c.dir),
@@ -247,7 +290,9 @@ export function collectRuns(root: string): RunRecord[] {
       dataset: c.dataset,
       status: 'missing',
       superseded: false,
-      setup: c.setup,
+      setup: sibling ? setupOf.get(sibling.dir)! : c.setup,
+      variant: variantLabel(c.sweep),
+      sweep: {},
       epochs: null,
       epochs_completed: 0,
       top1: null,
@@ -259,6 +304,7 @@ export function collectRuns(root: string): RunRecord[] {
       img_size: null,
       backend: null,
       train_img_per_s: null,
+      peak_tensor_bytes: null,
       wall_s: null,
       error: null,
       curve: [],

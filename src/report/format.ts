@@ -1,6 +1,6 @@
 /** Text renderings of a report: Markdown (the terminal and README table), CSV (one row per run) and JSON. */
 import type { RunRecord } from './collect.js';
-import { TEST_NOTE, type CellStats, type Delta, type Report, type SetupTable } from './model.js';
+import { TEST_NOTE, type CellStats, type Delta, type Report, type SetupTable, type TableRow } from './model.js';
 import { PAPER_CITATION } from './paper.js';
 import type { LayerShapes } from './shapes.js';
 
@@ -21,9 +21,11 @@ export const CSV_COLUMNS = [
   'backend',
   'train_img_per_s',
   'wall_s',
+  'peak_tensor_bytes',
   'status',
   'epochs_planned',
   'setup',
+  'variant',
   'run_dir',
 ] as const;
 
@@ -69,19 +71,34 @@ export function tableTitle(t: SetupTable): string {
   return parts.join(' · ');
 }
 
-/** Whether the PWLU − Swish columns apply to this table. */
-export function showsPaperColumns(t: SetupTable): boolean {
-  return t.activations.includes('pwlu') || t.activations.includes('swish') || t.pwlu_vs_swish.some((r) => r.paper !== null);
+/** The row heading columns: arch, and the setting where the table has sweeps. */
+export function rowHead(t: SetupTable): string[] {
+  return t.sweep_keys.length ? ['arch', 'setting'] : ['arch'];
 }
 
-/** Cost cell: "+399 · 1234 img/s (0.81×)". */
+/** A row's heading cells, matching rowHead. */
+export function rowCells(t: SetupTable, row: TableRow): string[] {
+  return t.sweep_keys.length ? [row.arch, row.variant] : [row.arch];
+}
+
+/** Whether the PWLU − Swish columns apply to this table. */
+export function showsPaperColumns(t: SetupTable): boolean {
+  return (t.activations.includes('pwlu') && t.activations.includes('swish')) || t.pwlu_vs_swish.some((r) => r.paper !== null);
+}
+
+/** Cost cell: "+399 · 1,234 img/s (0.81×) · 353 MiB (1.00×)" (the memory part where the runs recorded it). */
 export function fmtCost(c: CellStats): string {
   if (c.act_params === null && c.train_img_per_s === null) return '—';
   const params = c.act_params === null ? '—' : `+${c.act_params.toLocaleString('en-US')}`;
   const speed = c.train_img_per_s === null ? '— img/s' : `${Math.round(c.train_img_per_s).toLocaleString('en-US')} img/s`;
   const ratio = c.speed_vs_relu === null ? '' : ` (${c.speed_vs_relu.toFixed(2)}×)`;
-  return `${params} · ${speed}${ratio}`;
+  const memory = c.peak_tensor_bytes === null ? '' : ` · ${Math.round(c.peak_tensor_bytes / 2 ** 20).toLocaleString('en-US')} MiB${c.memory_vs_relu === null ? '' : ` (${c.memory_vs_relu.toFixed(2)}×)`}`;
+  return `${params} · ${speed}${ratio}${memory}`;
 }
+
+/** The cost table's caption in every format. */
+export const COST_NOTE =
+  'Cost: parameters the activation adds · training img/s · peak tensor memory of the run where it was recorded (torch backend, CPU); ratios to ReLU in the same row';
 
 /** What the shape columns mean (the definitions are in src/report/shapes.ts). */
 export const SHAPE_NOTE =
@@ -109,29 +126,31 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = [];
   out.push(`# pwlu report: ${r.results_dir}`);
   out.push('');
-  out.push(`Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs ${r.baseline}.`);
+  out.push(`Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs the baseline each table names.`);
   for (const t of r.tables) {
-    const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
+    const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
     const paper = showsPaperColumns(t);
     out.push('', `## ${tableTitle(t)}`, '');
-    const head = ['arch', ...t.activations, ...(paper ? ['PWLU − Swish (ours)', 'PWLU − Swish (paper)'] : [])];
-    const rows = t.archs.map((arch) => {
+    if (t.sweep_keys.length) out.push(`Rows: settings of ${t.sweep_keys.join(', ')} (\`base\`: the base config's values). Δ vs ${t.baseline}.`, '');
+    else out.push(`Δ vs ${t.baseline}.`, '');
+    const head = [...rowHead(t), ...t.activations, ...(paper ? ['PWLU − Swish (ours)', 'PWLU − Swish (paper)'] : [])];
+    const rows = t.rows.map((row) => {
       const cols = t.activations.map((act) => {
-        const c = cell(arch, act);
+        const c = cell(row.key, act);
         if (!c) return '';
-        const d = act === r.baseline ? (c.n ? ' base' : '') : c.n ? ` ${fmtDelta(c.delta)}` : '';
+        const d = c.is_baseline ? (c.n ? ' base' : '') : c.n ? ` ${fmtDelta(c.delta)}` : '';
         return `${fmtTop1(c)}${d}${flagged(c) ? ' †' : ''}`;
       });
-      const pv = t.pwlu_vs_swish.find((p) => p.arch === arch);
+      const pv = t.pwlu_vs_swish.find((p) => p.row === row.key);
       const extra = paper ? [fmtDelta(pv?.ours ?? null), pv?.paper != null ? signed(pv.paper) : '—'] : [];
-      return [arch, ...cols, ...extra];
+      return [...rowCells(t, row), ...cols, ...extra];
     });
     out.push(mdTable(head, rows));
-    out.push('', 'Cost: parameters the activation adds · training img/s (ratio to ReLU on the same architecture)', '');
-    const costRows = t.archs.map((arch) => [arch, ...t.activations.map((act) => (cell(arch, act) ? fmtCost(cell(arch, act)!) : ''))]);
-    out.push(mdTable(['arch', ...t.activations], costRows));
+    out.push('', COST_NOTE, '');
+    const costRows = t.rows.map((row) => [...rowCells(t, row), ...t.activations.map((act) => (cell(row.key, act) ? fmtCost(cell(row.key, act)!) : ''))]);
+    out.push(mdTable([...rowHead(t), ...t.activations], costRows));
     for (const s of t.shapes) {
-      out.push('', `Learned PWLU shapes by depth, ${s.arch} + ${s.activation} (mean ± std over seeds):`, '');
+      out.push('', `Learned PWLU shapes by depth, ${s.row} + ${s.activation} (mean ± std over seeds):`, '');
       out.push(mdTable(['depth', 'layer', 'slope left of 0', 'slope right of 0', 'linearity (R²)', 'non-monotonic', 'n'], s.layers.map(shapeRow)));
     }
     const notes = [TEST_NOTE, ...(t.shapes.length ? [SHAPE_NOTE] : []), ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
@@ -165,9 +184,11 @@ function csvRow(r: RunRecord): (string | number | null)[] {
     r.backend,
     r.train_img_per_s,
     r.wall_s,
+    r.peak_tensor_bytes,
     r.superseded ? 'superseded' : r.status,
     r.epochs,
     r.setup,
+    r.variant,
     r.rel,
   ];
 }

@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunRecord } from './collect.js';
-import { fmt, fmtCost, fmtDelta, fmtTop1, flagged, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
-import { TEST_NOTE, type Report, type SetupTable } from './model.js';
+import { COST_NOTE, fmt, fmtCost, fmtDelta, fmtTop1, flagged, rowCells, rowHead, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
+import { TEST_NOTE, type Report, type SetupTable, type SweepSeries, type TableRow } from './model.js';
 import { PAPER_CITATION } from './paper.js';
 
 /** Most PWLU instances drawn per layer (channel-wise PWLU has one per channel). */
@@ -59,13 +59,16 @@ export function chartJsSource(): string | null {
 interface ChartData {
   id: number;
   title: string;
-  archs: string[];
+  /** Row keys (arch, or arch · setting): the bars' categories. */
+  rows: string[];
   activations: { name: string; color: string }[];
   bars: { act: string; mean: (number | null)[]; std: (number | null)[]; n: number[] }[];
-  curves: { arch: string; runs: { act: string; seed: number; status: string; top1: [number, number][]; loss: [number, number][] }[] }[];
-  shapes: { arch: string; activation: string; run: string; seed: number; epoch: number | null; layers: ShapeLayer[] }[];
+  curves: { row: string; runs: { act: string; seed: number; status: string; top1: [number, number][]; loss: [number, number][] }[] }[];
+  shapes: { row: string; activation: string; run: string; seed: number; epoch: number | null; layers: ShapeLayer[] }[];
   /** The learned-shape numbers by depth (pooled over seeds), one chart per arch × activation. */
-  depth: { arch: string; activation: string; layers: string[]; series: { key: string; mean: number[]; std: (number | null)[] }[] }[];
+  depth: { row: string; activation: string; layers: string[]; series: { key: string; mean: number[]; std: (number | null)[] }[] }[];
+  /** Top-1 against each numeric swept key, one chart per key. */
+  byValue: { key: string; series: SweepSeries[] }[];
 }
 
 interface ShapeLayer {
@@ -90,15 +93,16 @@ function shapePoints(q: RunRecord['pwlu'][number]['instances'][number]): [number
 
 function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
   const mine = runs.filter((r) => !r.superseded && r.setup === t.setup && r.dataset === t.dataset);
-  const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
+  const inRow = (r: RunRecord, row: TableRow) => r.arch === row.arch && r.variant === row.variant;
+  const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
   const shapes: ChartData['shapes'] = [];
-  for (const arch of t.archs) {
+  for (const row of t.rows) {
     for (const act of t.activations) {
-      const withShapes = mine.filter((r) => r.arch === arch && r.activation === act && r.pwlu.length > 0).sort((a, b) => Number(b.status === 'finished') - Number(a.status === 'finished') || a.seed - b.seed);
+      const withShapes = mine.filter((r) => inRow(r, row) && r.activation === act && r.pwlu.length > 0).sort((a, b) => Number(b.status === 'finished') - Number(a.status === 'finished') || a.seed - b.seed);
       const r = withShapes[0];
       if (!r) continue;
       shapes.push({
-        arch,
+        row: row.key,
         activation: act,
         run: r.rel,
         seed: r.seed,
@@ -117,21 +121,22 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
       });
     }
   }
+  const rowKeys = t.rows.map((r) => r.key);
   return {
     id,
     title: tableTitle(t),
-    archs: t.archs,
+    rows: rowKeys,
     activations: t.activations.map((a, i) => ({ name: a, color: colorOf(a, i) })),
     bars: t.activations.map((act) => ({
       act,
-      mean: t.archs.map((arch) => cell(arch, act)?.mean ?? null),
-      std: t.archs.map((arch) => cell(arch, act)?.std ?? null),
-      n: t.archs.map((arch) => cell(arch, act)?.n ?? 0),
+      mean: rowKeys.map((row) => cell(row, act)?.mean ?? null),
+      std: rowKeys.map((row) => cell(row, act)?.std ?? null),
+      n: rowKeys.map((row) => cell(row, act)?.n ?? 0),
     })),
-    curves: t.archs.map((arch) => ({
-      arch,
+    curves: t.rows.map((row) => ({
+      row: row.key,
       runs: mine
-        .filter((r) => r.arch === arch && r.curve.length > 0)
+        .filter((r) => inRow(r, row) && r.curve.length > 0)
         .sort((a, b) => t.activations.indexOf(a.activation) - t.activations.indexOf(b.activation) || a.seed - b.seed)
         .map((r) => ({
           act: r.activation,
@@ -143,37 +148,46 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
     })),
     shapes,
     depth: t.shapes.map((s) => ({
-      arch: s.arch,
+      row: s.row,
       activation: s.activation,
       layers: s.layers.map((l) => l.layer),
       series: (['slope_left', 'slope_right', 'linearity', 'non_monotonic'] as const).map((key) => ({ key, mean: s.layers.map((l) => l.mean[key]), std: s.layers.map((l) => l.std?.[key] ?? null) })),
     })),
+    byValue: [...new Set(t.by_value.map((s) => s.key))].map((key) => ({ key, series: t.by_value.filter((s) => s.key === key) })),
   };
 }
 
-function pivotHtml(t: SetupTable, baseline: string): string {
+function rowHeadHtml(t: SetupTable): string {
+  return rowHead(t).map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+}
+
+function rowCellsHtml(t: SetupTable, row: TableRow): string {
+  return rowCells(t, row).map((v) => `<th>${escapeHtml(v)}</th>`).join('');
+}
+
+function pivotHtml(t: SetupTable): string {
   const paper = showsPaperColumns(t);
-  const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
-  const head = ['arch', ...t.activations, ...(paper ? ['PWLU − Swish<br>(ours)', 'PWLU − Swish<br>(paper)'] : [])];
-  const rows = t.archs.map((arch) => {
+  const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
+  const head = [...t.activations, ...(paper ? ['PWLU − Swish<br>(ours)', 'PWLU − Swish<br>(paper)'] : [])];
+  const rows = t.rows.map((row) => {
     const cols = t.activations.map((act) => {
-      const c = cell(arch, act);
+      const c = cell(row.key, act);
       if (!c) return '<td class="empty"></td>';
-      const d = act === baseline ? (c.n ? '<span class="base">baseline</span>' : '') : c.n ? `<span class="delta ${c.delta && c.delta.p !== null && c.delta.p < 0.05 ? (c.delta.diff > 0 ? 'up' : 'down') : ''}">${escapeHtml(fmtDelta(c.delta))}</span>` : '';
+      const d = c.is_baseline ? (c.n ? '<span class="base">baseline</span>' : '') : c.n ? `<span class="delta ${c.delta && c.delta.p !== null && c.delta.p < 0.05 ? (c.delta.diff > 0 ? 'up' : 'down') : ''}">${escapeHtml(fmtDelta(c.delta))}</span>` : '';
       const flag = flagged(c) ? '<sup class="flag" title="see the notes">†</sup>' : '';
       return `<td><span class="top1">${escapeHtml(fmtTop1(c))}</span>${flag}<br>${d}</td>`;
     });
-    const pv = t.pwlu_vs_swish.find((p) => p.arch === arch);
+    const pv = t.pwlu_vs_swish.find((p) => p.row === row.key);
     const extra = paper ? [`<td>${escapeHtml(fmtDelta(pv?.ours ?? null))}</td>`, `<td>${pv?.paper != null ? escapeHtml(signed(pv.paper)) : '—'}</td>`] : [];
-    return `<tr><th>${escapeHtml(arch)}</th>${cols.join('')}${extra.join('')}</tr>`;
+    return `<tr>${rowCellsHtml(t, row)}${cols.join('')}${extra.join('')}</tr>`;
   });
-  return `<table class="pivot"><thead><tr>${head.map((h) => `<th>${h.includes('<br>') ? h : escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="pivot"><thead><tr>${rowHeadHtml(t)}${head.map((h) => `<th>${h.includes('<br>') ? h : escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function costHtml(t: SetupTable): string {
-  const cell = (arch: string, act: string) => t.cells.find((c) => c.arch === arch && c.activation === act);
-  const rows = t.archs.map((arch) => `<tr><th>${escapeHtml(arch)}</th>${t.activations.map((act) => `<td>${cell(arch, act) ? escapeHtml(fmtCost(cell(arch, act)!)) : ''}</td>`).join('')}</tr>`);
-  return `<table class="cost"><thead><tr><th>arch</th>${t.activations.map((a) => `<th>${escapeHtml(a)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
+  const rows = t.rows.map((row) => `<tr>${rowCellsHtml(t, row)}${t.activations.map((act) => `<td>${cell(row.key, act) ? escapeHtml(fmtCost(cell(row.key, act)!)) : ''}</td>`).join('')}</tr>`);
+  return `<table class="cost"><thead><tr>${rowHeadHtml(t)}${t.activations.map((a) => `<th>${escapeHtml(a)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function runsHtml(runs: RunRecord[]): string {
@@ -181,7 +195,7 @@ function runsHtml(runs: RunRecord[]): string {
   const rows = sorted.map((r) => {
     const status = r.superseded ? 'superseded' : r.status;
     const epochs = `${r.epochs_completed}/${r.epochs ?? '?'}`;
-    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${fmt(r.top1)}</td><td>${fmt(r.top1_best)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
+    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}${r.variant ? ` · ${escapeHtml(r.variant)}` : ''}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${fmt(r.top1)}</td><td>${fmt(r.top1_best)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
   });
   return `<table class="runs"><thead><tr><th>run</th><th>arch</th><th>activation</th><th>seed</th><th>status</th><th>epochs</th><th>top-1</th><th>best</th><th>act. params</th><th>img/s</th><th>error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
@@ -226,7 +240,7 @@ const SCRIPT = `
         var meta = chart.getDatasetMeta(i);
         if (meta.hidden || !ds.errors) return;
         meta.data.forEach(function (bar, j) {
-          var m = ds.data[j], sd = ds.errors[j];
+          var m = ds.data[j] !== null && typeof ds.data[j] === 'object' ? ds.data[j].y : ds.data[j], sd = ds.errors[j];
           if (m === null || sd === null || sd === undefined) return;
           var top = y.getPixelForValue(m + sd), bot = y.getPixelForValue(m - sd);
           ctx.save(); ctx.strokeStyle = '#222'; ctx.lineWidth = 1.3; ctx.beginPath();
@@ -265,7 +279,7 @@ const SCRIPT = `
       var pad = Math.max(0.5, (hi - lo) * 0.15);
       new Chart(el, {
         type: 'bar',
-        data: { labels: T.archs, datasets: T.bars.filter(function (b) { return b.mean.some(function (m) { return m !== null; }); }).map(function (b) { return { label: b.act, data: b.mean, errors: b.std, backgroundColor: colorOf(T, b.act) }; }) },
+        data: { labels: T.rows, datasets: T.bars.filter(function (b) { return b.mean.some(function (m) { return m !== null; }); }).map(function (b) { return { label: b.act, data: b.mean, errors: b.std, backgroundColor: colorOf(T, b.act) }; }) },
         options: { plugins: { title: { display: true, text: 'Final test top-1 (%), mean ± std over seeds' }, tooltip: { callbacks: { afterLabel: function (c) { var b = T.bars.filter(function (x) { return x.act === c.dataset.label; })[0]; return 'std ' + (b.std[c.dataIndex] === null ? 'n/a' : b.std[c.dataIndex].toFixed(2)) + ', n=' + b.n[c.dataIndex]; } } } },
           scales: { y: { beginAtZero: false, suggestedMin: Math.max(0, lo - pad), suggestedMax: Math.min(100, hi + pad), title: { display: true, text: 'top-1 (%)' } } } },
         plugins: [errorBars]
@@ -283,7 +297,7 @@ const SCRIPT = `
             return { label: r.act + ' s' + r.seed + (r.status === 'finished' ? '' : ' (' + r.status + ')'), act: r.act, first: idx === 0, data: r[what].map(function (p) { return { x: p[0], y: p[1] }; }),
               borderColor: colorOf(T, r.act), backgroundColor: colorOf(T, r.act), borderDash: DASH[idx % DASH.length], pointRadius: r[what].length > 40 ? 0 : 2, borderWidth: 1.6, tension: 0 };
           }) },
-          options: { parsing: false, plugins: { title: { display: true, text: C.arch + ': ' + (what === 'top1' ? 'test top-1 (%)' : 'training loss') + ' per epoch (one line per seed)' }, legend: actLegend },
+          options: { parsing: false, plugins: { title: { display: true, text: C.row + ': ' + (what === 'top1' ? 'test top-1 (%)' : 'training loss') + ' per epoch (one line per seed)' }, legend: actLegend },
             scales: { x: { type: 'linear', title: { display: true, text: 'epoch' }, ticks: { precision: 0 } }, y: { type: 'linear', title: { display: true, text: what === 'top1' ? 'top-1 (%)' : 'loss' } } } }
         });
       });
@@ -292,7 +306,16 @@ const SCRIPT = `
       var c = document.getElementById('depth-' + T.id + '-' + k);
       if (!c) return;
       var colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759'];
-      new Chart(c, { type: 'line', data: { labels: D.layers.map(function (l, i) { return i + 1; }), datasets: D.series.map(function (s, i) { return { label: s.key.replace('_', ' '), data: s.mean, errors: s.std, borderColor: colors[i], backgroundColor: colors[i], pointRadius: 2, tension: 0 }; }) }, options: { plugins: { title: { display: true, text: D.arch + ' + ' + D.activation + ': learned shape by depth (mean over seeds; bars: std)' }, tooltip: { callbacks: { title: function (items) { return D.layers[items[0].dataIndex]; } } } }, scales: { x: { title: { display: true, text: 'depth (PWLU layer)' } } } }, plugins: [errorBars] });
+      new Chart(c, { type: 'line', data: { labels: D.layers.map(function (l, i) { return i + 1; }), datasets: D.series.map(function (s, i) { return { label: s.key.replace('_', ' '), data: s.mean, errors: s.std, borderColor: colors[i], backgroundColor: colors[i], pointRadius: 2, tension: 0 }; }) }, options: { plugins: { title: { display: true, text: D.row + ' + ' + D.activation + ': learned shape by depth (mean over seeds; bars: std)' }, tooltip: { callbacks: { title: function (items) { return D.layers[items[0].dataIndex]; } } } }, scales: { x: { title: { display: true, text: 'depth (PWLU layer)' } } } }, plugins: [errorBars] });
+    });
+    T.byValue.forEach(function (V, k) {
+      var c = document.getElementById('value-' + T.id + '-' + k);
+      if (!c) return;
+      var colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];
+      new Chart(c, { type: 'line', data: { datasets: V.series.map(function (s, i) { return { label: s.label, data: s.points.map(function (p) { return { x: p.x, y: p.mean }; }), errors: s.points.map(function (p) { return p.std; }), n: s.points.map(function (p) { return p.n; }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], pointRadius: 3, tension: 0 }; }) },
+        options: { parsing: false, plugins: { title: { display: true, text: 'Final test top-1 (%) against ' + V.key + ' (mean over seeds; bars: std)' }, tooltip: { callbacks: { afterLabel: function (c) { var e = c.dataset.errors[c.dataIndex]; return 'std ' + (e === null ? 'n/a' : e.toFixed(2)) + ', n=' + c.dataset.n[c.dataIndex]; } } } },
+          scales: { x: { type: 'linear', title: { display: true, text: V.key } }, y: { type: 'linear', title: { display: true, text: 'top-1 (%)' } } } },
+        plugins: [errorBars] });
     });
     T.shapes.forEach(function (S, k) {
       S.layers.forEach(function (L, li) {
@@ -329,7 +352,7 @@ function shapesHtml(data: ChartData): string {
   const parts: string[] = ['<h3>Learned PWLU shapes</h3>'];
   data.shapes.forEach((s, k) => {
     parts.push(
-      `<h4 class="shape-title">${escapeHtml(s.arch)} + ${escapeHtml(s.activation)}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'}</h4>`,
+      `<h4 class="shape-title">${escapeHtml(s.row)} + ${escapeHtml(s.activation)}: ${s.layers.length} layer${s.layers.length === 1 ? '' : 's'}</h4>`,
       `<p class="meta">Seed ${s.seed} (${escapeHtml(s.run)}), activations.json at epoch ${s.epoch ?? '?'}; red: learned, dashed: ReLU. Phase-I statistics: running mean μ and std σ of the layer's input; [B<sub>L</sub>, B<sub>R</sub>]: the bounds (after realignment μ ∓ ασ, then learned); K<sub>L</sub>, K<sub>R</sub>: the outer slopes.</p>`,
     );
     parts.push('<div class="shapes">');
@@ -351,20 +374,22 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
   const chartJs = opts.chartJs === undefined ? chartJsSource() : opts.chartJs;
   const datas = r.tables.map((t, i) => chartData(t, r.runs, i));
   const body: string[] = [];
-  body.push(`<h1>pwlu report</h1><p class="meta">${escapeHtml(r.results_dir)} · generated ${escapeHtml(r.generated)} · baseline ${escapeHtml(r.baseline)} · ${r.runs.length} run director${r.runs.length === 1 ? 'y' : 'ies'}</p>`);
+  body.push(`<h1>pwlu report</h1><p class="meta">${escapeHtml(r.results_dir)} · generated ${escapeHtml(r.generated)} · baseline ${escapeHtml(r.baseline)} (each table names its own) · ${r.runs.length} run director${r.runs.length === 1 ? 'y' : 'ies'}</p>`);
   if (!chartJs) body.push('<p class="warn">Chart.js was not found when this report was written (npm package chart.js), so it has tables only.</p>');
   r.tables.forEach((t, i) => {
     const d = datas[i]!;
     const paper = showsPaperColumns(t);
     body.push(`<section><h2>${escapeHtml(tableTitle(t))}</h2>`);
-    body.push(`<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(r.baseline)} below each value.</p>`);
-    body.push(pivotHtml(t, r.baseline));
-    body.push('<h3>Cost</h3><p class="meta">Parameters the activation adds · training img/s (ratio to ReLU on the same architecture)</p>');
+    const rowsAre = t.sweep_keys.length ? ` Rows: settings of ${t.sweep_keys.join(', ')} (base: the base config's values).` : '';
+    body.push(`<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(t.baseline)} below each value.${escapeHtml(rowsAre)}</p>`);
+    body.push(pivotHtml(t));
+    body.push(`<h3>Cost</h3><p class="meta">${escapeHtml(COST_NOTE)}</p>`);
     body.push(costHtml(t));
     const notes = [TEST_NOTE, ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
     body.push(`<ol class="notes">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ol>`);
     if (chartJs) {
       body.push(`<div class="card"><div class="chart wide"><canvas id="bars-${d.id}"></canvas></div></div>`);
+      d.byValue.forEach((_v, k) => body.push(`<div class="card"><div class="chart wide"><canvas id="value-${d.id}-${k}"></canvas></div></div>`));
       body.push('<h3>Learning curves</h3><div class="grid">');
       d.curves.forEach((c, k) => {
         if (c.runs.length === 0) return;

@@ -70,6 +70,11 @@ export interface Summary {
   config_hash: string;
   /** Streamed datasets: training images skipped over the whole run because they could not be read or decoded. */
   skipped_images?: number;
+  /**
+   * Peak memory of this process (the last attempt of a resumed run): tensor bytes where the torch addon's CPU
+   * allocator counts them (null otherwise), and the process's peak resident set (null off Linux).
+   */
+  memory?: { peak_tensor_bytes: number | null; peak_rss_bytes: number | null };
   /** A data-parallel run: its world size, collective backend, launcher, per-rank and global batch, and whether BN was synchronised. */
   distributed?: { world_size: number; backend: 'gloo' | 'nccl'; launcher: string; per_rank_batch: number; global_batch: number; sync_bn: boolean };
   error?: string;

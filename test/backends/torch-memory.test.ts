@@ -118,4 +118,21 @@ describe.skipIf(!avail.available)(`torch backend memory${avail.available ? '' : 
     for (let i = 2; i < counts.length; i++) expect(counts[i], `step ${i}`).toEqual(counts[1]);
     micro.dispose();
   });
+
+  it('counts the peak of the bytes tensors ask the addon for, from the bytes in use at the reset', async () => {
+    const { measurePeakMemory } = await import('../../src/backends/memory.js');
+    const held = tf.zeros([256, 1024]); // 1 MiB alive throughout
+    const m = await measurePeakMemory(() => {
+      const a = tf.ones([1024, 1024]); // 4 MiB
+      const b = tf.mul(a, a); // 4 MiB more while a is alive
+      tf.dispose([a, b]);
+      tf.dispose(tf.ones([512, 1024])); // 2 MiB after they are freed: not a new peak
+    });
+    expect(m.source).toBe('torch-allocator');
+    const inUse = backend().tensorBytes()!.inUse;
+    expect(m.tensor_bytes - inUse).toBe(8 * 2 ** 20);
+    expect(m.rss_bytes === null || m.rss_bytes > 8 * 2 ** 20).toBe(true);
+    held.dispose();
+    expect(backend().tensorBytes()!.inUse).toBe(inUse - 2 ** 20);
+  });
 });

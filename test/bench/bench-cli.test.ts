@@ -115,7 +115,7 @@ describe('pwlu bench (CLI)', () => {
 
   it('a sweep resumes after kill -9 like any grid: each cell keeps its overrides', async () => {
     const out = join(tmp, 'sweep');
-    const args = [BIN, 'bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.n=4,8', '--out', out];
+    const args = [BIN, 'bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.n=4,6', '--out', out];
     const first = join(out, 'cells', 'resnet20-pwlu-n4-s0');
     const bench = spawn(process.execPath, args, { cwd: tmp, detached: true, stdio: 'ignore' });
     const closed = new Promise<void>((res) => bench.on('close', () => res()));
@@ -127,7 +127,7 @@ describe('pwlu bench (CLI)', () => {
     const again = pwlu(...args.slice(1));
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/× 2 activation\.pwlu\.n × /);
-    for (const n of [4, 8]) {
+    for (const n of [4, 6]) {
       const dir = join(out, 'cells', `resnet20-pwlu-n${n}-s0`);
       expect((JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { status: string }).status).toBe('finished');
       expect(epochLines(dir)).toEqual(Array.from({ length: EPOCHS }, (_, i) => i + 1));
@@ -137,7 +137,7 @@ describe('pwlu bench (CLI)', () => {
     const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; overrides: string[]; attempts: { mode: string }[] }[] };
     expect(manifest.cells.map((c) => [c.name, c.overrides])).toEqual([
       ['resnet20-pwlu-n4-s0', ['activation.pwlu.n=4']],
-      ['resnet20-pwlu-n8-s0', ['activation.pwlu.n=8']],
+      ['resnet20-pwlu-n6-s0', ['activation.pwlu.n=6']],
     ]);
     expect(manifest.cells[0]!.attempts.map((a) => a.mode)).toEqual(['new', 'resume']);
   }, 180_000);
@@ -170,6 +170,21 @@ describe('pwlu bench (CLI)', () => {
     expect(r.stderr).toMatch(/cell resnet20 × nope/);
     expect(r.stderr).toMatch(/unknown activation 'nope'/);
     expect(existsSync(join(tmp, 'bad'))).toBe(false);
+  });
+
+  it('one --sweep per invocation grows one folder into a one-factor-at-a-time ablation; the base cell is one cell', () => {
+    const out = join(tmp, 'ablation');
+    // The base config has n=8 (MICRO) and realign on by default: those values name no override.
+    expect(pwlu('bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.n=4,8', '--emit', 'slurm', '--out', out).code).toBe(0);
+    expect(pwlu('bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.realign=true,false', '--emit', 'slurm', '--out', out).code).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; overrides?: string[]; attempts: unknown[] }[]; commands: string[][] };
+    // The n=4 cell of the first invocation never ran (only emitted), so the second manifest does not carry it;
+    // a cell that ran stays listed (mergeCells). Both invocations are on record.
+    expect(m.cells.map((c) => [c.name, c.overrides])).toEqual([
+      ['resnet20-pwlu-s0', undefined],
+      ['resnet20-pwlu-realignfalse-s0', ['activation.pwlu.realign=false']],
+    ]);
+    expect(m.commands.map((c) => c[c.indexOf('--sweep') + 1])).toEqual(['activation.pwlu.n=4,8', 'activation.pwlu.realign=true,false']);
   });
 
   it('--emit slurm writes the job array script, the manifest and a config snapshot', () => {

@@ -54,6 +54,18 @@ describe('bench grid', () => {
     expect(expandGrid(['a'], ['b'], [0]).map((c) => c.overrides)).toEqual([undefined]);
   });
 
+  it("a sweep value equal to the base config's is no override: the base cell is named and run once", () => {
+    const isBase = (o: string) => o === 'activation.pwlu.n=16' || o === 'activation.pwlu.realign=true';
+    const sweeps = [parseSweep('activation.pwlu.n=4,16'), parseSweep('activation.pwlu.realign=true,false')];
+    const cells = expandGrid(['resnet20'], ['pwlu'], [0], sweeps, isBase);
+    expect(cells.map((c) => [c.name, c.overrides])).toEqual([
+      ['resnet20-pwlu-n4-s0', ['activation.pwlu.n=4']],
+      ['resnet20-pwlu-n4-realignfalse-s0', ['activation.pwlu.n=4', 'activation.pwlu.realign=false']],
+      ['resnet20-pwlu-s0', undefined],
+      ['resnet20-pwlu-realignfalse-s0', ['activation.pwlu.realign=false']],
+    ]);
+  });
+
   it('rejects malformed, empty, repeated and clashing sweeps', () => {
     expect(() => parseSweep('n=')).toThrow(/at least one value/);
     expect(() => parseSweep('=1,2')).toThrow(/KEY=V1,V2/);

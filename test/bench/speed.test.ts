@@ -12,13 +12,19 @@ describe('pwlu speed --all-activations', () => {
     const args = ['speed', '--all-activations', '--arch', 'resnet20', '--size', '8', '--batch', '2', '--warmup', '0', '--steps', '1', '--backend', 'wasm', '--json'];
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'pwlu.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { act: string; arch: string; train_img_per_s: number; train_vs_relu: number; infer_vs_relu: number });
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { act: string; arch: string; train_img_per_s: number; train_vs_relu: number; infer_vs_relu: number; train_peak_bytes: number; infer_peak_bytes: number; peak_source: string; train_peak_vs_relu: number; train_peak_rss_bytes: number | null });
     expect(rows.map((x) => x.act)).toEqual(['relu', ...activationNames().filter((a) => a !== 'relu')]);
-    expect(rows[0]).toMatchObject({ train_vs_relu: 1, infer_vs_relu: 1 });
+    expect(rows[0]).toMatchObject({ train_vs_relu: 1, infer_vs_relu: 1, train_peak_vs_relu: 1, peak_source: 'tfjs' });
     for (const x of rows) {
       expect(x.arch).toBe('resnet20');
       expect(x.train_img_per_s).toBeGreaterThan(0);
       expect(x.train_vs_relu).toBeGreaterThan(0);
+      // A training step holds the forward activations and the gradients: more than inference's peak.
+      expect(x.train_peak_bytes).toBeGreaterThan(x.infer_peak_bytes);
+      expect(x.infer_peak_bytes).toBeGreaterThan(0);
+      expect(x.train_peak_rss_bytes).toBeGreaterThan(x.train_peak_bytes);
     }
+    // FReLU adds a depthwise conv and BN per site: its step holds more tensors than ReLU's.
+    expect(rows.find((x) => x.act === 'frelu')!.train_peak_vs_relu).toBeGreaterThan(1);
   });
 });

@@ -20,6 +20,10 @@ export interface FakeRun {
   pwluLayers?: number;
   /** Write bench-error.txt with this text. */
   benchError?: string;
+  /** summary.memory.peak_tensor_bytes. */
+  peakBytes?: number;
+  /** The run's `activation.pwlu` options (a sweep cell's). */
+  pwlu?: Record<string, unknown>;
   /** Repeat the line of this epoch (as a resume after a crash can). */
   duplicateEpoch?: number;
 }
@@ -33,7 +37,7 @@ export function fakeConfig(r: FakeRun): Record<string, unknown> {
     threads: 0,
     device: 'auto',
     model: { arch: r.arch, width: 1, stem: 'auto' },
-    activation: { name: r.activation, sites: 'all' },
+    activation: { name: r.activation, sites: 'all', ...(r.pwlu ? { pwlu: r.pwlu } : {}) },
     data: { name: r.dataset ?? 'cifar10', dir: null, image_size: null, synthetic: { size: 32 } },
     train: { epochs: r.epochs ?? 4, batch: 64, lr: r.lr ?? 0.1 },
   };
@@ -76,6 +80,7 @@ export function writeRun(dir: string, r: FakeRun): string {
       versions: {},
       git_commit: null,
       config_hash: 'abc',
+      ...(r.peakBytes !== undefined ? { memory: { peak_tensor_bytes: r.peakBytes, peak_rss_bytes: 2 * r.peakBytes } } : {}),
       ...(status === 'diverged' ? { error: 'training diverged: loss is NaN at epoch 2, step 3' } : {}),
     };
     writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary, null, 2));

@@ -26,7 +26,9 @@ export interface TorchAddon {
   free(id: number): void;
   live(): number;
   relayouts(): number;
-  allocatorStats(): { enabled: boolean; cachedBytes: number; limitBytes: number; hits: number; misses: number };
+  allocatorStats(): { enabled: boolean; cachedBytes: number; limitBytes: number; hits: number; misses: number; inUseBytes: number; peakBytes: number };
+  /** Starts a new peak of allocatorStats().peakBytes at the bytes in use now. */
+  resetPeak(): void;
   emptyCache(): void;
   view(id: number, shape: number[], dtype: number): number;
   info(id: number): number[];

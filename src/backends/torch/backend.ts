@@ -145,6 +145,18 @@ export class TorchBackend extends KernelBackend {
     return { unreliable: false, nativeTensors: this.addon.live() };
   }
 
+  /** Bytes the addon's CPU allocator hands to tensors now and at their peak since resetTensorPeak(); null when it is off. */
+  tensorBytes(): { inUse: number; peak: number } | null {
+    const s = this.addon.allocatorStats();
+    return s.enabled ? { inUse: s.inUseBytes, peak: s.peakBytes } : null;
+  }
+
+  /** Starts a new tensor-memory peak (a measurement's start); returns cached free blocks to the system first. */
+  resetTensorPeak(): void {
+    this.addon.emptyCache();
+    this.addon.resetPeak();
+  }
+
   override async time(f: () => void): Promise<BackendTimingInfo> {
     const start = util.now();
     f();
