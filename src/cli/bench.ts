@@ -13,6 +13,7 @@ import { createBenchDisplay } from '../bench/progress.js';
 import { runBench, spawnLauncher } from '../bench/runner.js';
 import { renderSlurmScript, slurmInstructions } from '../bench/slurm.js';
 import { findConfig } from '../config/find.js';
+import { valueAtPath } from '../config/introspect.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { renderReport, reportFromDir, writeReportFiles } from '../report/index.js';
@@ -67,13 +68,6 @@ interface Resolved {
   out: string;
 }
 
-/** The value at a dotted key path of a resolved config (undefined where there is none). */
-function valueAt(config: Config, path: string[]): unknown {
-  let v: unknown = config;
-  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
-}
-
 /** Loads the base config, expands the grid and validates every cell's config before anything runs. */
 function resolvePlan(o: BenchCliOptions): Resolved {
   if (!o.config) process.stderr.write(`pwlu: no --config: using the default bench base ${relative(process.cwd(), DEFAULT_BENCH_CONFIG)}\n`);
@@ -88,11 +82,11 @@ function resolvePlan(o: BenchCliOptions): Resolved {
   const seeds = seedList(base.seed, o.seeds);
   const sweeps = o.sweep.map(parseSweep);
   const cells = expandGrid(archs, activations, seeds, sweeps, (override) => {
-    const key = override.slice(0, override.indexOf('=')).split('.');
-    const before = valueAt(base, key);
+    const key = override.slice(0, override.indexOf('='));
+    const before = valueAtPath(base, key);
     if (before === undefined) return false; // an old key path: let the cell's own load migrate it
     try {
-      return isDeepStrictEqual(valueAt(loadConfig(configPath, [...o.set, override]).config, key), before);
+      return isDeepStrictEqual(valueAtPath(loadConfig(configPath, [...o.set, override]).config, key), before);
     } catch {
       return false; // an invalid value: the probe below names it
     }

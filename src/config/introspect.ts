@@ -152,3 +152,10 @@ export function describeSchema(): string {
   const line = (r: [string, string, string]): string => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`.trimEnd();
   return [line(['key', 'default', 'allowed']), ...rows.map(line)].join('\n') + '\n';
 }
+
+/** The value at a dotted key path (`activation.pwlu.n`) of a config or its plain data; undefined where there is none. */
+export function valueAtPath(data: unknown, key: string): unknown {
+  let v: unknown = data;
+  for (const k of key.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}

@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { valueAtPath } from '../config/introspect.js';
 import { readManifest, sweptKeys } from '../run/bench-manifest.js';
 import { BENCH_FILES, SUPERSEDED_RE } from '../run/files.js';
 import type { EpochRecord } from '../run/records.js';
@@ -152,13 +153,6 @@ export interface SweepContext {
 
 const NO_SWEEP: SweepContext = { keys: [], overrides: [] };
 
-/** The value at a dotted key path of a parsed config. */
-function valueAt(config: Json, key: string): unknown {
-  let v: unknown = config;
-  for (const k of key.split('.')) v = isRecord(v) ? v[k] : undefined;
-  return v;
-}
-
 /** A row label for a cell's overrides: each key by its last part (`n=4, realign=false`), `base` for none. */
 export function variantLabel(ctx: SweepContext): string {
   if (ctx.keys.length === 0) return '';
@@ -212,7 +206,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
     superseded,
     setup: Object.keys(config).length ? setupHash(config, sweep.keys) : 'unknown',
     variant: variantLabel(sweep),
-    sweep: Object.fromEntries(sweep.keys.map((k) => [k, valueAt(config, k)])),
+    sweep: Object.fromEntries(sweep.keys.map((k) => [k, valueAtPath(config, k)])),
     epochs: num(summary?.epochs) ?? num(cfg('train').epochs),
     epochs_completed: num(summary?.epochs_completed) ?? curve.length,
     top1: finished ? num(summary?.final?.top1) : (lastEval?.test_top1 ?? null),

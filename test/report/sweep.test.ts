@@ -65,7 +65,7 @@ describe('pwlu report on a sweep bench', () => {
       const n4 = byRow(r, 'n=4').delta!;
       const ref = welchTTest(SETTINGS[1]!.top1, base);
       expect(n4.diff).toBeCloseTo(-1.0, 10);
-      expect(n4.p).toBeCloseTo(ref.p, 12);
+      expect(n4.p).toBeCloseTo(ref.p!, 12);
       expect(byRow(r, 'n=32').delta!.mark).toBe('n.s.');
       // realign=false has n=16: under this baseline it is a baseline of its own (no row differs from it in n only).
       expect(byRow(r, 'realign=false').is_baseline).toBe(true);
