@@ -88,5 +88,6 @@ export const frelu: ActivationEntry<Record<string, never>> = {
   name: 'frelu',
   description: 'FReLU: max(x, BN(DWConv3x3(x))), depthwise 3x3 + BN per layer (adds 9C weights + BN)',
   options: ACTIVATION_OPTIONS.frelu,
+  spatialOnly: true,
   create: (_o, site, ctx) => new FReLULayer({ name: site.name, seed: ctx.seed }),
 };

@@ -43,5 +43,5 @@ export function makeActivationFactory(cfg: ActivationConfig, seed: number): Acti
   if (!entry) throw new Error(`unknown activation '${cfg.name}'`);
   const options = entry.options.parse(chosenOptions(cfg));
   let index = 0;
-  return (site) => entry.create(options, site, { seed: deriveSeed(seed, 0x5a17e, index++) });
+  return (site) => (entry.spatialOnly && site.rank !== 4 ? null : entry.create(options, site, { seed: deriveSeed(seed, 0x5a17e, index++) }));
 }

@@ -7,10 +7,16 @@ export interface ActivationSite {
   name: string;
   /** Channels at this site (per-channel parameters need it). */
   channels: number;
+  /** Rank of the site's input, batch included: 4 for an NHWC feature map, 2 for a classifier's features. */
+  rank: number;
 }
 
-/** What a model receives instead of an activation name: call it once per site. */
-export type ActivationFactory = (site: ActivationSite) => tfl.layers.Layer;
+/**
+ * What a model receives instead of an activation name: call it once per site. null: the activation does not
+ * apply at this site (FReLU needs a feature map, MobileNet-V3's classifier has a vector); the site keeps its
+ * reference function and is not counted as replaced.
+ */
+export type ActivationFactory = (site: ActivationSite) => tfl.layers.Layer | null;
 
 /** Everything besides its own options that an activation may need to build an instance. */
 export interface ActivationContext {
@@ -24,6 +30,8 @@ export interface ActivationEntry<O extends Record<string, unknown> = Record<stri
   description: string;
   /** Strict schema of the activation's own options: its `activation.<name>` config section (from ./options.ts). */
   options: z.ZodType<O>;
+  /** Defined on feature maps only (a spatial activation): sites of another rank keep their reference function. */
+  spatialOnly?: boolean;
   create(options: O, site: ActivationSite, ctx: ActivationContext): tfl.layers.Layer;
 }
 

@@ -53,11 +53,12 @@ export class Builder {
     return new BatchNorm({ name, ...opts }).apply(x) as Sym;
   }
 
-  /** One activation site: a new instance of the configured activation. */
-  act(x: Sym, name: string): Sym {
+  /** One activation site: a new instance of the configured activation (the site's `kind` where it does not apply). */
+  act(x: Sym, name: string, kind: SiteKind = 'relu'): Sym {
     const channels = x.shape[x.shape.length - 1];
     if (channels == null) throw new Error(`${name}: channel dimension must be known`);
-    return this.activation({ name, channels }).apply(x) as Sym;
+    const layer = this.activation({ name, channels, rank: x.shape.length }) ?? new FixedActivation({ name, kind, role: 'kept' });
+    return layer.apply(x) as Sym;
   }
 
   /** Classifier head: PyTorch Linear's default uniform(+-1/sqrt(fan_in)) init. */
@@ -88,7 +89,7 @@ export class Builder {
   site(x: Sym, name: string, kind: SiteKind, primary = true): Sym {
     if (this.activation === referenceActivation) return new FixedActivation({ name, kind, role: 'configured' }).apply(x) as Sym;
     if (this.sites === 'default' && !primary) return new FixedActivation({ name, kind, role: 'kept' }).apply(x) as Sym;
-    return this.act(x, name);
+    return this.act(x, name, kind);
   }
 
   /** A squeeze-excitation gate (sigmoid / hard-sigmoid): fixed, never replaced (a gate, not an activation). */

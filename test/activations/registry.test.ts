@@ -23,7 +23,7 @@ const section = (o: Record<string, unknown>): ActivationConfig => ActivationSche
 function tinyModel(name: string, options: Record<string, unknown> = {}): tfl.LayersModel {
   const factory = makeActivationFactory(section({ name, [name]: options }), 1);
   const input = tfl.input({ shape: [4, 4, 3], name: 'input' });
-  const out = factory({ name: 'act', channels: 3 }).apply(input) as tfl.SymbolicTensor;
+  const out = factory({ name: 'act', channels: 3, rank: 4 })!.apply(input) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: `m_${name}` });
 }
 

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyFixed, TorchMaxPool } from '../../src/models/layers.js';
-import { buildArch, ZOO } from '../helpers/zoo.js';
+import { applyFixed, FixedActivation, TorchMaxPool } from '../../src/models/layers.js';
+import { countActivationSites, countAllSites } from '../../src/models/sites.js';
+import { buildArch, factory, ZOO } from '../helpers/zoo.js';
 
 /** Spatial side of the last feature map (the global pool's input). */
 function finalSide(m: tfl.LayersModel): number | null {
@@ -65,5 +66,18 @@ describe('fixed layers', () => {
     const odd = pool.apply(tf.zeros([1, 7, 7, 2])) as tf.Tensor;
     expect(odd.shape).toEqual([1, 4, 4, 2]);
     tf.dispose([x, y, odd]);
+  });
+
+  it("a spatial activation (FReLU) replaces every feature-map site; MobileNet-V3's classifier site keeps hard-swish", () => {
+    for (const arch of ['mobilenet_v3_large', 'mobilenet_v3_small'] as const) {
+      const m = buildArch(arch, { width: TINY[arch], activation: factory('frelu') });
+      expect(countActivationSites(m)).toBe(countAllSites(m) - 1);
+      const kept = m.getLayer('classifier.act') as FixedActivation;
+      expect([kept.getClassName(), kept.kind, kept.isSite]).toEqual(['PwluFixedActivation', 'hardswish', true]);
+      const y = tf.tidy(() => m.apply(tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 1), { training: false }) as tf.Tensor);
+      expect(y.shape).toEqual([2, 10]);
+      y.dispose();
+      m.dispose();
+    }
   });
 });
