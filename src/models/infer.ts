@@ -68,6 +68,11 @@ function onlyNode(layer: tfl.layers.Layer): { inputs: Sym[]; outputs: Sym[] } | 
   return { inputs: n.inputTensors, outputs: n.outputTensors };
 }
 
+/** What an exporter sees of a plan step: a fused convolution with its folded weights (owned by the plan), or a layer as it is. */
+export type PlanStep =
+  | { kind: 'conv'; name: string; convKind: ConvKind; pad: 'same' | 'valid' | number; strides: [number, number]; dilations: [number, number]; epilogue: Epilogue | 'linear'; filter: tf.Tensor4D; bias: tf.Tensor1D; input: number; output: number }
+  | { kind: 'layer'; layer: tfl.layers.Layer; inputs: number[]; output: number };
+
 /** A compiled inference schedule of one model. */
 export class InferencePlan {
   private readonly folded = new Map<FusedStep, Folded>();
@@ -102,7 +107,7 @@ export class InferencePlan {
     /** The batch norm a conv feeds alone, when the conv can be folded into a fused step. */
     const foldableBn = (conv: tfl.layers.Layer): BatchNorm | null => {
       const cfg = conv.getConfig();
-      if (!CONV_CLASSES[conv.getClassName()] || cfg.activation !== 'linear' || cfg.data_format === 'channels_first') return null;
+      if (!CONV_CLASSES[conv.getClassName()] || cfg.activation !== 'linear' || cfg.dataFormat === 'channels_first') return null;
       const bn = soleConsumer(nodes.get(conv)!.outputs[0]!);
       return bn instanceof BatchNorm ? bn : null;
     };
@@ -123,10 +128,11 @@ export class InferencePlan {
         const out = epilogue && act ? nodes.get(act)!.outputs[0]! : bnOut;
         const cfg = conv.getConfig();
         const pad = conv === layer ? (cfg.padding as 'same' | 'valid') : padSize!;
-        const [strides, dilations] = [cfg.strides, cfg.dilation_rate] as [number, number][];
+        const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [Number(v ?? 1), Number(v ?? 1)]) as [number, number];
+        const [strides, dilations] = [pair(cfg.strides), pair(cfg.dilationRate)];
         const convKind = CONV_CLASSES[conv.getClassName()]!;
         const epi = epilogue ?? 'linear';
-        steps.push({ kind: 'fused', conv, convKind, pad, strides: strides!, dilations: dilations!, bn, epilogue: epi, input: node.inputs[0]!.id, output: out.id });
+        steps.push({ kind: 'fused', conv, convKind, pad, strides, dilations, bn, epilogue: epi, input: node.inputs[0]!.id, output: out.id });
         continue;
       }
       steps.push({ kind: 'layer', layer, inputs: node.inputs.map((s) => s.id), output: node.outputs[0]!.id });
@@ -165,6 +171,16 @@ export class InferencePlan {
       }
       return take(this.outputId);
     });
+  }
+
+  /** The schedule as exporters walk it (src/export): the model's input and output ids and every step in order. */
+  describe(): { input: number; output: number; steps: PlanStep[] } {
+    const steps = this.steps.map((s): PlanStep => {
+      if (s.kind === 'layer') return s;
+      const { filter, bias } = this.foldedWeights(s);
+      return { kind: 'conv', name: s.conv.name, convKind: s.convKind, pad: s.pad, strides: s.strides, dilations: s.dilations, epilogue: s.epilogue, filter, bias, input: s.input, output: s.output };
+    });
+    return { input: this.inputId, output: this.outputId, steps };
   }
 
   /** Number of conv + batch-norm chains folded (for tests and logs). */

@@ -1,0 +1,58 @@
+/**
+ * A trained model as ONNX: the inference plan's schedule (conv + batch norm (+ ReLU/ReLU6) folded into one
+ * Conv, src/models/infer.ts) written node by node in NCHW, with every other layer in its standard-operator
+ * form (./layers.ts). The input is `input` [batch, C, H, W] float32, the output `logits` [batch, classes].
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { InferencePlan } from '../../models/infer.js';
+import { OnnxBuilder, type Dim } from './builder.js';
+import { convAttrs, convWeight, depthwiseWeight, fixedActivation, LAYER_EXPORTERS, type OnnxValue } from './layers.js';
+
+/** Export options: a fixed batch size or a symbolic one. */
+export interface OnnxExportOptions {
+  batch: number | 'dynamic';
+  /** Written into the model's metadata (e.g. the run's config hash). */
+  metadata?: Record<string, string>;
+}
+
+/** The serialised ONNX model of a zoo model (functional, one input, one output). */
+export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions): Uint8Array {
+  const plan = InferencePlan.compile(model);
+  if (!plan) throw new Error(`${model.name}: its graph has no inference plan (shared layers or several inputs/outputs), so it cannot be exported`);
+  try {
+    const [, h, w, c] = model.inputs[0]!.shape;
+    if (h == null || w == null || c == null) throw new Error(`${model.name}: the input size must be fixed to export`);
+    const classes = model.outputs[0]!.shape[1]!;
+    const batch: Dim = opts.batch === 'dynamic' ? 'batch' : opts.batch;
+    const g = new OnnxBuilder();
+    const { input, output, steps } = plan.describe();
+    const values = new Map<number, OnnxValue>([[input, { name: g.input('input', [batch, c, h, w]), rank: 4 }]]);
+    const take = (id: number): OnnxValue => {
+      const v = values.get(id);
+      if (!v) throw new Error(`ONNX export: value ${id} used before it is computed`);
+      return v;
+    };
+    for (const s of steps) {
+      if (s.kind === 'conv') {
+        const shape = s.filter.shape;
+        const depthwise = s.convKind === 'depthwise';
+        const k = s.filter.dataSync() as Float32Array;
+        const outC = depthwise ? shape[2] * shape[3] : shape[3];
+        const weight = g.constant(`${s.name}.weight`, depthwise ? depthwiseWeight(k, shape) : convWeight(k, shape), depthwise ? [outC, 1, shape[0], shape[1]] : [outC, shape[2], shape[0], shape[1]]);
+        const bias = g.constant(`${s.name}.bias`, s.bias.dataSync(), [outC]);
+        const y = g.node('Conv', [take(s.input).name, weight, bias], convAttrs(s.pad, s.strides, s.dilations, [shape[0], shape[1]], depthwise ? shape[2] : 1), g.name(s.name));
+        values.set(s.output, { name: fixedActivation(g, y, s.epilogue, 4), rank: 4 });
+        continue;
+      }
+      const exporter = LAYER_EXPORTERS[s.layer.getClassName()];
+      if (!exporter) throw new Error(`${s.layer.name}: no ONNX form for layer class ${s.layer.getClassName()}`);
+      values.set(s.output, exporter(g, s.layer, s.inputs.map(take)));
+    }
+    const out = take(output);
+    if (out.rank !== 2) throw new Error(`ONNX export: the model's output has rank ${out.rank}, expected [batch, classes]`);
+    g.output(out.name, 'logits', [batch, classes]);
+    return g.encode({ graphName: model.name, docString: 'pwlu export: NCHW float32 input, logits output', metadata: opts.metadata });
+  } finally {
+    plan.dispose();
+  }
+}

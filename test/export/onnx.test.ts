@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { activationNames } from '../../src/activations/registry.js';
+import { checkOnnx } from '../../src/export/onnx/check.js';
+import { exportOnnx } from '../../src/export/onnx/model.js';
+import { Rng } from '../../src/util/rng.js';
+import { buildArch, factory, MICRO_OPTIONS, ZOO } from '../helpers/zoo.js';
+
+/** Moves every weight (activation parameters, BN statistics included) off its initial value, as training would. */
+function perturb(model: tfl.LayersModel, seed: number): void {
+  const rng = new Rng(seed);
+  for (const layer of model.layers) {
+    const ws = layer.getWeights();
+    if (ws.length === 0) continue;
+    layer.setWeights(
+      ws.map((w, i) => {
+        const v = Float32Array.from(w.dataSync() as Float32Array);
+        const variance = /variance|moving_var/i.test(layer.weights[i]!.name);
+        for (let i = 0; i < v.length; i++) v[i] = variance ? Math.abs(v[i]!) * (0.5 + rng.uniform()) + 0.05 : v[i]! + 0.1 * rng.normal();
+        return tf.tensor(v, w.shape);
+      }),
+    );
+  }
+}
+
+const ARCHS = ['resnet20', 'plainnet', ...ZOO] as const;
+
+describe('pwlu export: ONNX', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  for (const arch of ARCHS) {
+    it(`${arch}: every activation exports, and onnxruntime's logits match the model's within 1e-4 relative`, async () => {
+      for (const act of activationNames()) {
+        const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS[arch], activation: factory(act) });
+        perturb(m, 7);
+        const bytes = exportOnnx(m, { batch: 'dynamic' });
+        const x = tf.randomNormal([3, 16, 16, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+        const r = await checkOnnx(m, bytes, x);
+        x.dispose();
+        m.dispose();
+        expect(r.max_rel_diff, `${arch} + ${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+        expect(r.same_top1).toBe(true);
+      }
+    }, 120_000);
+  }
+
+  it('channel-wise PWLU and Swish with a learned beta export exactly too', async () => {
+    for (const [act, options] of [
+      ['pwlu', { granularity: 'channel', n: 8 }],
+      ['swish', { trainable_beta: true }],
+    ] as const) {
+      const m = buildArch('resnet20', { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS.resnet20, activation: factory(act, options) });
+      perturb(m, 11);
+      const x = tf.randomNormal([2, 16, 16, 3], 0, 2, 'float32', 5) as tf.Tensor4D;
+      const r = await checkOnnx(m, exportOnnx(m, { batch: 2 }), x);
+      x.dispose();
+      m.dispose();
+      expect(r.max_rel_diff, `${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+    }
+  });
+});
