@@ -8,6 +8,7 @@ import type { ModelsCliOptions } from './models.js';
 import type { SpeedCliOptions } from './speed.js';
 import type { BenchCliOptions } from './bench.js';
 import type { ReportCliOptions } from './report.js';
+import type { ExportCliOptions } from './export.js';
 import type { DataShardCliOptions } from './data.js';
 
 
@@ -65,6 +66,20 @@ export function buildProgram(): Command {
     .action(async (opts: EvalCliOptions) => {
       const { evalCommand } = await import('./eval.js');
       await evalCommand(opts);
+    });
+
+  program
+    .command('export')
+    .description("Write a run's checkpoint as a deployable model: ONNX (standard opset 17, batch norm folded into the convolutions, every learned activation in standard operators), checked against the run's own logits in onnxruntime before it is kept.")
+    .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint to export').choices(['best', 'last']).default('best'))
+    .addOption(new Option('--format <format>', 'what to write').choices(['onnx']).default('onnx'))
+    .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint>)')
+    .option('--batch <n|dynamic>', "the model's batch dimension: a fixed size or 'dynamic'", 'dynamic')
+    .option('--json', 'print export.json (and the folder) as JSON', false)
+    .action(async (opts: ExportCliOptions) => {
+      const { exportCommand } = await import('./export.js');
+      await exportCommand(opts);
     });
 
   const data = program.command('data').description('List, fetch and shard datasets.');
@@ -215,6 +230,8 @@ export interface DataBenchCliOptions {
   warmup: number;
   json: boolean;
 }
+
+
 
 export interface EvalCliOptions {
   run: string;

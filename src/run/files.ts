@@ -17,6 +17,8 @@ export const RUN_FILES = {
   lock: 'run.lock',
   /** Left by `pwlu bench` in a cell whose process failed: the command and its stderr tail. */
   benchError: 'bench-error.txt',
+  /** `pwlu export`'s default destination: one folder per format and checkpoint inside it. */
+  exports: 'exports',
 } as const;
 
 /** The log of rank `rank` > 0 of a data-parallel run (rank 0 writes train.log). */

@@ -1,0 +1,101 @@
+/**
+ * `pwlu export`'s work: a restored run's model written in a deployable format into a folder of its own, with
+ * what a deployment needs beside it (labels.json, preprocessing.json) and export.json, which records the
+ * run, the checkpoint and the measured agreement of the exported model with the run's own. The folder is
+ * written under a temporary name and renamed only when the check passes, so a failed export leaves nothing.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { RestoredRun } from '../train/restore.js';
+import { UserError } from '../util/errors.js';
+import { checkOnnx, type LogitCheck } from './onnx/check.js';
+import { OPSET } from './onnx/builder.js';
+import { exportOnnx } from './onnx/model.js';
+
+/** Formats `pwlu export --format` writes. */
+export const EXPORT_FORMATS = ['onnx'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** The largest relative logit difference an export may have (to the largest |logit| of the check batch). */
+export const EXPORT_TOLERANCE = 1e-4;
+
+/** What export.json says. */
+export interface ExportRecord {
+  format: ExportFormat;
+  file: string;
+  run: string;
+  checkpoint: 'best' | 'last';
+  epoch: number;
+  config_hash: string;
+  arch: string;
+  activation: string;
+  batch: number | 'dynamic';
+  opset?: number;
+  /** The check: the exported model against the run's model on a fixed random batch. */
+  check: LogitCheck & { runtime: string; examples: number; tolerance: number };
+  created: string;
+}
+
+/** Exports `r` to `out` (a new folder); throws a UserError (and leaves nothing) when the check fails. */
+export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'best' | 'last', opts: { format: ExportFormat; out: string; batch: number | 'dynamic' }): Promise<ExportRecord> {
+  if (existsSync(opts.out)) throw new UserError(`${opts.out} exists: pwlu export never overwrites one; remove it or choose another --out`);
+  const tmp = join(dirname(opts.out), `.${basename(opts.out)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const { dataset: ds, config } = r;
+    const file = 'model.onnx';
+    const bytes = exportOnnx(r.model, { batch: opts.batch, metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name } });
+    writeFileSync(join(tmp, file), bytes);
+    const examples = opts.batch === 'dynamic' ? 4 : opts.batch;
+    const x = tf.randomNormal([examples, ds.height, ds.width, ds.channels], 0, 1, 'float32', 1234) as tf.Tensor4D;
+    let check: LogitCheck;
+    try {
+      check = await checkOnnx(r.model, bytes, x);
+    } finally {
+      x.dispose();
+    }
+    const record: ExportRecord = {
+      format: opts.format,
+      file,
+      run: runDir,
+      checkpoint,
+      epoch: r.epoch,
+      config_hash: r.configHash,
+      arch: config.model.arch,
+      activation: config.activation.name,
+      batch: opts.batch,
+      opset: OPSET,
+      check: { ...check, runtime: 'onnxruntime-node (CPU)', examples, tolerance: EXPORT_TOLERANCE },
+      created: new Date().toISOString(),
+    };
+    if (!(check.max_rel_diff <= EXPORT_TOLERANCE)) {
+      throw new UserError(
+        `the exported model does not match the run's: max |logit difference| ${check.max_abs_diff.toExponential(3)} ` +
+          `(${check.max_rel_diff.toExponential(3)} of the largest logit, tolerance ${EXPORT_TOLERANCE}) on ${examples} examples; nothing was written`,
+      );
+    }
+    const classes = ds.classNames ?? Array.from({ length: ds.numClasses }, (_, i) => String(i));
+    writeFileSync(join(tmp, 'labels.json'), `${JSON.stringify(classes, null, 2)}\n`);
+    const preprocessing = {
+      input: 'input',
+      layout: 'NCHW',
+      shape: [opts.batch === 'dynamic' ? 'batch' : opts.batch, ds.channels, ds.height, ds.width],
+      dtype: 'float32',
+      normalise: '(pixel / 255 - mean[c]) / std[c], pixels 0..255 per channel',
+      mean: ds.mean,
+      std: ds.std,
+      output: 'logits',
+      num_classes: ds.numClasses,
+    };
+    writeFileSync(join(tmp, 'preprocessing.json'), `${JSON.stringify(preprocessing, null, 2)}\n`);
+    writeFileSync(join(tmp, 'export.json'), `${JSON.stringify(record, null, 2)}\n`);
+    mkdirSync(dirname(opts.out), { recursive: true });
+    renameSync(tmp, opts.out);
+    return record;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
