@@ -13,6 +13,9 @@ import { DataParallel } from '../train/data-parallel.js';
 import { registryChecks, versions } from './common.js';
 import { disposeModel, predict } from '../models/infer.js';
 import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { loadOrt, toNchw } from '../export/onnx/check.js';
+import { exportOnnx } from '../export/onnx/model.js';
 
 export interface SpeedCliOptions {
   arch: string;
@@ -32,6 +35,8 @@ export interface SpeedCliOptions {
   allActivations?: boolean;
   /** Measure a data-parallel step over this many local ranks (--threads is then per rank). */
   nproc?: number;
+  /** Also time inference of the ONNX export in onnxruntime-node. */
+  onnx?: boolean;
 }
 
 const SOURCE_NAMES: Record<TensorBytesSource, string> = { 'torch-allocator': 'the torch addon\'s CPU allocator', tfjs: "tfjs's tensor bookkeeping" };
@@ -85,6 +90,9 @@ interface SpeedResult {
   /** The process's peak resident set during the training step and the inference batch (null off Linux). */
   train_peak_rss_bytes: number | null;
   infer_peak_rss_bytes: number | null;
+  /** --onnx: median seconds and img/s of one inference batch of the ONNX export in onnxruntime-node (CPU). */
+  onnx_infer_step_s?: number;
+  onnx_infer_img_per_s?: number;
 }
 
 /** One measurement: a model of `arch` with `activation`, timed for training steps and inference. */
@@ -143,13 +151,13 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string, env
   };
   const inferS = timed(infer, o.warmup, o.steps);
   const inferMem = await measurePeakMemory(infer, device);
+  const onnxS = o.onnx ? await timeOnnx(model, xt, threads(backend), o.warmup, o.steps) : null;
   xt.dispose();
-  const threads = typeof backend.detail.threads === 'number' ? backend.detail.threads : 1;
   const result: SpeedResult = {
     framework: 'pwlu',
     version: versions().pwlu,
     backend: backend.name,
-    threads,
+    threads: threads(backend),
     arch,
     act: activation,
     size: o.size,
@@ -160,6 +168,7 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string, env
     train_img_per_s: +((world * o.batch) / trainS).toFixed(2),
     infer_step_s: +inferS.toFixed(5),
     infer_img_per_s: +((world * o.batch) / inferS).toFixed(2),
+    ...(onnxS !== null ? { onnx_infer_step_s: +onnxS.toFixed(5), onnx_infer_img_per_s: +(o.batch / onnxS).toFixed(2) } : {}),
     train_peak_bytes: trainMem.tensor_bytes,
     infer_peak_bytes: inferMem.tensor_bytes,
     peak_source: trainMem.source,
@@ -171,6 +180,28 @@ async function measure(o: SpeedCliOptions, arch: string, activation: string, env
   optimizer.dispose();
   disposeModel(model);
   return result;
+}
+
+function threads(backend: { detail: Record<string, unknown> }): number {
+  return typeof backend.detail.threads === 'number' ? backend.detail.threads : 1;
+}
+
+/** Median seconds of one inference batch of the model's ONNX export (pwlu export's form) in onnxruntime-node. */
+async function timeOnnx(model: tfl.LayersModel, x: tf.Tensor4D, threads: number, warmup: number, steps: number): Promise<number> {
+  const ort = loadOrt();
+  const session = await ort.InferenceSession.create(exportOnnx(model, { batch: x.shape[0] }), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  try {
+    const feeds = { input: new ort.Tensor('float32', toNchw(x.dataSync() as Float32Array, x.shape), [x.shape[0], x.shape[3], x.shape[1], x.shape[2]]) };
+    const times: number[] = [];
+    for (let i = 0; i < warmup + steps; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      if (i >= warmup) times.push((performance.now() - t0) / 1000);
+    }
+    return median(times);
+  } finally {
+    await session.release();
+  }
 }
 
 /**
@@ -200,6 +231,7 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
     process.stdout.write(
       `${o.arch} + ${o.activation} @${o.size} batch ${o.batch}${result.world_size ? ` per rank x ${result.world_size} ranks` : ''} on ${result.backend} (${result.threads} threads${result.world_size ? ' each' : ''}): ` +
         `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step${result.allreduce_share !== undefined ? `, allreduce ${(100 * result.allreduce_share).toFixed(1)}%` : ''}), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n` +
+        (result.onnx_infer_img_per_s !== undefined ? `ONNX export in onnxruntime-node: infer ${result.onnx_infer_img_per_s} img/s (${(result.onnx_infer_step_s! * 1000).toFixed(1)} ms/batch)\n` : '') +
         `peak memory: train step ${mib(result.train_peak_bytes)} MiB, inference ${mib(result.infer_peak_bytes)} MiB of tensors (${SOURCE_NAMES[result.peak_source]}); process RSS ${mib(result.train_peak_rss_bytes)} / ${mib(result.infer_peak_rss_bytes)} MiB\n`,
     );
 }
@@ -228,12 +260,13 @@ async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
           infer_vs_relu: ratio(r.infer_img_per_s, relu.infer_img_per_s),
           train_peak_vs_relu: ratio(r.train_peak_bytes, relu.train_peak_bytes),
           infer_peak_vs_relu: ratio(r.infer_peak_bytes, relu.infer_peak_bytes),
+          ...(o.onnx ? { onnx_infer_vs_relu: ratio(r.onnx_infer_img_per_s!, relu.onnx_infer_img_per_s!) } : {}),
         };
         process.stdout.write(`${JSON.stringify({ ...r, ...vs })}\n`);
       }
       continue;
     }
-    const head = ['activation', 'params', 'train img/s', 'vs relu', 'infer img/s', 'vs relu', 'train MiB', 'vs relu', 'infer MiB', 'vs relu', 'RSS MiB'];
+    const head = ['activation', 'params', 'train img/s', 'vs relu', 'infer img/s', 'vs relu', 'train MiB', 'vs relu', 'infer MiB', 'vs relu', 'RSS MiB', ...(o.onnx ? ['ONNX img/s', 'vs relu'] : [])];
     const table = rows.map((r) => [
       r.act,
       r.params.toLocaleString('en-US'),
@@ -246,6 +279,7 @@ async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
       mib(r.infer_peak_bytes),
       `${ratio(r.infer_peak_bytes, relu.infer_peak_bytes).toFixed(2)}x`,
       mib(r.train_peak_rss_bytes),
+      ...(o.onnx ? [r.onnx_infer_img_per_s!.toFixed(1), `${ratio(r.onnx_infer_img_per_s!, relu.onnx_infer_img_per_s!).toFixed(2)}x`] : []),
     ]);
     const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

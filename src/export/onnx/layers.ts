@@ -206,10 +206,11 @@ const frelu: LayerExporter = (g, layer, [x]) => {
 };
 
 /**
- * PWLU in the kernels' table form (src/ops/pwlu.ts): segment = clip(floor((x - BL) / d) + 1, 0, N + 1) picks
- * slope S and intercept O from tables of N + 2 segments (left, N intervals, right), out = S x + O. A Gather per
- * table: two lookups and a multiply-add per element, where the sum-of-ReLUs form needs N + 2 ReLUs.
- * Channel-wise: one table per channel, flattened, the segment offset by channel * (N + 2).
+ * PWLU in the kernels' table form (src/ops/pwlu.ts): the segment (left, N intervals, right) picks a slope S and an
+ * intercept O from tables of N + 2 entries, out = S x + O. The segment is trunc(clip(x / d + 1 - BL / d, 0, N + 1)):
+ * one multiply-add, a clip and a cast, then two Gathers; eight element-wise passes whatever N is, where the
+ * sum-of-ReLUs form needs three per breakpoint. Channel-wise: one table per channel, flattened, the segment offset
+ * by channel * (N + 2).
  */
 const pwlu: LayerExporter = (g, layer, [x]) => {
   const d = described(layer) as { n: number; instances: { bl: number; br: number; kl: number; kr: number; heights: number[] }[] };
@@ -237,8 +238,10 @@ const pwlu: LayerExporter = (g, layer, [x]) => {
   const p = layer.name;
   const channelWise = d.instances.length > 1;
   const vec = (name: string, v: number[]) => (channelWise ? perChannel(g, `${p}.${name}`, v, x!.rank) : scalar(g, `${p}.${name}`, v[0]!));
-  const u = g.node('Div', [g.node('Sub', [x!.name, vec('bl', bl)]), vec('d', step)]);
-  const seg = g.node('Clip', [g.node('Add', [g.node('Floor', [u]), scalar(g, 'one', 1)]), scalar(g, 'zero', 0), scalar(g, `${p}.last`, n + 1)]);
+  // u + 1 = x / d + (1 - BL / d) in one multiply-add; clipped to [0, N + 1] and cast (truncation = floor there).
+  const inv = step.map((dd) => 1 / dd);
+  const u1 = g.node('Add', [g.node('Mul', [x!.name, vec('inv_d', inv)]), vec('shift', bl.map((b, i) => 1 - b * inv[i]!))]);
+  const seg = g.node('Clip', [u1, scalar(g, 'zero', 0), scalar(g, `${p}.last`, n + 1)]);
   let index = g.node('Cast', [seg], { to: 7 }); // INT64
   if (channelWise) {
     const base = Array.from({ length: d.instances.length }, (_, c) => c * segs);
