@@ -16,6 +16,12 @@ export interface ExportCliOptions {
   json: boolean;
 }
 
+/** A path relative to the working directory when it is below it, else absolute. */
+function shown(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+}
+
 function parseBatch(v: string): number | 'dynamic' {
   if (v === 'dynamic') return v;
   const n = Number(v);
@@ -36,7 +42,7 @@ export async function exportCommand(o: ExportCliOptions): Promise<void> {
     else {
       const c = record.check;
       process.stdout.write(
-        `exported ${record.arch} + ${record.activation} (${o.checkpoint} checkpoint, epoch ${record.epoch}) to ${relative(process.cwd(), out) || '.'}/${record.file}\n` +
+        `exported ${record.arch} + ${record.activation} (${o.checkpoint} checkpoint, epoch ${record.epoch}) to ${shown(out)}/${record.file}\n` +
           `check on ${c.examples} examples in ${c.runtime}: max |logit difference| ${c.max_abs_diff.toExponential(2)} (${c.max_rel_diff.toExponential(2)} relative), same top-1: ${c.same_top1 ? 'yes' : 'no'}\n`,
       );
     }

@@ -9,12 +9,15 @@ import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RestoredRun } from '../train/restore.js';
 import { UserError } from '../util/errors.js';
-import { checkOnnx, type LogitCheck } from './onnx/check.js';
+import type { LogitCheck } from './compare.js';
+import { checkOnnx } from './onnx/check.js';
+import { checkTfjs } from './tfjs/check.js';
+import { exportTfjs, TFJS_WEIGHTS_FILE } from './tfjs/model.js';
 import { OPSET } from './onnx/builder.js';
 import { exportOnnx } from './onnx/model.js';
 
 /** Formats `pwlu export --format` writes. */
-export const EXPORT_FORMATS = ['onnx'] as const;
+export const EXPORT_FORMATS = ['onnx', 'tfjs'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** The largest relative logit difference an export may have (to the largest |logit| of the check batch). */
@@ -45,14 +48,26 @@ export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'bes
   mkdirSync(tmp, { recursive: true });
   try {
     const { dataset: ds, config } = r;
-    const file = 'model.onnx';
-    const bytes = exportOnnx(r.model, { batch: opts.batch, metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name } });
-    writeFileSync(join(tmp, file), bytes);
     const examples = opts.batch === 'dynamic' ? 4 : opts.batch;
     const x = tf.randomNormal([examples, ds.height, ds.width, ds.channels], 0, 1, 'float32', 1234) as tf.Tensor4D;
+    let file: string;
     let check: LogitCheck;
+    let runtime: string;
     try {
-      check = await checkOnnx(r.model, bytes, x);
+      if (opts.format === 'onnx') {
+        file = 'model.onnx';
+        const bytes = exportOnnx(r.model, { batch: opts.batch, metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name } });
+        writeFileSync(join(tmp, file), bytes);
+        check = await checkOnnx(r.model, bytes, x);
+        runtime = 'onnxruntime-node (CPU)';
+      } else {
+        file = 'model.json';
+        const { modelJson, weights } = await exportTfjs(r.model);
+        writeFileSync(join(tmp, file), `${JSON.stringify(modelJson)}\n`);
+        writeFileSync(join(tmp, TFJS_WEIGHTS_FILE), weights);
+        check = checkTfjs(r.model, tmp, x);
+        runtime = 'tfjs cpu backend with pwlu/layers';
+      }
     } finally {
       x.dispose();
     }
@@ -66,8 +81,8 @@ export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'bes
       arch: config.model.arch,
       activation: config.activation.name,
       batch: opts.batch,
-      opset: OPSET,
-      check: { ...check, runtime: 'onnxruntime-node (CPU)', examples, tolerance: EXPORT_TOLERANCE },
+      ...(opts.format === 'onnx' ? { opset: OPSET } : {}),
+      check: { ...check, runtime, examples, tolerance: EXPORT_TOLERANCE },
       created: new Date().toISOString(),
     };
     if (!(check.max_rel_diff <= EXPORT_TOLERANCE)) {
@@ -78,15 +93,17 @@ export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'bes
     }
     const classes = ds.classNames ?? Array.from({ length: ds.numClasses }, (_, i) => String(i));
     writeFileSync(join(tmp, 'labels.json'), `${JSON.stringify(classes, null, 2)}\n`);
+    const batchDim = opts.batch === 'dynamic' ? 'batch' : opts.batch;
     const preprocessing = {
-      input: 'input',
-      layout: 'NCHW',
-      shape: [opts.batch === 'dynamic' ? 'batch' : opts.batch, ds.channels, ds.height, ds.width],
+      input: opts.format === 'onnx' ? 'input' : 'the model input',
+      layout: opts.format === 'onnx' ? 'NCHW' : 'NHWC',
+      shape: opts.format === 'onnx' ? [batchDim, ds.channels, ds.height, ds.width] : [batchDim, ds.height, ds.width, ds.channels],
       dtype: 'float32',
       normalise: '(pixel / 255 - mean[c]) / std[c], pixels 0..255 per channel',
       mean: ds.mean,
       std: ds.std,
-      output: 'logits',
+      output: opts.format === 'onnx' ? 'logits' : 'the model output (logits)',
+      ...(opts.format === 'tfjs' ? { load: "import '@tensorflow/tfjs'; import 'pwlu/layers'; tf.loadLayersModel('model.json')" } : {}),
       num_classes: ds.numClasses,
     };
     writeFileSync(join(tmp, 'preprocessing.json'), `${JSON.stringify(preprocessing, null, 2)}\n`);

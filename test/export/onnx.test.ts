@@ -1,29 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationNames } from '../../src/activations/registry.js';
 import { checkOnnx } from '../../src/export/onnx/check.js';
 import { exportOnnx } from '../../src/export/onnx/model.js';
-import { Rng } from '../../src/util/rng.js';
+import { perturb } from '../helpers/perturb.js';
 import { buildArch, factory, MICRO_OPTIONS, ZOO } from '../helpers/zoo.js';
-
-/** Moves every weight (activation parameters, BN statistics included) off its initial value, as training would. */
-function perturb(model: tfl.LayersModel, seed: number): void {
-  const rng = new Rng(seed);
-  for (const layer of model.layers) {
-    const ws = layer.getWeights();
-    if (ws.length === 0) continue;
-    layer.setWeights(
-      ws.map((w, i) => {
-        const v = Float32Array.from(w.dataSync() as Float32Array);
-        const variance = /variance|moving_var/i.test(layer.weights[i]!.name);
-        for (let i = 0; i < v.length; i++) v[i] = variance ? Math.abs(v[i]!) * (0.5 + rng.uniform()) + 0.05 : v[i]! + 0.1 * rng.normal();
-        return tf.tensor(v, w.shape);
-      }),
-    );
-  }
-}
 
 const ARCHS = ['resnet20', 'plainnet', ...ZOO] as const;
 

@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { activationNames } from '../../src/activations/registry.js';
+import { compareLogits, ownLogits } from '../../src/export/compare.js';
+import { exportTfjs } from '../../src/export/tfjs/model.js';
+// Registers pwlu/layers' inference classes under the training classes' names: tfl.loadLayersModel below uses them.
+import '../../src/layers/index.js';
+import { perturb } from '../helpers/perturb.js';
+import { buildArch, factory, MICRO_OPTIONS, ZOO } from '../helpers/zoo.js';
+
+const ARCHS = ['resnet20', 'plainnet', ...ZOO] as const;
+
+/** Round trip through model.json + weights.bin and pwlu/layers; the loaded model's logits against the original's. */
+async function roundTrip(m: tfl.LayersModel, x: tf.Tensor4D) {
+  const { modelJson, weights } = await exportTfjs(m);
+  const manifest = (modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[])[0]!;
+  const json = JSON.parse(JSON.stringify(modelJson)) as { modelTopology: object };
+  const loaded = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: manifest.weights, weightData: weights.slice().buffer }));
+  const want = ownLogits(m, x);
+  const got = tf.tidy(() => loaded.predict(x) as tf.Tensor);
+  const r = compareLogits(want.values, got.dataSync(), want.classes);
+  got.dispose();
+  loaded.dispose();
+  return r;
+}
+
+describe('pwlu export: TensorFlow.js layers format, loaded with pwlu/layers', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  for (const arch of ARCHS) {
+    it(`${arch}: every activation round-trips within 1e-4 relative`, async () => {
+      for (const act of activationNames()) {
+        const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS[arch], activation: factory(act) });
+        perturb(m, 7);
+        const x = tf.randomNormal([3, 16, 16, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+        const r = await roundTrip(m, x);
+        x.dispose();
+        m.dispose();
+        expect(r.max_rel_diff, `${arch} + ${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+        expect(r.same_top1).toBe(true);
+      }
+    }, 120_000);
+  }
+
+  it('channel-wise PWLU and Swish with a learned beta', async () => {
+    for (const [act, options] of [
+      ['pwlu', { granularity: 'channel', n: 8 }],
+      ['swish', { trainable_beta: true }],
+    ] as const) {
+      const m = buildArch('resnet20', { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS.resnet20, activation: factory(act, options) });
+      perturb(m, 11);
+      const x = tf.randomNormal([2, 16, 16, 3], 0, 2, 'float32', 5) as tf.Tensor4D;
+      const r = await roundTrip(m, x);
+      x.dispose();
+      m.dispose();
+      expect(r.max_rel_diff, `${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it('pwlu/layers imports tfjs-core and tfjs-layers only (browser-safe)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../src/layers/index.ts', import.meta.url), 'utf8');
+    const imports = [...text.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+    expect(imports.sort()).toEqual(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers']);
+  });
+});
