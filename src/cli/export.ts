@@ -13,6 +13,8 @@ export interface ExportCliOptions {
   format: ExportFormat;
   out?: string;
   batch: string;
+  /** ONNX: fold batch norm into the convolutions (--no-fold-bn keeps it). */
+  foldBn: boolean;
   json: boolean;
 }
 
@@ -32,12 +34,13 @@ function parseBatch(v: string): number | 'dynamic' {
 /** `pwlu export`: a run's checkpoint as a deployable model, checked against the run's own logits before it is kept. */
 export async function exportCommand(o: ExportCliOptions): Promise<void> {
   const batch = parseBatch(o.batch);
+  if (o.format === 'tfjs' && !o.foldBn) throw new UserError('--no-fold-bn applies to ONNX: the tfjs format keeps the layers as trained (batch norm included)');
   const run = openRunDir(resolve(o.run));
   const out = resolve(o.out ?? join(run.dir, RUN_FILES.exports, `${o.format}-${o.checkpoint}`));
   const restored = await restoreRun(run, o.checkpoint, { extraChecks: registryChecks });
   printConfigWarnings('export', restored.warnings);
   try {
-    const record = await exportRun(restored, run.dir, o.checkpoint, { format: o.format, out, batch });
+    const record = await exportRun(restored, run.dir, o.checkpoint, { format: o.format, out, batch, foldBn: o.foldBn });
     if (o.json) process.stdout.write(`${JSON.stringify({ ...record, out })}\n`);
     else {
       const c = record.check;

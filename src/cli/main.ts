@@ -76,6 +76,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', "onnx: standard-opset ONNX (NCHW); tfjs: TensorFlow.js layers model (model.json + weights.bin), loaded with the 'pwlu/layers' module").choices(['onnx', 'tfjs']).default('onnx'))
     .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint>)')
     .option('--batch <n|dynamic>', "the model's batch dimension: a fixed size or 'dynamic'", 'dynamic')
+    .option('--no-fold-bn', 'ONNX: keep each batch norm as its own BatchNormalization node instead of folding it into the convolution')
     .option('--json', 'print export.json (and the folder) as JSON', false)
     .action(async (opts: ExportCliOptions) => {
       const { exportCommand } = await import('./export.js');

@@ -34,6 +34,8 @@ export interface ExportRecord {
   arch: string;
   activation: string;
   batch: number | 'dynamic';
+  /** Whether batch norm was folded into the convolutions (ONNX; the tfjs format keeps the layers as trained). */
+  fold_bn: boolean;
   opset?: number;
   /** The check: the exported model against the run's model on a fixed random batch. */
   check: LogitCheck & { runtime: string; examples: number; tolerance: number };
@@ -41,7 +43,7 @@ export interface ExportRecord {
 }
 
 /** Exports `r` to `out` (a new folder); throws a UserError (and leaves nothing) when the check fails. */
-export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'best' | 'last', opts: { format: ExportFormat; out: string; batch: number | 'dynamic' }): Promise<ExportRecord> {
+export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'best' | 'last', opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean }): Promise<ExportRecord> {
   if (existsSync(opts.out)) throw new UserError(`${opts.out} exists: pwlu export never overwrites one; remove it or choose another --out`);
   const tmp = join(dirname(opts.out), `.${basename(opts.out)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -56,7 +58,7 @@ export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'bes
     try {
       if (opts.format === 'onnx') {
         file = 'model.onnx';
-        const bytes = exportOnnx(r.model, { batch: opts.batch, metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name } });
+        const bytes = exportOnnx(r.model, { batch: opts.batch, foldBn: opts.foldBn, metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name } });
         writeFileSync(join(tmp, file), bytes);
         check = await checkOnnx(r.model, bytes, x);
         runtime = 'onnxruntime-node (CPU)';
@@ -81,6 +83,7 @@ export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'bes
       arch: config.model.arch,
       activation: config.activation.name,
       batch: opts.batch,
+      fold_bn: opts.format === 'onnx' && opts.foldBn,
       ...(opts.format === 'onnx' ? { opset: OPSET } : {}),
       check: { ...check, runtime, examples, tolerance: EXPORT_TOLERANCE },
       created: new Date().toISOString(),

@@ -87,8 +87,11 @@ export class InferencePlan {
     for (const s of steps) for (const id of s.kind === 'fused' ? [s.input] : s.inputs) this.readers.set(id, (this.readers.get(id) ?? 0) + 1);
   }
 
-  /** The plan of a functional model, or null when its graph is not one the plan can run (shared layers, several inputs/outputs). */
-  static compile(model: tfl.LayersModel): InferencePlan | null {
+  /**
+   * The plan of a functional model, or null when its graph is not one the plan can run (shared layers, several
+   * inputs/outputs). `fold: false` keeps every layer as it is (an export that keeps batch norm as its own node).
+   */
+  static compile(model: tfl.LayersModel, opts: { fold?: boolean } = {}): InferencePlan | null {
     if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
     const consumers = new Map<number, tfl.layers.Layer[]>();
     const nodes = new Map<tfl.layers.Layer, { inputs: Sym[]; outputs: Sym[] }>();
@@ -106,6 +109,7 @@ export class InferencePlan {
     };
     /** The batch norm a conv feeds alone, when the conv can be folded into a fused step. */
     const foldableBn = (conv: tfl.layers.Layer): BatchNorm | null => {
+      if (opts.fold === false) return null;
       const cfg = conv.getConfig();
       if (!CONV_CLASSES[conv.getClassName()] || cfg.activation !== 'linear' || cfg.dataFormat === 'channels_first') return null;
       const bn = soleConsumer(nodes.get(conv)!.outputs[0]!);

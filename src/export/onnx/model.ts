@@ -11,13 +11,15 @@ import { convAttrs, convWeight, depthwiseWeight, fixedActivation, LAYER_EXPORTER
 /** Export options: a fixed batch size or a symbolic one. */
 export interface OnnxExportOptions {
   batch: number | 'dynamic';
+  /** Fold batch norm (and ReLU/ReLU6) into the convolutions, as the inference plan does (default); false keeps BatchNormalization nodes. */
+  foldBn?: boolean;
   /** Written into the model's metadata (e.g. the run's config hash). */
   metadata?: Record<string, string>;
 }
 
 /** The serialised ONNX model of a zoo model (functional, one input, one output). */
 export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions): Uint8Array {
-  const plan = InferencePlan.compile(model);
+  const plan = InferencePlan.compile(model, { fold: opts.foldBn !== false });
   if (!plan) throw new Error(`${model.name}: its graph has no inference plan (shared layers or several inputs/outputs), so it cannot be exported`);
   try {
     const [, h, w, c] = model.inputs[0]!.shape;
