@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareLogits, ownLogits } from '../../src/export/compare.js';
 import { exportTfjs, TFJS_WEIGHTS_FILE } from '../../src/export/tfjs/model.js';
-import { perturb } from '../helpers/perturb.js';
+import { perturb } from '../helpers/export-models.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 import { buildArch, factory, MICRO_OPTIONS } from '../helpers/zoo.js';
 

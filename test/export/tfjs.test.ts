@@ -7,10 +7,7 @@ import { compareLogits, ownLogits } from '../../src/export/compare.js';
 import { exportTfjs } from '../../src/export/tfjs/model.js';
 // Registers pwlu/layers' inference classes under the training classes' names: tfl.loadLayersModel below uses them.
 import '../../src/layers/index.js';
-import { perturb } from '../helpers/perturb.js';
-import { buildArch, factory, MICRO_OPTIONS, ZOO } from '../helpers/zoo.js';
-
-const ARCHS = ['resnet20', 'plainnet', ...ZOO] as const;
+import { EXPORT_ARCHS, OPTION_VARIANTS, withExportModel } from '../helpers/export-models.js';
 
 /** Round trip through model.json + weights.bin and pwlu/layers; the loaded model's logits against the original's. */
 async function roundTrip(m: tfl.LayersModel, x: tf.Tensor4D) {
@@ -31,33 +28,24 @@ describe('pwlu export: TensorFlow.js layers format, loaded with pwlu/layers', ()
     await tf.setBackend('cpu');
   });
 
-  for (const arch of ARCHS) {
+  for (const arch of EXPORT_ARCHS) {
     it(`${arch}: every activation round-trips within 1e-4 relative`, async () => {
       for (const act of activationNames()) {
-        const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS[arch], activation: factory(act) });
-        perturb(m, 7);
-        const x = tf.randomNormal([3, 16, 16, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
-        const r = await roundTrip(m, x);
-        x.dispose();
-        m.dispose();
-        expect(r.max_rel_diff, `${arch} + ${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
-        expect(r.same_top1).toBe(true);
+        await withExportModel(arch, act, {}, async (m, x) => {
+          const r = await roundTrip(m, x);
+          expect(r.max_rel_diff, `${arch} + ${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+          expect(r.same_top1).toBe(true);
+        });
       }
     }, 120_000);
   }
 
   it('channel-wise PWLU and Swish with a learned beta', async () => {
-    for (const [act, options] of [
-      ['pwlu', { granularity: 'channel', n: 8 }],
-      ['swish', { trainable_beta: true }],
-    ] as const) {
-      const m = buildArch('resnet20', { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS.resnet20, activation: factory(act, options) });
-      perturb(m, 11);
-      const x = tf.randomNormal([2, 16, 16, 3], 0, 2, 'float32', 5) as tf.Tensor4D;
-      const r = await roundTrip(m, x);
-      x.dispose();
-      m.dispose();
-      expect(r.max_rel_diff, `${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+    for (const [act, options] of OPTION_VARIANTS) {
+      await withExportModel('resnet20', act, options, async (m, x) => {
+        const r = await roundTrip(m, x);
+        expect(r.max_rel_diff, `${act}: ${JSON.stringify(r)}`).toBeLessThan(1e-4);
+      });
     }
   });
 
