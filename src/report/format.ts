@@ -71,6 +71,13 @@ export function tableTitle(t: SetupTable): string {
   return parts.join(' · ');
 }
 
+/** What a sweep table's rows are, with the base setting's values where the table has a base row. */
+export function rowsNote(t: SetupTable): string {
+  const base = t.rows.find((r) => r.variant === 'base');
+  const values = base ? t.sweep_keys.map((k) => `${k.split('.').pop()}=${String(base.sweep[k])}`).join(', ') : null;
+  return `Rows: settings of ${t.sweep_keys.join(', ')}${values ? ` (base: ${values})` : ''}.`;
+}
+
 /** The row heading columns: arch, and the setting where the table has sweeps. */
 export function rowHead(t: SetupTable): string[] {
   return t.sweep_keys.length ? ['arch', 'setting'] : ['arch'];
@@ -131,7 +138,7 @@ export function renderMarkdown(r: Report): string {
     const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
     const paper = showsPaperColumns(t);
     out.push('', `## ${tableTitle(t)}`, '');
-    if (t.sweep_keys.length) out.push(`Rows: settings of ${t.sweep_keys.join(', ')} (\`base\`: the base config's values). Δ vs ${t.baseline}.`, '');
+    if (t.sweep_keys.length) out.push(`${rowsNote(t)} Δ vs ${t.baseline}.`, '');
     else out.push(`Δ vs ${t.baseline}.`, '');
     const head = [...rowHead(t), ...t.activations, ...(paper ? ['PWLU − Swish (ours)', 'PWLU − Swish (paper)'] : [])];
     const rows = t.rows.map((row) => {

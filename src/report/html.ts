@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunRecord } from './collect.js';
-import { COST_NOTE, fmt, fmtCost, fmtDelta, fmtTop1, flagged, rowCells, rowHead, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
+import { COST_NOTE, fmt, fmtCost, rowsNote, fmtDelta, fmtTop1, flagged, rowCells, rowHead, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
 import { TEST_NOTE, type Report, type SetupTable, type SweepSeries, type TableRow } from './model.js';
 import { PAPER_CITATION } from './paper.js';
 
@@ -380,7 +380,7 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
     const d = datas[i]!;
     const paper = showsPaperColumns(t);
     body.push(`<section><h2>${escapeHtml(tableTitle(t))}</h2>`);
-    const rowsAre = t.sweep_keys.length ? ` Rows: settings of ${t.sweep_keys.join(', ')} (base: the base config's values).` : '';
+    const rowsAre = t.sweep_keys.length ? ` ${rowsNote(t)}` : '';
     body.push(`<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(t.baseline)} below each value.${escapeHtml(rowsAre)}</p>`);
     body.push(pivotHtml(t));
     body.push(`<h3>Cost</h3><p class="meta">${escapeHtml(COST_NOTE)}</p>`);

@@ -51,6 +51,7 @@ describe('pwlu report on a sweep bench', () => {
     expect(t.cells.find((c) => c.row === 'resnet20 · n=8')!.incomplete.map((i) => i.status)).toEqual(['missing']);
     const md = renderMarkdown(r);
     expect(md).toContain('| arch | setting | pwlu |');
+    expect(md).toMatch(/Rows: settings of activation\.pwlu\.\w+, activation\.pwlu\.\w+ \(base: (n=16, realign=true|realign=true, n=16)\)\./);
     expect(md).toMatch(/\| resnet20 \| n=4 \| 91\.10 ± 0\.10 \(n=3\) −1\.00\*\*\* \|/);
     expect(renderCsv(r).split('\n')[0]).toContain(',variant,');
   });
