@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { fixedFunction } from './functions.js';
 
 type Args = Record<string, unknown> & { name?: string };
 type Shape = (number | null)[];
@@ -40,26 +41,6 @@ abstract class InferenceLayer extends tfl.layers.Layer {
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, ...rest } = this.args;
     return { ...super.getConfig(), ...(rest as tf.serialization.ConfigDict) };
-  }
-}
-
-/** The fixed functions (PyTorch definitions: hard-sigmoid = relu6(x + 3) / 6). */
-export function fixedFunction(kind: string, x: tf.Tensor): tf.Tensor {
-  switch (kind) {
-    case 'relu':
-      return tf.relu(x);
-    case 'relu6':
-      return tf.relu6(x);
-    case 'silu':
-      return tf.mul(x, tf.sigmoid(x));
-    case 'sigmoid':
-      return tf.sigmoid(x);
-    case 'hardsigmoid':
-      return tf.div(tf.relu6(tf.add(x, 3)), 6);
-    case 'hardswish':
-      return tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6));
-    default:
-      throw new Error(`unknown fixed activation '${kind}'`);
   }
 }
 

@@ -2,29 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { hardswish } from '../ops/hardswish.js';
 import { swish } from '../ops/swish.js';
+import { fixedFunction } from '../layers/functions.js';
 import { deriveSeed } from '../util/rng.js';
 
 /** The fixed elementwise functions the reference architectures use (PyTorch definitions). */
 export type FixedKind = 'relu' | 'relu6' | 'hardswish' | 'silu' | 'sigmoid' | 'hardsigmoid';
 
-/** Applies one fixed function; hard-swish / hard-sigmoid as torch.nn.Hardswish / Hardsigmoid (x/6 + 1/2, not Keras' 0.2x). */
+/**
+ * Applies one fixed function; hard-swish / hard-sigmoid as torch.nn.Hardswish / Hardsigmoid (x/6 + 1/2, not Keras' 0.2x).
+ * SiLU and hard-swish run as fused ops with hand-written gradients (src/ops/swish.ts, hardswish.ts); the others as
+ * pwlu/layers computes them.
+ */
 export function applyFixed(kind: FixedKind, x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    switch (kind) {
-      case 'relu':
-        return tf.relu(x);
-      case 'relu6':
-        return tf.relu6(x);
-      case 'silu':
-        return swish(x, 1); // fused, hand-written gradient (src/ops/swish.ts)
-      case 'sigmoid':
-        return tf.sigmoid(x);
-      case 'hardsigmoid':
-        return tf.div(tf.relu6(tf.add(x, 3)), 6);
-      case 'hardswish':
-        return hardswish(x); // fused, hand-written gradient (src/ops/hardswish.ts)
-    }
-  });
+  return tf.tidy(() => (kind === 'silu' ? swish(x, 1) : kind === 'hardswish' ? hardswish(x) : fixedFunction(kind, x)));
 }
 
 interface FixedArgs {

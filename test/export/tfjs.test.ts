@@ -49,10 +49,10 @@ describe('pwlu export: TensorFlow.js layers format, loaded with pwlu/layers', ()
     }
   });
 
-  it('pwlu/layers imports tfjs-core and tfjs-layers only (browser-safe)', async () => {
-    const { readFileSync } = await import('node:fs');
-    const text = readFileSync(new URL('../../src/layers/index.ts', import.meta.url), 'utf8');
-    const imports = [...text.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-    expect(imports.sort()).toEqual(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers']);
+  it('pwlu/layers imports tfjs-core, tfjs-layers and its own folder only (browser-safe)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = new URL('../../src/layers/', import.meta.url);
+    const imports = readdirSync(dir).flatMap((f) => [...readFileSync(new URL(f, dir), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]!));
+    expect(new Set(imports)).toEqual(new Set(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', './functions.js']));
   });
 });
