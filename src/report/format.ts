@@ -105,7 +105,7 @@ export function fmtCost(c: CellStats): string {
 
 /** The cost table's caption in every format. */
 export const COST_NOTE =
-  'Cost: parameters the activation adds · training img/s · peak tensor memory of the run where it was recorded (torch backend, CPU); ratios to ReLU in the same row';
+  'Cost: parameters the activation adds · training img/s · highest peak tensor memory over the runs that recorded it (torch backend, CPU); ratios to ReLU in the same row';
 
 /** What the shape columns mean (the definitions are in src/report/shapes.ts). */
 export const SHAPE_NOTE =

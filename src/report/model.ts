@@ -64,7 +64,7 @@ export interface CellStats {
   train_img_per_s: number | null;
   /** Training img/s relative to ReLU on the same architecture. */
   speed_vs_relu: number | null;
-  /** Mean peak tensor memory of the runs (bytes) where they recorded it, and its ratio to ReLU in the same row. */
+  /** The highest peak tensor memory (bytes) of the runs that recorded it, and its ratio to ReLU in the same row. */
   peak_tensor_bytes: number | null;
   memory_vs_relu: number | null;
   incomplete: { seed: number; status: RunStatus; epochs_completed: number; epochs: number | null; error: string | null; rel: string }[];
@@ -126,6 +126,12 @@ function delta(a: number[], b: number[]): Delta | null {
   if (a.length === 0 || b.length === 0) return null;
   const w = welchTTest(a, b);
   return { diff: w.diff, p: w.p, df: Number.isFinite(w.df) ? w.df : null, mark: significanceMark(w.p) };
+}
+
+/** The highest recorded peak: a resumed run records only its last attempt's peak, so a mean would understate it. */
+function highestPeak(runs: RunRecord[]): number | null {
+  const peaks = runs.map((r) => r.peak_tensor_bytes).filter((v): v is number => v !== null);
+  return peaks.length ? Math.max(...peaks) : null;
 }
 
 function firstNumber(runs: RunRecord[], key: 'params' | 'act_params'): number | null {
@@ -207,7 +213,7 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
   const cells: CellStats[] = [];
   for (const row of rows) {
     const reluSpeed = mean(finished(row.key, 'relu').map((r) => r.train_img_per_s).filter((v): v is number => v !== null));
-    const reluMemory = mean(finished(row.key, 'relu').map((r) => r.peak_tensor_bytes).filter((v): v is number => v !== null));
+    const reluMemory = highestPeak(finished(row.key, 'relu'));
     let noBase = false;
     for (const act of activations) {
       const all = runs.filter((r) => rowKey(r.arch, r.variant) === row.key && r.activation === act);
@@ -216,8 +222,7 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
       const values = fin.map((r) => r.top1!);
       const speeds = fin.map((r) => r.train_img_per_s).filter((v): v is number => v !== null);
       const speed = speeds.length ? mean(speeds) : null;
-      const memories = fin.map((r) => r.peak_tensor_bytes).filter((v): v is number => v !== null);
-      const memory = memories.length ? mean(memories) : null;
+      const memory = highestPeak(fin);
       const b = baselineOf(row, act);
       const base = b.runs.map((r) => r.top1!);
       if (!b.self && base.length === 0 && values.length > 0) noBase = true;
@@ -237,7 +242,7 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
         train_img_per_s: speed,
         speed_vs_relu: speed !== null && Number.isFinite(reluSpeed) && reluSpeed > 0 ? speed / reluSpeed : null,
         peak_tensor_bytes: memory,
-        memory_vs_relu: memory !== null && Number.isFinite(reluMemory) && reluMemory > 0 ? memory / reluMemory : null,
+        memory_vs_relu: memory !== null && reluMemory !== null && reluMemory > 0 ? memory / reluMemory : null,
         incomplete: all
           .filter((r) => !fin.includes(r))
           .sort((a, b) => a.seed - b.seed)
