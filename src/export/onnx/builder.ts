@@ -72,11 +72,11 @@ export class OnnxBuilder {
     return name;
   }
 
-  /** An int64 constant (shapes, axes, indices). */
-  ints(prefix: string, values: number[], dims: number[] = [values.length]): string {
+  /** An int64 constant (shapes, axes), or int32 where an operator takes either (Gather indices: half the bytes). */
+  ints(prefix: string, values: number[], dims: number[] = [values.length], bits: 32 | 64 = 64): string {
     const name = this.name(prefix);
-    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims, dataType: DT.INT64, rawData: new Uint8Array(data.buffer) });
+    const data = bits === 64 ? BigInt64Array.from(values.map((v) => BigInt(v))) : Int32Array.from(values);
+    this.initializers.push({ name, dims, dataType: bits === 64 ? DT.INT64 : DT.INT32, rawData: new Uint8Array(data.buffer) });
     return name;
   }
 
