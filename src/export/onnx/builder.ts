@@ -1,5 +1,5 @@
 /**
- * An ONNX graph under construction: named values, float32/int64 initialisers and nodes of the standard
+ * An ONNX graph under construction: named values, float32/int32/int64 initialisers and nodes of the standard
  * operator set (no custom domains, so any ONNX runtime runs the result), serialised with onnx-proto's
  * protobuf classes. Names are made unique per prefix, so exporters never clash.
  */
