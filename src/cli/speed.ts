@@ -14,7 +14,7 @@ import { registryChecks, versions } from './common.js';
 import { disposeModel, predict } from '../models/infer.js';
 import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { loadOrt, toNchw } from '../export/onnx/check.js';
+import { withOrtSession } from '../export/onnx/check.js';
 import { exportOnnx } from '../export/onnx/model.js';
 
 export interface SpeedCliOptions {
@@ -188,20 +188,15 @@ function threads(backend: { detail: Record<string, unknown> }): number {
 
 /** Median seconds of one inference batch of the model's ONNX export (pwlu export's form) in onnxruntime-node. */
 async function timeOnnx(model: tfl.LayersModel, x: tf.Tensor4D, threads: number, warmup: number, steps: number): Promise<number> {
-  const ort = loadOrt();
-  const session = await ort.InferenceSession.create(exportOnnx(model, { batch: x.shape[0] }), { intraOpNumThreads: threads, interOpNumThreads: 1 });
-  try {
-    const feeds = { input: new ort.Tensor('float32', toNchw(x.dataSync() as Float32Array, x.shape), [x.shape[0], x.shape[3], x.shape[1], x.shape[2]]) };
+  return withOrtSession(exportOnnx(model, { batch: x.shape[0] }), x, threads, async (run) => {
     const times: number[] = [];
     for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
-      await session.run(feeds);
+      await run();
       if (i >= warmup) times.push((performance.now() - t0) / 1000);
     }
     return median(times);
-  } finally {
-    await session.release();
-  }
+  });
 }
 
 /**

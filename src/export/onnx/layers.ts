@@ -4,6 +4,7 @@
  * inference function in NCHW: rank-4 values are [N, C, H, W], rank-2 values [N, C]; per-channel parameters
  * are shaped [C, 1, 1] or [C] to broadcast along axis 1.
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { OnnxBuilder } from './builder.js';
 
@@ -38,22 +39,30 @@ function scalar(g: OnnxBuilder, prefix: string, v: number): string {
   return g.constant(prefix, [v], []);
 }
 
-/** tfjs conv kernel [kh, kw, ci, co] as ONNX [co, ci, kh, kw]. */
-export function convWeight(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
-  const out = new Float32Array(k.length);
-  for (let o = 0; o < co!; o++)
-    for (let i = 0; i < ci!; i++)
-      for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) out[((o * ci! + i) * kh! + y) * kw! + x] = k[((y * kw! + x) * ci! + i) * co! + o]!;
-  return out;
+/**
+ * A row-major 4-D array with its axes permuted (output axis i is input axis perm[i]): how tfjs's NHWC data and HWIO
+ * kernels become ONNX's NCHW and OIHW.
+ */
+export function transpose4(x: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): { data: Float32Array; dims: number[] } {
+  const stride = [shape[1]! * shape[2]! * shape[3]!, shape[2]! * shape[3]!, shape[3]!, 1];
+  const dims = perm.map((a) => shape[a]!);
+  const [s0, s1, s2, s3] = perm.map((a) => stride[a]!);
+  const data = new Float32Array(x.length);
+  let o = 0;
+  for (let i = 0; i < dims[0]!; i++)
+    for (let j = 0; j < dims[1]!; j++)
+      for (let k = 0; k < dims[2]!; k++) for (let l = 0; l < dims[3]!; l++) data[o++] = x[i * s0! + j * s1! + k * s2! + l * s3!]!;
+  return { data, dims };
 }
 
-/** tfjs depthwise kernel [kh, kw, c, m] as ONNX [c*m, 1, kh, kw] (output channel c*m + j, as tfjs orders it). */
-export function depthwiseWeight(k: Float32Array, [kh, kw, c, m]: number[]): Float32Array {
-  const out = new Float32Array(k.length);
-  for (let ch = 0; ch < c!; ch++)
-    for (let j = 0; j < m!; j++)
-      for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) out[((ch * m! + j) * kh! + y) * kw! + x] = k[((y * kw! + x) * c! + ch) * m! + j]!;
-  return out;
+/**
+ * A tfjs conv kernel ([kh, kw, ci, co]; depthwise [kh, kw, c, m]) as ONNX's Conv weight [co, ci / group, kh, kw]
+ * (depthwise: [c * m, 1, kh, kw], output channel c * m + j, as tfjs orders it).
+ */
+export function convWeight(k: tf.Tensor, depthwise: boolean): { data: Float32Array; dims: number[] } {
+  const [kh, kw, c, m] = k.shape as [number, number, number, number];
+  if (!depthwise) return transpose4(k.dataSync(), k.shape, [3, 2, 0, 1]);
+  return { data: transpose4(k.dataSync(), k.shape, [2, 3, 0, 1]).data, dims: [c * m, 1, kh, kw] };
 }
 
 /** Conv attributes for tfjs padding ('same' as TF's SAME: extra padding at the end, ONNX SAME_UPPER). */
@@ -94,11 +103,9 @@ const conv: LayerExporter = (g, layer, [x]) => {
   const [k, b] = layer.getWeights();
   const shape = k!.shape;
   const depthwise = layer.getClassName() === 'DepthwiseConv2D';
-  const w = depthwise ? depthwiseWeight(k!.dataSync() as Float32Array, shape) : convWeight(k!.dataSync() as Float32Array, shape);
-  const outC = depthwise ? shape[2]! * shape[3]! : shape[3]!;
-  const wDims = depthwise ? [outC, 1, shape[0]!, shape[1]!] : [outC, shape[2]!, shape[0]!, shape[1]!];
-  const ins = [x!.name, g.constant(`${layer.name}.weight`, w, wDims)];
-  if (b) ins.push(g.constant(`${layer.name}.bias`, b.dataSync(), [outC]));
+  const w = convWeight(k!, depthwise);
+  const ins = [x!.name, g.constant(`${layer.name}.weight`, w.data, w.dims)];
+  if (b) ins.push(g.constant(`${layer.name}.bias`, b.dataSync(), [w.dims[0]!]));
   const y = g.node('Conv', ins, convAttrs(cfg.padding as 'same' | 'valid', cfg.strides as number | number[], (cfg.dilationRate ?? 1) as number | number[], [shape[0]!, shape[1]!], depthwise ? shape[2]! : 1), g.name(layer.name));
   return { name: fixedActivation(g, y, String(cfg.activation), 4), rank: 4 };
 };
@@ -197,10 +204,10 @@ const pau: LayerExporter = (g, layer, [x]) => {
 const frelu: LayerExporter = (g, layer, [x]) => {
   const [k, gamma, beta, mean, variance] = layer.getWeights();
   const eps = (layer as unknown as { epsilon: number }).epsilon;
-  const shape = k!.shape;
-  const c = shape[2]!;
+  const c = k!.shape[2]!;
   const p = layer.name;
-  const dw = g.node('Conv', [x!.name, g.constant(`${p}.kernel`, depthwiseWeight(k!.dataSync() as Float32Array, shape), [c, 1, 3, 3])], convAttrs(1, [1, 1], [1, 1], [3, 3], c));
+  const w = convWeight(k!, true);
+  const dw = g.node('Conv', [x!.name, g.constant(`${p}.kernel`, w.data, w.dims)], convAttrs(1, [1, 1], [1, 1], [3, 3], c));
   const bn = g.node('BatchNormalization', [dw, ...[gamma, beta, mean, variance].map((t, i) => g.constant(`${p}.bn${i}`, t!.dataSync(), [c]))], { epsilon: { float: eps } });
   return { name: g.node('Max', [x!.name, bn], {}, g.name(p)), rank: 4 };
 };

@@ -6,7 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InferencePlan } from '../../models/infer.js';
 import { OnnxBuilder, type Dim } from './builder.js';
-import { convAttrs, convWeight, depthwiseWeight, fixedActivation, LAYER_EXPORTERS, type OnnxValue } from './layers.js';
+import { convAttrs, convWeight, fixedActivation, LAYER_EXPORTERS, type OnnxValue } from './layers.js';
 
 /** Export options: a fixed batch size or a symbolic one. */
 export interface OnnxExportOptions {
@@ -38,10 +38,9 @@ export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions): Uin
       if (s.kind === 'conv') {
         const shape = s.filter.shape;
         const depthwise = s.convKind === 'depthwise';
-        const k = s.filter.dataSync() as Float32Array;
-        const outC = depthwise ? shape[2] * shape[3] : shape[3];
-        const weight = g.constant(`${s.name}.weight`, depthwise ? depthwiseWeight(k, shape) : convWeight(k, shape), depthwise ? [outC, 1, shape[0], shape[1]] : [outC, shape[2], shape[0], shape[1]]);
-        const bias = g.constant(`${s.name}.bias`, s.bias.dataSync(), [outC]);
+        const w = convWeight(s.filter, depthwise);
+        const weight = g.constant(`${s.name}.weight`, w.data, w.dims);
+        const bias = g.constant(`${s.name}.bias`, s.bias.dataSync(), [w.dims[0]!]);
         const y = g.node('Conv', [take(s.input).name, weight, bias], convAttrs(s.pad, s.strides, s.dilations, [shape[0], shape[1]], depthwise ? shape[2] : 1), g.name(s.name));
         values.set(s.output, { name: fixedActivation(g, y, s.epilogue, 4), rank: 4 });
         continue;
