@@ -6,8 +6,9 @@
 //   2. a PyTorch install     `python3` then `/usr/bin/python3`: torch/include + torch/lib (pip layout,
 //                            CUDA builds included; the C++ ABI flag is taken from torch itself);
 //   3. Debian libtorch-dev   /usr/include/ATen/ATen.h + libtorch.so in the multiarch lib dir.
-// Never fails the install: when libtorch is missing or the build breaks, prints one line
-// `[pwlu] native torch backend skipped: <why>` (details in native/build/build.log) and exits 0.
+// Never fails the install: when libtorch is missing or the build breaks, says so plainly
+// (`[pwlu] native torch backend NOT built: <why>`, details in native/build/build.log) and exits 0, unless
+// PWLU_REQUIRE names native (or jpeg, dist for those parts): then it exits 1. CI sets it.
 // The addon also carries the input pipeline's JPEG decoder (native/src/ops_jpeg.cc) when libjpeg-turbo's
 // libjpeg API is there (Debian libjpeg62-turbo-dev); without it the addon is built without that path and
 // says why (jpegInfo()), and pwlu decodes images with sharp.
@@ -24,7 +25,7 @@ parseScriptArgs({
   description: `Builds the optional native 'torch' backend (native/ -> native/build/Release/pwlu_torch.node); \`npm install\`
 runs it. libtorch comes from $LIBTORCH, else a PyTorch install (python3, then /usr/bin/python3), else Debian's
 libtorch-dev. Never fails: without libtorch, or when the build breaks, it prints why and exits 0 (details in
-native/build/build.log). The JPEG decoder of the input pipeline is compiled in when libjpeg-turbo is installed
+native/build/build.log), unless PWLU_REQUIRE=native (or jpeg, dist, all) says that part must be built: then it exits 1. The JPEG decoder of the input pipeline is compiled in when libjpeg-turbo is installed
 (Debian libjpeg62-turbo-dev). Environment: LIBTORCH=DIR, JOBS=N (parallel compile jobs), PWLU_SKIP_NATIVE=1
 (skip), PWLU_SKIP_JPEG=1 (build without the JPEG decoder), PWLU_SKIP_DIST=1 (build without torch.distributed).`,
   options: {},
@@ -57,8 +58,23 @@ function skip(why) {
       /* ignore */
     }
   }
-  console.log(`[pwlu] native torch backend skipped: ${why}`);
+  // Plain words, on stderr too: npm shows a root package's install output, and this is what decides pwlu's speed.
+  const text = [
+    `[pwlu] native torch backend NOT built: ${why}`,
+    "[pwlu] pwlu still works, on the 'wasm' backend, about 10x slower. `npx pwlu doctor` says what is missing;",
+    '[pwlu] once it is fixed, `npm run build:native` builds the backend.',
+  ].join('\n');
+  console.error(text);
+  if (required('native')) {
+    console.error('[pwlu] PWLU_REQUIRE names native: failing the install.');
+    process.exit(1);
+  }
   process.exit(0);
+}
+/** Whether PWLU_REQUIRE (CI sets it) names this part or all: then its absence fails the build instead of a skip. */
+function required(part) {
+  const names = (process.env.PWLU_REQUIRE ?? '').split(',').map((x) => x.trim());
+  return names.includes(part) || names.includes('all');
 }
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
@@ -74,11 +90,20 @@ const exists = (p) => {
 };
 
 function versionFromHeader(includeDir) {
-  const h = path.join(includeDir, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-  if (!exists(h)) return 'unknown';
-  const src = fs.readFileSync(h, 'utf8');
-  const m = (k) => src.match(new RegExp(`#define TORCH_VERSION_${k}\\s+(\\d+)`))?.[1];
-  return m('MAJOR') ? `${m('MAJOR')}.${m('MINOR')}.${m('PATCH')}` : 'unknown';
+  // libtorch 2.9 and later keep the numbers in torch/headeronly/version.h, which the old file includes.
+  for (const h of [path.join(includeDir, 'torch', 'headeronly', 'version.h'), path.join(includeDir, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
+    if (!exists(h)) continue;
+    const src = fs.readFileSync(h, 'utf8');
+    const m = (k) => src.match(new RegExp(`#define TORCH_VERSION_${k}\\s+(\\d+)`))?.[1];
+    if (m('MAJOR')) return `${m('MAJOR')}.${m('MINOR')}.${m('PATCH')}`;
+  }
+  return 'unknown';
+}
+
+/** The C++ standard this libtorch's headers need: C++20 from the release whose ATen.h demands it (2.10 and later), else C++17. */
+function cxxStandard(includeDir) {
+  const h = path.join(includeDir, 'ATen', 'ATen.h');
+  return exists(h) && /C\+\+20 or later/.test(fs.readFileSync(h, 'utf8')) ? 'c++20' : 'c++17';
 }
 
 /** The C++11 ABI libc10 was built with: 1 when its symbols use std::__cxx11 strings. */
@@ -97,6 +122,7 @@ function describe(source, includeDir, libDir, extra = {}) {
     includeDirs: [includeDir, path.join(includeDir, 'torch', 'csrc', 'api', 'include')],
     libDir,
     version: extra.version ?? versionFromHeader(includeDir),
+    cxxStd: cxxStandard(includeDir),
     cuda,
     cxx11abi: extra.cxx11abi ?? abiFromLibrary(libDir),
   };
@@ -188,7 +214,7 @@ function probeC10d(torch, libs) {
   const compile = (defines, body) => {
     const src = path.join(dir, 'probe.cc');
     fs.writeFileSync(src, body);
-    const args = [src, '-o', path.join(dir, 'probe'), '-std=c++17', `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`, ...defines.map((d) => `-D${d}`)];
+    const args = [src, '-o', path.join(dir, 'probe'), `-std=${torch.cxxStd}`, `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11abi}`, ...defines.map((d) => `-D${d}`)];
     for (const d of torch.includeDirs) args.push('-I', d);
     args.push(`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, ...libs);
     return run(process.env.CXX || 'c++', args);
@@ -264,6 +290,7 @@ if (torch.cuda) {
 }
 // native/src/ops_jpeg.cc includes build/jpeg_config.h: only that file recompiles when the answer changes.
 const jpeg = probeJpeg();
+if (!jpeg.ok && required('jpeg')) skip(`PWLU_REQUIRE names jpeg, but the JPEG decoder cannot be built: ${jpeg.why}`);
 if (jpeg.ok) libs.push('-ljpeg');
 const jpegConfig =
   '// Written by scripts/build-native.mjs: whether the JPEG decoder (ops_jpeg.cc) is compiled in, and why not.\n' +
@@ -272,6 +299,7 @@ const jpegConfigFile = path.join(buildDir, 'jpeg_config.h');
 if (!exists(jpegConfigFile) || fs.readFileSync(jpegConfigFile, 'utf8') !== jpegConfig) fs.writeFileSync(jpegConfigFile, jpegConfig);
 // native/src/dist.cc includes build/dist_config.h, as ops_jpeg.cc does jpeg_config.h.
 const c10d = probeC10d(torch, libs);
+if (!c10d.gloo && required('dist')) skip(`PWLU_REQUIRE names dist, but torch.distributed cannot be built: ${c10d.why}`);
 const distConfig =
   '// Written by scripts/build-native.mjs: whether torch.distributed (c10d) is compiled in (dist.cc), and why not.\n' +
   `#define PWLU_WITH_C10D ${c10d.gloo ? 1 : 0}\n#define PWLU_WITH_NCCL ${c10d.nccl ? 1 : 0}\n#define PWLU_C10D_UNAVAILABLE ${JSON.stringify(c10d.why)}\n`;
@@ -286,6 +314,7 @@ const env = {
   PWLU_TORCH_LIBDIR: torch.libDir,
   PWLU_TORCH_LIBS: libs.join(' '),
   PWLU_TORCH_DEFINES: defines.join(' '),
+  PWLU_CXX_STD: torch.cxxStd,
 };
 const common = ['--directory', nativeDir];
 // Local node headers: without --nodedir node-gyp would try to download them (fails offline).

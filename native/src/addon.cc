@@ -1,5 +1,6 @@
 // pwlu_torch addon: module init, tensor table, read/write, threads, device.
 #include "common.h"
+#include "compat.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/CPUAllocator.h>
@@ -117,7 +118,7 @@ void release_block(void* p) {
 }
 
 struct CachingCPUAllocator final : c10::Allocator {
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) PWLU_ALLOCATE_CONST override {
     if (n == 0) return {nullptr, nullptr, &release_block, c10::Device(c10::DeviceType::CPU)};
     size_t sz = block_size(n);
     void* base = nullptr;
@@ -148,6 +149,9 @@ struct CachingCPUAllocator final : c10::Allocator {
     return {p, p, &release_block, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release_block; }
+#if PWLU_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 };
 
 void empty_block_cache() {

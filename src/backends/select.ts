@@ -88,6 +88,17 @@ function firstLine(e: unknown): string {
 }
 
 /**
+ * One warning line when automatic selection passed over the native torch backend (its addon missing or broken) for a
+ * slower one, so a user does not train 10x slower without knowing; null when torch or a faster backend was chosen, or
+ * when the user named the backend.
+ */
+export function fallbackWarning(choice: BackendChoice): string | null {
+  const torch = choice.skipped.find((s) => s.name === 'torch');
+  if (!torch || (choice.name !== 'wasm' && choice.name !== 'cpu')) return null;
+  return `the native torch backend is unavailable (${torch.reason}); running on '${choice.name}', about 10x slower. \`pwlu doctor\` says why; npm rebuild (or node scripts/build-native.mjs) builds it once libtorch is installed`;
+}
+
+/**
  * Activates the requested backend, or the fastest that works when 'auto'. A forced backend that
  * fails is a BackendError (exit 3); in 'auto' mode each failure is recorded and the next is tried.
  */

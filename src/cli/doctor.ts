@@ -30,6 +30,7 @@ async function probeTensorflow(): Promise<BackendReport> {
 /** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA, torch.distributed, image decoder. */
 export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   const { torchAvailability } = await import('../backends/torch/index.js');
+  const { readBuildInfo } = await import('../backends/torch/addon.js');
   const { nativeJpegDecoder } = await import('../data/stream/native-decoder.js');
   const { distSupport } = await import('../backends/torch/dist.js');
   const torch = torchAvailability();
@@ -50,7 +51,20 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
     { name: 'cpu', available: true, why: 'bundled (@tensorflow/tfjs-backend-cpu, pure JS: very slow for convolutions)' },
   ];
   const auto = BACKEND_ORDER.find((b) => reports.find((r) => r.name === b)?.available) ?? 'cpu';
+  const info = readBuildInfo();
+  // What the native build compiled in (scripts/build-native.mjs's record), whether or not it loads here.
+  const build = info
+    ? {
+        libtorch: info.version,
+        source: info.source,
+        cuda: info.cuda,
+        nccl: info.dist?.backends?.includes('nccl') ?? false,
+        gloo: info.dist?.backends?.includes('gloo') ?? false,
+        jpeg: info.jpeg?.available ?? false,
+      }
+    : null;
   const result = {
+    build,
     backends: reports,
     auto,
     libtorch: torch.libtorch ?? null,
@@ -69,6 +83,12 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   const lines = ['backends (automatic order: tensorflow, torch, wasm, cpu):'];
   for (const r of reports) lines.push(`  ${r.name.padEnd(10)} ${r.available ? 'yes' : 'no '}  ${r.why}`);
   lines.push(`automatic choice: ${auto}`);
+  const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+  lines.push(
+    build
+      ? `native build: libtorch ${build.libtorch} (${build.source}); CUDA ${yesNo(build.cuda)}, NCCL ${yesNo(build.nccl)}, Gloo ${yesNo(build.gloo)}, JPEG ${yesNo(build.jpeg)}`
+      : 'native build: none (see native/build/build.log; npm rebuild or node scripts/build-native.mjs builds it)',
+  );
   lines.push(`threads: ${result.threads} (cores: ${result.cores}; set with --threads)`);
   lines.push(`CUDA: ${result.cuda ? 'available' : 'not available'}${torch.available ? '' : ' (needs the torch backend)'}`);
   lines.push(

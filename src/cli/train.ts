@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { stringifyConfig } from '../config/format.js';
-import { selectBackend, type BackendChoice, type ConcreteBackend } from '../backends/select.js';
+import { fallbackWarning, selectBackend, type BackendChoice, type ConcreteBackend } from '../backends/select.js';
 import type { Config } from '../config/schema.js';
 import { distEnvFrom, type DistEnv } from '../distributed/env.js';
 import { launchLocal, withoutOptions } from '../distributed/launch.js';
@@ -149,6 +149,8 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
     log.info({ run: run.dir, config: loaded.file, config_hash: loaded.hash, resume: Boolean(opts.resume), ...(env ? { rank: env.rank, world_size: env.worldSize, launcher: env.launcher } : {}) }, 'run directory');
     const backend = joined?.backend ?? (await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device }));
     log.info({ backend: backend.name, reason: backend.reason, ...backend.detail, skipped: backend.skipped.map((s) => `${s.name}: ${s.reason}`) }, `backend ${backend.name}`);
+    const fallback = fallbackWarning(backend);
+    if (fallback && main) log.warn(fallback);
     if (dp) log.info({ world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn }, `data-parallel over ${dp.worldSize} ranks (${dp.backend})`);
     const { dataset, val, location } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, log: (m: string) => log.info(m) });
     log.info({ dataset: dataset.name, train: dataset.train.n, test: dataset.test.n, val: val?.n ?? 0, from: location }, 'data');

@@ -7,9 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
 import { nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 describe('torch backend availability without the addon', () => {
   const saved = process.env.PWLU_TORCH_ADDON;

@@ -16,8 +16,10 @@ import { modelNames } from '../../src/models/registry.js';
 import { predict } from '../../src/models/infer.js';
 import * as kernelNames from '../../src/ops/kernel-names.js';
 import { microTrain } from '../helpers/micro-train.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
+optionalPart('native', avail.available, avail.reason);
 
 /** Kernel names one training step + one eval step use (customGrad scopes filtered out). */
 async function kernelsOfStep(arch: string, activation: string): Promise<string[]> {

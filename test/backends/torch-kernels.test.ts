@@ -11,9 +11,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradients (tfjs-core's node bundle has none)
 
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 type Out = { shape: number[]; dtype: string; values: number[] };
 type Build = (r: Rand) => tf.Tensor | tf.Tensor[];

@@ -10,9 +10,10 @@ import '@tensorflow/tfjs-layers'; // registers the gradients
 
 import { registerTorchBackend, torchAvailability, type TorchBackend } from '../../src/backends/torch/index.js';
 import { microTrain } from '../helpers/micro-train.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 function backend(): TorchBackend {
   return tf.backend() as TorchBackend;

@@ -13,9 +13,10 @@ import { hasNativeKernel } from '../../src/ops/native-kernel.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { Rng } from '../../src/util/rng.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 const SHAPES = [[3, 3, 4, 5], [5], [7, 3], [1]];
 

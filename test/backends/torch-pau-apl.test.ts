@@ -19,9 +19,10 @@ import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvai
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

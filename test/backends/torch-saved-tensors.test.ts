@@ -10,9 +10,10 @@ import '@tensorflow/tfjs-layers'; // registers the gradients
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { shareSavedTensors } from '../../src/backends/torch/saved-tensors.js';
 import { Rng } from '../../src/util/rng.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 /** Gradients of a conv -> relu -> conv -> sigmoid -> mean network, and the kernels one step ran. */
 async function grads(backend: string): Promise<{ values: Float32Array[]; kernels: string[]; leaked: number }> {

@@ -17,9 +17,10 @@ import { topKCorrect } from '../../src/train/metrics.js';
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
-if (!avail.available) console.warn(`[torch tests] skipped: ${avail.reason}`);
+optionalPart('native', avail.available, avail.reason);
 
 /** Losses of `steps` training steps, the eval top-1/top-3 counts, the weights after, and the kernels used. */
 async function train(backend: string, arch: string, width: number, activation: Record<string, unknown>, steps: number) {

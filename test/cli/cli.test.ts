@@ -90,6 +90,20 @@ describe('pwlu CLI', () => {
     expectNoStack(r.stderr);
   });
 
+  it('warns in one line when automatic selection falls back from a missing torch addon, and not when the backend is named', () => {
+    const noAddon = { ...process.env, PWLU_DEBUG: '', PWLU_TORCH_ADDON: join(tmp, 'missing', 'pwlu_torch.node') };
+    const run = (backend: string, out: string) =>
+      spawnSync(process.execPath, [BIN, 'train', ...MICRO, '--backend', backend, '--set', 'train.max_steps_per_epoch=1', '--out', join(tmp, out)], { encoding: 'utf8', cwd: tmp, env: noAddon, timeout: 120_000 });
+    const auto = run('auto', 'r-auto');
+    expect(auto.status).toBe(0);
+    const warned = auto.stderr.split('\n').filter((l) => l.includes('native torch backend is unavailable'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/not built .*missing.*running on 'wasm'/);
+    const named = run('wasm', 'r-wasm');
+    expect(named.status).toBe(0);
+    expect(named.stderr).not.toContain('native torch backend is unavailable');
+  });
+
   it('trains, writes the run directory, evaluates, and never overwrites a run', () => {
     const out = join(tmp, 'run');
     const r = pwlu('train', ...MICRO, '--out', out, '--json');

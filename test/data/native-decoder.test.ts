@@ -12,9 +12,10 @@ import { describe, expect, it } from 'vitest';
 import type { DecodeJob, Geometry } from '../../src/data/stream/contract.js';
 import { isJpeg, nativeJpegDecoder } from '../../src/data/stream/native-decoder.js';
 import { Rng } from '../../src/util/rng.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const native = nativeJpegDecoder({ threads: 2 });
-if (!native.decoder) console.warn(`[native JPEG decoder tests] skipped: ${native.reason}`);
+optionalPart('jpeg', !!native.decoder, native.reason);
 
 type Rgb = [number, number, number];
 const TL: Rgb = [220, 40, 40];

@@ -9,11 +9,12 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { distSupport } from '../../src/backends/torch/dist.js';
 import { freePort } from '../../src/distributed/launch.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORKER = join(__dirname, 'fixtures', 'collective-worker.mjs');
 const support = distSupport();
-if (!support.available) console.warn(`[torch.distributed tests] skipped: ${support.reason}`);
+optionalPart('dist', support.available, support.reason);
 
 interface RankResult { code: number | null; stdout: string; stderr: string; seconds: number }
 

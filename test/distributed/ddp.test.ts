@@ -13,11 +13,13 @@ import { distSupport } from '../../src/backends/torch/dist.js';
 import { readCheckpoint } from '../../src/run/checkpoint.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 import { freePort } from '../../src/distributed/launch.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pwlu.js');
 const tmp = makeTmpDir('pwlu-ddp-');
 const support = distSupport();
+optionalPart('dist', support.available, support.reason);
 
 /** A micro ResNet-20 with PWLU on synthetic 8x8 images, no augmentation (so both sides see the same pixels), plain SGD. */
 const BASE = [
@@ -183,7 +185,7 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
 
   // Debian's torchrun (torch 1.13 on Python 3.11) fails to parse its default --redirects 0; any single stream works.
   const torchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { encoding: 'utf8' });
-  if (torchrun.status !== 0) console.warn('[torchrun test] skipped: /usr/bin/python3 has no torch.distributed.run (apt-get install python3-torch)');
+  optionalPart('torchrun', torchrun.status === 0, '/usr/bin/python3 has no torch.distributed.run (apt-get install python3-torch)');
   it.skipIf(torchrun.status !== 0)('launches unchanged under torchrun --no_python (its agent serves the rendezvous store)', async () => {
     const port = String(await freePort());
     const r = spawnSync(

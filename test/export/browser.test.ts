@@ -17,9 +17,11 @@ import { exportTfjs, TFJS_WEIGHTS_FILE } from '../../src/export/tfjs/model.js';
 import { perturb } from '../helpers/export-models.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 import { buildArch, factory, MICRO_OPTIONS } from '../helpers/zoo.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p)) ?? null;
+optionalPart('chromium', CHROMIUM !== null, 'no chromium installed (apt-get install chromium)');
 const tmp = makeTmpDir('pwlu-browser-');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.bin': 'application/octet-stream' };
 

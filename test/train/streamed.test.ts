@@ -18,6 +18,7 @@ import type { TrainOutcome } from '../../src/train/trainer.js';
 import { tarBuffer, writeImages, type FixtureImage } from '../helpers/fixtures.js';
 import { runTraining as trainIn } from '../helpers/run-training.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pwlu.js');
@@ -25,6 +26,7 @@ const tmp = makeTmpDir('pwlu-streamed-');
 const folder = join(tmp, 'folder');
 const CLASSES = ['cat', 'dog', 'emu'];
 const native = nativeJpegDecoder();
+optionalPart('jpeg', !!native.decoder, native.reason);
 
 /** Textured JPEGs (crops differ visibly), 24 training images of which train/emu/z-bad.jpg is truncated, 6 val images of which one is. */
 async function writeTexturedFolder(root: string): Promise<void> {

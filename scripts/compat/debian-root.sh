@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Runs pwlu's tests on another Debian release, in a cached minimal root (debootstrap + chroot), whatever the
+# host's own release is. See `scripts/compat/debian-root.sh --help`.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/compat/debian-root.sh SUITE [options] [-- COMMAND...]
+
+Builds (once) a minimal Debian root for SUITE (bookworm = Debian 12, trixie = Debian 13, sid = unstable),
+installs what the README's first command installs (Debian's nodejs and npm, g++, make, python3,
+libtorch-dev, libjpeg62-turbo-dev, libgloo-dev, dataset-fashion-mnist), copies in a clean checkout of the
+current commit, runs `npm ci` and the tests there, and prints one summary line:
+
+  debian-root trixie: libtorch 2.6.0, node v20.19.2, native built (jpeg, gloo): 1012 passed, 0 failed, 3 skipped in 512 s
+
+Options:
+  --tests "PATHS"   only these test files or folders (vitest filters), e.g. "test/backends test/distributed"
+  --cuda            a second root (SUITE-cuda) with contrib's libtorch-cuda-dev instead of libtorch-dev: checks that
+                    the addon compiles and links with CUDA (builtWithCuda, NCCL, every PWLU_WITH_CUDA branch) and,
+                    where the CUDA libraries load, runs the CPU suite with that build. cuDNN's download-only package
+                    is replaced by an equivs placeholder (see native/README.md, "Stacks")
+  --extra "PKGS"    more Debian packages in the root (e.g. "python3-torch python3-torchvision")
+  --worktree        copy the working tree (tracked and untracked files git does not ignore), not the commit
+  --prepare         build or refresh the root only; run nothing
+  -- COMMAND...     run COMMAND in the checkout inside the root (after npm ci) instead of the tests
+  -h, --help        this text
+
+Environment:
+  PWLU_ROOT_CACHE   where roots are kept (default ${XDG_CACHE_HOME:-~/.cache}/pwlu/debian-roots); a later run reuses them
+  PWLU_DEBIAN_MIRROR  the Debian mirror (default: the one the host's apt uses)
+  PWLU_REQUIRE, JOBS, CI are passed into the root.
+
+Needs root (debootstrap, chroot, mounts). Downloads are retried once. Exit status: the command's (tests: 0 when
+all passed).
+EOF
+}
+
+suite=''
+tests=''
+cuda=0
+extra=''
+worktree=0
+prepare=0
+cmd=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --tests) tests="$2"; shift 2 ;;
+    --cuda) cuda=1; shift ;;
+    --extra) extra="$2"; shift 2 ;;
+    --worktree) worktree=1; shift ;;
+    --prepare) prepare=1; shift ;;
+    --) shift; cmd=("$@"); break ;;
+    -*) echo "debian-root: unknown option '$1' (see --help)" >&2; exit 1 ;;
+    *)
+      if [ -n "$suite" ]; then echo "debian-root: one SUITE only (got '$suite' and '$1')" >&2; exit 1; fi
+      suite="$1"; shift ;;
+  esac
+done
+case "$suite" in
+  bookworm | trixie | sid) ;;
+  '') echo "debian-root: name a SUITE: bookworm, trixie or sid (see --help)" >&2; exit 1 ;;
+  *) echo "debian-root: unknown SUITE '$suite' (bookworm, trixie or sid)" >&2; exit 1 ;;
+esac
+if [ "$(id -u)" != 0 ]; then echo "debian-root: needs root (debootstrap, chroot and mounts)" >&2; exit 1; fi
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+name="$suite$([ "$cuda" = 1 ] && echo -cuda || true)"
+cache="${PWLU_ROOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pwlu/debian-roots}"
+dir="$cache/$name"
+started=$(date +%s)
+say() { echo "[debian-root $name] $*" >&2; }
+
+# The mirror the host's apt already uses (deb822 or one-line sources), so the root reaches what the host does.
+mirror="${PWLU_DEBIAN_MIRROR:-}"
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}' | grep -v -- '-security' | grep '/debian/\?$' | head -n1 || true)
+  [ -n "$mirror" ] || mirror=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep '/debian/\?$' | head -n1 || true)
+  if [ -z "$mirror" ]; then echo "debian-root: cannot tell the host's Debian mirror; set PWLU_DEBIAN_MIRROR" >&2; exit 1; fi
+fi
+
+# Runs a download step, once more after a pause if it fails: a network hiccup should not sink a good change.
+retry() {
+  "$@" && return 0
+  say "failed, retrying once in 10 s: $*"
+  sleep 10
+  "$@"
+}
+
+mounted=()
+cleanup() {
+  local i
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[$i]}" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+mount_root() {
+  local m
+  for m in proc sys dev dev/pts; do
+    mountpoint -q "$dir/$m" && continue
+    mkdir -p "$dir/$m"
+    case "$m" in
+      proc) mount -t proc proc "$dir/proc" ;;
+      sys) mount -t sysfs sysfs "$dir/sys" ;;
+      dev) mount --bind /dev "$dir/dev" ;;
+      dev/pts) mount --bind /dev/pts "$dir/dev/pts" ;;
+    esac
+    mounted+=("$dir/$m")
+  done
+  mkdir -p "$dir/dev/shm"
+}
+in_root() { chroot "$dir" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
+
+# --- 1. the base system (debootstrap), once ------------------------------------------------------------------
+t0=$(date +%s)
+if [ ! -f "$dir/.pwlu-base" ]; then
+  if ! command -v debootstrap >/dev/null; then
+    say "installing debootstrap on the host"
+    retry apt-get install -y -q --no-install-recommends debootstrap >/dev/null
+  fi
+  mkdir -p "$cache"
+  rm -rf "$dir.partial"
+  say "debootstrap $suite from the host's mirror (about 2 minutes)"
+  bootstrap() { rm -rf "$dir.partial" && debootstrap --variant=minbase --include=ca-certificates "$suite" "$dir.partial" "$mirror" >"$cache/$name.debootstrap.log" 2>&1; }
+  if ! retry bootstrap; then
+    say "debootstrap failed; the end of $cache/$name.debootstrap.log:"
+    tail -n 20 "$cache/$name.debootstrap.log" >&2
+    exit 1
+  fi
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
+  touch "$dir/.pwlu-base"
+fi
+
+# --- 2. apt, network and npm settings from the host, every time (cheap; the host's may change) ----------------
+cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+printf 'deb %s %s main contrib non-free non-free-firmware\n' "$mirror" "$suite" >"$dir/etc/apt/sources.list"
+cat >"$dir/etc/apt/apt.conf.d/99pwlu" <<'EOF'
+// Written by scripts/compat/debian-root.sh. sid's Release file can be past its Valid-Until date.
+Acquire::Check-Valid-Until "false";
+Acquire::Retries "2";
+APT::Install-Recommends "false";
+EOF
+for f in /etc/apt/apt.conf.d/*proxy* /etc/apt/apt.conf.d/*artifact*; do [ -f "$f" ] && cp "$f" "$dir/etc/apt/apt.conf.d/"; done
+mkdir -p "$dir/etc/pwlu"
+cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/pwlu/host-ca.crt"
+{ [ -f "$HOME/.npmrc" ] && grep -v '^cafile=' "$HOME/.npmrc" || true; echo "cafile=/etc/pwlu/host-ca.crt"; } >"$dir/root/.npmrc"
+chmod 600 "$dir/root/.npmrc"
+mount_root
+
+# --- 3. packages: what the README's first command installs ---------------------------------------------------
+pkgs="nodejs npm g++ make python3 libjpeg62-turbo-dev libgloo-dev dataset-fashion-mnist $extra"
+if [ "$cuda" = 1 ]; then
+  # contrib's CUDA libtorch (it replaces libtorch-dev) and the CUDA headers ATen/cuda and ProcessGroupNCCL need.
+  pkgs="$pkgs libtorch-cuda-dev nvidia-cuda-dev equivs"
+else
+  pkgs="$pkgs libtorch-dev"
+fi
+pkgs=$(echo "$pkgs" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
+if [ "$(cat "$dir/.pwlu-packages" 2>/dev/null)" != "$pkgs" ]; then
+  say "apt-get install $pkgs (several minutes the first time)"
+  retry in_root apt-get update -q >"$cache/$name.apt.log" 2>&1 || { tail -n 20 "$cache/$name.apt.log" >&2; exit 1; }
+  if [ "$cuda" = 1 ] && ! in_root dpkg -s nvidia-cudnn >/dev/null 2>&1; then
+    # nvidia-cudnn is an install script that downloads cuDNN from NVIDIA, which cannot work offline. A placeholder
+    # package satisfies the dependency: enough to compile and link, not to load libtorch_cuda (libcudnn.so.9 is absent).
+    retry in_root apt-get install -y -q equivs >>"$cache/$name.apt.log" 2>&1 || { tail -n 20 "$cache/$name.apt.log" >&2; exit 1; }
+    mkdir -p "$dir/tmp/cudnn"
+    printf 'Package: nvidia-cudnn\nVersion: 9.0.0.312~cuda12+placeholder\nSection: contrib/libs\nDescription: placeholder for the download-only cuDNN installer (pwlu compile-and-link checks)\n' >"$dir/tmp/cudnn/ctl"
+    in_root sh -c 'cd /tmp/cudnn && equivs-build ctl && dpkg -i nvidia-cudnn_*.deb' >>"$cache/$name.apt.log" 2>&1 || { tail -n 20 "$cache/$name.apt.log" >&2; exit 1; }
+  fi
+  # shellcheck disable=SC2086
+  if ! retry in_root apt-get install -y -q $pkgs >>"$cache/$name.apt.log" 2>&1; then
+    say "apt-get install failed; the end of $cache/$name.apt.log:"
+    tail -n 20 "$cache/$name.apt.log" >&2
+    exit 1
+  fi
+  in_root apt-get clean
+  echo "$pkgs" >"$dir/.pwlu-packages"
+fi
+t_root=$(($(date +%s) - t0))
+[ "$prepare" = 1 ] && { say "ready in ${t_root} s: $dir"; exit 0; }
+
+# --- 4. a clean checkout of the current commit (or the working tree), and ../shared beside it ------------------
+work="$dir/work"
+rm -rf "$work/pwlu"
+mkdir -p "$work/pwlu"
+if [ "$worktree" = 1 ]; then
+  (cd "$repo" && git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$work/pwlu"
+  rev="$(cd "$repo" && git rev-parse --short HEAD)+worktree"
+else
+  (cd "$repo" && git archive HEAD) | tar -xf - -C "$work/pwlu"
+  rev="$(cd "$repo" && git rev-parse --short HEAD)"
+fi
+if [ -d "$repo/../shared" ]; then
+  rm -rf "$work/shared"
+  cp -a "$repo/../shared" "$work/shared"
+fi
+
+# --- 5. npm ci and the tests (or the command) inside ---------------------------------------------------------
+passenv=(CI="${CI:-}" PWLU_REQUIRE="${PWLU_REQUIRE:-}" JOBS="${JOBS:-}" ONNXRUNTIME_NODE_INSTALL=skip)
+t1=$(date +%s)
+say "npm ci in $rev"
+if ! retry in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm ci --no-audit --no-fund' >"$cache/$name.npm.log" 2>&1; then
+  say "npm ci failed; the end of $cache/$name.npm.log:"
+  tail -n 30 "$cache/$name.npm.log" >&2
+  exit 1
+fi
+grep '^\[pwlu\]' "$cache/$name.npm.log" >&2 || true
+t_npm=$(($(date +%s) - t1))
+if [ ${#cmd[@]} -gt 0 ]; then
+  set +e
+  in_root "${passenv[@]}" sh -c 'cd /work/pwlu && exec "$@"' sh "${cmd[@]}"
+  rc=$?
+  say "'${cmd[*]}' exited $rc (root ${t_root} s, npm ci ${t_npm} s, command $(($(date +%s) - t1 - t_npm)) s)"
+  exit $rc
+fi
+t2=$(date +%s)
+log="$cache/$name.test.log"
+set +e
+# shellcheck disable=SC2086
+in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm test -- "$@"' sh $tests 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+t_test=$(($(date +%s) - t2))
+info=$(in_root sh -c 'cd /work/pwlu && node -e '"'"'
+  let s = "native NOT built";
+  try { const i = JSON.parse(require("fs").readFileSync("native/build/libtorch.json", "utf8"));
+        const f = [i.cuda ? "cuda" : "", i.jpeg.available ? "jpeg" : "", ...(i.dist.available ? i.dist.backends : [])].filter(Boolean);
+        s = "libtorch " + i.version + ", node " + process.version + ", native built (" + f.join(", ") + ")"; }
+  catch { s = "node " + process.version + ", native NOT built"; }
+  console.log(s);'"'" 2>/dev/null || echo 'native state unknown')
+counts=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests +' | tail -n1 | sed -E 's/^ +Tests +//' || true)
+passed=$(echo "$counts" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+failed=$(echo "$counts" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
+skipped=$(echo "$counts" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || echo 0)
+echo "debian-root $name ($rev): $info: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped; root ${t_root} s, npm ci ${t_npm} s, tests ${t_test} s, total $(($(date +%s) - started)) s"
+exit "$rc"
