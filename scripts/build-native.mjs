@@ -27,7 +27,9 @@ runs it. libtorch comes from $LIBTORCH, else a PyTorch install (python3, then /u
 libtorch-dev. Never fails: without libtorch, or when the build breaks, it prints why and exits 0 (details in
 native/build/build.log), unless PWLU_REQUIRE=native (or jpeg, dist, all) says that part must be built: then it exits 1. The JPEG decoder of the input pipeline is compiled in when libjpeg-turbo is installed
 (Debian libjpeg62-turbo-dev). Environment: LIBTORCH=DIR, JOBS=N (parallel compile jobs), PWLU_SKIP_NATIVE=1
-(skip), PWLU_SKIP_JPEG=1 (build without the JPEG decoder), PWLU_SKIP_DIST=1 (build without torch.distributed).`,
+(skip), PWLU_SKIP_JPEG=1 (build without the JPEG decoder), PWLU_SKIP_DIST=1 (build without torch.distributed),
+PWLU_PYTHON=PATH (the Python whose torch to build against, tried first), PWLU_NODE_GYP=FILE (node-gyp's bin/node-gyp.js
+where npm is absent).`,
   options: {},
 });
 
@@ -144,7 +146,8 @@ function fromPython() {
   const code =
     'import torch,os;print(os.path.dirname(torch.__file__));print(torch.__version__);' +
     'print(int(getattr(torch._C,"_GLIBCXX_USE_CXX11_ABI",True)))';
-  for (const py of ['python3', '/usr/bin/python3']) {
+  const pythons = [process.env.PWLU_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean);
+  for (const py of pythons) {
     const r = run(py, ['-c', code]);
     if (r.status !== 0) {
       log(`${py}: no torch (${r.error ? r.error.message : r.out.trim().split('\n').pop()})`);
@@ -157,7 +160,15 @@ function fromPython() {
       log(`${py}: torch at ${dir} has no include/ + lib/ (headers not shipped), ignored`);
       continue;
     }
-    return describe(`python (${py})`, inc, lib, { version, cxx11abi: Number(abi) });
+    const found = describe(`python (${py})`, inc, lib, { version, cxx11abi: Number(abi) });
+    // CUDA wheels keep the CUDA runtime and NCCL headers (which ProcessGroupNCCL.hpp and ATen/cuda include) in
+    // site-packages/nvidia/<part>/include (or nvidia/<cuXY>/include); a system CUDA toolkit in /usr/local/cuda.
+    if (found.cuda) {
+      const nv = path.join(path.dirname(dir), 'nvidia');
+      const subs = exists(nv) ? fs.readdirSync(nv).map((d) => path.join(nv, d, 'include')) : [];
+      for (const d of [...subs, '/usr/local/cuda/include']) if (exists(d)) found.includeDirs.push(d);
+    }
+    return found;
   }
   return null;
 }
@@ -249,6 +260,8 @@ function probeC10d(torch, libs) {
 }
 
 function findNodeGyp() {
+  // PWLU_NODE_GYP: node-gyp's bin/node-gyp.js, for a machine without npm (scripts/gpu-check.sh --pack ships one).
+  if (process.env.PWLU_NODE_GYP) return [process.execPath, [process.env.PWLU_NODE_GYP]];
   const candidates = [];
   const prefix = path.dirname(path.dirname(process.execPath));
   const r = run('npm', ['root', '-g']);
@@ -319,7 +332,8 @@ const env = {
 const common = ['--directory', nativeDir];
 // Local node headers: without --nodedir node-gyp would try to download them (fails offline).
 const nodePrefix = path.dirname(path.dirname(process.execPath));
-const nodedir = ['/usr', nodePrefix].find((d) => exists(path.join(d, 'include', 'node', 'node.h')));
+// A node-API addon needs only node_api.h and node-gyp's common.gypi from there (a pruned copy is enough).
+const nodedir = ['/usr', nodePrefix].find((d) => exists(path.join(d, 'include', 'node', 'node_api.h')) && exists(path.join(d, 'include', 'node', 'common.gypi')));
 if (nodedir) common.push(`--nodedir=${nodedir}`);
 const jobs = process.env.JOBS ?? String(Math.max(1, os.availableParallelism()));
 

@@ -351,6 +351,13 @@ static Napi::Value set_device_js(const Napi::CallbackInfo& info) {
     if (gpus == 0) throw std::runtime_error("CUDA is not available");
     const int index = (info.Length() > 1 && info[1].IsNumber() ? std::max(0, ai(info, 1)) : 0) % gpus;
     g_device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+    // PWLU_TORCH_TF32=0: full float32 convolutions and matmuls (PyTorch's default lets cuDNN use TF32, about 1e-3
+    // relative), so the kernel tests can compare CUDA against the CPU at float32 tolerances.
+    const char* tf32 = std::getenv("PWLU_TORCH_TF32");
+    if (tf32 && std::string(tf32) == "0") {
+      at::globalContext().setAllowTF32CuDNN(false);
+      at::globalContext().setAllowTF32CuBLAS(false);
+    }
   } else {
     g_device = at::kCPU;
   }

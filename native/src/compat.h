@@ -29,3 +29,11 @@
 #else
 #define PWLU_C10D_COLLECTIVES c10d::ProcessGroup
 #endif
+
+// c10d::TCPStoreOptions::useLibUV: the libuv store backend arrived in PyTorch 2.1 (off by default) and became the
+// default in 2.4, but builds without libuv (Debian's 2.6) then refuse to start a store. pwlu asks for the default and
+// falls back to the classic backend when the build has no libuv.
+#define PWLU_TCPSTORE_HAS_LIBUV_OPTION PWLU_TORCH_AT_LEAST(2, 2)
+
+// Not an API but a behaviour: libtorch 2.6 computes depthwise convolutions with a channel multiplier above 1 wrongly
+// on channels-last input. ops_nn.cc checks that once at run time (depthwise_multiplier_needs_nchw) and works around it.

@@ -89,7 +89,18 @@ Napi::Value dist_init(const Napi::CallbackInfo& info) {
   so.waitWorkers = true;
   so.timeout = timeout;
   try {
-    g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    try {
+      g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    } catch (const std::exception& e) {
+#if PWLU_TCPSTORE_HAS_LIBUV_OPTION
+      // A libtorch built without libuv cannot start the default (libuv) store: use the classic backend.
+      if (!so.useLibUV || std::string(e.what()).find("libuv") == std::string::npos) throw;
+      so.useLibUV = false;
+      g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+#else
+      throw;
+#endif
+    }
   } catch (const std::exception& e) {
     std::string msg = e.what();
     const auto nl = msg.find('\n');

@@ -102,6 +102,24 @@ at::Tensor conv_weight(int32_t id, bool depthwise) {
 }
 
 /**
+ * Whether this libtorch computes a depthwise convolution with a channel multiplier above 1 wrongly on the CPU when the
+ * input is channels-last (or the weight's unit dimension has a non-standard stride): libtorch 2.6 does (Debian's
+ * 2.6.0+dfsg; found by the kernel tests), 1.13 and 2.14 do not. A behaviour, not an API, so it is checked once per
+ * process on a tiny case rather than by version; where it is wrong such convolutions run on NCHW-contiguous copies
+ * (two copies, and only for multipliers above 1, which none of pwlu's models uses).
+ */
+bool depthwise_multiplier_needs_nchw() {
+  static const bool broken = [] {
+    at::Tensor x = at::arange(2 * 5 * 5, at::kFloat).reshape({1, 2, 5, 5}).div(7).sin();
+    at::Tensor w = at::arange(4 * 9, at::kFloat).reshape({4, 1, 3, 3}).div(5).cos();
+    at::Tensor plain = at::convolution(x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 2);
+    at::Tensor cl = at::convolution(x.contiguous(at::MemoryFormat::ChannelsLast), w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 2);
+    return !at::allclose(plain, cl, 1e-4, 1e-5);
+  }();
+  return broken;
+}
+
+/**
  * conv2d(x, filter, sh, sw, pt, pb, pl, pr, dh, dw, depthwise, bias, activation, alpha, prelu)
  * Conv2D, DepthwiseConv2dNative, FusedConv2D and FusedDepthwiseConv2D.
  */
@@ -130,7 +148,12 @@ Napi::Value conv2d(const Napi::CallbackInfo& info) {
     if (bias->dim() == 1 && bias->size(0) == wt.size(0)) b = bias;
     else bias_late = true;
   }
-  at::Tensor y = nhwc(at::convolution(nchw(xin), wt, b, {sh, sw}, {ph, pw}, {dh, dw}, false, {0, 0}, groups));
+  at::Tensor xa = nchw(xin);
+  if (depthwise && wt.size(0) != groups && xin.is_cpu() && depthwise_multiplier_needs_nchw()) {
+    xa = xa.contiguous();
+    wt = wt.clone(at::MemoryFormat::Contiguous);
+  }
+  at::Tensor y = nhwc(at::convolution(xa, wt, b, {sh, sw}, {ph, pw}, {dh, dw}, false, {0, 0}, groups));
   if (!y.is_contiguous()) y = y.contiguous();
   if (bias_late) y = y.add(*bias);
   emit(apply_act(y, act, alpha, prelu));
@@ -148,9 +171,16 @@ Napi::Value conv2d_backprop_input(const Napi::CallbackInfo& info) {
   bool sym = p.symmetric();
   int64_t hp = sym ? h : h + p.t + p.b, wp = sym ? wd : wd + p.l + p.r;
   // Only the sizes (and memory format) of the input are used for the input gradient.
-  at::Tensor shape_only = at::empty({n, c, hp, wp}, opts(dy.scalar_type()).memory_format(at::MemoryFormat::ChannelsLast));
   at::Tensor wt = conv_weight(ai(info, 1), depthwise);
-  auto r = at::convolution_backward(nchw(dy), shape_only, wt, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
+  at::Tensor dya = nchw(dy);
+  auto format = at::MemoryFormat::ChannelsLast;
+  if (depthwise && wt.size(0) != c && dy.is_cpu() && depthwise_multiplier_needs_nchw()) {
+    dya = dya.contiguous();
+    wt = wt.clone(at::MemoryFormat::Contiguous);
+    format = at::MemoryFormat::Contiguous;
+  }
+  at::Tensor shape_only = at::empty({n, c, hp, wp}, opts(dy.scalar_type()).memory_format(format));
+  auto r = at::convolution_backward(dya, shape_only, wt, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
                                     {dh, dw}, false, {0, 0}, depthwise ? c : 1, {true, false, false});
   at::Tensor dx = nhwc(std::get<0>(r));
   if (!sym) dx = dx.slice(1, p.t, p.t + h).slice(2, p.l, p.l + wd);

@@ -16,10 +16,11 @@ current commit, runs `npm ci` and the tests there, and prints one summary line:
 
 Options:
   --tests "PATHS"   only these test files or folders (vitest filters), e.g. "test/backends test/distributed"
-  --cuda            a second root (SUITE-cuda) with contrib's libtorch-cuda-dev instead of libtorch-dev: checks that
-                    the addon compiles and links with CUDA (builtWithCuda, NCCL, every PWLU_WITH_CUDA branch) and,
-                    where the CUDA libraries load, runs the CPU suite with that build. cuDNN's download-only package
-                    is replaced by an equivs placeholder (see native/README.md, "Stacks")
+  --cuda            a second root (SUITE-cuda, trixie only) with contrib's libtorch-cuda-dev instead of libtorch-dev:
+                    the addon compiles and links with CUDA (builtWithCuda, NCCL, every PWLU_WITH_CUDA branch), then
+                    the CPU suite runs against that build. cuDNN cannot be installed offline: an equivs placeholder
+                    stands in for its package, and a code-free placeholder libcudnn.so.9 (on LD_LIBRARY_PATH for
+                    this script's commands only) lets libtorch_cuda load; see native/README.md, "Stacks"
   --extra "PKGS"    more Debian packages in the root (e.g. "python3-torch python3-torchvision")
   --worktree        copy the working tree (tracked and untracked files git does not ignore), not the commit
   --prepare         build or refresh the root only; run nothing
@@ -58,6 +59,7 @@ while [ $# -gt 0 ]; do
       suite="$1"; shift ;;
   esac
 done
+if [ "$cuda" = 1 ] && [ "$suite" != trixie ]; then echo "debian-root: --cuda needs trixie (contrib's libtorch-cuda-dev 2.6)" >&2; exit 1; fi
 case "$suite" in
   bookworm | trixie | sid) ;;
   '') echo "debian-root: name a SUITE: bookworm, trixie or sid (see --help)" >&2; exit 1 ;;
@@ -149,12 +151,13 @@ chmod 600 "$dir/root/.npmrc"
 mount_root
 
 # --- 3. packages: what the README's first command installs ---------------------------------------------------
-pkgs="nodejs npm g++ make python3 libjpeg62-turbo-dev libgloo-dev dataset-fashion-mnist $extra"
+pkgs="nodejs npm g++ make python3 libjpeg62-turbo-dev dataset-fashion-mnist $extra"
 if [ "$cuda" = 1 ]; then
-  # contrib's CUDA libtorch (it replaces libtorch-dev) and the CUDA headers ATen/cuda and ProcessGroupNCCL need.
-  pkgs="$pkgs libtorch-cuda-dev nvidia-cuda-dev equivs"
+  # contrib's CUDA libtorch (it replaces libtorch-dev) with its CUDA build of gloo (which conflicts with libgloo-dev),
+  # and the CUDA headers ATen/cuda and ProcessGroupNCCL include.
+  pkgs="$pkgs libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-dev equivs"
 else
-  pkgs="$pkgs libtorch-dev"
+  pkgs="$pkgs libtorch-dev libgloo-dev"
 fi
 pkgs=$(echo "$pkgs" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
 if [ "$(cat "$dir/.pwlu-packages" 2>/dev/null)" != "$pkgs" ]; then
@@ -177,6 +180,17 @@ if [ "$(cat "$dir/.pwlu-packages" 2>/dev/null)" != "$pkgs" ]; then
   in_root apt-get clean
   echo "$pkgs" >"$dir/.pwlu-packages"
 fi
+# The CUDA root has no cuDNN (its package downloads from NVIDIA). A placeholder libcudnn.so.9 with no code (only the
+# soname and the symbol version libtorch_cuda asks for) lets the CUDA build load so the CPU suite can run against it:
+# with no GPU no cuDNN function is ever called, and one that were would stop the process with a symbol lookup error.
+# It lives in its own folder, on LD_LIBRARY_PATH for this script's commands only.
+placeholder=/opt/pwlu-cudnn-placeholder
+if [ "$cuda" = 1 ] && [ ! -f "$dir$placeholder/libcudnn.so.9" ] && ! in_root sh -c 'ldconfig -p | grep -q "libcudnn.so.9 "'; then
+  mkdir -p "$dir$placeholder"
+  printf '/* pwlu: placeholder for the download-only cuDNN; no code (scripts/compat/debian-root.sh). */\nint pwlu_cudnn_placeholder(void) { return 0; }\n' >"$dir/tmp/cudnn-placeholder.c"
+  printf 'libcudnn.so.9 { global: pwlu_cudnn_placeholder; local: *; };\n' >"$dir/tmp/cudnn-placeholder.map"
+  in_root g++ -x c -shared -fPIC -o "$placeholder/libcudnn.so.9" -Wl,-soname,libcudnn.so.9 -Wl,--version-script=/tmp/cudnn-placeholder.map /tmp/cudnn-placeholder.c
+fi
 t_root=$(($(date +%s) - t0))
 [ "$prepare" = 1 ] && { say "ready in ${t_root} s: $dir"; exit 0; }
 
@@ -198,6 +212,7 @@ fi
 
 # --- 5. npm ci and the tests (or the command) inside ---------------------------------------------------------
 passenv=(CI="${CI:-}" PWLU_REQUIRE="${PWLU_REQUIRE:-}" JOBS="${JOBS:-}" ONNXRUNTIME_NODE_INSTALL=skip)
+[ "$cuda" = 1 ] && [ -f "$dir$placeholder/libcudnn.so.9" ] && passenv+=(LD_LIBRARY_PATH="$placeholder")
 t1=$(date +%s)
 say "npm ci in $rev"
 if ! retry in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm ci --no-audit --no-fund' >"$cache/$name.npm.log" 2>&1; then
@@ -222,13 +237,18 @@ in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm test -- "$@"' sh $tests 2>&1
 rc=${PIPESTATUS[0]}
 set -e
 t_test=$(($(date +%s) - t2))
-info=$(in_root sh -c 'cd /work/pwlu && node -e '"'"'
-  let s = "native NOT built";
-  try { const i = JSON.parse(require("fs").readFileSync("native/build/libtorch.json", "utf8"));
-        const f = [i.cuda ? "cuda" : "", i.jpeg.available ? "jpeg" : "", ...(i.dist.available ? i.dist.backends : [])].filter(Boolean);
-        s = "libtorch " + i.version + ", node " + process.version + ", native built (" + f.join(", ") + ")"; }
-  catch { s = "node " + process.version + ", native NOT built"; }
-  console.log(s);'"'" 2>/dev/null || echo 'native state unknown')
+cat >"$dir/tmp/pwlu-native-state.cjs" <<'EOF'
+// What the root's native build compiled in, for the summary line.
+const fs = require('fs');
+try {
+  const i = JSON.parse(fs.readFileSync('native/build/libtorch.json', 'utf8'));
+  const f = [i.cuda ? 'cuda' : '', i.jpeg && i.jpeg.available ? 'jpeg' : '', ...(i.dist && i.dist.available ? i.dist.backends : [])].filter(Boolean);
+  console.log(`libtorch ${i.version}, node ${process.version}, native built (${f.join(', ')})`);
+} catch {
+  console.log(`node ${process.version}, native NOT built`);
+}
+EOF
+info=$(in_root sh -c 'cd /work/pwlu && node /tmp/pwlu-native-state.cjs' 2>/dev/null || echo 'native state unknown')
 counts=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests +' | tail -n1 | sed -E 's/^ +Tests +//' || true)
 passed=$(echo "$counts" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
 failed=$(echo "$counts" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)

@@ -22,6 +22,11 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 /** The --backend option every command shares; its choices come from the config schema's one list. */
+/** The torch backend's device, the same choice for every command that computes. */
+function deviceOption(): Option {
+  return new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']);
+}
+
 function backendOption(): Option {
   return new Option('-b, --backend <name>', `tfjs backend: ${BACKENDS.join(' | ')} (default: the config's backend, "auto" = fastest available)`).choices(BACKENDS);
 }
@@ -43,7 +48,7 @@ export function buildProgram(): Command {
     .option('-r, --resume <run_dir>', 'continue an interrupted run from its last checkpoint (same schedule, same data order)')
     .addOption(backendOption())
     .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc, split between the ranks)', (v) => parseIntArg('--threads', v))
-    .addOption(new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']))
+    .addOption(deviceOption())
     .option(
       '--nproc <n>',
       'one data-parallel run over N local processes (torch.distributed, gloo on CPU / nccl on CUDA; train.batch is per rank). torchrun and srun launches need no flag: pwlu reads their environment',
@@ -137,6 +142,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--stem <stem>', "stem: auto = small below 64 px; imagenet = torchvision's stem at any size (compare like with like against pytorch_reference.py)").choices(['auto', 'imagenet', 'small']).default('auto'))
     .option('--all-activations', 'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated', false)
     .addOption(backendOption())
+    .addOption(deviceOption())
     .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc: per rank, default the cores split)', (v) => parseIntArg('--threads', v))
     .option('--nproc <n>', 'time a data-parallel step over N local ranks (torch.distributed, gloo): global img/s and the allreduce share of the step; --batch is per rank', (v) => parseIntArg('--nproc', v))
     .option('--onnx', "also time inference of the model exported to ONNX (pwlu export's form) in onnxruntime-node on --threads threads", false)

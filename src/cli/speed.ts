@@ -16,6 +16,7 @@ import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { withOrtSession } from '../export/onnx/check.js';
 import { exportOnnx } from '../export/onnx/model.js';
+import { median } from '../util/median.js';
 
 export interface SpeedCliOptions {
   arch: string;
@@ -27,6 +28,8 @@ export interface SpeedCliOptions {
   /** Stem: 'auto' (small below 64 px), 'imagenet' (as torchvision's models at any size) or 'small'. */
   stem: 'auto' | 'imagenet' | 'small';
   backend?: string;
+  /** The torch backend's device (auto: CUDA when visible). */
+  device?: 'auto' | 'cpu' | 'cuda';
   threads?: number;
   warmup: number;
   steps: number;
@@ -44,12 +47,6 @@ const SOURCE_NAMES: Record<TensorBytesSource, string> = { 'torch-allocator': 'th
 /** Bytes as MiB with one decimal ('—' when unknown). */
 function mib(bytes: number | null): string {
   return bytes === null ? '—' : (bytes / 2 ** 20).toFixed(1);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function timed(fn: () => void, warmup: number, steps: number): number {
@@ -99,6 +96,7 @@ interface SpeedResult {
 async function measure(o: SpeedCliOptions, arch: string, activation: string, env: DistEnv | null = null): Promise<SpeedResult> {
   const config = ConfigSchema.parse({
     backend: o.backend ?? 'auto',
+    device: o.device ?? 'auto',
     threads: o.threads ?? 0,
     model: { arch, stem: o.stem },
     activation: { name: activation },

@@ -16,7 +16,7 @@ import { modelNames } from '../../src/models/registry.js';
 import { predict } from '../../src/models/infer.js';
 import * as kernelNames from '../../src/ops/kernel-names.js';
 import { microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -38,7 +38,7 @@ async function kernelsOfStep(arch: string, activation: string): Promise<string[]
 
 describe.skipIf(!avail.available)(`torch kernel coverage${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     await tf.setBackend('torch');
   });
 

@@ -26,7 +26,7 @@ import { applyFixed } from '../../src/models/layers.js';
 import { Rng } from '../../src/util/rng.js';
 import { checkLayerGradients, sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -153,7 +153,7 @@ async function on<T>(backend: string, f: () => T): Promise<T> {
 
 describe.skipIf(!avail.available)(`torch hard-swish kernels${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 2 });
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
   });
 
   it('registers the two kernels natively (and the cpu backend has none: composite there)', () => {
@@ -197,9 +197,9 @@ describe.skipIf(!avail.available)(`torch hard-swish kernels${avail.available ? '
   it('is deterministic: 1 and 2 threads give bitwise identical results', async () => {
     for (const c of CASES.slice(-2)) {
       const d = data(c, 11);
-      await registerTorchBackend({ threads: 1 });
+      await registerTorchBackend({ threads: 1, device: torchTestDevice() });
       const one = await on('torch', () => run(c, d, 'fused'));
-      await registerTorchBackend({ threads: 2 });
+      await registerTorchBackend({ threads: 2, device: torchTestDevice() });
       const two = await on('torch', () => run(c, d, 'fused'));
       one.forEach((v, k) => expectBitwise(two[k]!, v, `${c.name} output ${k}`));
     }

@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradients (tfjs-core's node bundle has none)
 
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -124,7 +124,7 @@ async function sameConvs(label: string, op: ConvOp, cases: ConvCase[]): Promise<
 
 describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     tf.enableProdMode();
   });
 

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-layers'; // registers the gradients
 
 import { registerTorchBackend, torchAvailability, type TorchBackend } from '../../src/backends/torch/index.js';
 import { microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -24,7 +24,7 @@ function native(): number {
 
 describe.skipIf(!avail.available)(`torch backend memory${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     await tf.setBackend('torch');
   });
 

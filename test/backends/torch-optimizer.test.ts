@@ -13,7 +13,7 @@ import { hasNativeKernel } from '../../src/ops/native-kernel.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { Rng } from '../../src/util/rng.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -52,7 +52,7 @@ async function run(backend: string, nesterov: boolean): Promise<{ weights: numbe
 describe.skipIf(!avail.available)('torch SGD-momentum kernel', () => {
   for (const nesterov of [false, true]) {
     it(`matches the elementwise update on cpu (nesterov ${nesterov})`, async () => {
-      await registerTorchBackend({ threads: 1 });
+      await registerTorchBackend({ threads: 1, device: torchTestDevice() });
       const native = await run('torch', nesterov);
       const cpu = await run('cpu', nesterov);
       expect(native.usedFused).toBe(true);

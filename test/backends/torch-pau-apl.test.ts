@@ -19,7 +19,7 @@ import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvai
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -129,7 +129,7 @@ function runApl(c: AplCase, d: AplData, impl: 'fused' | 'composite'): Float32Arr
 
 describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on cpu${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 2 });
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
   });
 
   it('registers the four kernels natively', () => {
@@ -195,9 +195,9 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
     const ac = APL_CASES[APL_CASES.length - 1]!;
     const ad = aplData(ac, 15);
     const both = () => [...runPau(pc, px, pdy, 'fused'), ...runApl(ac, ad, 'fused')];
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     const one = await on('torch', both);
-    await registerTorchBackend({ threads: 2 });
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
     const two = await on('torch', both);
     const again = await on('torch', both);
     one.forEach((v, k) => {

@@ -16,7 +16,7 @@ import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvai
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';
 import { expectKernelOutputs, microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -112,7 +112,7 @@ async function on<T>(backend: string, f: () => T): Promise<T> {
 
 describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 2 });
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
   });
 
   it('registers PwluForward and PwluBackward natively', () => {
@@ -141,9 +141,9 @@ describe.skipIf(!avail.available)(`torch PWLU kernels vs cpu${avail.available ? 
   it('is deterministic: 1 and 2 threads give bitwise identical results', async () => {
     for (const c of CASES.slice(-2)) {
       const d = data(c, 11);
-      await registerTorchBackend({ threads: 1 });
+      await registerTorchBackend({ threads: 1, device: torchTestDevice() });
       const one = await on('torch', () => run(c, d));
-      await registerTorchBackend({ threads: 2 });
+      await registerTorchBackend({ threads: 2, device: torchTestDevice() });
       const two = await on('torch', () => run(c, d));
       const again = await on('torch', () => run(c, d));
       one.forEach((v, k) => {
@@ -173,7 +173,7 @@ describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', ()
   }
 
   it('equals PwluForward up to float rounding (layer- and channel-wise, tails, breakpoints, NaN and infinities)', async () => {
-    await registerTorchBackend({ threads: 2 });
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
     await tf.setBackend('torch');
     const r = new Rng(9);
     // [P, N, shape]: 1x16 and 5x4 use the float32 table path; 8x16 (144 entries) falls back to PwluForward's loops

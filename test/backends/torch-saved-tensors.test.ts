@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-layers'; // registers the gradients
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { shareSavedTensors } from '../../src/backends/torch/saved-tensors.js';
 import { Rng } from '../../src/util/rng.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -37,7 +37,7 @@ async function grads(backend: string): Promise<{ values: Float32Array[]; kernels
 
 describe.skipIf(!avail.available)('torch: saved tensors are shared, not cloned', () => {
   it('installs on this tfjs-core and keeps gradients and memory as they were', async () => {
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     expect(shareSavedTensors()).toBe(true);
     const torch = await grads('torch');
     const cpu = await grads('cpu');

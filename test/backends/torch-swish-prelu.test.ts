@@ -21,7 +21,7 @@ import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvai
 import { Rng } from '../../src/util/rng.js';
 import { checkLayerGradients, sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -164,7 +164,7 @@ async function on<T>(backend: string, f: () => T): Promise<T> {
 
 describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 2 });
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
   });
 
   it('registers the four kernels natively (and the cpu backend has none: composite there)', () => {
@@ -239,9 +239,9 @@ describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available 
     for (const c of CASES.slice(-3)) {
       const d = data(c, 11);
       const both = () => [...runSwish(c, d, 1.2, true, 'fused'), ...runPrelu(c, d, 'fused')];
-      await registerTorchBackend({ threads: 1 });
+      await registerTorchBackend({ threads: 1, device: torchTestDevice() });
       const one = await on('torch', both);
-      await registerTorchBackend({ threads: 2 });
+      await registerTorchBackend({ threads: 2, device: torchTestDevice() });
       const two = await on('torch', both);
       one.forEach((v, k) => expect(Array.from(two[k]!), `${c.name} output ${k}`).toEqual(Array.from(v)));
     }

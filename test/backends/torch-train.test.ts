@@ -17,7 +17,7 @@ import { topKCorrect } from '../../src/train/metrics.js';
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
@@ -49,7 +49,7 @@ function expectClose(got: number[], want: number[], tol: number, what: string): 
 
 describe.skipIf(!avail.available)(`torch backend training${avail.available ? '' : ` (skipped: ${avail.reason})`}`, () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     tf.enableProdMode();
   });
 

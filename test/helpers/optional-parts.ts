@@ -32,3 +32,13 @@ export function optionalPart(part: OptionalPart, present: boolean, reason: strin
   console.warn(`[${part} tests] skipped: ${reason}`);
   return false;
 }
+
+/**
+ * The device the torch-backend tests run on: PWLU_TEST_DEVICE=cuda compares the CUDA kernels against tfjs's CPU ones
+ * (and fails where CUDA is missing), cpu forces the CPU; unset, the backend's own choice (CUDA when visible).
+ */
+export function torchTestDevice(value = process.env.PWLU_TEST_DEVICE ?? ''): 'auto' | 'cpu' | 'cuda' {
+  if (value === '' || value === 'auto') return 'auto';
+  if (value === 'cpu' || value === 'cuda') return value;
+  throw new Error(`PWLU_TEST_DEVICE: '${value}' is not a device (cpu or cuda)`);
+}

@@ -14,7 +14,7 @@ import { modelNames } from '../../src/models/registry.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { buildArch, factory, MICRO_OPTIONS } from '../helpers/zoo.js';
-import { optionalPart } from '../helpers/optional-parts.js';
+import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
 /** Random batch-norm statistics and affine weights, so that folding them is not the identity. */
 function randomiseBatchNorms(m: tfl.LayersModel, seed: number): void {
@@ -102,7 +102,7 @@ const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
 describe.skipIf(!avail.available)('folded inference plan (torch)', () => {
   beforeAll(async () => {
-    await registerTorchBackend({ threads: 1 });
+    await registerTorchBackend({ threads: 1, device: torchTestDevice() });
     await tf.setBackend('torch');
   });
   for (const arch of ['resnet20', 'mobilenet_v2', 'efficientnet_b0']) {
