@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # pwlu on a CUDA machine, against that machine's own PyTorch. See `scripts/gpu-check.sh --help`.
 set -euo pipefail
+# The whole script is one block, read before it runs: editing the file meanwhile cannot change a run under way.
+{
 
 usage() {
   cat <<'EOF'
@@ -69,10 +71,11 @@ if [ -n "$pack" ]; then
   cp "$headers"/{node_api.h,node_api_types.h,js_native_api.h,js_native_api_types.h,node_version.h,common.gypi,config.gypi} "$pack/pwlu/.gpu-bundle/node/include/node/"
   cp -a "$gyp" "$pack/pwlu/.gpu-bundle/node-gyp"
   # node_modules without what the GPU check never loads: onnxruntime (export), typescript and types (dist/ is
-  # built), sharp (image folders), the wasm backend, chart.js (reports), and source maps and docs.
+  # built), the wasm backend, chart.js (reports), tfjs's browser bundles, source maps and docs. (sharp stays: the data
+  # module imports it.)
   tar -C "$repo" -cf - \
     --exclude='node_modules/onnxruntime-node' --exclude='node_modules/onnxruntime-common' --exclude='node_modules/typescript' \
-    --exclude='node_modules/@types' --exclude='node_modules/sharp' --exclude='node_modules/@img' \
+    --exclude='node_modules/@types' \
     --exclude='node_modules/@tensorflow/tfjs-backend-wasm' --exclude='node_modules/chart.js' \
     --exclude='*.map' --exclude='*.md' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' \
     --exclude='node_modules/@tensorflow/*/dist/*.min.js' --exclude='node_modules/@tensorflow/*/dist/*.es2017.js' \
@@ -100,7 +103,8 @@ node_bin="${PWLU_NODE:-}"
 [ -n "$node_bin" ] || { [ -x .gpu-bundle/node/bin/node ] && node_bin="$repo/.gpu-bundle/node/bin/node"; } || true
 [ -n "$node_bin" ] || node_bin="$(command -v node || true)"
 [ -n "$node_bin" ] && [ -x "$node_bin" ] || { echo "gpu-check: no node (set PWLU_NODE, or make a bundle with --pack)" >&2; exit 1; }
-export PATH="$(dirname "$node_bin"):$PATH"
+PATH="$(dirname "$node_bin"):$PATH"
+export PATH
 python="${PWLU_PYTHON:-python3}"
 export PWLU_PYTHON="$python"
 [ -d .gpu-bundle/node-gyp ] && export PWLU_NODE_GYP="$repo/.gpu-bundle/node-gyp/bin/node-gyp.js"
@@ -134,7 +138,7 @@ fi
 
 step "3. torch-backend kernel tests on $device"
 set +e
-PWLU_TEST_DEVICE=$device PWLU_TORCH_TF32=0 PWLU_REQUIRE=native "$node_bin" node_modules/vitest/vitest.mjs run test/backends test/models/infer.test.ts 2>&1 | tee "$out/kernel-tests.log"
+PWLU_TEST_DEVICE=$device PWLU_TORCH_TF32=0 PWLU_REQUIRE=native "$node_bin" node_modules/vitest/vitest.mjs run test/backends/torch- test/models/infer.test.ts 2>&1 | tee "$out/kernel-tests.log"
 tests_rc=${PIPESTATUS[0]}
 set -e
 counts=$(sed 's/\x1b\[[0-9;]*m//g' "$out/kernel-tests.log" | grep -E '^ +Tests +' | tail -n1 | sed -E 's/^ +Tests +//')
@@ -174,3 +178,5 @@ step "summary"
 "$node_bin" scripts/lib/gpu-check-summary.mjs "$jsonl" | tee "$out/summary.md"
 echo "raw lines: $jsonl"
 [ "$tests_rc" = 0 ] || { echo "gpu-check: kernel tests failed on $device (see $out/kernel-tests.log)" >&2; exit 1; }
+exit
+}

@@ -2,6 +2,8 @@
 # Runs pwlu's tests on another Debian release, in a cached minimal root (debootstrap + chroot), whatever the
 # host's own release is. See `scripts/compat/debian-root.sh --help`.
 set -euo pipefail
+# The whole script is one block, read before it runs: editing the file meanwhile cannot change a run under way.
+{
 
 usage() {
   cat <<'EOF'
@@ -19,10 +21,13 @@ Options:
   --cuda            a second root (SUITE-cuda, trixie only) with contrib's libtorch-cuda-dev instead of libtorch-dev:
                     the addon compiles and links with CUDA (builtWithCuda, NCCL, every PWLU_WITH_CUDA branch), then
                     the CPU suite runs against that build. cuDNN cannot be installed offline: an equivs placeholder
-                    stands in for its package, and a code-free placeholder libcudnn.so.9 (on LD_LIBRARY_PATH for
-                    this script's commands only) lets libtorch_cuda load; see native/README.md, "Stacks"
+                    stands in for its package, and a placeholder libcudnn.so.9 whose functions all return "not
+                    supported" (on LD_LIBRARY_PATH for this script's commands only) lets libtorch_cuda load; see
+                    native/README.md, "Stacks"
   --extra "PKGS"    more Debian packages in the root (e.g. "python3-torch python3-torchvision")
   --worktree        copy the working tree (tracked and untracked files git does not ignore), not the commit
+  --reuse           keep the root's checkout, node_modules and native build when they are of the current commit
+                    (for repeated commands such as benchmarks); otherwise as without it
   --prepare         build or refresh the root only; run nothing
   -- COMMAND...     run COMMAND in the checkout inside the root (after npm ci) instead of the tests
   -h, --help        this text
@@ -42,6 +47,7 @@ tests=''
 cuda=0
 extra=''
 worktree=0
+reuse=0
 prepare=0
 cmd=()
 while [ $# -gt 0 ]; do
@@ -51,6 +57,7 @@ while [ $# -gt 0 ]; do
     --cuda) cuda=1; shift ;;
     --extra) extra="$2"; shift 2 ;;
     --worktree) worktree=1; shift ;;
+    --reuse) reuse=1; shift ;;
     --prepare) prepare=1; shift ;;
     --) shift; cmd=("$@"); break ;;
     -*) echo "debian-root: unknown option '$1' (see --help)" >&2; exit 1 ;;
@@ -90,6 +97,13 @@ retry() {
   "$@"
 }
 
+# Lazily unmounts whatever is mounted under a folder (a run that was killed can leave /dev bound there), so that
+# removing the folder can never reach through a bind mount into the host.
+unmount_under() {
+  local m
+  for m in $(awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+}
+
 mounted=()
 cleanup() {
   local i
@@ -113,6 +127,14 @@ mount_root() {
 }
 in_root() { chroot "$dir" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 
+# One run per root at a time (CI and a developer may share a machine): a second waits for the first.
+mkdir -p "$cache"
+exec 9>"$cache/$name.lock"
+if ! flock -n 9; then
+  say "another run is using this root; waiting for it"
+  flock 9
+fi
+
 # --- 1. the base system (debootstrap), once ------------------------------------------------------------------
 t0=$(date +%s)
 if [ ! -f "$dir/.pwlu-base" ]; then
@@ -121,14 +143,14 @@ if [ ! -f "$dir/.pwlu-base" ]; then
     retry apt-get install -y -q --no-install-recommends debootstrap >/dev/null
   fi
   mkdir -p "$cache"
-  rm -rf "$dir.partial"
   say "debootstrap $suite from the host's mirror (about 2 minutes)"
-  bootstrap() { rm -rf "$dir.partial" && debootstrap --variant=minbase --include=ca-certificates "$suite" "$dir.partial" "$mirror" >"$cache/$name.debootstrap.log" 2>&1; }
+  bootstrap() { unmount_under "$dir.partial" && rm -rf "$dir.partial" && debootstrap --variant=minbase --include=ca-certificates "$suite" "$dir.partial" "$mirror" >"$cache/$name.debootstrap.log" 2>&1; }
   if ! retry bootstrap; then
     say "debootstrap failed; the end of $cache/$name.debootstrap.log:"
     tail -n 20 "$cache/$name.debootstrap.log" >&2
     exit 1
   fi
+  unmount_under "$dir"
   rm -rf "$dir"
   mv "$dir.partial" "$dir"
   touch "$dir/.pwlu-base"
@@ -154,8 +176,8 @@ mount_root
 pkgs="nodejs npm g++ make python3 libjpeg62-turbo-dev dataset-fashion-mnist $extra"
 if [ "$cuda" = 1 ]; then
   # contrib's CUDA libtorch (it replaces libtorch-dev) with its CUDA build of gloo (which conflicts with libgloo-dev),
-  # and the CUDA headers ATen/cuda and ProcessGroupNCCL include.
-  pkgs="$pkgs libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-dev equivs"
+  # and the CUDA and NCCL headers ATen/cuda and ProcessGroupNCCL include.
+  pkgs="$pkgs libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-dev libnccl-dev equivs"
 else
   pkgs="$pkgs libtorch-dev libgloo-dev"
 fi
@@ -180,47 +202,69 @@ if [ "$(cat "$dir/.pwlu-packages" 2>/dev/null)" != "$pkgs" ]; then
   in_root apt-get clean
   echo "$pkgs" >"$dir/.pwlu-packages"
 fi
-# The CUDA root has no cuDNN (its package downloads from NVIDIA). A placeholder libcudnn.so.9 with no code (only the
-# soname and the symbol version libtorch_cuda asks for) lets the CUDA build load so the CPU suite can run against it:
-# with no GPU no cuDNN function is ever called, and one that were would stop the process with a symbol lookup error.
-# It lives in its own folder, on LD_LIBRARY_PATH for this script's commands only.
+# The CUDA root has no cuDNN (its package downloads from NVIDIA), and Debian links libtorch_cuda with immediate binding,
+# so it loads only where every cuDNN function it imports is defined. A placeholder libcudnn.so.9 defines exactly
+# those (read from libtorch_cuda's dynamic symbols, under the symbol version it asks for), each returning
+# CUDNN_STATUS_NOT_SUPPORTED (3000), with no other code: enough for the CUDA build to load and the CPU suite to run
+# against it. With no GPU no cuDNN function is called. It lives in its own folder, on LD_LIBRARY_PATH for this
+# script's commands only.
 placeholder=/opt/pwlu-cudnn-placeholder
 if [ "$cuda" = 1 ] && [ ! -f "$dir$placeholder/libcudnn.so.9" ] && ! in_root sh -c 'ldconfig -p | grep -q "libcudnn.so.9 "'; then
+  torch_cuda=$(ls "$dir"/usr/lib/*/libtorch_cuda.so 2>/dev/null | head -n1)
+  [ -n "$torch_cuda" ] || { say "libtorch_cuda.so not found in the root"; exit 1; }
+  syms=$(readelf --dyn-syms -W "$torch_cuda" | awk '$7 == "UND" && $8 ~ /@libcudnn\.so\.9/ { sub(/@.*/, "", $8); print $8 }' | sort -u)
+  [ -n "$syms" ] || { say "libtorch_cuda imports no cuDNN symbols: nothing to stand in for"; exit 1; }
   mkdir -p "$dir$placeholder"
-  printf '/* pwlu: placeholder for the download-only cuDNN; no code (scripts/compat/debian-root.sh). */\nint pwlu_cudnn_placeholder(void) { return 0; }\n' >"$dir/tmp/cudnn-placeholder.c"
-  printf 'libcudnn.so.9 { global: pwlu_cudnn_placeholder; local: *; };\n' >"$dir/tmp/cudnn-placeholder.map"
-  in_root g++ -x c -shared -fPIC -o "$placeholder/libcudnn.so.9" -Wl,-soname,libcudnn.so.9 -Wl,--version-script=/tmp/cudnn-placeholder.map /tmp/cudnn-placeholder.c
+  {
+    echo '/* pwlu: placeholder for the download-only cuDNN (scripts/compat/debian-root.sh): every entry point libtorch_cuda imports, each returning CUDNN_STATUS_NOT_SUPPORTED. */'
+    for f in $syms; do echo "int $f(void) { return 3000; }"; done
+  } >"$dir/tmp/cudnn-placeholder.c"
+  printf 'libcudnn.so.9 { global: %s local: *; };\n' "$(for f in $syms; do printf '%s; ' "$f"; done)" >"$dir/tmp/cudnn-placeholder.map"
+  in_root g++ -x c -shared -fPIC -fno-builtin -o "$placeholder/libcudnn.so.9" -Wl,-soname,libcudnn.so.9 -Wl,--version-script=/tmp/cudnn-placeholder.map /tmp/cudnn-placeholder.c
+  say "placeholder libcudnn.so.9: $(echo "$syms" | wc -l) functions"
 fi
 t_root=$(($(date +%s) - t0))
 [ "$prepare" = 1 ] && { say "ready in ${t_root} s: $dir"; exit 0; }
 
 # --- 4. a clean checkout of the current commit (or the working tree), and ../shared beside it ------------------
 work="$dir/work"
-rm -rf "$work/pwlu"
-mkdir -p "$work/pwlu"
-if [ "$worktree" = 1 ]; then
-  (cd "$repo" && git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$work/pwlu"
-  rev="$(cd "$repo" && git rev-parse --short HEAD)+worktree"
-else
-  (cd "$repo" && git archive HEAD) | tar -xf - -C "$work/pwlu"
+head_rev="$(cd "$repo" && git rev-parse HEAD)"
+fresh=1
+if [ "$reuse" = 1 ] && [ "$worktree" = 0 ] && [ "$(cat "$work/pwlu/.pwlu-rev" 2>/dev/null)" = "$head_rev" ] && [ -d "$work/pwlu/node_modules" ]; then
+  fresh=0
   rev="$(cd "$repo" && git rev-parse --short HEAD)"
+  say "reusing the checkout of $rev"
 fi
-if [ -d "$repo/../shared" ]; then
-  rm -rf "$work/shared"
-  cp -a "$repo/../shared" "$work/shared"
+if [ "$fresh" = 1 ]; then
+  rm -rf "$work/pwlu"
+  mkdir -p "$work/pwlu"
+  if [ "$worktree" = 1 ]; then
+    (cd "$repo" && git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$work/pwlu"
+    rev="$(cd "$repo" && git rev-parse --short HEAD)+worktree"
+  else
+    (cd "$repo" && git archive HEAD) | tar -xf - -C "$work/pwlu"
+    rev="$(cd "$repo" && git rev-parse --short HEAD)"
+  fi
+  if [ -d "$repo/../shared" ]; then
+    rm -rf "$work/shared"
+    cp -a "$repo/../shared" "$work/shared"
+  fi
 fi
 
 # --- 5. npm ci and the tests (or the command) inside ---------------------------------------------------------
 passenv=(CI="${CI:-}" PWLU_REQUIRE="${PWLU_REQUIRE:-}" JOBS="${JOBS:-}" ONNXRUNTIME_NODE_INSTALL=skip)
 [ "$cuda" = 1 ] && [ -f "$dir$placeholder/libcudnn.so.9" ] && passenv+=(LD_LIBRARY_PATH="$placeholder")
 t1=$(date +%s)
-say "npm ci in $rev"
-if ! retry in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm ci --no-audit --no-fund' >"$cache/$name.npm.log" 2>&1; then
-  say "npm ci failed; the end of $cache/$name.npm.log:"
-  tail -n 30 "$cache/$name.npm.log" >&2
-  exit 1
+if [ "$fresh" = 1 ]; then
+  say "npm ci in $rev"
+  if ! retry in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm ci --no-audit --no-fund' >"$cache/$name.npm.log" 2>&1; then
+    say "npm ci failed; the end of $cache/$name.npm.log:"
+    tail -n 30 "$cache/$name.npm.log" >&2
+    exit 1
+  fi
+  grep '^\[pwlu\]' "$cache/$name.npm.log" >&2 || true
+  if [ "$worktree" = 0 ]; then echo "$head_rev" >"$work/pwlu/.pwlu-rev"; fi
 fi
-grep '^\[pwlu\]' "$cache/$name.npm.log" >&2 || true
 t_npm=$(($(date +%s) - t1))
 if [ ${#cmd[@]} -gt 0 ]; then
   set +e
@@ -255,3 +299,5 @@ failed=$(echo "$counts" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0
 skipped=$(echo "$counts" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || echo 0)
 echo "debian-root $name ($rev): $info: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped; root ${t_root} s, npm ci ${t_npm} s, tests ${t_test} s, total $(($(date +%s) - started)) s"
 exit "$rc"
+exit
+}

@@ -8,6 +8,7 @@ import { mergeCells } from '../../src/bench/manifest.js';
 import { readManifest, type BenchManifest } from '../../src/run/bench-manifest.js';
 import type { BenchDisplay } from '../../src/bench/progress.js';
 import { runBench, type ChildHandle, type LaunchResult, type Launcher } from '../../src/bench/runner.js';
+import { commandLine } from '../../src/run/lock.js';
 import { UserError } from '../../src/util/errors.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
@@ -174,6 +175,8 @@ describe('bench runner', () => {
     writeFileSync(join(dir, 'config.yaml'), '');
     const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'pwlu'], { stdio: 'ignore' });
     try {
+      // The owner must be the pwlu-named process, not its parent's copy before exec (Node 24's spawn can return first).
+      for (let i = 0; i < 500 && !(commandLine(owner.pid!) ?? '').includes('pwlu'); i++) await new Promise((r) => setTimeout(r, 10));
       writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: owner.pid, host: hostname(), started: 'now', what: 'pwlu train' }));
       const log = { args: [] as string[], concurrent: 0, maxConcurrent: 0, interrupts: [] as string[] };
       const err = await runBench(plan(out, cells), manifestFor(out, cells), { launcher: fakeLauncher(() => 'finish', log), display: quiet }).catch((e: unknown) => e);

@@ -36,6 +36,27 @@ describe('pwlu CLI', () => {
     expect(h.stdout).toContain('--resume <run_dir>');
   });
 
+  it('doctor names the native build: libtorch version and its CUDA, NCCL, Gloo and JPEG features', () => {
+    const r = pwlu('doctor', '--json');
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout) as { build: { libtorch: string; cuda: boolean; nccl: boolean; gloo: boolean; jpeg: boolean } | null };
+    const file = join(ROOT, 'native', 'build', 'libtorch.json');
+    if (!existsSync(file)) {
+      expect(d.build).toBeNull();
+      return;
+    }
+    const info = JSON.parse(readFileSync(file, 'utf8')) as { version: string; cuda: boolean; jpeg: { available: boolean }; dist: { backends?: string[] } };
+    expect(d.build).toEqual({
+      libtorch: info.version,
+      source: expect.any(String),
+      cuda: info.cuda,
+      nccl: info.dist.backends?.includes('nccl') ?? false,
+      gloo: info.dist.backends?.includes('gloo') ?? false,
+      jpeg: info.jpeg.available,
+    });
+    expect(pwlu('doctor').stdout).toMatch(new RegExp(`native build: libtorch ${info.version.replace(/\./g, '\\.')} .*; CUDA (yes|no), NCCL (yes|no), Gloo (yes|no), JPEG (yes|no)`));
+  });
+
   it('exits 1 on an unknown command or option', () => {
     expect(pwlu('trian').code).toBe(1);
     expect(pwlu('train', '--bogus').code).toBe(1);

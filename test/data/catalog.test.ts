@@ -10,6 +10,7 @@ import { loadDataset } from '../../src/data/load.js';
 import { UserError } from '../../src/util/errors.js';
 import { inMemory, mockFetch } from '../helpers/fixtures.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
+import { optionalPart } from '../helpers/optional-parts.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 
@@ -41,6 +42,7 @@ describe('catalogue', () => {
 
 const DEBIAN = '/usr/share/datasets/fashion-mnist';
 const haveDebian = existsSync(join(DEBIAN, 'train-images-idx3-ubyte.gz'));
+optionalPart('fashion-mnist', haveDebian, `no ${DEBIAN} (apt-get install dataset-fashion-mnist)`);
 
 /**
  * Debian's dataset-fashion-mnist ships the official deflate streams with a normalised gzip header
