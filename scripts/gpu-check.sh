@@ -7,7 +7,7 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 Usage: scripts/gpu-check.sh [--out DIR] [--pairs N] [--batch N] [--cpu-dry-run]
-       scripts/gpu-check.sh --pack DIR [--with-data]
+       scripts/gpu-check.sh --pack DIR [--with-data] [--xz]
 
 On a CUDA machine, from a pwlu checkout (after npm ci) or from a bundle made by --pack:
   1. builds the native addon against the machine's own PyTorch (python3 -c 'import torch': its include and lib
@@ -23,7 +23,8 @@ Everything it measured goes to DIR/gpu-check.jsonl (default results/gpu-check-<t
   --pack DIR     on a machine with Node and npm: write DIR/pwlu, a copy of this checkout that needs neither Node nor
                  internet on the GPU machine (a Node binary, node-gyp, the node headers an addon needs, and a pruned
                  node_modules; their sizes are printed), plus DIR/shared/bench. --with-data adds Fashion-MNIST from
-                 /usr/share/datasets (the quickstart's data; the GPU machine may have no internet). Then copy DIR
+                 /usr/share/datasets (the quickstart's data; the GPU machine may have no internet). --xz also writes
+                 DIR.tar.xz (about 33 MiB without the data, 63 MiB with it). Then copy DIR (or unpack the archive)
                  there and run DIR/pwlu/scripts/gpu-check.sh.
   --cpu-dry-run  exercise every step on the CPU with tiny sizes (no figures worth reporting): for checking the
                  script and a bundle on a machine without a GPU.
@@ -38,6 +39,7 @@ batch=64
 dry=0
 pack=''
 with_data=0
+xz_archive=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --cpu-dry-run) dry=1; shift ;;
     --pack) pack="$2"; shift 2 ;;
     --with-data) with_data=1; shift ;;
+    --xz) xz_archive=1; shift ;;
     *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
@@ -70,17 +73,19 @@ if [ -n "$pack" ]; then
   # What a node-API addon needs of node's headers: the C API and node-gyp's build settings.
   cp "$headers"/{node_api.h,node_api_types.h,js_native_api.h,js_native_api_types.h,node_version.h,common.gypi,config.gypi} "$pack/pwlu/.gpu-bundle/node/include/node/"
   cp -a "$gyp" "$pack/pwlu/.gpu-bundle/node-gyp"
-  # node_modules without what the GPU check never loads: onnxruntime (export), typescript and types (dist/ is
-  # built), the wasm backend, chart.js (reports), tfjs's browser bundles, source maps and docs. (sharp stays: the data
-  # module imports it.)
+  # node_modules without what the GPU check never loads: onnxruntime and onnx-proto (export), sharp (image folders,
+  # loaded lazily), typescript and types (dist/ is built), the wasm backend, chart.js (reports), tfjs's browser
+  # bundles and its own tests, source maps and docs.
   tar -C "$repo" -cf - \
-    --exclude='node_modules/onnxruntime-node' --exclude='node_modules/onnxruntime-common' --exclude='node_modules/typescript' \
-    --exclude='node_modules/@types' \
-    --exclude='node_modules/@tensorflow/tfjs-backend-wasm' --exclude='node_modules/chart.js' \
-    --exclude='*.map' --exclude='*.md' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' \
-    --exclude='node_modules/@tensorflow/*/dist/*.min.js' --exclude='node_modules/@tensorflow/*/dist/*.es2017.js' \
-    --exclude='node_modules/@tensorflow/*/dist/tf-*.js' --exclude='node_modules/@tensorflow/*/dist/miniprogram' \
+    --exclude='node_modules/onnxruntime-node' --exclude='node_modules/onnxruntime-common' --exclude='node_modules/onnx-proto' \
+    --exclude='node_modules/protobufjs' --exclude='node_modules/sharp' --exclude='node_modules/@img' \
+    --exclude='node_modules/typescript' --exclude='node_modules/@types' --exclude='node_modules/@tensorflow/tfjs-backend-wasm' \
+    --exclude='node_modules/chart.js' --exclude='*.map' --exclude='*.md' --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' \
     node_modules | tar -xf - -C "$pack/pwlu"
+  # Node loads each tfjs package through its main file, one self-contained bundle (dist/tf-*.node.js); the rest of
+  # dist/ (the ES module tree, browser bundles, tfjs's own tests) is for bundlers.
+  find "$pack/pwlu/node_modules/@tensorflow" -path '*/dist/*' -type f ! -name 'tf-*.node.js' -delete
+  find "$pack/pwlu/node_modules/@tensorflow" -path '*/dist/*' -type d -empty -delete
   cp -a "$repo/../shared/bench" "$pack/shared/bench" 2>/dev/null || echo "gpu-check --pack: ../shared/bench not found; the PyTorch reference will be missing" >&2
   if [ "$with_data" = 1 ]; then
     mkdir -p "$pack/pwlu/datasets/fashion-mnist"
@@ -93,6 +98,10 @@ if [ -n "$pack" ]; then
   echo "  node-gyp + headers     $(( $(size "$pack/pwlu/.gpu-bundle") - $(size "$pack/pwlu/.gpu-bundle/node/bin/node") )) MiB"
   [ "$with_data" = 1 ] && echo "  fashion-mnist          $(size "$pack/pwlu/datasets") MiB"
   echo "  everything             $(size "$pack") MiB"
+  if [ "$xz_archive" = 1 ]; then
+    tar -C "$pack" -cf - pwlu shared | xz -T0 -6 >"$pack.tar.xz"
+    echo "  $pack.tar.xz  $(size "$pack.tar.xz") MiB (node_modules, the Node binary and the checkout compressed)"
+  fi
   echo "then, on the CUDA machine: $pack/pwlu/scripts/gpu-check.sh"
   exit 0
 fi

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { extname, join } from 'node:path';
-import sharp from 'sharp';
+import { loadSharp } from './sharp.js';
 import { DataError } from '../util/errors.js';
 import { createCounter } from '../util/progress.js';
 import type { Split } from './types.js';
@@ -143,6 +143,7 @@ export async function decodeImage(file: string, size: number, out: Uint8Array, o
   let data: Buffer;
   let channels: number;
   try {
+    const sharp = await loadSharp();
     const r = await sharp(file)
       .resize(size, size, { fit: 'cover', position: 'centre' })
       .toColourspace('srgb')

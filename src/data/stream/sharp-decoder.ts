@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
+import { loadSharp } from '../sharp.js';
 import type { DecodeJob, DecodeResult, Decoder, Geometry } from './contract.js';
 import { resizeWindowInto } from './bilinear.js';
 import { type ImageFormat, imageFormat, imageSize } from './transforms.js';
@@ -26,6 +27,7 @@ export interface SharpDecoderOptions {
 /** Drops alpha on the full-size image (torchvision converts to RGB before any resize); JPEG has no alpha, so it skips this pass. */
 async function withoutAlpha(bytes: Uint8Array, format: ImageFormat): Promise<Sharp> {
   const opts = { ignoreIcc: true, failOn: 'warning' } as const;
+  const sharp = await loadSharp();
   if (format === 'jpeg') return sharp(bytes, opts);
   const { data, info } = await sharp(bytes, opts).removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
