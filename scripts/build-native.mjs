@@ -332,8 +332,9 @@ const env = {
 const common = ['--directory', nativeDir];
 // Local node headers: without --nodedir node-gyp would try to download them (fails offline).
 const nodePrefix = path.dirname(path.dirname(process.execPath));
-// A node-API addon needs only node_api.h and node-gyp's common.gypi from there (a pruned copy is enough).
-const nodedir = ['/usr', nodePrefix].find((d) => exists(path.join(d, 'include', 'node', 'node_api.h')) && exists(path.join(d, 'include', 'node', 'common.gypi')));
+// The running node's own headers first; a node-API addon needs only node_api.h and node-gyp's common.gypi from there
+// (a pruned copy, as scripts/gpu-check.sh --pack makes, is enough).
+const nodedir = [nodePrefix, '/usr'].find((d) => exists(path.join(d, 'include', 'node', 'node_api.h')) && exists(path.join(d, 'include', 'node', 'common.gypi')));
 if (nodedir) common.push(`--nodedir=${nodedir}`);
 const jobs = process.env.JOBS ?? String(Math.max(1, os.availableParallelism()));
 

@@ -21,8 +21,8 @@ On a CUDA machine, from a pwlu checkout (after npm ci) or from a bundle made by 
 Everything it measured goes to DIR/gpu-check.jsonl (default results/gpu-check-<time>), with a summary on stdout.
 
   --pack DIR     on a machine with Node and npm: write DIR/pwlu, a copy of this checkout that needs neither Node nor
-                 internet on the GPU machine (a Node binary, node-gyp, the node headers an addon needs, and a pruned
-                 node_modules; their sizes are printed), plus DIR/shared/bench. --with-data adds Fashion-MNIST from
+                 internet on the GPU machine (a Node binary, npm with its node-gyp, the node headers an addon needs,
+                 and a pruned node_modules; their sizes are printed), plus DIR/shared/bench. --with-data adds Fashion-MNIST from
                  /usr/share/datasets (the quickstart's data; the GPU machine may have no internet). --xz also writes
                  DIR.tar.xz (about 33 MiB without the data, 63 MiB with it). Then copy DIR (or unpack the archive)
                  there and run DIR/pwlu/scripts/gpu-check.sh.
@@ -59,9 +59,9 @@ if [ -n "$pack" ]; then
   node_bin="${PWLU_NODE:-$(command -v node)}"
   [ -x "$node_bin" ] || { echo "gpu-check --pack: needs node" >&2; exit 1; }
   [ -d "$repo/node_modules" ] && [ -f "$repo/dist/cli/main.js" ] || { echo "gpu-check --pack: run npm ci first (node_modules/ and dist/ are copied)" >&2; exit 1; }
-  gyp="$(dirname "$(dirname "$(command -v npm)")")/lib/node_modules/npm/node_modules/node-gyp"
-  [ -d "$gyp" ] || gyp="$(npm root -g)/npm/node_modules/node-gyp"
-  [ -f "$gyp/bin/node-gyp.js" ] || { echo "gpu-check --pack: node-gyp not found beside npm" >&2; exit 1; }
+  # npm itself, for its node-gyp (whose dependencies npm hoists beside it) and as a convenience there.
+  npm_dir="$(npm root -g)/npm"
+  [ -f "$npm_dir/node_modules/node-gyp/bin/node-gyp.js" ] || { echo "gpu-check --pack: node-gyp not found in $npm_dir" >&2; exit 1; }
   headers="$(dirname "$(dirname "$node_bin")")/include/node"
   [ -f "$headers/node_api.h" ] || headers=/usr/include/node
   [ -f "$headers/node_api.h" ] || { echo "gpu-check --pack: node's headers (include/node/node_api.h) not found" >&2; exit 1; }
@@ -72,7 +72,7 @@ if [ -n "$pack" ]; then
   cp "$node_bin" "$pack/pwlu/.gpu-bundle/node/bin/node"
   # What a node-API addon needs of node's headers: the C API and node-gyp's build settings.
   cp "$headers"/{node_api.h,node_api_types.h,js_native_api.h,js_native_api_types.h,node_version.h,common.gypi,config.gypi} "$pack/pwlu/.gpu-bundle/node/include/node/"
-  cp -a "$gyp" "$pack/pwlu/.gpu-bundle/node-gyp"
+  tar -C "$(dirname "$npm_dir")" -cf - --exclude='npm/docs' --exclude='npm/man' --exclude='*.md' npm | tar -xf - -C "$pack/pwlu/.gpu-bundle"
   # node_modules without what the GPU check never loads: onnxruntime and onnx-proto (export), sharp (image folders,
   # loaded lazily), typescript and types (dist/ is built), the wasm backend, chart.js (reports), tfjs's browser
   # bundles and its own tests, source maps and docs.
@@ -95,7 +95,7 @@ if [ -n "$pack" ]; then
   echo "gpu-check bundle: $pack"
   echo "  node_modules (pruned)  $(size "$pack/pwlu/node_modules") MiB"
   echo "  node binary            $(size "$pack/pwlu/.gpu-bundle/node/bin/node") MiB"
-  echo "  node-gyp + headers     $(( $(size "$pack/pwlu/.gpu-bundle") - $(size "$pack/pwlu/.gpu-bundle/node/bin/node") )) MiB"
+  echo "  npm (node-gyp) + node headers  $(( $(size "$pack/pwlu/.gpu-bundle") - $(size "$pack/pwlu/.gpu-bundle/node/bin/node") )) MiB"
   [ "$with_data" = 1 ] && echo "  fashion-mnist          $(size "$pack/pwlu/datasets") MiB"
   echo "  everything             $(size "$pack") MiB"
   if [ "$xz_archive" = 1 ]; then
@@ -116,7 +116,7 @@ PATH="$(dirname "$node_bin"):$PATH"
 export PATH
 python="${PWLU_PYTHON:-python3}"
 export PWLU_PYTHON="$python"
-[ -d .gpu-bundle/node-gyp ] && export PWLU_NODE_GYP="$repo/.gpu-bundle/node-gyp/bin/node-gyp.js"
+if [ -d .gpu-bundle/npm ]; then export PWLU_NODE_GYP="$repo/.gpu-bundle/npm/node_modules/node-gyp/bin/node-gyp.js"; fi
 device=cuda
 [ "$dry" = 1 ] && device=cpu
 out="${out:-results/gpu-check-$(date -u +%Y%m%d-%H%M%S)}"
