@@ -171,8 +171,12 @@ for arch in resnet18 resnet50; do
     p=$("$node_bin" bin/pwlu.js speed --arch "$arch" --size "$size" --batch "$batch" --stem imagenet --device "$device" --warmup 3 --steps "$steps" --json)
     record "{\"step\":\"speed\",\"side\":\"pwlu\",\"pair\":$i,\"result\":$p}"
     if [ -f "$reference" ]; then
-      r=$("$python" "$reference" --arch "$arch" --size "$size" --batch "$batch" --device "$device" --warmup 3 --steps "$steps")
-      record "{\"step\":\"speed\",\"side\":\"pytorch\",\"pair\":$i,\"result\":$r}"
+      if r=$("$python" "$reference" --arch "$arch" --size "$size" --batch "$batch" --device "$device" --warmup 3 --steps "$steps" 2>"$out/reference.err"); then
+        record "{\"step\":\"speed\",\"side\":\"pytorch\",\"pair\":$i,\"result\":$r}"
+      else
+        echo "gpu-check: the PyTorch reference failed (no comparison from here on): $(tail -n1 "$out/reference.err")" >&2
+        reference=''
+      fi
     fi
   done
 done

@@ -14,8 +14,6 @@ import { registryChecks, versions } from './common.js';
 import { disposeModel, predict } from '../models/infer.js';
 import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { withOrtSession } from '../export/onnx/check.js';
-import { exportOnnx } from '../export/onnx/model.js';
 import { median } from '../util/median.js';
 
 export interface SpeedCliOptions {
@@ -186,6 +184,8 @@ function threads(backend: { detail: Record<string, unknown> }): number {
 
 /** Median seconds of one inference batch of the model's ONNX export (pwlu export's form) in onnxruntime-node. */
 async function timeOnnx(model: tfl.LayersModel, x: tf.Tensor4D, threads: number, warmup: number, steps: number): Promise<number> {
+  // Loaded only for --onnx: the exporter's protobuf and onnxruntime packages are not needed to time tfjs.
+  const [{ withOrtSession }, { exportOnnx }] = await Promise.all([import('../export/onnx/check.js'), import('../export/onnx/model.js')]);
   return withOrtSession(exportOnnx(model, { batch: x.shape[0] }), x, threads, async (run) => {
     const times: number[] = [];
     for (let i = 0; i < warmup + steps; i++) {
