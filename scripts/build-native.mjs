@@ -278,7 +278,11 @@ function findNodeGyp() {
 }
 
 // ---------------------------------------------------------------------------------------------
-if (process.env.PWLU_SKIP_NATIVE === '1') skip('PWLU_SKIP_NATIVE=1');
+if (process.env.PWLU_SKIP_NATIVE === '1') {
+  // Asked for (CI installs first and builds in a step of its own): not a failure, whatever PWLU_REQUIRE says.
+  console.log('[pwlu] native torch backend: build skipped (PWLU_SKIP_NATIVE=1); `npm run build:native` builds it');
+  process.exit(0);
+}
 fs.mkdirSync(buildDir, { recursive: true });
 log(`pwlu native build ${new Date().toISOString()} node ${process.version} ${process.platform}-${process.arch}`);
 if (process.platform !== 'linux' && process.platform !== 'darwin') skip(`unsupported platform ${process.platform}`);

@@ -257,12 +257,14 @@ passenv=(CI="${CI:-}" PWLU_REQUIRE="${PWLU_REQUIRE:-}" JOBS="${JOBS:-}" ONNXRUNT
 t1=$(date +%s)
 if [ "$fresh" = 1 ]; then
   say "npm ci in $rev"
-  if ! retry in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm ci --no-audit --no-fund' >"$cache/$name.npm.log" 2>&1; then
-    say "npm ci failed; the end of $cache/$name.npm.log:"
+  # The download is retried; the native build (which npm ci would run) runs on its own right after, once.
+  if ! retry in_root "${passenv[@]}" PWLU_SKIP_NATIVE=1 sh -c 'cd /work/pwlu && npm ci --no-audit --no-fund' >"$cache/$name.npm.log" 2>&1 ||
+    ! in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm run build:native' >>"$cache/$name.npm.log" 2>&1; then
+    say "npm ci or the native build failed; the end of $cache/$name.npm.log:"
     tail -n 30 "$cache/$name.npm.log" >&2
     exit 1
   fi
-  grep '^\[pwlu\]' "$cache/$name.npm.log" >&2 || true
+  grep '^\[pwlu\] native torch backend built' "$cache/$name.npm.log" >&2 || true
   if [ "$worktree" = 0 ]; then echo "$head_rev" >"$work/pwlu/.pwlu-rev"; fi
 fi
 t_npm=$(($(date +%s) - t1))
