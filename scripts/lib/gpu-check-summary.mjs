@@ -20,7 +20,7 @@ if (addon) out.push(`- addon: libtorch ${addon.addon.libtorch}, built with CUDA:
 const tests = one('kernel-tests');
 if (tests) out.push(`- kernel tests on ${tests.device}: ${tests.counts || 'no count'} (exit ${tests.exit})`);
 const qs = one('quickstart');
-if (qs) out.push(`- quickstart on ${qs.device}: top-1 ${(qs.top1 * 100).toFixed(2)}% after ${qs.epochs} epochs, ${qs.wall_s} s, ${qs.status}`);
+if (qs) out.push(`- quickstart on ${qs.device}: top-1 ${qs.top1.toFixed(2)}% after ${qs.epochs} epochs, ${qs.wall_s} s, ${qs.status}`);
 
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const speed = lines.filter((l) => l.step === 'speed');
