@@ -92,7 +92,7 @@ const exists = (p) => {
 };
 
 function versionFromHeader(includeDir) {
-  // libtorch 2.9 and later keep the numbers in torch/headeronly/version.h, which the old file includes.
+  // Newer libtorch (2.14 here, not 2.6) keeps the numbers in torch/headeronly/version.h, which the old file includes.
   for (const h of [path.join(includeDir, 'torch', 'headeronly', 'version.h'), path.join(includeDir, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
     if (!exists(h)) continue;
     const src = fs.readFileSync(h, 'utf8');
@@ -102,7 +102,7 @@ function versionFromHeader(includeDir) {
   return 'unknown';
 }
 
-/** The C++ standard this libtorch's headers need: C++20 from the release whose ATen.h demands it (2.10 and later), else C++17. */
+/** The C++ standard this libtorch's headers need: C++20 where ATen.h demands it (2.14 here, not 2.6), else C++17. */
 function cxxStandard(includeDir) {
   const h = path.join(includeDir, 'ATen', 'ATen.h');
   return exists(h) && /C\+\+20 or later/.test(fs.readFileSync(h, 'utf8')) ? 'c++20' : 'c++17';

@@ -17,8 +17,8 @@
 #define PWLU_ALLOCATE_CONST const
 #endif
 
-// c10::Allocator::copy_data(dest, src, n) arrived with copy-on-write storage in PyTorch 2.1 and is pure virtual by
-// 2.3: an allocator of plain host memory implements it as a memcpy (Allocator::default_copy_data).
+// c10::Allocator::copy_data(dest, src, n) arrived with copy-on-write storage in PyTorch 2.1 and is pure virtual in
+// 2.6 (the first 2.x tested here): an allocator of plain host memory implements it as a memcpy (default_copy_data).
 #define PWLU_ALLOCATOR_HAS_COPY_DATA PWLU_TORCH_AT_LEAST(2, 1)
 
 // torch.distributed: PyTorch 2.0 split c10d::ProcessGroup into a ProcessGroup front and per-device c10d::Backend
