@@ -21,12 +21,12 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** The --backend option every command shares; its choices come from the config schema's one list. */
 /** The torch backend's device, the same choice for every command that computes. */
 function deviceOption(): Option {
   return new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']);
 }
 
+/** The --backend option every command shares; its choices come from the config schema's one list. */
 function backendOption(): Option {
   return new Option('-b, --backend <name>', `tfjs backend: ${BACKENDS.join(' | ')} (default: the config's backend, "auto" = fastest available)`).choices(BACKENDS);
 }

@@ -142,8 +142,8 @@ export interface DecodeOptions {
 export async function decodeImage(file: string, size: number, out: Uint8Array, outOffset: number): Promise<void> {
   let data: Buffer;
   let channels: number;
+  const sharp = await loadSharp();
   try {
-    const sharp = await loadSharp();
     const r = await sharp(file)
       .resize(size, size, { fit: 'cover', position: 'centre' })
       .toColourspace('srgb')

@@ -121,6 +121,7 @@ export class SharpDecoder implements Decoder {
         throw new RangeError(`job offset ${j.offset} + ${per} bytes lies outside the ${out.length}-byte output`);
       }
     }
+    await loadSharp(); // a missing sharp is the whole decoder's failure, not each image's
     const result: DecodeResult = new Array<string | null>(jobs.length).fill(null);
     let next = 0;
     const worker = async (): Promise<void> => {
