@@ -36,4 +36,4 @@
 #define PWLU_TCPSTORE_HAS_LIBUV_OPTION PWLU_TORCH_AT_LEAST(2, 2)
 
 // Not an API but a behaviour: libtorch 2.6 computes depthwise convolutions with a channel multiplier above 1 wrongly
-// on channels-last input. ops_nn.cc checks that once at run time (depthwise_multiplier_needs_nchw) and works around it.
+// on channels-last input. ops_nn.cc checks that once at run time (depthwise_needs_nchw) and works around it.

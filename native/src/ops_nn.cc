@@ -102,13 +102,14 @@ at::Tensor conv_weight(int32_t id, bool depthwise) {
 }
 
 /**
- * Whether this libtorch computes a depthwise convolution with a channel multiplier above 1 wrongly on the CPU when the
- * input is channels-last (or the weight's unit dimension has a non-standard stride): libtorch 2.6 does (Debian's
- * 2.6.0+dfsg; found by the kernel tests), 1.13 and 2.14 do not. A behaviour, not an API, so it is checked once per
- * process on a tiny case rather than by version; where it is wrong such convolutions run on NCHW-contiguous copies
- * (two copies, and only for multipliers above 1, which none of pwlu's models uses).
+ * Whether this depthwise convolution (weight wt, `channels` groups, input or output gradient t) must run on NCHW copies:
+ * libtorch 2.6 (Debian's 2.6.0+dfsg; found by the kernel tests) computes depthwise convolutions with a channel
+ * multiplier above 1 wrongly on the CPU when the input is channels-last (or the weight's unit dimension has a
+ * non-standard stride); 1.13 and 2.14 do not. A behaviour, not an API, so it is checked once per process on a tiny case
+ * rather than by version. Only multipliers above 1 pay the two copies, and none of pwlu's models uses one.
  */
-bool depthwise_multiplier_needs_nchw() {
+bool depthwise_needs_nchw(bool depthwise, const at::Tensor& wt, int64_t channels, const at::Tensor& t) {
+  if (!depthwise || wt.size(0) == channels || !t.is_cpu()) return false;
   static const bool broken = [] {
     at::Tensor x = at::arange(2 * 5 * 5, at::kFloat).reshape({1, 2, 5, 5}).div(7).sin();
     at::Tensor w = at::arange(4 * 9, at::kFloat).reshape({4, 1, 3, 3}).div(5).cos();
@@ -149,7 +150,7 @@ Napi::Value conv2d(const Napi::CallbackInfo& info) {
     else bias_late = true;
   }
   at::Tensor xa = nchw(xin);
-  if (depthwise && wt.size(0) != groups && xin.is_cpu() && depthwise_multiplier_needs_nchw()) {
+  if (depthwise_needs_nchw(depthwise, wt, groups, xin)) {
     xa = xa.contiguous();
     wt = wt.clone(at::MemoryFormat::Contiguous);
   }
@@ -174,7 +175,7 @@ Napi::Value conv2d_backprop_input(const Napi::CallbackInfo& info) {
   at::Tensor wt = conv_weight(ai(info, 1), depthwise);
   at::Tensor dya = nchw(dy);
   auto format = at::MemoryFormat::ChannelsLast;
-  if (depthwise && wt.size(0) != c && dy.is_cpu() && depthwise_multiplier_needs_nchw()) {
+  if (depthwise_needs_nchw(depthwise, wt, c, dy)) {
     dya = dya.contiguous();
     wt = wt.clone(at::MemoryFormat::Contiguous);
     format = at::MemoryFormat::Contiguous;

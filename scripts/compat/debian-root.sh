@@ -173,32 +173,37 @@ chmod 600 "$dir/root/.npmrc"
 mount_root
 
 # --- 3. packages: what the README's first command installs ---------------------------------------------------
+# Runs one install step in the root (retried once), its output in the apt log; a failure shows the log's end and stops.
+root_apt() {
+  if ! retry in_root "$@" >>"$cache/$name.apt.log" 2>&1; then
+    say "'$*' failed; the end of $cache/$name.apt.log:"
+    tail -n 20 "$cache/$name.apt.log" >&2
+    exit 1
+  fi
+}
 pkgs="nodejs npm g++ make python3 libjpeg62-turbo-dev dataset-fashion-mnist $extra"
 if [ "$cuda" = 1 ]; then
   # contrib's CUDA libtorch (it replaces libtorch-dev) with its CUDA build of gloo (which conflicts with libgloo-dev),
   # and the CUDA and NCCL headers ATen/cuda and ProcessGroupNCCL include.
-  pkgs="$pkgs libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-dev libnccl-dev equivs"
+  pkgs="$pkgs libtorch-cuda-dev libgloo-cuda-dev nvidia-cuda-dev libnccl-dev"
 else
   pkgs="$pkgs libtorch-dev libgloo-dev"
 fi
 pkgs=$(echo "$pkgs" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')
 if [ "$(cat "$dir/.pwlu-packages" 2>/dev/null)" != "$pkgs" ]; then
   say "apt-get install $pkgs (several minutes the first time)"
-  retry in_root apt-get update -q >"$cache/$name.apt.log" 2>&1 || { tail -n 20 "$cache/$name.apt.log" >&2; exit 1; }
+  : >"$cache/$name.apt.log"
+  root_apt apt-get update -q
   if [ "$cuda" = 1 ] && ! in_root dpkg -s nvidia-cudnn >/dev/null 2>&1; then
     # nvidia-cudnn is an install script that downloads cuDNN from NVIDIA, which cannot work offline. A placeholder
-    # package satisfies the dependency: enough to compile and link, not to load libtorch_cuda (libcudnn.so.9 is absent).
-    retry in_root apt-get install -y -q equivs >>"$cache/$name.apt.log" 2>&1 || { tail -n 20 "$cache/$name.apt.log" >&2; exit 1; }
+    # package satisfies the dependency (the placeholder library below is what lets libtorch_cuda load).
+    root_apt apt-get install -y -q equivs
     mkdir -p "$dir/tmp/cudnn"
     printf 'Package: nvidia-cudnn\nVersion: 9.0.0.312~cuda12+placeholder\nSection: contrib/libs\nDescription: placeholder for the download-only cuDNN installer (pwlu compile-and-link checks)\n' >"$dir/tmp/cudnn/ctl"
-    in_root sh -c 'cd /tmp/cudnn && equivs-build ctl && dpkg -i nvidia-cudnn_*.deb' >>"$cache/$name.apt.log" 2>&1 || { tail -n 20 "$cache/$name.apt.log" >&2; exit 1; }
+    root_apt sh -c 'cd /tmp/cudnn && equivs-build ctl && dpkg -i nvidia-cudnn_*.deb'
   fi
   # shellcheck disable=SC2086
-  if ! retry in_root apt-get install -y -q $pkgs >>"$cache/$name.apt.log" 2>&1; then
-    say "apt-get install failed; the end of $cache/$name.apt.log:"
-    tail -n 20 "$cache/$name.apt.log" >&2
-    exit 1
-  fi
+  root_apt apt-get install -y -q $pkgs
   in_root apt-get clean
   echo "$pkgs" >"$dir/.pwlu-packages"
 fi
@@ -229,10 +234,10 @@ t_root=$(($(date +%s) - t0))
 # --- 4. a clean checkout of the current commit (or the working tree), and ../shared beside it ------------------
 work="$dir/work"
 head_rev="$(cd "$repo" && git rev-parse HEAD)"
+rev="${head_rev:0:7}"
 fresh=1
 if [ "$reuse" = 1 ] && [ "$worktree" = 0 ] && [ "$(cat "$work/pwlu/.pwlu-rev" 2>/dev/null)" = "$head_rev" ] && [ -d "$work/pwlu/node_modules" ]; then
   fresh=0
-  rev="$(cd "$repo" && git rev-parse --short HEAD)"
   say "reusing the checkout of $rev"
 fi
 if [ "$fresh" = 1 ]; then
@@ -240,10 +245,9 @@ if [ "$fresh" = 1 ]; then
   mkdir -p "$work/pwlu"
   if [ "$worktree" = 1 ]; then
     (cd "$repo" && git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$work/pwlu"
-    rev="$(cd "$repo" && git rev-parse --short HEAD)+worktree"
+    rev="$rev+worktree"
   else
     (cd "$repo" && git archive HEAD) | tar -xf - -C "$work/pwlu"
-    rev="$(cd "$repo" && git rev-parse --short HEAD)"
   fi
   if [ -d "$repo/../shared" ]; then
     rm -rf "$work/shared"
@@ -283,18 +287,14 @@ in_root "${passenv[@]}" sh -c 'cd /work/pwlu && npm test -- "$@"' sh $tests 2>&1
 rc=${PIPESTATUS[0]}
 set -e
 t_test=$(($(date +%s) - t2))
+# What the root's native build compiled in, as `pwlu doctor` reports it (the one owner of those facts).
 cat >"$dir/tmp/pwlu-native-state.cjs" <<'EOF'
-// What the root's native build compiled in, for the summary line.
-const fs = require('fs');
-try {
-  const i = JSON.parse(fs.readFileSync('native/build/libtorch.json', 'utf8'));
-  const f = [i.cuda ? 'cuda' : '', i.jpeg && i.jpeg.available ? 'jpeg' : '', ...(i.dist && i.dist.available ? i.dist.backends : [])].filter(Boolean);
-  console.log(`libtorch ${i.version}, node ${process.version}, native built (${f.join(', ')})`);
-} catch {
-  console.log(`node ${process.version}, native NOT built`);
-}
+const d = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const b = d.build;
+const f = b ? [b.cuda && 'cuda', b.jpeg && 'jpeg', b.gloo && 'gloo', b.nccl && 'nccl'].filter(Boolean) : [];
+console.log(b ? `libtorch ${b.libtorch}, node v${d.node}, native built (${f.join(', ')})` : `node v${d.node}, native NOT built`);
 EOF
-info=$(in_root sh -c 'cd /work/pwlu && node /tmp/pwlu-native-state.cjs' 2>/dev/null || echo 'native state unknown')
+info=$(in_root sh -c 'cd /work/pwlu && node bin/pwlu.js doctor --json | node /tmp/pwlu-native-state.cjs' 2>/dev/null || echo 'native state unknown')
 counts=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests +' | tail -n1 | sed -E 's/^ +Tests +//' || true)
 passed=$(echo "$counts" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
 failed=$(echo "$counts" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
