@@ -8,7 +8,7 @@ import { mergeCells } from '../bench/manifest.js';
 import { readManifest, sweptKeys, writeManifest, type BenchManifest } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES } from '../run/files.js';
 import { acquireLock, commandLine, processAlive } from '../run/lock.js';
-import { setupHash } from '../run/run-dir.js';
+import { setupHash } from '../run/setup-hash.js';
 import { createBenchDisplay } from '../bench/progress.js';
 import { runBench, spawnLauncher } from '../bench/runner.js';
 import { renderSlurmScript, slurmInstructions } from '../bench/slurm.js';

@@ -5,10 +5,11 @@
  * written under a temporary name and renamed only when the check passes, so a failed export leaves nothing.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RestoredRun } from '../train/restore.js';
 import { UserError } from '../util/errors.js';
+import { tempDirPath } from '../util/io.js';
 import type { LogitCheck } from './compare.js';
 import { checkOnnx } from './onnx/check.js';
 import { checkTfjs } from './tfjs/check.js';
@@ -45,7 +46,7 @@ export interface ExportRecord {
 /** Exports `r` to `out` (a new folder); throws a UserError (and leaves nothing) when the check fails. */
 export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'best' | 'last', opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean }): Promise<ExportRecord> {
   if (existsSync(opts.out)) throw new UserError(`${opts.out} exists: pwlu export never overwrites one; remove it or choose another --out`);
-  const tmp = join(dirname(opts.out), `.${basename(opts.out)}.tmp-${process.pid}`);
+  const tmp = tempDirPath(opts.out);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {

@@ -10,7 +10,10 @@ import { valueAtPath } from '../config/introspect.js';
 import { readManifest, sweptKeys } from '../run/bench-manifest.js';
 import { BENCH_FILES, SUPERSEDED_RE } from '../run/files.js';
 import type { EpochRecord } from '../run/records.js';
-import { findRunDirs, isSearchableDir, RunDir, setupHash } from '../run/run-dir.js';
+import { findRunDirs, isSearchableDir } from '../run/discover.js';
+import { RunDir } from '../run/run-dir.js';
+import { setupHash } from '../run/setup-hash.js';
+import { isRecord, num, type Json } from '../util/json.js';
 
 /** Where a run stands. `incomplete`: no summary (killed, or still running); `missing`: a bench cell never started. */
 export type RunStatus = 'finished' | 'interrupted' | 'diverged' | 'failed' | 'incomplete' | 'missing';
@@ -90,16 +93,6 @@ export interface ExpectedCell {
   seed: number;
   dir: string;
   sweep: SweepContext;
-}
-
-type Json = Record<string, unknown>;
-
-function isRecord(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 function str(v: unknown, fallback: string): string {

@@ -1,6 +1,6 @@
 /** The report's public surface: read a results folder, render it, or write every format next to the results. */
-import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../util/io.js';
 import { renderCsv, renderJson, renderMarkdown } from './format.js';
 import { renderHtml } from './html.js';
 import type { Report } from './model.js';
@@ -26,12 +26,9 @@ export function renderReport(r: Report, format: ReportFormat): string {
   }
 }
 
-/** Writes a file atomically (temp + rename), so a reader never sees half a report. */
-export function writeFileAtomic(path: string, content: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
-}
+// `pwlu report --out` writes through the one durable writer (fsync, temp cleanup, IoError with exit 5); re-exported
+// here until src/cli/report.ts imports it from src/util/io.ts itself.
+export { writeFileAtomic };
 
 /** Writes results.csv, report.md and report.html into a results folder (what `pwlu bench` leaves at the end). */
 export function writeReportFiles(dir: string, r: Report): string[] {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_FILES } from './files.js';
-import { writeFileAtomic } from './io.js';
+import { writeFileAtomic } from '../util/io.js';
 
 /** A cell's status as the bench last saw it. */
 export type ManifestStatus = 'pending' | 'running' | 'finished' | 'diverged' | 'interrupted' | 'failed';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../util/errors.js';
-import { writeFileAtomic } from './io.js';
+import { writeFileAtomic } from '../util/io.js';
 
 const MAGIC = 'PWLUCKP1';
 
@@ -24,7 +24,7 @@ interface Header<M> {
 }
 
 /**
- * Writes a checkpoint atomically (src/run/io.ts), so a crash never leaves a half-written
+ * Writes a checkpoint atomically (src/util/io.ts), so a crash never leaves a half-written
  * checkpoint under the real name and a full disk leaves the previous one intact.
  */
 export function writeCheckpoint<M>(path: string, ckpt: Checkpoint<M>): void {

@@ -50,11 +50,3 @@ export const SUPERSEDED_RE = /\.failed-\d+$/;
 export function supersededPrefix(name: string): string {
   return `${name}.failed-`;
 }
-
-/** Temp files of atomic writes (`<file>.tmp-<pid>`): a crash may leave them behind. */
-export const TEMP_RE = /\.tmp-\d+$/;
-
-/** The temp name an atomic write of `path` uses before its rename. */
-export function tempPath(path: string): string {
-  return `${path}.tmp-${process.pid}`;
-}

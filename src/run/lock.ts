@@ -7,7 +7,7 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UserError } from '../util/errors.js';
-import { ioError } from './io.js';
+import { ioError } from '../util/io.js';
 
 /** What a lock file holds. */
 export interface LockOwner {

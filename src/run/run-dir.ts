@@ -3,34 +3,37 @@
  * activations.json, checkpoints, the log, the lock and bench-error files. Writers are atomic or
  * append-only, readers accept any state a crash can leave (torn last line, missing summary).
  */
-import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js';
-import { migrateConfig } from '../config/deprecated.js';
-import { canonicalJson } from '../config/format.js';
 import { UserError } from '../util/errors.js';
+import { ioError, sweepTempFiles, writeFileAtomic } from '../util/io.js';
+import { isRecord, num, type Json } from '../util/json.js';
 import { archivedBenchError, rankLogFile, RUN_FILES, type RunFile } from './files.js';
-import { ioError, sweepTempFiles, writeFileAtomic } from './io.js';
 import { acquireLock, lockOwner, type Lock, type LockOwner } from './lock.js';
 import type { EpochRecord, EventRecord, Summary } from './records.js';
 
-type Json = Record<string, unknown>;
+/**
+ * A JSON file of the run as read back. `missing`: not written (yet); `corrupt`: there but unreadable or not an
+ * object. Atomic writes never leave a torn file, so `corrupt` means damage or a foreign file, which a report
+ * should show as such rather than as a run that has not finished.
+ */
+export type JsonFile<T> = { state: 'ok'; value: T } | { state: 'missing' } | { state: 'corrupt'; reason: string };
 
-function isRecord(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-function readJson(path: string): unknown {
+function readJsonObject(path: string): JsonFile<Json> {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  } catch {
-    return null;
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'corrupt', reason: `cannot read it: ${(e as Error).message}` };
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    return { state: 'corrupt', reason: `not valid JSON: ${(e as Error).message}` };
+  }
+  return isRecord(parsed) ? { state: 'ok', value: parsed } : { state: 'corrupt', reason: 'not a JSON object' };
 }
 
 /** Parses JSON lines, skipping a line a crash cut short (or any other unreadable line). */
@@ -140,10 +143,15 @@ export class RunDir {
     writeFileAtomic(this.path('summary'), `${JSON.stringify(summary, null, 2)}\n`);
   }
 
-  /** summary.json as far as it can be read (fields may be missing in old or foreign files), or null. */
+  /** summary.json as far as it can be read (fields may be missing in old or foreign files), or null when missing or corrupt. */
   readSummary(): (Partial<Summary> & Json) | null {
-    const s = readJson(this.path('summary'));
-    return isRecord(s) ? (s as Partial<Summary> & Json) : null;
+    const s = this.summaryFile();
+    return s.state === 'ok' ? s.value : null;
+  }
+
+  /** summary.json with why it could not be read, so a report can tell a corrupt summary from a run still going. */
+  summaryFile(): JsonFile<Partial<Summary> & Json> {
+    return readJsonObject(this.path('summary')) as JsonFile<Partial<Summary> & Json>;
   }
 
   /** Writes the resolved config (YAML text) atomically. */
@@ -167,8 +175,9 @@ export class RunDir {
 
   /** activations.json's epoch and layer records (each as written by its activation's describe hook). */
   readActivations(): { epoch: number | null; layers: Json[] } {
-    const j = readJson(this.path('activations'));
-    if (!isRecord(j) || !Array.isArray(j.layers)) return { epoch: null, layers: [] };
+    const f = readJsonObject(this.path('activations'));
+    const j = f.state === 'ok' ? f.value : null;
+    if (j === null || !Array.isArray(j.layers)) return { epoch: null, layers: [] };
     return { epoch: num(j.epoch), layers: j.layers.filter(isRecord) };
   }
 
@@ -272,87 +281,4 @@ export function openRunDir(dir: string): RunDir {
   if (!existsSync(dir)) throw new UserError(`run directory ${dir} does not exist`);
   if (!rd.has('config')) throw new UserError(`${dir} is not a pwlu run directory (no ${RUN_FILES.config})`);
   return rd;
-}
-
-const SKIP_DIRS = new Set(['node_modules', '.git']);
-const MAX_DEPTH = 8;
-
-/** Finds run directories (folders holding config.yaml) under `root`, not descending into runs. */
-export function findRunDirs(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (existsSync(join(dir, RUN_FILES.config))) {
-      out.push(dir);
-      return;
-    }
-    if (depth >= MAX_DEPTH) return;
-    let entries: string[];
-    try {
-      entries = readdirSync(dir).sort();
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (SKIP_DIRS.has(e) || e.startsWith('.')) continue;
-      const p = join(dir, e);
-      try {
-        if (statSync(p).isDirectory()) walk(p, depth + 1);
-      } catch {
-        // vanished while walking: skip
-      }
-    }
-  };
-  walk(root, 0);
-  return out;
-}
-
-/** Whether a folder is worth descending into when looking for bench folders (not a run, not hidden). */
-export function isSearchableDir(parent: string, name: string): boolean {
-  if (name.startsWith('.') || SKIP_DIRS.has(name)) return false;
-  const p = join(parent, name);
-  try {
-    return statSync(p).isDirectory() && !existsSync(join(p, RUN_FILES.config));
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Hash of the settings shared by a comparison (everything but arch, activation, seed and the machine). Activation
- * options count where they differ from that activation's defaults: every cell of a bench then shares its setup
- * (each cell's resolved config adds its own activation's defaults), while a bench with other options (e.g.
- * `activation.pwlu.n`) gets its own. `omit`: the dotted key paths a bench sweeps, which vary inside one comparison.
- */
-export function setupHash(config: Json, omit: readonly string[] = []): string {
-  const c = structuredClone(config);
-  migrateConfig(c); // runs saved before activations owned their options
-  for (const key of omit) {
-    const path = key.split('.');
-    let parent: unknown = c;
-    for (const k of path.slice(0, -1)) parent = isRecord(parent) ? parent[k] : undefined;
-    if (isRecord(parent)) delete parent[path[path.length - 1]!];
-  }
-  const options = changedActivationOptions(c.activation);
-  for (const k of ['name', 'seed', 'backend', 'threads', 'device', 'activation']) delete c[k];
-  if (Object.keys(options).length > 0) c.activation_options = options;
-  if (isRecord(c.model)) delete c.model.arch;
-  if (isRecord(c.data)) {
-    delete c.data.dir;
-    delete c.data.download;
-  }
-  return createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 8);
-}
-
-/** The activation options sections of a config that differ from their activation's defaults. */
-function changedActivationOptions(activation: unknown): Json {
-  const out: Json = {};
-  if (!isRecord(activation)) return out;
-  for (const [name, section] of Object.entries(activation)) {
-    if (!isActivationName(name)) continue;
-    const schema = ACTIVATION_OPTIONS[name];
-    const parsed = schema.safeParse(section ?? {});
-    const value: unknown = parsed.success ? parsed.data : section;
-    if (canonicalJson(value) !== canonicalJson(schema.parse({}))) out[name] = value;
-  }
-  return out;
 }

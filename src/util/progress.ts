@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { formatBytes } from './format.js';
 
 /**
  * Progress bars on stderr, drawn only when stderr is a TTY (logs and CI output stay clean; the
@@ -19,12 +20,6 @@ export interface Counter {
   /** Change the total once it becomes known (e.g. from a Content-Length header). */
   setTotal(total: number): void;
   stop(): void;
-}
-
-function formatBytes(v: number): string {
-  if (v >= 1 << 20) return `${(v / (1 << 20)).toFixed(1)} MiB`;
-  if (v >= 1 << 10) return `${(v / (1 << 10)).toFixed(1)} KiB`;
-  return `${v} B`;
 }
 
 function newBar(format: string | cliProgress.GenericFormatter): cliProgress.SingleBar {

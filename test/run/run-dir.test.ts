@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCheckpoint, writeCheckpoint } from '../../src/run/checkpoint.js';
 import { RUN_FILES } from '../../src/run/files.js';
-import { IoError, writeFileAtomic } from '../../src/run/io.js';
 import { acquireLock } from '../../src/run/lock.js';
 import type { EpochRecord, Summary } from '../../src/run/records.js';
 import { createRunDir, openRunDir, RunDir, trimMetricsToCheckpoint } from '../../src/run/run-dir.js';
@@ -57,27 +56,19 @@ describe('run directory round trip through src/run', () => {
     removeDir(run.dir);
   });
 
-  it('an atomic write that fails leaves the old file and no temp file, and names the path and size', () => {
-    const dir = makeTmpDir('pwlu-atomic-');
-    const p = join(dir, 'x.json');
-    writeFileAtomic(p, 'old');
-    // A directory in the way of the rename makes the last step fail after the data was written.
-    const blocked = join(dir, 'blocked');
-    mkdirSync(join(blocked, 'inner'), { recursive: true });
-    const err = (() => {
-      try {
-        writeFileAtomic(blocked, 'new content');
-        return null;
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(IoError);
-    expect((err as Error).message).toContain(blocked);
-    expect((err as Error).message).toMatch(/11 bytes/);
-    expect(readFileSync(p, 'utf8')).toBe('old');
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
-    removeDir(dir);
+  it('tells a corrupt summary.json from a missing one (readSummary stays null for both)', () => {
+    const run = new RunDir(makeTmpDir('pwlu-corrupt-'));
+    expect(run.summaryFile()).toEqual({ state: 'missing' });
+    writeFileSync(run.path('summary'), '{"status": "fini');
+    const torn = run.summaryFile();
+    expect(torn.state).toBe('corrupt');
+    expect(torn.state === 'corrupt' && torn.reason).toMatch(/^not valid JSON: /);
+    expect(run.readSummary()).toBeNull();
+    writeFileSync(run.path('summary'), '[1, 2]\n');
+    expect(run.summaryFile()).toEqual({ state: 'corrupt', reason: 'not a JSON object' });
+    run.writeSummary({ status: 'finished' } as Summary);
+    expect(run.summaryFile()).toEqual({ state: 'ok', value: { status: 'finished' } });
+    removeDir(run.dir);
   });
 
   it('sweeps temp files a killed process left behind', () => {

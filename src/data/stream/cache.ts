@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { IoError, writeFileAtomic } from '../../run/io.js';
+import { IoError, writeFileAtomic } from '../../util/io.js';
 
 /**
  * Index caches (a folder's file list, a shard set's sample counts) live next to the data, so every

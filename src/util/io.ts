@@ -1,12 +1,13 @@
 /**
- * Durable writes for run directories. Every whole-file write is atomic (temp file in the same
- * folder, fsync, rename), so a crash leaves either the old file or the new one; a failed write
- * removes its temp file and says which path and how many bytes, so a full disk stays recoverable.
+ * Durable file writes for every layer (run directories, reports, dataset caches and shards, exports). Every
+ * whole-file write is atomic (temp file in the same folder, fsync, rename), so a crash leaves either the old
+ * file or the new one; a failed write removes its temp file and says which path and how many bytes, so a full
+ * disk stays recoverable. What the files are called is the caller's business (src/run/files.ts for runs).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { ExitCode, UserError } from '../util/errors.js';
-import { TEMP_RE, tempPath } from './files.js';
+import { basename, dirname, join } from 'node:path';
+import { ExitCode, UserError } from './errors.js';
+import { formatBytesExact } from './format.js';
 
 /** Writing results failed (disk full, read-only, permissions); exit code 5. */
 export class IoError extends UserError {
@@ -31,20 +32,20 @@ export function ioError(e: unknown, path: string, bytes: number): unknown {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('E')) return e;
   const cause = CAUSES[code] ?? (e as Error).message;
-  return new IoError(`cannot write ${path} (${formatBytes(bytes)}): ${cause} [${code}]`);
+  return new IoError(`cannot write ${path} (${formatBytesExact(bytes)}): ${cause} [${code}]`);
 }
 
-/** Human-readable byte counts for error messages. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]} (${n} bytes)`;
+/** Temp files of atomic writes (`<file>.tmp-<pid>`, `.<dir>.tmp-<pid>`): one pattern, so a sweep finds what a crash left. */
+export const TEMP_RE = /\.tmp-\d+$/;
+
+/** The temp name an atomic write of `path` uses before its rename (same folder, so the rename is atomic). */
+export function tempPath(path: string): string {
+  return `${path}.tmp-${process.pid}`;
+}
+
+/** The temp name of a directory built whole before its rename (hidden, so listings and run discovery skip it). */
+export function tempDirPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
 }
 
 /**
