@@ -126,11 +126,7 @@ function showDefault(value: unknown): string {
 export function describeSchema(): string {
   const defaults: unknown = ConfigSchema.parse({});
   const rows: [string, string, string][] = [];
-  const valueAt = (path: string[]): unknown => {
-    let cur: unknown = defaults;
-    for (const seg of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[seg] : undefined;
-    return cur;
-  };
+  const valueAt = (path: string[]): unknown => valueAtPath(defaults, path);
   const walk = (schema: Schema, prefix: string[]): void => {
     const shape = shapeOf(schema);
     if (shape === null) return;
@@ -153,9 +149,17 @@ export function describeSchema(): string {
   return [line(['key', 'default', 'allowed']), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** The value at a dotted key path (`activation.pwlu.n`) of a config or its plain data; undefined where there is none. */
-export function valueAtPath(data: unknown, key: string): unknown {
-  let v: unknown = data;
-  for (const k of key.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
+/**
+ * The value at a key path of a config or its plain data, dotted (`activation.pwlu.n`) or as segments (list indices as
+ * numbers or digit strings); undefined where there is none. Only own keys count, so a key like `constructor` is absent.
+ * One walk for bench sweeps, the report and config error messages, so they agree on what a path names.
+ */
+export function valueAtPath(data: unknown, path: string | readonly (string | number)[]): unknown {
+  let cur = data;
+  for (const seg of typeof path === 'string' ? path.split('.') : path) {
+    if (Array.isArray(cur)) cur = typeof seg === 'number' || /^\d+$/.test(seg) ? (cur as unknown[])[Number(seg)] : undefined;
+    else if (cur !== null && typeof cur === 'object') cur = Object.hasOwn(cur, String(seg)) ? (cur as Record<string, unknown>)[String(seg)] : undefined;
+    else return undefined;
+  }
+  return cur;
 }

@@ -6,16 +6,29 @@
  */
 import { findConfig } from './find.js';
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UserError } from '../util/errors.js';
 import { migrateActivation, migrateConfig, migratedSetPath, type Migration, type Move } from './deprecated.js';
 import { configHash } from './format.js';
-import { allKeyPaths, isIntegerAt, keysAt } from './introspect.js';
 import { ConfigSchema, type Config } from './schema.js';
-import { closeKeys, closestKey } from './suggest.js';
+import {
+  atLine,
+  describeIssue,
+  formatPath,
+  formatProblems,
+  isPrefix,
+  joinProblems,
+  pathSegment,
+  samePath,
+  show,
+  type ConfigPath,
+  type Problem,
+  type SetEntry,
+  type Source,
+} from './messages.js';
 
-export type ConfigPath = (string | number)[];
+export type { ConfigPath } from './messages.js';
 
 /** A problem found by a caller's extra check (e.g. `model.arch` not in the model registry). */
 export interface ConfigIssue {
@@ -40,23 +53,6 @@ export interface LoadOptions {
 
 type ZodIssue = z.core.$ZodIssue;
 type Mapping = Record<string, unknown>;
-
-interface SetEntry {
-  /** The key path as typed, e.g. `train.lr`. */
-  key: string;
-  path: string[];
-  value: unknown;
-}
-
-interface Source {
-  file: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
-  /** Deprecated keys of the file moved to their new path; problems at the new path are located at the old key. */
-  moves: Move[];
-}
-
-type Where = { kind: 'file'; line: number } | { kind: 'set'; entry: SetEntry; order: number } | { kind: 'none' };
 
 /** Most YAML errors listed for one file; later ones are usually consequences of the first. */
 const MAX_YAML_ERRORS = 5;
@@ -115,12 +111,6 @@ function report(migration: Migration, where: (from: ConfigPath) => string, warni
 
 function deprecation(m: Move): string {
   return `'${formatPath(m.from)}' is deprecated; use '${formatPath(m.to)}'`;
-}
-
-/** `file:line` of a key as written in the file (or just the file when it has no line). */
-function atLine(source: Source, path: ConfigPath): string {
-  const { line } = findNode(source, path);
-  return line === null ? source.file : `${source.file}:${line}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -283,11 +273,6 @@ function applySet(root: Mapping, entry: SetEntry): string | null {
 // ---------------------------------------------------------------------------------------------------------------
 // Validation
 
-interface Problem {
-  path: ConfigPath;
-  message: string;
-}
-
 /** Runs the schema and the extra checks; returns the config or throws every problem in one `UserError`. */
 function validate(
   data: Mapping,
@@ -356,243 +341,9 @@ function deleteAt(root: Mapping, path: ConfigPath): void {
   if (isMapping(cur)) delete cur[String(path[path.length - 1])];
 }
 
-/** Turns one zod issue into user-facing problems (one per unknown key). */
-function describeIssue(issue: ZodIssue, data: Mapping): Problem[] {
-  const path = issue.path.map(pathSegment);
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ path: [...path, key], message: unknownKeyMessage(path, key) }));
-  }
-  const value = valueAt(data, path);
-  const got = value === undefined ? '' : ` (got ${show(value)})`;
-  return [{ path, message: issueMessage(issue, path, value) + got }];
-}
-
-/** The short human message for a zod issue, without the `(got …)` suffix. */
-function issueMessage(issue: ZodIssue, path: ConfigPath, value: unknown): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (value === undefined) return `required: expected ${typeName(issue.expected)}`;
-      if (issue.expected === 'number' && typeof value === 'number') return 'expected a finite number';
-      // zod reports "number" for a non-number even where only integers are allowed; say what is really wanted.
-      if (issue.expected === 'number' && isIntegerAt(path)) return `expected ${typeName('int')}`;
-      return `expected ${typeName(issue.expected)}`;
-    case 'too_big':
-    case 'too_small': {
-      const big = issue.code === 'too_big';
-      const limit = big ? issue.maximum : issue.minimum;
-      if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') {
-        const op = big ? (issue.inclusive === false ? '<' : '<=') : issue.inclusive === false ? '>' : '>=';
-        return `must be ${op} ${String(limit)}`;
-      }
-      if (issue.origin === 'string') {
-        if (!big && Number(limit) === 1) return 'must not be empty';
-        return `must be ${big ? 'at most' : 'at least'} ${String(limit)} characters long`;
-      }
-      return `must have ${big ? 'at most' : 'at least'} ${String(limit)} items`;
-    }
-    case 'invalid_value':
-      return issue.values.length === 1 ? `must be ${choice(issue.values[0])}` : `must be one of: ${issue.values.map(choice).join(', ')}`;
-    case 'invalid_union': {
-      const alternatives: string[] = [];
-      for (const branch of issue.errors) {
-        for (const sub of branch) {
-          if (sub.path.length !== 0) return 'does not match any allowed form';
-          if (sub.code === 'invalid_type') alternatives.push(...(sub.expected === 'boolean' ? ['true', 'false'] : [typeName(sub.expected)]));
-          else if (sub.code === 'invalid_value') alternatives.push(...sub.values.map(choice));
-        }
-      }
-      const uniq = [...new Set(alternatives)];
-      if (uniq.length === 0) return 'does not match any allowed form';
-      return uniq.length === 1 ? `must be ${uniq[0]}` : `must be ${uniq.slice(0, -1).join(', ')} or ${uniq[uniq.length - 1]}`;
-    }
-    case 'not_multiple_of':
-      return `must be a multiple of ${String(issue.divisor)}`;
-    default:
-      return issue.message;
-  }
-}
-
-/** `unknown key; did you mean 'epochs'?`, or where the key lives elsewhere, or the valid keys. */
-function unknownKeyMessage(parent: ConfigPath, key: string): string {
-  const siblings = keysAt(parent);
-  const near = closestKey(key, siblings);
-  if (near !== null) return `unknown key; did you mean '${near}'?`;
-  const elsewhere = closeKeys(
-    key,
-    allKeyPaths().map((p) => p.join('.')),
-    (dotted) => dotted.slice(dotted.lastIndexOf('.') + 1),
-  );
-  // An exact match elsewhere (`lr` -> `train.lr`) beats near ones (`activation.apl.l2`).
-  const exact = elsewhere.filter((dotted) => dotted.slice(dotted.lastIndexOf('.') + 1) === key);
-  const shown = (exact.length > 0 ? exact : elsewhere).slice(0, 3);
-  if (shown.length > 0) return `unknown key; did you mean ${shown.map((p) => `'${p}'`).join(' or ')}?`;
-  if (siblings.length === 0) return `unknown key; ${formatPath(parent)} takes no keys`;
-  return `unknown key; valid keys${parent.length > 0 ? ` in ${formatPath(parent)}` : ''}: ${siblings.join(', ')}`;
-}
-
-/** Names a zod `expected` type the way a config author thinks of it. */
-function typeName(expected: string): string {
-  switch (expected) {
-    case 'int':
-      return 'an integer';
-    case 'number':
-      return 'a number';
-    case 'string':
-      return 'a string';
-    case 'boolean':
-      return 'true or false';
-    case 'object':
-      return 'a mapping';
-    case 'array':
-      return 'a list';
-    case 'null':
-      return 'null';
-    default:
-      return expected;
-  }
-}
-
-/** An allowed literal as written in YAML. */
-function choice(v: unknown): string {
-  return typeof v === 'string' ? v : String(v);
-}
-
-/** An offending value, short enough for one line. */
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return truncate(JSON.stringify(v));
-  if (typeof v === 'number') {
-    if (Number.isNaN(v)) return '.nan';
-    if (v === Infinity) return '.inf';
-    if (v === -Infinity) return '-.inf';
-    return String(v);
-  }
-  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (Array.isArray(v)) return `a list ${truncate(JSON.stringify(v))}`;
-  if (typeof v === 'object') return `a mapping ${truncate(JSON.stringify(v))}`;
-  return String(v);
-}
-
-function truncate(s: string, max = 60): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Locating and formatting problems
-
-/** Formats problems one per line, ordered by file line, then `--set` order, then those without a location. */
-function formatProblems(problems: readonly Problem[], source: Source | null, sets: readonly SetEntry[]): string {
-  if (problems.length === 0) return `${source?.file ?? 'config'}: invalid config`;
-  const rank = (w: Where): [number, number] => (w.kind === 'file' ? [0, w.line] : w.kind === 'set' ? [1, w.order] : [2, 0]);
-  const located = problems.map((p, i) => ({ p, i, where: locate(p.path, source, sets) }));
-  located.sort((a, b) => {
-    const [ka, va] = rank(a.where);
-    const [kb, vb] = rank(b.where);
-    return ka - kb || va - vb || a.i - b.i;
-  });
-  const lines = located.map(({ p, where }) => {
-    const dotted = formatPath(p.path);
-    switch (where.kind) {
-      case 'file':
-        return `${source!.file}:${where.line}: ${dotted}: ${p.message}`;
-      case 'set':
-        return samePath(where.entry.path, p.path) ? `--set ${where.entry.key}: ${p.message}` : `--set ${where.entry.key}: ${dotted}: ${p.message}`;
-      case 'none':
-        return source ? `${source.file}: ${dotted}: ${p.message}` : `${dotted}: ${p.message}`;
-    }
-  });
-  return joinProblems(lines);
-}
-
-/** Finds where the value at `path` came from: the last `--set` covering it, else its YAML line, else the nearest parent. */
-function locate(path: ConfigPath, source: Source | null, sets: readonly SetEntry[]): Where {
-  for (let i = sets.length - 1; i >= 0; i--) {
-    if (isPrefix(sets[i]!.path, path)) return { kind: 'set', entry: sets[i]!, order: i };
-  }
-  const written = source ? pathAsWritten(source, path) : path;
-  const hit = source ? findNode(source, written) : null;
-  if (hit && hit.depth === written.length && hit.line !== null) return { kind: 'file', line: hit.line };
-  // Not in the file: a mapping created by a --set below it (e.g. an unknown section), else the nearest parent's line.
-  for (let i = sets.length - 1; i >= 0; i--) {
-    if (isPrefix(path, sets[i]!.path)) return { kind: 'set', entry: sets[i]!, order: i };
-  }
-  if (hit && hit.line !== null) return { kind: 'file', line: hit.line };
-  return { kind: 'none' };
-}
-
-/** Where the value at `path` is written in the file: under its old key path when a deprecated key was moved there. */
-function pathAsWritten(source: Source, path: ConfigPath): ConfigPath {
-  const move = source.moves.find((m) => isPrefix(m.to, path));
-  return move ? [...move.from, ...path.slice(move.to.length)] : path;
-}
-
-/** Walks the YAML document along `path`; reports how deep it got and the line of the deepest key (or list item). */
-function findNode(source: Source, path: ConfigPath): { depth: number; line: number | null } {
-  const { doc, lines } = source;
-  let node: unknown = doc.contents;
-  let line: number | null = null;
-  let depth = 0;
-  for (const seg of path) {
-    if (isAlias(node)) node = node.resolve(doc);
-    let at: Node | null = null;
-    let next: unknown;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      at = isScalar(pair.key) ? pair.key : null;
-      next = pair.value;
-    } else if (isSeq(node) && /^\d+$/.test(String(seg))) {
-      const item: unknown = node.items[Number(seg)];
-      if (item === undefined) break;
-      at = isScalar(item) || isMap(item) || isSeq(item) || isAlias(item) ? item : null;
-      next = item;
-    } else {
-      break;
-    }
-    if (at?.range) line = lines.linePos(at.range[0]).line;
-    node = next;
-    depth++;
-  }
-  return { depth, line };
-}
-
-/** `train.schedule.milestones[0]`; the empty path is the top level. */
-function formatPath(path: ConfigPath): string {
-  if (path.length === 0) return '(top level)';
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
-
-function joinProblems(lines: readonly string[]): string {
-  if (lines.length === 1) return lines[0]!;
-  return `${lines.length} problems in config:\n${lines.map((l) => `  ${l}`).join('\n')}`;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Small helpers
 
 function isMapping(v: unknown): v is Mapping {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function pathSegment(s: PropertyKey): string | number {
-  return typeof s === 'symbol' ? String(s) : s;
-}
-
-function isPrefix(prefix: readonly (string | number)[], path: readonly (string | number)[]): boolean {
-  return prefix.length <= path.length && prefix.every((s, i) => String(s) === String(path[i]));
-}
-
-function samePath(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
-  return a.length === b.length && isPrefix(a, b);
-}
-
-function valueAt(root: unknown, path: ConfigPath): unknown {
-  let cur = root;
-  for (const seg of path) {
-    if (Array.isArray(cur)) cur = typeof seg === 'number' || /^\d+$/.test(seg) ? cur[Number(seg)] : undefined;
-    else if (isMapping(cur)) cur = Object.hasOwn(cur, String(seg)) ? cur[String(seg)] : undefined;
-    else return undefined;
-  }
-  return cur;
 }
