@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { applyBatchNorm, type BatchNormWeights } from '../models/batch-norm.js';
+import { applyBatchNorm, type BatchNormWeights } from '../nn/batch-norm.js';
 import type { ActivationTrainingHooks } from './hooks.js';
 import type { ActivationEntry, ActivationLayer } from './types.js';
 import { ACTIVATION_OPTIONS } from './options.js';

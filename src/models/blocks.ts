@@ -1,8 +1,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ActivationFactory } from '../activations/types.js';
 import { deriveSeed } from '../util/rng.js';
-import { BatchNorm } from './batch-norm.js';
-import { FixedActivation, SeededDropout, TorchMaxPool } from './layers.js';
+import { BatchNorm } from '../nn/batch-norm.js';
+import { FixedActivation, SeededDropout, TorchMaxPool } from '../nn/fixed-layers.js';
 import { referenceActivation, type SiteKind } from './sites.js';
 
 type Sym = tfl.SymbolicTensor;

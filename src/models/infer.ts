@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { EpilogueActivation } from '../activations/types.js';
-import { BatchNorm } from './batch-norm.js';
+import { BatchNorm } from '../nn/batch-norm.js';
 
 /**
  * Inference for the zoo's models without tfjs-layers' graph executor, with conv + batch norm (+ ReLU/ReLU6)

@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ActivationFactory } from '../activations/types.js';
 import { isActivationLayer } from '../activations/types.js';
-import { FixedActivation, type FixedKind } from './layers.js';
+import { FixedActivation, type FixedKind } from '../nn/fixed-layers.js';
 
 /** The function the reference architecture applies at an activation site. */
 export type SiteKind = Extract<FixedKind, 'relu' | 'relu6' | 'hardswish' | 'silu'>;

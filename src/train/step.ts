@@ -10,7 +10,7 @@ import { makeActivationFactory } from '../activations/registry.js';
 import type { Config } from '../config/schema.js';
 import { splitBatches } from '../data/batches.js';
 import type { AnySplit, Dataset } from '../data/types.js';
-import { BatchNorm } from '../models/batch-norm.js';
+import { BatchNorm } from '../nn/batch-norm.js';
 import { predict } from '../models/infer.js';
 import { getModel, resolveStem } from '../models/registry.js';
 import { UserError } from '../util/errors.js';

@@ -22,7 +22,7 @@ import {
   type HardSwishImpl,
 } from '../../src/ops/hardswish.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
-import { applyFixed } from '../../src/models/layers.js';
+import { applyFixed } from '../../src/nn/fixed-layers.js';
 import { Rng } from '../../src/util/rng.js';
 import { checkLayerGradients, sample } from '../helpers/fd.js';
 import { microTrain } from '../helpers/micro-train.js';

@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { BatchNorm } from '../../src/models/batch-norm.js';
+import { BatchNorm } from '../../src/nn/batch-norm.js';
 import { disposeModel, InferencePlan, predict } from '../../src/models/infer.js';
 import { modelNames } from '../../src/models/registry.js';
 import { registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';

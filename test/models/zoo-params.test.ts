@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeDivisible } from '../../src/models/inverted-residual.js';
-import { FixedActivation } from '../../src/models/layers.js';
+import { FixedActivation } from '../../src/nn/fixed-layers.js';
 import { countMacs } from '../../src/models/macs.js';
 import { modelNames } from '../../src/models/registry.js';
 import { countActivationSites, countAllSites } from '../../src/models/sites.js';

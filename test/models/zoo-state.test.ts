@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SeededDropout } from '../../src/models/layers.js';
+import { SeededDropout } from '../../src/nn/fixed-layers.js';
 import { loadModelTensors, modelTensors } from '../../src/train/state.js';
 import { buildArch, factory } from '../helpers/zoo.js';
 

@@ -1,3 +1,8 @@
+/**
+ * Batch norm as a training layer, PyTorch conventions, synchronised across data-parallel ranks. It lives in src/nn/
+ * (generic network layers, above ops) because both the architectures (src/models/) and an activation (FReLU's
+ * depthwise conv + BN, src/activations/frelu.ts) need it, and activations must not import models.
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { batchNormInfer, batchNormTrain, batchNormTrainGlobal } from '../ops/batch-norm.js';

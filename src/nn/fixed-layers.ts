@@ -1,3 +1,8 @@
+/**
+ * Training layers without learned weights, with PyTorch semantics: the fixed activation functions of the reference
+ * architectures, seeded dropout and max pooling. Generic network layers (src/nn/), used by src/models/ and available to
+ * activations; not the published inference layers (src/layers/) nor the ONNX forms (src/export/onnx/).
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { hardswish } from '../ops/hardswish.js';
