@@ -65,8 +65,15 @@ export interface RunRecord {
   epochs_completed: number;
   top1: number | null;
   top5: number | null;
+  /** The test top-1 at the epoch the validation split chose; null when nothing was chosen on val (never chosen on test). */
   top1_best: number | null;
   epoch_best: number | null;
+  /** `val` when a validation split chose `epoch_best`; null: no validation split, so no epoch was selected (the report shows the final epoch). */
+  best_split: 'val' | null;
+  /** The commit the run's checkout was at (summary.json `git_commit`, without a `-dirty` suffix); null when unrecorded. */
+  git_commit: string | null;
+  /** Whether that checkout had uncommitted changes (`git_dirty`, or an old summary's `-dirty` suffix); null when unrecorded. */
+  git_dirty: boolean | null;
   param_count: number | null;
   act_param_count: number | null;
   img_size: number | null;
@@ -132,6 +139,37 @@ function readPwlu(run: RunDir): { epoch: number | null; layers: PwluLayer[] } {
   return { epoch: num(j.epoch), layers };
 }
 
+/**
+ * The epoch the validation split chose, from the summary or (a run without one, e.g. still running) from the
+ * metrics' val curve, first maximum as the trainer picks it. Never chosen on test: an old summary whose `best`
+ * was chosen on test (no validation split) and a curve without val top-1 give null, and the report shows the
+ * final epoch only.
+ */
+export function valSelection(best: unknown, curve: readonly EpochRecord[], selection?: unknown): { epoch: number; test_top1: number | null } | null {
+  if (selection === 'none') return null;
+  if (isRecord(best)) {
+    if (best.split !== 'val') return null;
+    const epoch = num(best.epoch);
+    return epoch === null ? null : { epoch, test_top1: num(best.test_top1) };
+  }
+  let chosen: EpochRecord | null = null;
+  for (const p of curve) {
+    const v = p.val_top1;
+    if (typeof v === 'number' && Number.isFinite(v) && (chosen === null || v > (chosen.val_top1 as number))) chosen = p;
+  }
+  return chosen ? { epoch: chosen.epoch, test_top1: chosen.test_top1 } : null;
+}
+
+/** The code version a summary records: `git_commit` (old summaries append `-dirty`) and `git_dirty` where present. */
+export function codeVersion(summary: unknown): { commit: string | null; dirty: boolean | null } {
+  if (!isRecord(summary) || typeof summary.git_commit !== 'string' || summary.git_commit === '') return { commit: null, dirty: null };
+  const raw = summary.git_commit;
+  const suffixed = raw.endsWith('-dirty');
+  const commit = suffixed ? raw.slice(0, -'-dirty'.length) : raw;
+  const dirty = typeof summary.git_dirty === 'boolean' ? summary.git_dirty || suffixed : suffixed;
+  return { commit, dirty };
+}
+
 /** The line that says what went wrong: the last one mentioning an error, else the last line. */
 function errorLine(text: string): string {
   const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
@@ -185,7 +223,8 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   const dataCfg = cfg('data');
   const synth = isRecord(dataCfg.synthetic) ? dataCfg.synthetic : {};
   const imgSize = num(summary?.img_size) ?? num(dataCfg.image_size) ?? (dataCfg.name === 'synthetic' ? num(synth.size) : null);
-  const bestFromCurve = curve.reduce<EpochRecord | null>((b, p) => (p.test_top1 !== null && (b === null || p.test_top1 > (b.test_top1 ?? -Infinity)) ? p : b), null);
+  const selected = valSelection(summary?.best, curve, summary?.selection);
+  const code = codeVersion(summary);
   const finished = status === 'finished';
   return {
     dir,
@@ -204,9 +243,11 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
     epochs_completed: num(summary?.epochs_completed) ?? curve.length,
     top1: finished ? num(summary?.final?.top1) : (lastEval?.test_top1 ?? null),
     top5: finished ? num(summary?.final?.top5) : (lastEval?.test_top5 ?? null),
-    // The test top-1 of the selected epoch (chosen on val when the run held one out; older summaries: on test).
-    top1_best: summary?.best ? num(summary.best.split === 'val' ? summary.best.test_top1 : summary.best.top1) : (bestFromCurve?.test_top1 ?? null),
-    epoch_best: num(summary?.best?.epoch) ?? bestFromCurve?.epoch ?? null,
+    top1_best: selected?.test_top1 ?? null,
+    epoch_best: selected?.epoch ?? null,
+    best_split: selected ? 'val' : null,
+    git_commit: code.commit,
+    git_dirty: code.dirty,
     param_count: summary?.params ? num(summary.params) : null,
     act_param_count: summary?.params ? num(summary.act_params) : null,
     img_size: imgSize,
@@ -286,6 +327,9 @@ export function collectRuns(root: string): RunRecord[] {
       top5: null,
       top1_best: null,
       epoch_best: null,
+      best_split: null,
+      git_commit: null,
+      git_dirty: null,
       param_count: null,
       act_param_count: null,
       img_size: null,

@@ -1,7 +1,7 @@
 /** Text renderings of a report: Markdown (the terminal and README table), CSV (one row per run) and JSON. */
 import type { RunRecord } from './collect.js';
 import { TEST_NOTE, type CellStats, type Delta, type Report, type SetupTable, type TableRow } from './model.js';
-import { PAPER_CITATION } from './paper.js';
+import { PAPER_CITATION, paperNotes } from './paper.js';
 import type { LayerShapes } from './shapes.js';
 
 /** The columns of results.csv, timm style, then what says whether the row is a result at all. */
@@ -27,6 +27,9 @@ export const CSV_COLUMNS = [
   'setup',
   'variant',
   'run_dir',
+  'best_split',
+  'git_commit',
+  'git_dirty',
 ] as const;
 
 /** Formats a number with fixed decimals; an em dash for a missing value. */
@@ -44,6 +47,47 @@ export function signed(v: number, digits = 2): string {
 export function fmtDelta(d: Delta | null): string {
   if (!d || !Number.isFinite(d.diff)) return '—';
   return `${signed(d.diff)}${d.mark === 'n/a' ? ' (n/a)' : d.mark === 'n.s.' ? ' (n.s.)' : d.mark}`;
+}
+
+/** A 95% confidence interval: "[−0.04, +0.30]"; an em dash where there is none. */
+export function fmtCI(ci: [number, number] | null | undefined, digits = 2): string {
+  return ci ? `[${signed(ci[0], digits)}, ${signed(ci[1], digits)}]` : '—';
+}
+
+/** What the comparisons table shows, in every format. */
+export const CI_NOTE =
+  "Comparisons: each Δ with Welch's 95% confidence interval (Δ ± t(0.975, df) · SE). A p above 0.05 means the interval contains 0, " +
+  'not that the difference is zero or small: the interval is the range of differences these seeds cannot rule out.';
+
+/** The comparisons table's head and rows: every cell with a Δ (and PWLU − Swish where it is not already the Δ). */
+export function comparisonTable(t: SetupTable): { head: string[]; rows: string[][] } {
+  const head = [...rowHead(t), 'activation', 'vs', 'n', 'Δ', '95% CI of Δ', 'p', 'df'];
+  const rows: string[][] = [];
+  const line = (row: TableRow, act: string, vs: string, d: Delta) => [
+    ...rowCells(t, row),
+    act,
+    vs,
+    `${d.n[0]} vs ${d.n[1]}`,
+    signed(d.diff),
+    fmtCI(d.ci95),
+    d.p === null ? 'n/a' : d.p < 0.001 ? d.p.toExponential(1) : d.p.toFixed(3),
+    d.df === null ? '—' : d.df.toFixed(1),
+  ];
+  for (const row of t.rows) {
+    for (const act of t.activations) {
+      const c = t.cells.find((x) => x.row === row.key && x.activation === act);
+      if (c && c.n > 0 && c.delta && Number.isFinite(c.delta.diff)) rows.push(line(row, act, t.baseline, c.delta));
+    }
+    const pv = t.pwlu_vs_swish.find((p) => p.row === row.key)?.ours;
+    const already = t.baseline === 'swish';
+    if (pv && !already && Number.isFinite(pv.diff)) rows.push(line(row, 'pwlu', 'swish', pv));
+  }
+  return { head, rows };
+}
+
+/** The notes printed under a table's paper column: the citation, and what the abstract leaves unattributed. */
+export function paperColumnNotes(t: SetupTable): string[] {
+  return [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`, ...paperNotes(t.archs)];
 }
 
 /** The top-1 part of a pivot cell: "91.20 ± 0.10 (n=3)". */
@@ -110,13 +154,17 @@ export const COST_NOTE =
 /** What the shape columns mean (the definitions are in src/report/shapes.ts). */
 export const SHAPE_NOTE =
   'Learned shapes: mean slope of the learned PWLU left and right of 0 inside its bounds (ReLU: 0 and 1, a V: negative and positive), ' +
-  'R² of a straight line through its breakpoints (1 = linear), and 1 − net change / total variation (0 = monotonic, near 1 = V-like); ' +
+  'R² of a straight line through its breakpoints (1 = linear) beside the same R² of ReLU on the same breakpoints (a ReLU on a grid is not a line: ' +
+  'a layer has become more linear only where its R² is above ReLU\'s), and 1 − net change / total variation (0 = monotonic, near 1 = V-like); ' +
   'channel-wise units averaged over channels. The paper reports near-linear shapes in shallow layers and V-like ones in deep layers.';
+
+/** The learned-shape table's head, in every format. */
+export const SHAPE_HEAD = ['depth', 'layer', 'slope left of 0', 'slope right of 0', 'linearity (R²)', "ReLU's R² (same grid)", 'non-monotonic', 'n'];
 
 /** One depth row of the learned-shape table: each number as mean ± std over seeds. */
 export function shapeRow(l: LayerShapes): string[] {
   const v = (k: keyof LayerShapes['mean']) => (l.std ? `${fmt(l.mean[k])} ± ${fmt(l.std[k])}` : fmt(l.mean[k]));
-  return [String(l.depth + 1), l.layer, v('slope_left'), v('slope_right'), v('linearity'), v('non_monotonic'), String(l.n)];
+  return [String(l.depth + 1), l.layer, v('slope_left'), v('slope_right'), v('linearity'), v('relu_linearity'), v('non_monotonic'), String(l.n)];
 }
 
 function mdEscape(s: string): string {
@@ -153,14 +201,16 @@ export function renderMarkdown(r: Report): string {
       return [...rowCells(t, row), ...cols, ...extra];
     });
     out.push(mdTable(head, rows));
+    const cmp = comparisonTable(t);
+    if (cmp.rows.length) out.push('', `${CI_NOTE}`, '', mdTable(cmp.head, cmp.rows));
     out.push('', COST_NOTE, '');
     const costRows = t.rows.map((row) => [...rowCells(t, row), ...t.activations.map((act) => (cell(row.key, act) ? fmtCost(cell(row.key, act)!) : ''))]);
     out.push(mdTable([...rowHead(t), ...t.activations], costRows));
     for (const s of t.shapes) {
       out.push('', `Learned PWLU shapes by depth, ${s.row} + ${s.activation} (mean ± std over seeds):`, '');
-      out.push(mdTable(['depth', 'layer', 'slope left of 0', 'slope right of 0', 'linearity (R²)', 'non-monotonic', 'n'], s.layers.map(shapeRow)));
+      out.push(mdTable(SHAPE_HEAD, s.layers.map(shapeRow)));
     }
-    const notes = [TEST_NOTE, ...(t.shapes.length ? [SHAPE_NOTE] : []), ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
+    const notes = [TEST_NOTE, ...(t.code_versions ? [t.code_versions] : []), ...(t.shapes.length ? [SHAPE_NOTE] : []), ...(paper ? paperColumnNotes(t) : []), ...t.notes.map((n) => `† ${n}`)];
     out.push('', ...notes.map((n, i) => `${i + 1}. ${n}`));
   }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
@@ -197,6 +247,9 @@ function csvRow(r: RunRecord): (string | number | null)[] {
     r.setup,
     r.variant,
     r.rel,
+    r.best_split ?? 'none',
+    r.git_commit,
+    r.git_dirty === null ? null : String(r.git_dirty),
   ];
 }
 

@@ -7,9 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunRecord } from './collect.js';
-import { COST_NOTE, fmt, fmtCost, rowsNote, fmtDelta, fmtTop1, flagged, rowCells, rowHead, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
+import { CI_NOTE, comparisonTable, COST_NOTE, fmt, fmtCost, rowsNote, fmtDelta, fmtTop1, flagged, paperColumnNotes, rowCells, rowHead, SHAPE_HEAD, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
 import { TEST_NOTE, type Report, type SetupTable, type SweepSeries, type TableRow } from './model.js';
-import { PAPER_CITATION } from './paper.js';
 
 /** Most PWLU instances drawn per layer (channel-wise PWLU has one per channel). */
 const MAX_INSTANCES = 6;
@@ -67,8 +66,14 @@ interface ChartData {
   shapes: { row: string; activation: string; run: string; seed: number; epoch: number | null; layers: ShapeLayer[] }[];
   /** The learned-shape numbers by depth (pooled over seeds), one chart per arch × activation. */
   depth: { row: string; activation: string; layers: string[]; series: { key: string; mean: number[]; std: (number | null)[] }[] }[];
-  /** Top-1 against each numeric swept key, one chart per key. */
-  byValue: { key: string; series: SweepSeries[] }[];
+  /** Top-1 against each numeric swept key, one chart per key; `log2` where every value is a power of two (N). */
+  byValue: { key: string; log2: boolean; series: SweepSeries[] }[];
+}
+
+/** Whether a swept key's values read better on a log₂ axis: all powers of two (at least three distinct), as N = 4, 8, 16, 32. */
+export function powersOfTwo(xs: readonly number[]): boolean {
+  const distinct = new Set(xs);
+  return distinct.size >= 3 && [...distinct].every((x) => x > 0 && Number.isInteger(Math.log2(x)));
 }
 
 interface ShapeLayer {
@@ -151,9 +156,12 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
       row: s.row,
       activation: s.activation,
       layers: s.layers.map((l) => l.layer),
-      series: (['slope_left', 'slope_right', 'linearity', 'non_monotonic'] as const).map((key) => ({ key, mean: s.layers.map((l) => l.mean[key]), std: s.layers.map((l) => l.std?.[key] ?? null) })),
+      series: (['slope_left', 'slope_right', 'linearity', 'relu_linearity', 'non_monotonic'] as const).map((key) => ({ key, mean: s.layers.map((l) => l.mean[key]), std: s.layers.map((l) => l.std?.[key] ?? null) })),
     })),
-    byValue: [...new Set(t.by_value.map((s) => s.key))].map((key) => ({ key, series: t.by_value.filter((s) => s.key === key) })),
+    byValue: [...new Set(t.by_value.map((s) => s.key))].map((key) => {
+      const series = t.by_value.filter((s) => s.key === key);
+      return { key, log2: powersOfTwo(series.flatMap((s) => s.points.map((p) => p.x))), series };
+    }),
   };
 }
 
@@ -195,9 +203,11 @@ function runsHtml(runs: RunRecord[]): string {
   const rows = sorted.map((r) => {
     const status = r.superseded ? 'superseded' : r.status;
     const epochs = `${r.epochs_completed}/${r.epochs ?? '?'}`;
-    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}${r.variant ? ` · ${escapeHtml(r.variant)}` : ''}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${fmt(r.top1)}</td><td>${fmt(r.top1_best)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
+    const chosen = r.best_split === 'val' ? `${fmt(r.top1_best)} (epoch ${r.epoch_best ?? '?'})` : r.status === 'missing' ? '—' : 'not selected';
+    const code = r.git_commit === null ? '—' : `${r.git_commit.slice(0, 7)}${r.git_dirty ? '-dirty' : ''}`;
+    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}${r.variant ? ` · ${escapeHtml(r.variant)}` : ''}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${fmt(r.top1)}</td><td>${escapeHtml(chosen)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td>${escapeHtml(code)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
   });
-  return `<table class="runs"><thead><tr><th>run</th><th>arch</th><th>activation</th><th>seed</th><th>status</th><th>epochs</th><th>top-1</th><th>best</th><th>act. params</th><th>img/s</th><th>error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<p class="meta">top-1: test top-1 at the final epoch (what the tables use). At val-chosen epoch: the test top-1 of the epoch the validation split chose; "not selected" for a run without a validation split (nothing is chosen on test).</p><table class="runs"><thead><tr><th>run</th><th>arch</th><th>activation</th><th>seed</th><th>status</th><th>epochs</th><th>top-1 (final)</th><th>top-1 at val-chosen epoch</th><th>act. params</th><th>img/s</th><th>code</th><th>error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 const CSS = `
@@ -252,6 +262,14 @@ const SCRIPT = `
       });
     }
   };
+  // [low, high] over every mean ± std of the given series, padded by 10% (null when there is no value).
+  function range(series) {
+    var lo = Infinity, hi = -Infinity;
+    series.forEach(function (s) { s.mean.forEach(function (m, j) { if (m === null || !Number.isFinite(m)) return; var e = (s.std && s.std[j]) || 0; lo = Math.min(lo, m - e); hi = Math.max(hi, m + e); }); });
+    if (!Number.isFinite(lo)) return null;
+    var pad = Math.max((hi - lo) * 0.1, 1e-3);
+    return [lo - pad, hi + pad];
+  }
   function colorOf(T, act) { for (var i = 0; i < T.activations.length; i++) if (T.activations[i].name === act) return T.activations[i].color; return '#888'; }
   var DASH = [[], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4]];
   // One legend entry per activation (its seeds share the colour); a click shows or hides all its seeds.
@@ -305,16 +323,24 @@ const SCRIPT = `
     T.depth.forEach(function (D, k) {
       var c = document.getElementById('depth-' + T.id + '-' + k);
       if (!c) return;
-      var colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759'];
-      new Chart(c, { type: 'line', data: { labels: D.layers.map(function (l, i) { return i + 1; }), datasets: D.series.map(function (s, i) { return { label: s.key.replace('_', ' '), data: s.mean, errors: s.std, borderColor: colors[i], backgroundColor: colors[i], pointRadius: 2, tension: 0 }; }) }, options: { plugins: { title: { display: true, text: D.row + ' + ' + D.activation + ': learned shape by depth (mean over seeds; bars: std)' }, tooltip: { callbacks: { title: function (items) { return D.layers[items[0].dataIndex]; } } } }, scales: { x: { title: { display: true, text: 'depth (PWLU layer)' } } } }, plugins: [errorBars] });
+      var colors = { slope_left: '#4e79a7', slope_right: '#f28e2b', linearity: '#59a14f', relu_linearity: '#59a14f', non_monotonic: '#e15759' };
+      var labels = { relu_linearity: "ReLU's R² (same grid)", linearity: 'linearity (R²)' };
+      var yr = range(D.series.map(function (s) { return { mean: s.mean, std: s.std }; }));
+      new Chart(c, { type: 'line', data: { labels: D.layers.map(function (l, i) { return i + 1; }), datasets: D.series.map(function (s) { return { label: labels[s.key] || s.key.replace('_', ' '), data: s.mean, errors: s.key === 'relu_linearity' ? null : s.std, borderColor: colors[s.key], backgroundColor: colors[s.key], borderDash: s.key === 'relu_linearity' ? [5, 4] : [], pointRadius: s.key === 'relu_linearity' ? 0 : 2, borderWidth: s.key === 'relu_linearity' ? 1.2 : 2, tension: 0 }; }) }, options: { plugins: { title: { display: true, text: D.row + ' + ' + D.activation + ': learned shape by depth (mean over seeds; bars: std; dashed: ReLU on the same grid)' }, tooltip: { callbacks: { title: function (items) { return D.layers[items[0].dataIndex]; } } } }, scales: { x: { title: { display: true, text: 'depth (PWLU layer)' } }, y: yr ? { suggestedMin: yr[0], suggestedMax: yr[1] } : {} } }, plugins: [errorBars] });
     });
     T.byValue.forEach(function (V, k) {
       var c = document.getElementById('value-' + T.id + '-' + k);
       if (!c) return;
       var colors = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];
-      new Chart(c, { type: 'line', data: { datasets: V.series.map(function (s, i) { return { label: s.label, data: s.points.map(function (p) { return { x: p.x, y: p.mean }; }), errors: s.points.map(function (p) { return p.std; }), n: s.points.map(function (p) { return p.n; }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], pointRadius: 3, tension: 0 }; }) },
-        options: { parsing: false, plugins: { title: { display: true, text: 'Final test top-1 (%) against ' + V.key + ' (mean over seeds; bars: std)' }, tooltip: { callbacks: { afterLabel: function (c) { var e = c.dataset.errors[c.dataIndex]; return 'std ' + (e === null ? 'n/a' : e.toFixed(2)) + ', n=' + c.dataset.n[c.dataIndex]; } } } },
-          scales: { x: { type: 'linear', title: { display: true, text: V.key } }, y: { type: 'linear', title: { display: true, text: 'top-1 (%)' } } } },
+      // The y range holds every mean ± std, so no error bar runs off the chart; N (powers of two) on a log₂ axis.
+      var yr = range(V.series.map(function (s) { return { mean: s.points.map(function (p) { return p.mean; }), std: s.points.map(function (p) { return p.std; }) }; }));
+      var xOf = function (x) { return V.log2 ? Math.log2(x) : x; };
+      var xs = []; V.series.forEach(function (s) { s.points.forEach(function (p) { xs.push(xOf(p.x)); }); });
+      var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), xpad = Math.max(0.25, (x1 - x0) * 0.05);
+      new Chart(c, { type: 'line', data: { datasets: V.series.map(function (s, i) { return { label: s.label, data: s.points.map(function (p) { return { x: xOf(p.x), y: p.mean, raw: p.x }; }), errors: s.points.map(function (p) { return p.std; }), n: s.points.map(function (p) { return p.n; }), borderColor: colors[i % colors.length], backgroundColor: colors[i % colors.length], pointRadius: 3, tension: 0 }; }) },
+        options: { parsing: false, plugins: { title: { display: true, text: 'Final test top-1 (%) against ' + V.key + (V.log2 ? ' (log₂ axis)' : '') + ' (mean over seeds; bars: ± 1 std)' }, tooltip: { callbacks: { title: function (items) { return V.key + ' = ' + items[0].raw.raw; }, afterLabel: function (c) { var e = c.dataset.errors[c.dataIndex]; return 'std ' + (e === null ? 'n/a' : e.toFixed(2)) + ', n=' + c.dataset.n[c.dataIndex]; } } } },
+          scales: { x: V.log2 ? { type: 'linear', min: x0 - xpad, max: x1 + xpad, title: { display: true, text: V.key + ' (log₂ scale)' }, afterBuildTicks: function (ax) { var t = []; for (var v = Math.ceil(x0); v <= Math.floor(x1); v++) t.push({ value: v }); ax.ticks = t; }, ticks: { callback: function (v) { return String(Math.pow(2, v)); } } } : { type: 'linear', min: x0 - xpad, max: x1 + xpad, title: { display: true, text: V.key }, afterBuildTicks: function (ax) { ax.ticks = ax.ticks.filter(function (t) { return t.value >= x0 && t.value <= x1; }); }, ticks: { precision: 0 } },
+            y: { type: 'linear', suggestedMin: yr ? yr[0] : undefined, suggestedMax: yr ? yr[1] : undefined, title: { display: true, text: 'top-1 (%)' } } } },
         plugins: [errorBars] });
     });
     T.shapes.forEach(function (S, k) {
@@ -339,7 +365,7 @@ function depthHtml(t: SetupTable, data: ChartData): string {
   if (t.shapes.length === 0) return '';
   const parts = ['<h3>Learned PWLU shapes by depth</h3>', `<p class="meta">${escapeHtml(SHAPE_NOTE)}</p>`];
   t.shapes.forEach((s, k) => {
-    const head = ['depth', 'layer', 'slope left of 0', 'slope right of 0', 'linearity (R²)', 'non-monotonic', 'n'];
+    const head = SHAPE_HEAD;
     const rows = s.layers.map((l) => `<tr>${shapeRow(l).map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('');
     parts.push(`<div class="card"><div class="chart wide"><canvas id="depth-${data.id}-${k}"></canvas></div></div>`);
     parts.push(`<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows}</table>`);
@@ -383,9 +409,14 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
     const rowsAre = t.sweep_keys.length ? ` ${rowsNote(t)}` : '';
     body.push(`<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(t.baseline)} below each value.${escapeHtml(rowsAre)}</p>`);
     body.push(pivotHtml(t));
+    const cmp = comparisonTable(t);
+    if (cmp.rows.length) {
+      body.push(`<p class="meta">${escapeHtml(CI_NOTE)}</p>`);
+      body.push(`<table class="cmp"><thead><tr>${cmp.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${cmp.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+    }
     body.push(`<h3>Cost</h3><p class="meta">${escapeHtml(COST_NOTE)}</p>`);
     body.push(costHtml(t));
-    const notes = [TEST_NOTE, ...(paper ? [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`] : []), ...t.notes.map((n) => `† ${n}`)];
+    const notes = [TEST_NOTE, ...(t.code_versions ? [t.code_versions] : []), ...(paper ? paperColumnNotes(t) : []), ...t.notes.map((n) => `† ${n}`)];
     body.push(`<ol class="notes">${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ol>`);
     if (chartJs) {
       body.push(`<div class="card"><div class="chart wide"><canvas id="bars-${d.id}"></canvas></div></div>`);

@@ -25,6 +25,10 @@ export interface Delta {
   p: number | null;
   df: number | null;
   mark: string;
+  /** Welch's 95% confidence interval of `diff`; null where the test is undefined. */
+  ci95: [number, number] | null;
+  /** Seeds on each side: this cell's and the baseline's. */
+  n: [number, number];
 }
 
 /** A table row: an architecture, or an architecture at one setting of a sweep bench. */
@@ -89,6 +93,8 @@ export interface SetupTable {
   pwlu_vs_swish: { row: string; arch: string; ours: Delta | null; paper: number | null }[];
   /** Top-1 against each numeric swept key (the HTML report plots them). */
   by_value: SweepSeries[];
+  /** One line when the table's runs record more than one code version or a checkout with uncommitted changes; else null. */
+  code_versions: string | null;
   /** Learned PWLU shapes by depth per row × activation, pooled over finished seeds (src/report/shapes.ts). */
   shapes: { row: string; arch: string; activation: string; layers: LayerShapes[] }[];
   notes: string[];
@@ -125,7 +131,31 @@ function fmtStatus(i: CellStats['incomplete'][number]): string {
 function delta(a: number[], b: number[]): Delta | null {
   if (a.length === 0 || b.length === 0) return null;
   const w = welchTTest(a, b);
-  return { diff: w.diff, p: w.p, df: Number.isFinite(w.df) ? w.df : null, mark: significanceMark(w.p) };
+  return { diff: w.diff, p: w.p, df: Number.isFinite(w.df) ? w.df : null, mark: significanceMark(w.p), ci95: w.ci95, n: [a.length, b.length] };
+}
+
+/**
+ * The line that says a table's runs do not share one code version: the distinct commits (with how many runs each)
+ * and how many ran from a checkout with uncommitted changes, whose code the commit alone does not identify.
+ * Null when every run that recorded a version is on one clean commit.
+ */
+export function codeVersionLine(runs: readonly RunRecord[]): string | null {
+  const ran = runs.filter((r) => r.status !== 'missing');
+  const recorded = ran.filter((r) => r.git_commit !== null);
+  const counts = new Map<string, number>();
+  for (const r of recorded) {
+    const label = `${r.git_commit!.slice(0, 7)}${r.git_dirty ? '-dirty' : ''}`;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  const commits = new Set(recorded.map((r) => r.git_commit));
+  const dirty = recorded.filter((r) => r.git_dirty).length;
+  const unknown = ran.length - recorded.length;
+  if (commits.size <= 1 && dirty === 0 && (unknown === 0 || recorded.length === 0)) return null;
+  const list = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c, k]) => `${c} ×${k}`).join(', ');
+  const parts = [`Code version: these ${ran.length} runs ran on ${commits.size} commit${commits.size === 1 ? '' : 's'} (${list})`];
+  if (dirty) parts.push(`${dirty} from a checkout with uncommitted changes (-dirty), so the commit does not identify the code that ran`);
+  if (unknown) parts.push(`${unknown} recorded no commit`);
+  return `${parts.join('; ')}.`;
 }
 
 /** The highest recorded peak: a resumed run records only its last attempt's peak, so a mean would understate it. */
@@ -282,6 +312,7 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
     cells,
     pwlu_vs_swish: pwluVsSwish,
     by_value: seriesByValue(rows, cells, sweepKeys),
+    code_versions: codeVersionLine(runs),
     shapes,
     notes,
   };

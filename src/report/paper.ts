@@ -7,15 +7,26 @@
 /** How the reports cite the paper's numbers. */
 export const PAPER_CITATION = 'Zhou et al., ICCV 2021 (abstract): ImageNet top-1, PWLU − Swish';
 
-/** PWLU − Swish top-1 (pp) per architecture; the abstract says "MobileNet-V3" without naming the variant. */
+/**
+ * PWLU − Swish top-1 (pp) per architecture. The abstract also gives +1.7 for "MobileNet-V3" without naming
+ * the variant; it is attached to neither mobilenet_v3_large nor mobilenet_v3_small (a Small row showing +1.7
+ * would claim what the abstract does not say), and the report prints PAPER_V3_NOTE beside those rows instead.
+ */
 export const PAPER_PWLU_MINUS_SWISH: Readonly<Record<string, number>> = {
   resnet18: 0.9,
   resnet50: 0.53,
   mobilenet_v2: 1.0,
-  mobilenet_v3_large: 1.7,
-  mobilenet_v3_small: 1.7,
   efficientnet_b0: 1.0,
 };
+
+/** What the abstract says about MobileNet-V3, for tables with a MobileNet-V3 row. */
+export const PAPER_V3_NOTE =
+  'The abstract reports +1.7 for "MobileNet-V3" without saying which variant (Large or Small), so neither MobileNet-V3 row shows it.';
+
+/** The notes a table's paper column needs for its architectures. */
+export function paperNotes(archs: readonly string[]): string[] {
+  return archs.some((a) => a.startsWith('mobilenet_v3')) ? [PAPER_V3_NOTE] : [];
+}
 
 /** The paper's PWLU − Swish delta for an architecture, or null when the paper has none. */
 export function paperDelta(arch: string): number | null {

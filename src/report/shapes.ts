@@ -6,6 +6,9 @@
  *   bounds [B_L, B_R] (segments weighted by length; where the bounds do not reach across 0, the outer
  *   slope K_L or K_R on that side). ReLU: 0 and 1; identity: 1 and 1; a V: negative and positive.
  * - `linearity`: R² of the least-squares line through the breakpoints (1 = a straight line).
+ * - `relu_linearity`: the same R² for ReLU on the same breakpoints, the reference `linearity` must be read
+ *   against: ReLU on a grid is not a straight line (R² 0.80 on the symmetric N = 16 grid over [−3, 3], higher on
+ *   bounds that reach further right than left), so "more linear" means above this, not merely near 1.
  * - `non_monotonic`: 1 − |f(B_R) − f(B_L)| / total variation over the breakpoints (0 = monotonic, near 1 = a
  *   symmetric V or a bump).
  * Channel-wise PWLUs are averaged over their channels.
@@ -19,9 +22,25 @@ export interface ShapeNumbers {
   slope_right: number;
   linearity: number;
   non_monotonic: number;
+  relu_linearity: number;
 }
 
-const KEYS = ['slope_left', 'slope_right', 'linearity', 'non_monotonic'] as const;
+const KEYS = ['slope_left', 'slope_right', 'linearity', 'non_monotonic', 'relu_linearity'] as const;
+
+/** R² of the least-squares line through the points (xs, ys); 1 for a constant or degenerate set. */
+function rSquared(xs: readonly number[], ys: readonly number[]): number {
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  xs.forEach((x, i) => {
+    sxy += (x - mx) * (ys[i]! - my);
+    sxx += (x - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  });
+  return syy > 0 && sxx > 0 ? (sxy * sxy) / (sxx * syy) : 1;
+}
 
 /** The shape numbers of one PWLU instance (its breakpoints, heights and outer slopes). */
 export function pwluShape(q: PwluInstance): ShapeNumbers {
@@ -46,22 +65,13 @@ export function pwluShape(q: PwluInstance): ShapeNumbers {
       rightW += w;
     }
   }
-  const mx = mean(xs);
-  const my = mean(ys);
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  xs.forEach((x, i) => {
-    sxy += (x - mx) * (ys[i]! - my);
-    sxx += (x - mx) ** 2;
-    syy += (ys[i]! - my) ** 2;
-  });
   const net = Math.abs(ys[ys.length - 1]! - ys[0]!);
   return {
     slope_left: leftW > 0 ? left / leftW : q.kl,
     slope_right: rightW > 0 ? right / rightW : q.kr,
-    linearity: syy > 0 && sxx > 0 ? (sxy * sxy) / (sxx * syy) : 1,
+    linearity: rSquared(xs, ys),
     non_monotonic: variation > 0 ? 1 - net / variation : 0,
+    relu_linearity: rSquared(xs, xs.map((x) => Math.max(0, x))),
   };
 }
 

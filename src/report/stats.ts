@@ -1,7 +1,8 @@
 /**
  * Small statistics for comparing activations over seeds: mean, sample standard deviation and
- * Welch's unequal-variance t-test; the Student-t distribution is jStat's (a statistics library, not
- * hand-written code), checked against SciPy's values in test/report/stats.test.ts.
+ * Welch's unequal-variance t-test with the confidence interval of the difference; the Student-t distribution
+ * is jStat's (a statistics library, not hand-written code), checked against SciPy's values in
+ * test/report/stats.test.ts.
  */
 import jstat from 'jstat';
 
@@ -48,22 +49,34 @@ export interface WelchResult {
   df: number;
   /** Two-sided p-value. */
   p: number | null;
+  /** The 95% confidence interval of `diff` (Welch: diff ± t(0.975, df) · SE), null where `p` is. */
+  ci95: [number, number] | null;
+}
+
+/** Student-t quantile: the t with P(T ≤ t) = q, for 0 < q < 1 and real df > 0 (jStat's inverse). */
+export function studentTQuantile(q: number, df: number): number {
+  if (!(q > 0 && q < 1) || !(df > 0)) return NaN;
+  return jStat.studentt.inv(q, df);
 }
 
 /**
- * Welch's unequal-variance two-sample t-test (scipy.stats.ttest_ind(a, b, equal_var=False)), the
- * right test for seeds of two activations whose spreads need not match.
+ * Welch's unequal-variance two-sample t-test (scipy.stats.ttest_ind(a, b, equal_var=False), and its
+ * `confidence_interval(0.95)`), the right test for seeds of two activations whose spreads need not match.
+ * A non-significant p says only that the interval contains 0, not that the difference is small: the
+ * interval says how large a difference the seeds still allow.
  */
 export function welchTTest(a: readonly number[], b: readonly number[]): WelchResult {
   const diff = mean(a) - mean(b);
-  if (a.length < 2 || b.length < 2) return { diff, t: NaN, df: NaN, p: null };
+  if (a.length < 2 || b.length < 2) return { diff, t: NaN, df: NaN, p: null, ci95: null };
   const va = sampleStd(a) ** 2 / a.length;
   const vb = sampleStd(b) ** 2 / b.length;
   const se2 = va + vb;
-  if (!(se2 > 0)) return { diff, t: NaN, df: NaN, p: null };
-  const t = diff / Math.sqrt(se2);
+  if (!(se2 > 0)) return { diff, t: NaN, df: NaN, p: null, ci95: null };
+  const se = Math.sqrt(se2);
+  const t = diff / se;
   const df = (se2 * se2) / ((va * va) / (a.length - 1) + (vb * vb) / (b.length - 1));
-  return { diff, t, df, p: studentTTwoSided(t, df) };
+  const half = studentTQuantile(0.975, df) * se;
+  return { diff, t, df, p: studentTTwoSided(t, df), ci95: [diff - half, diff + half] };
 }
 
 /** The significance mark printed beside a difference: *, **, *** (p < 0.05, 0.01, 0.001), n.s., or n/a. */

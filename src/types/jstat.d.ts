@@ -6,6 +6,8 @@ declare module 'jstat' {
       studentt: {
         /** P(T ≤ t) for Student's t with dof (real, > 0) degrees of freedom. */
         cdf(t: number, dof: number): number;
+        /** The t with P(T ≤ t) = p (the quantile function). */
+        inv(p: number, dof: number): number;
       };
     };
   };

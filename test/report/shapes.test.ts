@@ -13,6 +13,7 @@ describe('learned-shape numbers', () => {
     const relu = pwluShape(instance((x) => Math.max(0, x)));
     expect([relu.slope_left, relu.slope_right, relu.non_monotonic]).toEqual([0, 1, 0]);
     expect(relu.linearity).toBeCloseTo(27 / 34, 12); // R² of the line through ReLU's 9 breakpoints on [-2, 2], by hand
+    expect(relu.relu_linearity).toBeCloseTo(27 / 34, 12); // a ReLU is exactly as linear as ReLU on its own grid
     const id = pwluShape(instance((x) => x));
     expect(id.slope_left).toBeCloseTo(1, 12);
     expect(id.slope_right).toBeCloseTo(1, 12);
@@ -21,6 +22,9 @@ describe('learned-shape numbers', () => {
     const v = pwluShape(instance((x) => Math.abs(x)));
     expect([v.slope_left, v.slope_right, v.non_monotonic]).toEqual([-1, 1, 1]);
     expect(v.linearity).toBeCloseTo(0, 12);
+    expect(v.relu_linearity).toBeCloseTo(27 / 34, 12); // the reference depends on the grid only
+    // ReLU on the symmetric N = 16 grid over [-3, 3]: R² 0.798 (numpy: corrcoef(x, maximum(x, 0))**2 = 0.7983425414364642).
+    expect(pwluShape(instance((x) => 2 * x, -3, 3, 16)).relu_linearity).toBeCloseTo(0.7983425414364642, 12);
   });
 
   it('uses the outer slope on a side the bounds do not reach', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mean, sampleStd, significanceMark, studentTCdf, welchTTest } from '../../src/report/stats.js';
+import { mean, sampleStd, significanceMark, studentTCdf, studentTQuantile, welchTTest } from '../../src/report/stats.js';
 
 // Reference numbers from SciPy 1.17.1: scipy.stats.ttest_ind(a, b, equal_var=False) and scipy.stats.t.cdf.
 // jStat's incomplete beta agrees to about 1e-9 relative, plenty for p-values.
@@ -39,6 +39,23 @@ describe('statistics', () => {
       close(r.df, df, 1e-10);
       close(r.p!, p, 1e-8);
     }
+  });
+
+  it("gives Welch's 95% confidence interval of the difference as scipy's ttest_ind(...).confidence_interval(0.95)", () => {
+    const cases: [number[], number[], number, number][] = [
+      [[91.2, 91.5, 91.1], [90.8, 90.9, 91.0], -0.06816299014157584, 0.801496323474896],
+      [[1, 2, 3, 4, 5], [2, 4, 6, 8, 10, 12], -7.98346869562883, -0.016531304371169675],
+      [[71.3, 71.9], [70.1, 70.4, 70.2], -1.4438687189661943, 4.177202052299514],
+    ];
+    for (const [a, b, lo, hi] of cases) {
+      // jStat's t quantile agrees with SciPy's to about 1e-10 relative: compare the bounds to 1e-8 of the width.
+      const ci = welchTTest(a, b).ci95!;
+      expect(Math.abs(ci[0] - lo)).toBeLessThanOrEqual(1e-8 * (hi - lo));
+      expect(Math.abs(ci[1] - hi)).toBeLessThanOrEqual(1e-8 * (hi - lo));
+    }
+    close(studentTQuantile(0.975, 2.876404494382031), 3.261222426061737, 1e-9);
+    expect(welchTTest([1], [1, 2]).ci95).toBeNull();
+    expect(welchTTest([1, 1], [1, 1]).ci95).toBeNull();
   });
 
   it('is undefined (p null) with fewer than two values or zero variance, and marks significance', () => {
