@@ -26,7 +26,7 @@ export interface ActivationTrainingHooks {
   /** Weights of this activation that DO get weight decay despite the activation no-decay rule (e.g. FReLU's conv kernel). */
   decayedWeights?(): tfl.LayerVariable[];
   /** The learned shape and parameters, as plain JSON, for activations.json. */
-  describe?(): Record<string, unknown>;
+  describe?(): Record<string, unknown> | undefined;
 }
 
 /** Typed view of a layer's optional hooks (every member may be absent). */

@@ -1,28 +1,43 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ActivationConfig } from '../config/schema.js';
 import { deriveSeed } from '../util/rng.js';
-import { apl } from './apl.js';
-import { frelu } from './frelu.js';
-import { hardswish } from './hardswish.js';
-import { pauEntry } from './pau.js';
-import { prelu } from './prelu.js';
-import { pwluEntry } from './pwlu.js';
-import { relu } from './relu.js';
-import { swish } from './swish.js';
-import type { ActivationEntry, ActivationFactory } from './types.js';
+import { APLLayer } from './apl.js';
+import { FReLULayer } from './frelu.js';
+import { HardSwishLayer } from './hardswish.js';
+import type { SpecLayerConfig } from './layer.js';
+import { NonUniformPWLULayer } from './npwlu.js';
+import { PAULayer } from './pau.js';
+import { PReLULayer } from './prelu.js';
+import { PWLULayer } from './pwlu.js';
+import { ReLULayer } from './relu.js';
+import { ACTIVATION_SPECS, specOf, type ActivationName, type AnyActivationSpec } from './specs/index.js';
+import { SwishLayer } from './swish.js';
+import type { ActivationFactory } from './types.js';
 
-/** Every activation pwlu offers. Adding one is a file in this folder, its options schema in ./options.ts, and one line here. */
-const ENTRIES: ActivationEntry[] = [relu, swish, hardswish, prelu, apl, pauEntry, frelu, pwluEntry] as unknown as ActivationEntry[];
-
-const REGISTRY = new Map<string, ActivationEntry>(ENTRIES.map((e) => [e.name, e]));
+/**
+ * Each activation's training layer, by spec name. The specs (./specs/index.ts) are the registry; this map only pairs
+ * each with its training class, and its type makes a spec without a training layer a compile error.
+ */
+const TRAINING_LAYERS: { readonly [N in ActivationName]: new (config: SpecLayerConfig) => tfl.layers.Layer } = {
+  relu: ReLULayer,
+  swish: SwishLayer,
+  hardswish: HardSwishLayer,
+  prelu: PReLULayer,
+  apl: APLLayer,
+  pau: PAULayer,
+  frelu: FReLULayer,
+  pwlu: PWLULayer,
+  npwlu: NonUniformPWLULayer,
+};
 
 /** Registered activation names, in display order. */
 export function activationNames(): string[] {
-  return [...REGISTRY.keys()];
+  return ACTIVATION_SPECS.map((s) => s.name);
 }
 
-/** Looks an activation up by name; undefined when unknown. */
-export function getActivation(name: string): ActivationEntry | undefined {
-  return REGISTRY.get(name);
+/** Looks an activation's spec up by name; undefined when unknown. */
+export function getActivation(name: string): AnyActivationSpec | undefined {
+  return specOf(name);
 }
 
 /** The chosen activation's options section; the config schema fills it with that activation's defaults when absent. */
@@ -33,15 +48,16 @@ function chosenOptions(cfg: ActivationConfig): unknown {
 
 /** An unknown activation name, for the config loader's error report (the schema checks each options section). */
 export function checkActivationName(cfg: ActivationConfig): { path: string[]; message: string }[] {
-  if (REGISTRY.has(cfg.name)) return [];
+  if (specOf(cfg.name)) return [];
   return [{ path: ['activation', 'name'], message: `unknown activation '${cfg.name}'; choose one of: ${activationNames().join(', ')}` }];
 }
 
 /** Builds the per-site factory that models receive as a constructor argument. */
 export function makeActivationFactory(cfg: ActivationConfig, seed: number): ActivationFactory {
-  const entry = REGISTRY.get(cfg.name);
-  if (!entry) throw new Error(`unknown activation '${cfg.name}'`);
-  const options = entry.options.parse(chosenOptions(cfg));
+  const spec = specOf(cfg.name);
+  if (!spec) throw new Error(`unknown activation '${cfg.name}'`);
+  const Layer = TRAINING_LAYERS[spec.name];
+  const options = (spec.options as AnyActivationSpec['options']).parse(chosenOptions(cfg)) as Record<string, unknown>;
   let index = 0;
-  return (site) => (entry.spatialOnly && site.rank !== 4 ? null : entry.create(options, site, { seed: deriveSeed(seed, 0x5a17e, index++) }));
+  return (site) => (spec.spatialOnly && site.rank !== 4 ? null : new Layer({ name: site.name, ...options, seed: deriveSeed(seed, 0x5a17e, index++) }));
 }

@@ -1,23 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import type { ActivationEntry, ActivationLayer, EpilogueActivation } from './types.js';
-import { ACTIVATION_OPTIONS } from './options.js';
+import type { NoOptions } from './specs/common.js';
+import { SpecLayer, type SpecLayerConfig } from './layer.js';
+import { reluSpec } from './specs/relu.js';
+import type { EpilogueActivation } from './types.js';
 
-/** max(0, x): the baseline every architecture starts from. */
-export class ReLULayer extends tfl.layers.Layer implements ActivationLayer, EpilogueActivation {
-  static className = 'PwluReLU';
-  readonly isActivation = true;
+/** ReLU's training layer: an inference plan folds it into the preceding convolution's epilogue. */
+export class ReLULayer extends SpecLayer<typeof NoOptions> implements EpilogueActivation {
+  static className = reluSpec.className;
   readonly epilogue = 'relu';
 
+  constructor(config: SpecLayerConfig = {}) {
+    super(reluSpec, config);
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.relu(Array.isArray(inputs) ? inputs[0] : inputs);
+    return tf.relu(Array.isArray(inputs) ? inputs[0]! : inputs);
   }
 }
 tf.serialization.registerClass(ReLULayer);
-
-export const relu: ActivationEntry<Record<string, never>> = {
-  name: 'relu',
-  description: 'ReLU: max(0, x)',
-  options: ACTIVATION_OPTIONS.relu,
-  create: (_options, site) => new ReLULayer({ name: site.name }),
-};

@@ -1,5 +1,4 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { z } from 'zod';
 
 /** One place in a network where the activation is applied; each site gets its own instance. */
 export interface ActivationSite {
@@ -22,17 +21,6 @@ export type ActivationFactory = (site: ActivationSite) => tfl.layers.Layer | nul
 export interface ActivationContext {
   /** Seed for this instance's initialisers (deterministic per site). */
   seed: number;
-}
-
-/** A registry entry: adding an activation is one file exporting one of these, its options schema (./options.ts) and one registry line. */
-export interface ActivationEntry<O extends Record<string, unknown> = Record<string, unknown>> {
-  name: string;
-  description: string;
-  /** Strict schema of the activation's own options: its `activation.<name>` config section (from ./options.ts). */
-  options: z.ZodType<O>;
-  /** Defined on feature maps only (a spatial activation): sites of another rank keep their reference function. */
-  spatialOnly?: boolean;
-  create(options: O, site: ActivationSite, ctx: ActivationContext): tfl.layers.Layer;
 }
 
 /** Marks layers whose weights are activation parameters, for the no-decay group and reports. */

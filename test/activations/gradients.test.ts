@@ -16,7 +16,8 @@ import { PAULayer, PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/ac
 import { PReLULayer } from '../../src/activations/prelu.js';
 import { prelu as preluOp } from '../../src/ops/prelu.js';
 import { PWLULayer } from '../../src/activations/pwlu.js';
-import { pwlu, type PwluImpl } from '../../src/ops/pwlu.js';
+import { type OpImpl } from '../../src/ops/fused-op.js';
+import { pwlu } from '../../src/ops/pwlu.js';
 import { ReLULayer } from '../../src/activations/relu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
 import { swish as swishOp } from '../../src/ops/swish.js';
@@ -61,7 +62,7 @@ describe('activation gradients match finite differences', () => {
   it('swish with trainable beta', () => {
     const rng = new Rng(2);
     checkLayerGradients({
-      layer: new SwishLayer({ name: 'swish', beta: 1.3, trainableBeta: true }),
+      layer: new SwishLayer({ name: 'swish', beta: 1.3, trainable_beta: true }),
       x: sample(rng, 24, -4, 4),
       shape: [2, 3, 4],
       ref: (x, [beta]) => map(x, (v) => v * sigmoid(beta![0]! * v)),
@@ -259,7 +260,7 @@ describe('activation gradients match finite differences', () => {
 
     it('layer-wise: outer regions and inner intervals, random non-ReLU parameters', () => {
       const rng = new Rng(40);
-      const layer = new PWLULayer({ name: 'pwlu_l', n: N, initBound: 2 });
+      const layer = new PWLULayer({ name: 'pwlu_l', n: N, init_bound: 2 });
       checkLayerGradients({
         layer,
         x: sample(rng, 60, -3.5, 3.5, breakpoints),
@@ -299,7 +300,7 @@ describe('activation gradients match finite differences', () => {
     });
 
     /** Gradients of sum(w * pwlu(x)) through the op, for a forced implementation. */
-    function opGrads(impl: PwluImpl, x: Float32Array, shape: number[], P: number, Y: Float32Array, kl: number[], kr: number[], bl: number[], br: number[], w: Float32Array) {
+    function opGrads(impl: OpImpl, x: Float32Array, shape: number[], P: number, Y: Float32Array, kl: number[], kr: number[], bl: number[], br: number[], w: Float32Array) {
       return tf.tidy(() => {
         const f = (xs: tf.Tensor, y: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(pwlu(xs, { y, kl: a, kr: b, bl: c, br: d }, impl), tf.tensor(w, shape)));
         const g = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([tf.tensor(x, shape), tf.tensor2d(Y, [P, N + 1]), tf.tensor1d(kl), tf.tensor1d(kr), tf.tensor1d(bl), tf.tensor1d(br)]);
@@ -388,7 +389,7 @@ describe('activation gradients match finite differences', () => {
     }
 
     it('is exactly ReLU at initialisation (even N, symmetric bounds)', () => {
-      const layer = new PWLULayer({ name: 'pwlu_init', n: 16, initBound: 3 });
+      const layer = new PWLULayer({ name: 'pwlu_init', n: 16, init_bound: 3 });
       const rng = new Rng(45);
       const x = sample(rng, 200, -5, 5);
       x[0] = 0;

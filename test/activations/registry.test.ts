@@ -33,10 +33,10 @@ describe('activation registry', () => {
   });
 
   it('has every activation of the paper and its baselines', () => {
-    expect(activationNames()).toEqual(['relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu']);
+    expect(activationNames()).toEqual(['relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu', 'npwlu']);
     expect(Object.keys(ACTIVATION_OPTIONS)).toEqual(activationNames()); // one options schema per activation
     const trainable = (n: string) => tinyModel(n).getLayer('act').trainableWeights.length;
-    for (const n of ['prelu', 'apl', 'pau', 'frelu', 'pwlu']) expect(trainable(n), n).toBeGreaterThan(0);
+    for (const n of ['prelu', 'apl', 'pau', 'frelu', 'pwlu', 'npwlu']) expect(trainable(n), n).toBeGreaterThan(0);
     for (const n of ['relu', 'hardswish', 'swish']) expect(trainable(n), n).toBe(0);
     expect(getActivation('swish')?.options.parse({ trainable_beta: true })).toEqual({ beta: 1, trainable_beta: true });
   });
@@ -51,6 +51,7 @@ describe('activation registry', () => {
     ['frelu', {}],
     ['pwlu', { granularity: 'layer' }],
     ['pwlu', { init_bound: 2, granularity: 'channel', n: 6 }],
+    ['npwlu', { granularity: 'channel', n: 4 }],
   ];
 
   for (const [name, options] of variants) {
@@ -86,7 +87,7 @@ describe('activation registry', () => {
   it('pwlu layers carry their configuration (n, granularity, phase settings)', () => {
     const model = tinyModel('pwlu', { init_bound: 2.5, n: 8, granularity: 'channel', phase1_epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
     const cfg = model.getLayer('act').getConfig();
-    expect(cfg).toMatchObject({ n: 8, granularity: 'channel', initBound: 2.5, phase1Epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
+    expect(cfg).toMatchObject({ n: 8, granularity: 'channel', init_bound: 2.5, phase1_epochs: 3, realign: false, alpha: 2, momentum: 0.8 });
     // Channel-wise: N+5 trainable parameters per channel (the running statistics are state).
     expect(activationParamCount(model)).toBe(3 * (8 + 5));
     expect(activationParamCount(tinyModel('pwlu'))).toBe(16 + 5);

@@ -49,10 +49,14 @@ describe('pwlu export: TensorFlow.js layers format, loaded with pwlu/layers', ()
     }
   });
 
-  it('pwlu/layers imports tfjs-core, tfjs-layers and its own folder only (browser-safe)', async () => {
-    const { readdirSync, readFileSync } = await import('node:fs');
-    const dir = new URL('../../src/layers/', import.meta.url);
-    const imports = readdirSync(dir).flatMap((f) => [...readFileSync(new URL(f, dir), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]!));
-    expect(new Set(imports)).toEqual(new Set(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', './functions.js']));
+  it('pwlu/layers bundles for a browser from tfjs-core, tfjs-layers, zod and side-effect-free spec modules only', async () => {
+    const { build } = await import('esbuild');
+    const packages = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'zod'];
+    const r = await build({ entryPoints: ['src/layers/index.ts'], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, external: packages, logLevel: 'silent' });
+    const files = Object.keys(r.metafile.inputs);
+    const allowed = /^src\/(layers\/|activations\/(spec|layer|onnx)\.ts$|activations\/specs\/|ops\/pwlu-table\.ts$|util\/rng\.ts$)/;
+    expect(files.filter((f) => !allowed.test(f))).toEqual([]);
+    const external = new Set(Object.values(r.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)));
+    expect(new Set(packages)).toEqual(external);
   });
 });

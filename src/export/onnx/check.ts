@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { compareLogits, ownLogits, type LogitCheck } from '../compare.js';
-import { transpose4 } from './layers.js';
+import { transpose4 } from '../../activations/onnx.js';
 
 const require = createRequire(import.meta.url);
 

@@ -6,7 +6,8 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InferencePlan } from '../../models/infer.js';
 import { OnnxBuilder, type Dim } from './builder.js';
-import { convAttrs, convWeight, fixedActivation, LAYER_EXPORTERS, type OnnxValue } from './layers.js';
+import { convAttrs, convWeight, type OnnxValue } from '../../activations/onnx.js';
+import { fixedActivation, LAYER_EXPORTERS } from './forms.js';
 
 /** Export options: a fixed batch size or a symbolic one. */
 export interface OnnxExportOptions {
@@ -38,7 +39,7 @@ export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions): Uin
       if (s.kind === 'conv') {
         const shape = s.filter.shape;
         const depthwise = s.convKind === 'depthwise';
-        const w = convWeight(s.filter, depthwise);
+        const w = convWeight(s.filter.dataSync(), s.filter.shape, depthwise);
         const weight = g.constant(`${s.name}.weight`, w.data, w.dims);
         const bias = g.constant(`${s.name}.bias`, s.bias.dataSync(), [w.dims[0]!]);
         const y = g.node('Conv', [take(s.input).name, weight, bias], convAttrs(s.pad, s.strides, s.dilations, [shape[0], shape[1]], depthwise ? shape[2] : 1), g.name(s.name));
