@@ -26,7 +26,7 @@ const BATCH = o.batch;
 const STEPS = o.steps;
 const WITH_STOCK = !o['no-stock'];
 
-const wasm = await importDist('backends/wasm.js');
+const wasm = await importDist('backends/wasm/index.js');
 // Keep the stock kernel before ours replaces it.
 const stockInput = { ...tf.getKernel('Conv2DBackpropInput', 'wasm') };
 tf.enableProdMode();

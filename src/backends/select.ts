@@ -65,7 +65,7 @@ const ACTIVATORS: Record<ConcreteBackend, Activator> = {
     return { device: info.device, threads: info.threads, libtorch: info.version };
   },
   async wasm() {
-    const wasm = await import('./wasm.js');
+    const wasm = await import('./wasm/index.js');
     await wasm.initWasmBackend();
     return { threads: 1 };
   },

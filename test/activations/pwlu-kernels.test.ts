@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initWasmBackend } from '../../src/backends/wasm.js';
+import { initWasmBackend } from '../../src/backends/wasm/index.js';
 import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
 import { pwluBackward, pwluForward, type PwluImpl } from '../../src/ops/pwlu.js';
 import { hasNativeKernel } from '../../src/ops/native-kernel.js';

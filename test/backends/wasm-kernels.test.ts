@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // tfjs-core's Node bundle registers no gradients; tfjs-layers' bundle registers all of them.
 import '@tensorflow/tfjs-layers';
-import { initWasmBackend, registerWasmTrainingKernels } from '../../src/backends/wasm.js';
-import { wasmTrainingKernelConfigs } from '../../src/backends/wasm-kernels.js';
+import { initWasmBackend, registerWasmTrainingKernels } from '../../src/backends/wasm/index.js';
+import { wasmTrainingKernelConfigs } from '../../src/backends/wasm/register.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 type Pair = [number, number];

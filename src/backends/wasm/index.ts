@@ -1,13 +1,13 @@
 /**
  * The tfjs `wasm` backend, made able to train: points it at its .wasm binaries in node_modules and
- * registers the gradient kernels it lacks (see wasm-kernels.ts).
+ * registers the gradient kernels it lacks (one per file in this folder, see register.ts).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernelConfigs } from './wasm-kernels.js';
+import { registerWasmTrainingKernelConfigs } from './register.js';
 
 const WASM_BINARY = 'tfjs-backend-wasm.wasm';
 /** The directory given to setWasmPaths, once set (it must be set before the backend first initialises). */
