@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BackendError } from '../util/errors.js';
+import { registerJsKernels } from './js-kernels/index.js';
 
 /** The backends pwlu can run on, fastest first: this is the automatic selection order. */
 export const BACKEND_ORDER = ['tensorflow', 'torch', 'wasm', 'cpu'] as const;
@@ -70,6 +71,7 @@ const ACTIVATORS: Record<ConcreteBackend, Activator> = {
     return { threads: 1 };
   },
   async cpu() {
+    registerJsKernels();
     if (!(await tf.setBackend('cpu'))) throw new Error(`the 'cpu' backend did not initialise`);
     silenceCpuBanner();
     return {};

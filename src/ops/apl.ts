@@ -20,11 +20,8 @@
  *   da_s = sum dy relu(b_s - x),  db_s = a_s * sum dy m_s   (sums over every axis but the last)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { APL_BACKWARD_KERNEL, APL_FORWARD_KERNEL } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
-
-/** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
-export type AplImpl = 'auto' | 'fused' | 'composite';
+import { defineFusedOp, type OpImpl } from './fused-op.js';
+import { APL_BACKWARD_KERNEL, APL_FORWARD_KERNEL, type AplForwardAttrs, type AplForwardInputs } from './kernel-names.js';
 
 function compositeForward(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
@@ -56,13 +53,6 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tens
   });
 }
 
-function useFused(impl: AplImpl): boolean {
-  if (impl === 'composite') return false;
-  const has = hasNativeKernel(APL_FORWARD_KERNEL) && hasNativeKernel(APL_BACKWARD_KERNEL);
-  if (impl === 'fused' && !has) throw new Error(`APL: backend '${tf.getBackend()}' has no fused APL kernels`);
-  return has;
-}
-
 function checkShapes(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): void {
   const c = x.shape[x.rank - 1];
   if (x.rank < 1) throw new Error('APL: x must have rank >= 1');
@@ -71,38 +61,30 @@ function checkShapes(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): void {
   }
 }
 
+const op = defineFusedOp<AplForwardInputs, AplForwardAttrs>({
+  name: 'APL',
+  kernels: { forward: APL_FORWARD_KERNEL, backward: APL_BACKWARD_KERNEL },
+  check: ({ x, a, b }) => checkShapes(x, a, b),
+  composite: {
+    forward: ({ x, a, b }) => compositeForward(x, a, b),
+    backward: (dy, { x, a, b }) => compositeBackward(dy, x, a, b),
+  },
+});
+
 /** APL forward without gradient (inference): one fused kernel where the backend has it. */
-export function aplForward(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: AplImpl = 'auto'): tf.Tensor {
-  checkShapes(x, a, b);
-  if (useFused(impl)) return tf.engine().runKernel(APL_FORWARD_KERNEL, { x, a, b }, {}) as tf.Tensor;
-  return compositeForward(x, a, b);
+export function aplForward(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.forward({ x, a, b }, {}, impl);
 }
 
 /** APL gradients [dx, da, db] for an upstream gradient dy (exposed for tests and the customGrad). */
-export function aplBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: AplImpl = 'auto'): tf.Tensor[] {
-  checkShapes(x, a, b);
-  if (useFused(impl)) return tf.engine().runKernel(APL_BACKWARD_KERNEL, { dy, x, a, b }, {}) as tf.Tensor[];
-  return compositeBackward(dy, x, a, b);
+export function aplBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor[] {
+  return op.backward(dy, { x, a, b }, {}, impl);
 }
 
 /**
  * APL with its hand-written gradient, so training saves x only instead of every hinge's
  * intermediates: differentiable in x, a [S, C] and b [S, C].
  */
-export function apl(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: AplImpl = 'auto'): tf.Tensor {
-  checkShapes(x, a, b);
-  const mode: AplImpl = useFused(impl) ? 'fused' : 'composite';
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, as, bs] = args as tf.Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
-    save([xs!, as!, bs!]);
-    return {
-      value: aplForward(xs!, as!, bs!, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sa, sb] = saved;
-        return aplBackward(dy, sx!, sa!, sb!, mode);
-      },
-    };
-  });
-  return f(x, a, b);
+export function apl(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.apply({ x, a, b }, {}, impl);
 }

@@ -17,7 +17,8 @@
  * All tensors float32.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL } from './kernel-names.js';
+import type { OpInputs } from './fused-op.js';
+import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL, type BnGradAttrs, type BnGradInputs, type BnTrainAttrs, type BnTrainInputs } from './kernel-names.js';
 import { allReduceSum } from './collectives.js';
 import { hasNativeKernel } from './native-kernel.js';
 
@@ -39,8 +40,9 @@ export interface RunningStats {
  */
 function bnTrainForward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, running: RunningStats): tf.Tensor[] {
   if (hasNativeKernel(BN_TRAIN_KERNEL)) {
-    const inputs = { x, scale, offset, runningMean: running.mean, runningVar: running.variance };
-    return tf.engine().runKernel(BN_TRAIN_KERNEL, inputs, { epsilon, momentum: running.momentum }) as tf.Tensor[];
+    const inputs: OpInputs<BnTrainInputs> = { x, scale, offset, runningMean: running.mean, runningVar: running.variance };
+    const attrs: BnTrainAttrs = { epsilon, momentum: running.momentum };
+    return tf.engine().runKernel(BN_TRAIN_KERNEL, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
   }
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, reductionAxes(x.rank));
@@ -67,7 +69,9 @@ function bnTrainBackward(
   epsilon: number,
 ): tf.Tensor[] {
   if (hasNativeKernel(BN_GRAD_KERNEL)) {
-    return tf.engine().runKernel(BN_GRAD_KERNEL, { dy, x, scale, mean, invstd }, { epsilon }) as tf.Tensor[];
+    const inputs: OpInputs<BnGradInputs> = { dy, x, scale, mean, invstd };
+    const attrs: BnGradAttrs = { epsilon };
+    return tf.engine().runKernel(BN_GRAD_KERNEL, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
   }
   return tf.tidy(() => {
     const axes = reductionAxes(x.rank);

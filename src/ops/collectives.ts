@@ -14,7 +14,7 @@
  * Every rank must call the same kernels with the same shapes in the same order.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ALLREDUCE_KERNEL, BROADCAST_KERNEL } from './kernel-names.js';
+import { ALLREDUCE_KERNEL, BROADCAST_KERNEL, type AllReduceAttrs, type BroadcastAttrs } from './kernel-names.js';
 
 /** What models and activations need to know of the run's process group: its size and whether batch norm is global. */
 export interface CollectiveWorld {
@@ -42,7 +42,7 @@ function named(tensors: readonly tf.Tensor[]): Record<string, tf.Tensor> {
 }
 
 /** Sums (or averages) tensors over every rank in a few fused buffers: one call per training step, not one per gradient. */
-export function allReduce(tensors: readonly tf.Tensor[], opts: { average: boolean; bucketBytes: number }): tf.Tensor[] {
+export function allReduce(tensors: readonly tf.Tensor[], opts: AllReduceAttrs): tf.Tensor[] {
   if (tensors.length === 0) return [];
   return tf.engine().runKernel(ALLREDUCE_KERNEL, named(tensors), opts as unknown as tf.NamedAttrMap) as tf.Tensor[];
 }
@@ -50,7 +50,8 @@ export function allReduce(tensors: readonly tf.Tensor[], opts: { average: boolea
 /** Rank root's tensors on every rank (the initial weights, so all ranks start from one model). */
 export function broadcast(tensors: readonly tf.Tensor[], root: number): tf.Tensor[] {
   if (tensors.length === 0) return [];
-  return tf.engine().runKernel(BROADCAST_KERNEL, named(tensors), { root } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const attrs: BroadcastAttrs = { root };
+  return tf.engine().runKernel(BROADCAST_KERNEL, named(tensors), attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
 }
 
 /**

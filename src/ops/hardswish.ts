@@ -27,18 +27,8 @@
  * order), so |x| above ~5.7e37 overflows to inf: activations never get there.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { HARDSWISH_BACKWARD_KERNEL, HARDSWISH_FORWARD_KERNEL } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
-
-/** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
-export type HardSwishImpl = 'auto' | 'fused' | 'composite';
-
-function useFused(impl: HardSwishImpl, x: tf.Tensor): boolean {
-  if (impl === 'composite') return false;
-  const has = hasNativeKernel(HARDSWISH_FORWARD_KERNEL) && hasNativeKernel(HARDSWISH_BACKWARD_KERNEL) && x.dtype === 'float32';
-  if (impl === 'fused' && !has) throw new Error(`hard-swish: backend '${tf.getBackend()}' has no fused hard-swish kernels for these inputs`);
-  return has;
-}
+import { defineFusedOp, type OpImpl } from './fused-op.js';
+import { HARDSWISH_BACKWARD_KERNEL, HARDSWISH_FORWARD_KERNEL, type HardSwishForwardAttrs, type HardSwishForwardInputs } from './kernel-names.js';
 
 function compositeForward(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.div(tf.mul(x, tf.relu6(tf.add(x, 3))), 6));
@@ -52,28 +42,27 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
   });
 }
 
+const op = defineFusedOp<HardSwishForwardInputs, HardSwishForwardAttrs>({
+  name: 'hard-swish',
+  kernels: { forward: HARDSWISH_FORWARD_KERNEL, backward: HARDSWISH_BACKWARD_KERNEL },
+  canFuse: ({ x }) => x.dtype === 'float32',
+  composite: {
+    forward: ({ x }) => compositeForward(x),
+    backward: (dy, { x }) => [compositeBackward(dy, x)],
+  },
+});
+
 /** Hard-swish forward without gradient (inference), fused where the backend has it. */
-export function hardswishForward(x: tf.Tensor, impl: HardSwishImpl = 'auto'): tf.Tensor {
-  if (!useFused(impl, x)) return compositeForward(x);
-  return tf.engine().runKernel(HARDSWISH_FORWARD_KERNEL, { x }, {}) as tf.Tensor;
+export function hardswishForward(x: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.forward({ x }, {}, impl);
 }
 
 /** Hard-swish dx for an upstream dy (exposed for tests). */
-export function hardswishBackward(dy: tf.Tensor, x: tf.Tensor, impl: HardSwishImpl = 'auto'): tf.Tensor {
-  if (!useFused(impl, x)) return compositeBackward(dy, x);
-  return tf.engine().runKernel(HARDSWISH_BACKWARD_KERNEL, { dy, x }, {}) as tf.Tensor;
+export function hardswishBackward(dy: tf.Tensor, x: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.backward(dy, { x }, {}, impl)[0]!;
 }
 
 /** Hard-swish with its hand-written gradient (training): saves only x, one kernel each way where fused. */
-export function hardswish(x: tf.Tensor, impl: HardSwishImpl = 'auto'): tf.Tensor {
-  const mode: HardSwishImpl = useFused(impl, x) ? 'fused' : 'composite';
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xs = args[0] as tf.Tensor;
-    (args[1] as tf.GradSaveFunc)([xs]);
-    return {
-      value: hardswishForward(xs, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => hardswishBackward(dy, saved[0]!, mode),
-    };
-  });
-  return f(x);
+export function hardswish(x: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.apply({ x }, {}, impl);
 }

@@ -25,11 +25,8 @@
  * Sums run over every element (one coefficient set per op call); any summation order.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
-
-/** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
-export type PauImpl = 'auto' | 'fused' | 'composite';
+import { defineFusedOp, type OpImpl } from './fused-op.js';
+import { PAU_BACKWARD_KERNEL, PAU_FORWARD_KERNEL, type PauForwardAttrs, type PauForwardInputs } from './kernel-names.js';
 
 /** sum_j c_j x^j by Horner's rule (c as scalar tensors, lowest degree first). */
 function horner(x: tf.Tensor, c: tf.Tensor[]): tf.Tensor {
@@ -84,50 +81,35 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tens
   });
 }
 
-function useFused(impl: PauImpl): boolean {
-  if (impl === 'composite') return false;
-  const has = hasNativeKernel(PAU_FORWARD_KERNEL) && hasNativeKernel(PAU_BACKWARD_KERNEL);
-  if (impl === 'fused' && !has) throw new Error(`PAU: backend '${tf.getBackend()}' has no fused PAU kernels`);
-  return has;
-}
-
 function checkShapes(a: tf.Tensor, b: tf.Tensor): void {
   if (a.rank !== 1 || a.shape[0] !== 6) throw new Error(`PAU: numerator must be [6], got [${a.shape.join(',')}]`);
   if (b.rank !== 1 || b.shape[0] !== 4) throw new Error(`PAU: denominator must be [4], got [${b.shape.join(',')}]`);
 }
 
+const op = defineFusedOp<PauForwardInputs, PauForwardAttrs>({
+  name: 'PAU',
+  kernels: { forward: PAU_FORWARD_KERNEL, backward: PAU_BACKWARD_KERNEL },
+  check: ({ a, b }) => checkShapes(a, b),
+  composite: {
+    forward: ({ x, a, b }) => compositeForward(x, a, b),
+    backward: (dy, { x, a, b }) => compositeBackward(dy, x, a, b),
+  },
+});
+
 /** PAU forward without gradient (inference): one fused kernel where the backend has it. */
-export function pauForward(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: PauImpl = 'auto'): tf.Tensor {
-  checkShapes(a, b);
-  if (useFused(impl)) return tf.engine().runKernel(PAU_FORWARD_KERNEL, { x, a, b }, {}) as tf.Tensor;
-  return compositeForward(x, a, b);
+export function pauForward(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.forward({ x, a, b }, {}, impl);
 }
 
 /** PAU gradients [dx, da, db] for an upstream gradient dy (exposed for tests and the customGrad). */
-export function pauBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: PauImpl = 'auto'): tf.Tensor[] {
-  checkShapes(a, b);
-  if (useFused(impl)) return tf.engine().runKernel(PAU_BACKWARD_KERNEL, { dy, x, a, b }, {}) as tf.Tensor[];
-  return compositeBackward(dy, x, a, b);
+export function pauBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor[] {
+  return op.backward(dy, { x, a, b }, {}, impl);
 }
 
 /**
  * Safe PAU (version A) with its hand-written gradient, so training saves x only instead of every
  * intermediate of autodiff: F = P(x) / Q(x), differentiable in x, a [6] and b [4].
  */
-export function pau(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: PauImpl = 'auto'): tf.Tensor {
-  checkShapes(a, b);
-  const mode: PauImpl = useFused(impl) ? 'fused' : 'composite';
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, as, bs] = args as tf.Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
-    save([xs!, as!, bs!]);
-    return {
-      value: pauForward(xs!, as!, bs!, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sa, sb] = saved;
-        return pauBackward(dy, sx!, sa!, sb!, mode);
-      },
-    };
-  });
-  return f(x, a, b);
+export function pau(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.apply({ x, a, b }, {}, impl);
 }

@@ -18,24 +18,14 @@
  * All tensors float32; x of rank >= 1. At x = 0 the slope is alpha (as tfjs's Prelu gradient).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
-
-/** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
-export type PreluImpl = 'auto' | 'fused' | 'composite';
+import { defineFusedOp, type OpImpl } from './fused-op.js';
+import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL, type PreluForwardAttrs, type PreluForwardInputs } from './kernel-names.js';
 
 function checkShapes(x: tf.Tensor, alpha: tf.Tensor): void {
   const c = x.rank > 0 ? x.shape[x.rank - 1] : undefined;
   if (c === undefined || alpha.rank !== 1 || alpha.shape[0] !== c) {
     throw new Error(`PReLU: alpha must be [C] for x [${x.shape.join(',')}] (one slope per channel), got [${alpha.shape.join(',')}]`);
   }
-}
-
-function useFused(impl: PreluImpl, x: tf.Tensor, alpha: tf.Tensor): boolean {
-  if (impl === 'composite') return false;
-  const has = hasNativeKernel(PRELU_FORWARD_KERNEL) && hasNativeKernel(PRELU_BACKWARD_KERNEL) && x.dtype === 'float32' && alpha.dtype === 'float32';
-  if (impl === 'fused' && !has) throw new Error(`PReLU: backend '${tf.getBackend()}' has no fused PReLU kernels for these inputs`);
-  return has;
 }
 
 function compositeBackward(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor): tf.Tensor[] {
@@ -48,31 +38,28 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor): tf.Te
   });
 }
 
+const op = defineFusedOp<PreluForwardInputs, PreluForwardAttrs>({
+  name: 'PReLU',
+  kernels: { forward: PRELU_FORWARD_KERNEL, backward: PRELU_BACKWARD_KERNEL },
+  check: ({ x, alpha }) => checkShapes(x, alpha),
+  canFuse: ({ x, alpha }) => x.dtype === 'float32' && alpha.dtype === 'float32',
+  composite: {
+    forward: ({ x, alpha }) => tf.prelu(x, alpha),
+    backward: (dy, { x, alpha }) => compositeBackward(dy, x, alpha),
+  },
+});
+
 /** PReLU forward without gradient (inference), fused where the backend has it. */
-export function preluForward(x: tf.Tensor, alpha: tf.Tensor, impl: PreluImpl = 'auto'): tf.Tensor {
-  checkShapes(x, alpha);
-  if (!useFused(impl, x, alpha)) return tf.prelu(x, alpha);
-  return tf.engine().runKernel(PRELU_FORWARD_KERNEL, { x, alpha }, {}) as tf.Tensor;
+export function preluForward(x: tf.Tensor, alpha: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.forward({ x, alpha }, {}, impl);
 }
 
 /** PReLU gradients [dx, dalpha] for an upstream dy (exposed for tests and kernels). */
-export function preluBackward(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor, impl: PreluImpl = 'auto'): tf.Tensor[] {
-  checkShapes(x, alpha);
-  if (!useFused(impl, x, alpha)) return compositeBackward(dy, x, alpha);
-  return tf.engine().runKernel(PRELU_BACKWARD_KERNEL, { dy, x, alpha }, {}) as tf.Tensor[];
+export function preluBackward(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor[] {
+  return op.backward(dy, { x, alpha }, {}, impl);
 }
 
 /** PReLU with its hand-written gradient (training): one fused kernel each way where available. */
-export function prelu(x: tf.Tensor, alpha: tf.Tensor, impl: PreluImpl = 'auto'): tf.Tensor {
-  checkShapes(x, alpha);
-  const mode: PreluImpl = useFused(impl, x, alpha) ? 'fused' : 'composite';
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, a] = args as tf.Tensor[];
-    (args[2] as tf.GradSaveFunc)([xs!, a!]);
-    return {
-      value: preluForward(xs!, a!, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => preluBackward(dy, saved[0]!, saved[1]!, mode),
-    };
-  });
-  return f(x, alpha);
+export function prelu(x: tf.Tensor, alpha: tf.Tensor, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.apply({ x, alpha }, {}, impl);
 }

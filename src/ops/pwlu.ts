@@ -2,10 +2,10 @@
  * The PWLU op: forward in the slope/intercept table form, backward by the hand-written gradient of
  * shared/spec/activations.md. Two implementations with identical semantics:
  *
- *  - fused kernels, registered here for the `cpu` and `wasm` backends (one JS loop over typed
- *    arrays each way; parameter gradients accumulated in float64, in a fixed order, so results are
- *    deterministic), and picked up automatically on any backend that registers the same names
- *    (the torch backend can add C++ kernels without touching this file);
+ *  - fused kernels, on any backend that registers the names below: the `cpu` and `wasm` backends
+ *    get JS loops over typed arrays (src/backends/js-kernels/pwlu.ts; parameter gradients
+ *    accumulated in float64, in a fixed order, so results are deterministic), the torch backend
+ *    C++ kernels (native/src/ops_pwlu.cc);
  *  - a composite of tfjs ops for every other backend (e.g. `tensorflow`), with the Y gradient as
  *    an `unsortedSegmentSum` scatter-add into N+1 bins per instance.
  *
@@ -38,235 +38,17 @@
  * kernels accumulate in float64).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
+import { defineFusedOp, type OpImpl } from './fused-op.js';
+import {
+  PWLU_BACKWARD_KERNEL,
+  PWLU_FORWARD_KERNEL,
+  PWLU_INFER_KERNEL,
+  type PwluForwardAttrs,
+  type PwluForwardInputs,
+} from './kernel-names.js';
+import { pwluTable, type PwluTensors } from './pwlu-table.js';
 
-/** The parameters of the P instances an op call covers (P = 1 layer-wise, P = C channel-wise). */
-export interface PwluTensors {
-  /** Heights Y_0..Y_N at the breakpoints, [P, N+1]. */
-  y: tf.Tensor;
-  /** Outer slopes and bounds, [P] each. */
-  kl: tf.Tensor;
-  kr: tf.Tensor;
-  bl: tf.Tensor;
-  br: tf.Tensor;
-}
-
-/** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
-export type PwluImpl = 'auto' | 'fused' | 'composite';
-
-// ---------------------------------------------------------------------------------------------
-// Fused JS kernels (cpu and wasm)
-// ---------------------------------------------------------------------------------------------
-
-/** Typed-array access to a backend's tensors: a view where possible, else the backend's own array. */
-interface ArrayIO {
-  /** Allocates float32 outputs; call before `read` (wasm heap growth detaches older views). */
-  alloc(shapes: number[][]): { infos: TensorInfo[]; arrays: Float32Array[] };
-  read(t: TensorInfo): Float32Array;
-}
-
-interface CpuLike {
-  readSync(dataId: object): unknown;
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-
-interface WasmLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): unknown;
-}
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function asF32(v: unknown, what: string): Float32Array {
-  if (!(v instanceof Float32Array)) throw new Error(`PWLU kernel: ${what} must be float32`);
-  return v;
-}
-
-function ioFor(backendName: string, backend: unknown): ArrayIO {
-  if (backendName === 'wasm') {
-    const b = backend as WasmLike;
-    return {
-      alloc: (shapes) => {
-        const infos = shapes.map((s) => b.makeOutput(s, 'float32'));
-        return { infos, arrays: infos.map((t) => asF32(b.typedArrayFromHeap(t), 'output')) };
-      },
-      read: (t) => asF32(b.typedArrayFromHeap(t), 'input'),
-    };
-  }
-  const b = backend as CpuLike;
-  return {
-    alloc: (shapes) => {
-      // The cpu backend keeps the array it is given by reference: fill it after registering it.
-      const arrays = shapes.map((s) => new Float32Array(sizeOf(s)));
-      return { infos: shapes.map((s, i) => b.makeTensorInfo(s, 'float32', arrays[i]!)), arrays };
-    },
-    read: (t) => asF32(b.readSync(t.dataId), 'input'),
-  };
-}
-
-interface Geometry {
-  p: number;
-  n: number;
-}
-
-function geometry(x: TensorInfo, y: TensorInfo): Geometry {
-  if (y.shape.length !== 2) throw new Error(`PWLU kernel: y must be [P, N+1], got [${y.shape.join(',')}]`);
-  const p = y.shape[0]!;
-  const n = y.shape[1]! - 1;
-  const c = x.shape.length > 0 ? x.shape[x.shape.length - 1]! : 1;
-  if (n < 1) throw new Error('PWLU kernel: need at least one interval');
-  if (p !== 1 && p !== c) throw new Error(`PWLU kernel: P must be 1 or the channel count ${c}, got ${p}`);
-  return { p, n };
-}
-
-/** Per-instance segment tables S, O (N+2 each) in float64, and the float32-rounded interval width d. */
-function tables(g: Geometry, y: Float32Array, kl: Float32Array, kr: Float32Array, bl: Float32Array, br: Float32Array) {
-  const { p, n } = g;
-  const s = new Float64Array(p * (n + 2));
-  const o = new Float64Array(p * (n + 2));
-  const d = new Float64Array(p);
-  for (let q = 0; q < p; q++) {
-    const dq = Math.fround(Math.fround(br[q]! - bl[q]!) / n);
-    d[q] = dq;
-    const yq = q * (n + 1);
-    const base = q * (n + 2);
-    s[base] = kl[q]!;
-    o[base] = y[yq]! - kl[q]! * bl[q]!;
-    for (let i = 0; i < n; i++) {
-      const k = (y[yq + i + 1]! - y[yq + i]!) / dq;
-      s[base + i + 1] = k;
-      o[base + i + 1] = y[yq + i]! - k * (bl[q]! + i * dq);
-    }
-    s[base + n + 1] = kr[q]!;
-    o[base + n + 1] = y[yq + n]! - kr[q]! * br[q]!;
-  }
-  return { s, o, d };
-}
-
-function forwardKernel(backendName: string): KernelFunc {
-  return ({ inputs, backend }) => {
-    const { x, y, kl, kr, bl, br } = inputs as Record<string, TensorInfo>;
-    const g = geometry(x!, y!);
-    const io = ioFor(backendName, backend);
-    const { infos, arrays } = io.alloc([x!.shape]);
-    const out = arrays[0]!;
-    const xs = io.read(x!);
-    const bls = io.read(bl!);
-    const brs = io.read(br!);
-    const { s, o, d } = tables(g, io.read(y!), io.read(kl!), io.read(kr!), bls, brs);
-    const { p, n } = g;
-    const fr = Math.fround;
-    // q: the instance of element e (e % C channel-wise, always 0 layer-wise), advanced without a modulo.
-    const qStep = p === 1 ? 0 : 1;
-    let q = 0;
-    for (let e = 0; e < xs.length; e++) {
-      const v = xs[e]!;
-      const lo = bls[q]!;
-      const base = q * (n + 2);
-      let k: number;
-      if (v < lo) k = base;
-      else if (v >= brs[q]!) k = base + n + 1;
-      else {
-        // v >= lo, so u >= 0 and truncation is floor.
-        let i = fr(fr(v - lo) / d[q]!) | 0;
-        if (i > n - 1) i = n - 1;
-        k = base + i + 1;
-      }
-      out[e] = s[k]! * v + o[k]!;
-      q += qStep;
-      if (q === p) q = 0;
-    }
-    return infos[0]!;
-  };
-}
-
-function backwardKernel(backendName: string): KernelFunc {
-  return ({ inputs, backend }) => {
-    const { dy, x, y, kl, kr, bl, br } = inputs as Record<string, TensorInfo>;
-    const g = geometry(x!, y!);
-    const { p, n } = g;
-    const io = ioFor(backendName, backend);
-    const { infos, arrays } = io.alloc([x!.shape, [p, n + 1], [p], [p], [p], [p]]);
-    const [dx, dY, dKL, dKR, dBL, dBR] = arrays as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
-    const gs = io.read(dy!);
-    const xs = io.read(x!);
-    const kls = io.read(kl!);
-    const krs = io.read(kr!);
-    const bls = io.read(bl!);
-    const brs = io.read(br!);
-    const { s, d } = tables(g, io.read(y!), kls, krs, bls, brs);
-    // float64 accumulators, one set per instance, filled in element order: deterministic.
-    const accY = new Float64Array(p * (n + 1));
-    const aKL = new Float64Array(p);
-    const aKR = new Float64Array(p);
-    const aBL = new Float64Array(p);
-    const aBR = new Float64Array(p);
-    const fr = Math.fround;
-    const qStep = p === 1 ? 0 : 1;
-    let q = 0;
-    for (let e = 0; e < xs.length; e++) {
-      const v = xs[e]!;
-      const gr = gs[e]!;
-      const lo = bls[q]!;
-      const hi = brs[q]!;
-      const yb = q * (n + 1);
-      if (v < lo) {
-        const kq = kls[q]!;
-        dx[e] = kq * gr;
-        accY[yb] += gr;
-        aKL[q] += gr * (v - lo);
-        aBL[q] -= kq * gr;
-      } else if (v >= hi) {
-        const kq = krs[q]!;
-        dx[e] = kq * gr;
-        accY[yb + n] += gr;
-        aKR[q] += gr * (v - hi);
-        aBR[q] -= kq * gr;
-      } else {
-        const u = fr(fr(v - lo) / d[q]!);
-        let i = u | 0; // u >= 0: truncation is floor
-        if (i > n - 1) i = n - 1;
-        const slope = s[q * (n + 2) + i + 1]!;
-        dx[e] = slope * gr;
-        const t = u - i;
-        accY[yb + i] += (1 - t) * gr;
-        accY[yb + i + 1] += t * gr;
-        const r = u / n;
-        aBL[q] -= slope * (1 - r) * gr;
-        aBR[q] -= slope * r * gr;
-      }
-      q += qStep;
-      if (q === p) q = 0;
-    }
-    dY.set(accY);
-    dKL.set(aKL);
-    dKR.set(aKR);
-    dBL.set(aBL);
-    dBR.set(aBR);
-    return infos;
-  };
-}
-
-/** Backends that get the JS kernels from this module. */
-export const PWLU_JS_BACKENDS = ['cpu', 'wasm'] as const;
-
-/** The fused kernel configs this module provides (forward and backward for cpu and wasm). */
-export const pwluKernelConfigs: readonly KernelConfig[] = PWLU_JS_BACKENDS.flatMap((b) => [
-  { kernelName: PWLU_FORWARD_KERNEL, backendName: b, kernelFunc: forwardKernel(b) },
-  { kernelName: PWLU_BACKWARD_KERNEL, backendName: b, kernelFunc: backwardKernel(b) },
-]);
-
-/** Registers the JS PWLU kernels for cpu and wasm unless a kernel of that name exists; idempotent. */
-export function registerPwluKernels(): void {
-  for (const k of pwluKernelConfigs) {
-    if (tf.getKernel(k.kernelName, k.backendName) === undefined) tf.registerKernel(k);
-  }
-}
-registerPwluKernels();
+export { pwluTable, type PwluTensors } from './pwlu-table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Composite (tfjs ops) version
@@ -284,26 +66,6 @@ function dims(x: tf.Tensor, y: tf.Tensor): Dims {
   const c = x.shape[x.rank - 1] ?? 1;
   if (p !== 1 && p !== c) throw new Error(`PWLU: P must be 1 or the channel count ${c}, got ${p}`);
   return { p, n, c };
-}
-
-/** Slope and intercept tables [P, N+2] (segments: left, intervals 0..N-1, right) and the width d [P]. */
-export function pwluTable(params: PwluTensors): { slopes: tf.Tensor2D; intercepts: tf.Tensor2D; d: tf.Tensor1D } {
-  return tf.tidy(() => {
-    const { y, kl, kr, bl, br } = params;
-    const p = y.shape[0]!;
-    const n = y.shape[1]! - 1;
-    const d = tf.div(tf.sub(br, bl), n) as tf.Tensor1D;
-    const col = (t: tf.Tensor) => tf.reshape(t, [p, 1]);
-    const yl = tf.slice(y, [0, 0], [p, n]);
-    const yr = tf.slice(y, [0, 1], [p, n]);
-    const k = tf.div(tf.sub(yr, yl), col(d));
-    const b = tf.add(col(bl), tf.mul(tf.range(0, n, 1, 'float32'), col(d)));
-    const y0 = tf.slice(y, [0, 0], [p, 1]);
-    const yN = tf.slice(y, [0, n], [p, 1]);
-    const slopes = tf.concat([col(kl), k, col(kr)], 1) as tf.Tensor2D;
-    const intercepts = tf.concat([tf.sub(y0, tf.mul(col(kl), col(bl))), tf.sub(yl, tf.mul(k, b)), tf.sub(yN, tf.mul(col(kr), col(br)))], 1) as tf.Tensor2D;
-    return { slopes, intercepts, d };
-  });
 }
 
 /** Regions, interval index and u for every element, and the flat segment index into a [P*(N+2)] table. */
@@ -372,13 +134,6 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors): tf
 // Public ops
 // ---------------------------------------------------------------------------------------------
 
-function useFused(impl: PwluImpl): boolean {
-  if (impl === 'composite') return false;
-  const has = hasNativeKernel(PWLU_FORWARD_KERNEL) && hasNativeKernel(PWLU_BACKWARD_KERNEL);
-  if (impl === 'fused' && !has) throw new Error(`PWLU: backend '${tf.getBackend()}' has no fused PWLU kernels`);
-  return has;
-}
-
 function checkShapes(x: tf.Tensor, p: PwluTensors): void {
   if (p.y.rank !== 2) throw new Error(`PWLU: heights must be [P, N+1], got [${p.y.shape.join(',')}]`);
   const P = p.y.shape[0]!;
@@ -388,51 +143,39 @@ function checkShapes(x: tf.Tensor, p: PwluTensors): void {
   dims(x, p.y);
 }
 
+const NO_ATTRS: PwluForwardAttrs = {};
+
+const op = defineFusedOp<PwluForwardInputs, PwluForwardAttrs>({
+  name: 'PWLU',
+  kernels: { forward: PWLU_FORWARD_KERNEL, backward: PWLU_BACKWARD_KERNEL, infer: PWLU_INFER_KERNEL },
+  check: ({ x, ...params }) => checkShapes(x, params),
+  composite: {
+    forward: ({ x, ...params }) => compositeForward(x, params),
+    backward: (dy, { x, ...params }) => compositeBackward(dy, x, params),
+  },
+});
+
+/** The kernel inputs of one call, x first: the order of the gradients the backward returns. */
+function inputs(x: tf.Tensor, { y, kl, kr, bl, br }: PwluTensors) {
+  return { x, y, kl, kr, bl, br };
+}
+
 /** PWLU forward without gradient (inference): the table form, fused where the backend has it. */
-export function pwluForward(x: tf.Tensor, params: PwluTensors, impl: PwluImpl = 'auto'): tf.Tensor {
-  checkShapes(x, params);
-  if (useFused(impl)) {
-    const { y, kl, kr, bl, br } = params;
-    return tf.engine().runKernel(PWLU_FORWARD_KERNEL, { x, y, kl, kr, bl, br }, {}) as tf.Tensor;
-  }
-  return compositeForward(x, params);
+export function pwluForward(x: tf.Tensor, params: PwluTensors, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.forward(inputs(x, params), NO_ATTRS, impl);
 }
 
 /** PWLU at inference: the backend's float32 inference kernel where it has one (torch), else pwluForward. */
 export function pwluInfer(x: tf.Tensor, params: PwluTensors): tf.Tensor {
-  if (!hasNativeKernel(PWLU_INFER_KERNEL)) return pwluForward(x, params);
-  checkShapes(x, params);
-  const { y, kl, kr, bl, br } = params;
-  return tf.engine().runKernel(PWLU_INFER_KERNEL, { x, y, kl, kr, bl, br }, {}) as tf.Tensor;
+  return op.infer(inputs(x, params), NO_ATTRS);
 }
 
 /** PWLU gradients [dx, dY, dKL, dKR, dBL, dBR] for an upstream gradient dy (exposed for tests and kernels). */
-export function pwluBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors, impl: PwluImpl = 'auto'): tf.Tensor[] {
-  checkShapes(x, params);
-  if (useFused(impl)) {
-    const { y, kl, kr, bl, br } = params;
-    return tf.engine().runKernel(PWLU_BACKWARD_KERNEL, { dy, x, y, kl, kr, bl, br }, {}) as tf.Tensor[];
-  }
-  return compositeBackward(dy, x, params);
+export function pwluBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors, impl: OpImpl = 'auto'): tf.Tensor[] {
+  return op.backward(dy, inputs(x, params), NO_ATTRS, impl);
 }
 
 /** PWLU with its hand-written gradient (training): differentiable in x and in every parameter. */
-export function pwlu(x: tf.Tensor, params: PwluTensors, impl: PwluImpl = 'auto'): tf.Tensor {
-  checkShapes(x, params);
-  const fused = useFused(impl);
-  const mode: PwluImpl = fused ? 'fused' : 'composite';
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, y, kl, kr, bl, br] = args as tf.Tensor[];
-    const save = args[6] as tf.GradSaveFunc;
-    const p: PwluTensors = { y: y!, kl: kl!, kr: kr!, bl: bl!, br: br! };
-    save([xs!, y!, kl!, kr!, bl!, br!]);
-    return {
-      value: pwluForward(xs!, p, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sy, skl, skr, sbl, sbr] = saved;
-        return pwluBackward(dy, sx!, { y: sy!, kl: skl!, kr: skr!, bl: sbl!, br: sbr! }, mode);
-      },
-    };
-  });
-  return f(x, params.y, params.kl, params.kr, params.bl, params.br);
+export function pwlu(x: tf.Tensor, params: PwluTensors, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.apply(inputs(x, params), NO_ATTRS, impl);
 }

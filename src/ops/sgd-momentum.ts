@@ -12,7 +12,7 @@
  * All tensors float32.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SGD_MOMENTUM_KERNEL } from './kernel-names.js';
+import { SGD_MOMENTUM_KERNEL, type SgdMomentumAttrs } from './kernel-names.js';
 
 /** One SGD-momentum parameter: weight, its gradient, its momentum buffer and its L2 decay. */
 export interface SgdSlot {
@@ -33,7 +33,7 @@ export function sgdMomentumFused(slots: SgdSlot[], lr: number, momentum: number,
     inputs[`g${i}`] = s.g;
     inputs[`b${i}`] = s.buf;
   });
-  const attrs = { lr, momentum, nesterov, weightDecays: slots.map((s) => s.weightDecay) };
+  const attrs: SgdMomentumAttrs = { lr, momentum, nesterov, weightDecays: slots.map((s) => s.weightDecay) };
   const out = tf.engine().runKernel(SGD_MOMENTUM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
   return slots.map((_, i) => [out[2 * i]!, out[2 * i + 1]!]);
 }

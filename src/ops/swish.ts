@@ -23,25 +23,11 @@
  * All tensors float32; x of any rank.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
-
-/** Which implementation to run: the fused kernel when the backend has one ('auto'), or forced. */
-export type SwishImpl = 'auto' | 'fused' | 'composite';
+import { defineFusedOp, type OpImpl, type OpInputs } from './fused-op.js';
+import { SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL, type SwishForwardAttrs, type SwishForwardInputs } from './kernel-names.js';
 
 /** A fixed beta (number) or a trainable one (one-element tensor). */
 export type SwishBeta = number | tf.Tensor;
-
-function useFused(impl: SwishImpl, x: tf.Tensor, beta: SwishBeta): boolean {
-  if (impl === 'composite') return false;
-  const has =
-    hasNativeKernel(SWISH_FORWARD_KERNEL) &&
-    hasNativeKernel(SWISH_BACKWARD_KERNEL) &&
-    x.dtype === 'float32' &&
-    (typeof beta === 'number' || beta.dtype === 'float32');
-  if (impl === 'fused' && !has) throw new Error(`Swish: backend '${tf.getBackend()}' has no fused Swish kernels for these inputs`);
-  return has;
-}
 
 function checkBeta(beta: SwishBeta): void {
   if (typeof beta !== 'number' && beta.size !== 1) throw new Error(`Swish: beta must have one element, got [${beta.shape.join(',')}]`);
@@ -63,45 +49,36 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, beta: SwishBeta): tf.Ten
   });
 }
 
+/** The beta of one call: the trainable input when there is one, else the attribute. */
+const betaOf = (inputs: OpInputs<SwishForwardInputs>, attrs: SwishForwardAttrs): SwishBeta => inputs.beta ?? attrs.beta;
+
+const op = defineFusedOp<SwishForwardInputs, SwishForwardAttrs>({
+  name: 'Swish',
+  kernels: { forward: SWISH_FORWARD_KERNEL, backward: SWISH_BACKWARD_KERNEL },
+  check: (inputs, attrs) => checkBeta(betaOf(inputs, attrs)),
+  canFuse: ({ x, beta }) => x.dtype === 'float32' && (beta === undefined || beta.dtype === 'float32'),
+  composite: {
+    forward: (inputs, attrs) => compositeForward(inputs.x, betaOf(inputs, attrs)),
+    backward: (dy, inputs, attrs) => compositeBackward(dy, inputs.x, betaOf(inputs, attrs)),
+  },
+});
+
+/** Kernel inputs and attrs of one call: a tensor beta is an input (attr 0), a fixed one the attr. */
+function call(x: tf.Tensor, beta: SwishBeta): [OpInputs<SwishForwardInputs>, SwishForwardAttrs] {
+  return typeof beta === 'number' ? [{ x }, { beta }] : [{ x, beta }, { beta: 0 }];
+}
+
 /** Swish forward without gradient (inference), fused where the backend has it. */
-export function swishForward(x: tf.Tensor, beta: SwishBeta = 1, impl: SwishImpl = 'auto'): tf.Tensor {
-  checkBeta(beta);
-  if (!useFused(impl, x, beta)) return compositeForward(x, beta);
-  const inputs: tf.NamedTensorMap = typeof beta === 'number' ? { x } : { x, beta };
-  return tf.engine().runKernel(SWISH_FORWARD_KERNEL, inputs, { beta: typeof beta === 'number' ? beta : 0 }) as tf.Tensor;
+export function swishForward(x: tf.Tensor, beta: SwishBeta = 1, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.forward(...call(x, beta), impl);
 }
 
 /** Swish gradients for an upstream dy: [dx] for a fixed beta, [dx, dbeta] for a tensor beta (exposed for tests). */
-export function swishBackward(dy: tf.Tensor, x: tf.Tensor, beta: SwishBeta = 1, impl: SwishImpl = 'auto'): tf.Tensor[] {
-  checkBeta(beta);
-  if (!useFused(impl, x, beta)) return compositeBackward(dy, x, beta);
-  const inputs: tf.NamedTensorMap = typeof beta === 'number' ? { dy, x } : { dy, x, beta };
-  const out = tf.engine().runKernel(SWISH_BACKWARD_KERNEL, inputs, { beta: typeof beta === 'number' ? beta : 0 }) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(out) ? out : [out];
+export function swishBackward(dy: tf.Tensor, x: tf.Tensor, beta: SwishBeta = 1, impl: OpImpl = 'auto'): tf.Tensor[] {
+  return op.backward(dy, ...call(x, beta), impl);
 }
 
 /** Swish with its hand-written gradient (training): saves only x (and beta), differentiable in x and in a tensor beta. */
-export function swish(x: tf.Tensor, beta: SwishBeta = 1, impl: SwishImpl = 'auto'): tf.Tensor {
-  checkBeta(beta);
-  const mode: SwishImpl = useFused(impl, x, beta) ? 'fused' : 'composite';
-  if (typeof beta === 'number') {
-    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const xs = args[0] as tf.Tensor;
-      (args[1] as tf.GradSaveFunc)([xs]);
-      return {
-        value: swishForward(xs, beta, mode),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => swishBackward(dy, saved[0]!, beta, mode)[0]!,
-      };
-    });
-    return f(x);
-  }
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, b] = args as tf.Tensor[];
-    (args[2] as tf.GradSaveFunc)([xs!, b!]);
-    return {
-      value: swishForward(xs!, b!, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => swishBackward(dy, saved[0]!, saved[1]!, mode),
-    };
-  });
-  return f(x, beta);
+export function swish(x: tf.Tensor, beta: SwishBeta = 1, impl: OpImpl = 'auto'): tf.Tensor {
+  return op.apply(...call(x, beta), impl);
 }

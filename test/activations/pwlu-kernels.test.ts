@@ -1,15 +1,18 @@
 /**
- * The fused PWLU kernels (JS loops registered for cpu and wasm) against the composite tfjs-op
- * version: forward and all six gradients, layer-wise and channel-wise, on random inputs that hit
- * every region, on the cpu and the wasm backends (and wasm against cpu).
+ * The fused PWLU kernels (JS loops of src/backends/js-kernels/, registered for cpu and wasm) against
+ * the composite tfjs-op version: forward and all six gradients, layer-wise and channel-wise, on
+ * random inputs that hit every region, on the cpu and the wasm backends (and wasm against cpu); and
+ * that the op's automatic choice runs exactly the fused kernels there (not the composite).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerJsKernels } from '../../src/backends/js-kernels/index.js';
 import { initWasmBackend } from '../../src/backends/wasm/index.js';
+import type { OpImpl } from '../../src/ops/fused-op.js';
 import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
-import { pwluBackward, pwluForward, type PwluImpl } from '../../src/ops/pwlu.js';
+import { pwlu, pwluBackward, pwluForward } from '../../src/ops/pwlu.js';
 import { hasNativeKernel } from '../../src/ops/native-kernel.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose, sample } from '../helpers/fd.js';
@@ -50,7 +53,7 @@ function data(c: Case, seed: number): Data {
 }
 
 /** Forward and backward on the active backend with one implementation, as plain arrays. */
-function run(c: Case, d: Data, impl: PwluImpl): Float32Array[] {
+function run(c: Case, d: Data, impl: OpImpl): Float32Array[] {
   return tf.tidy(() => {
     const x = tf.tensor(d.x, c.shape);
     const params = { y: tf.tensor2d(d.y, [c.p, c.n + 1]), kl: tf.tensor1d(d.kl), kr: tf.tensor1d(d.kr), bl: tf.tensor1d(d.bl), br: tf.tensor1d(d.br) };
@@ -70,6 +73,7 @@ describe('fused PWLU kernels equal the composite version', () => {
   const cpuResults = new Map<string, Float32Array[]>();
 
   beforeAll(async () => {
+    registerJsKernels();
     await tf.setBackend('cpu');
   });
   afterAll(async () => {
@@ -95,6 +99,34 @@ describe('fused PWLU kernels equal the composite version', () => {
       const fused = run(c, d, 'fused');
       compare(fused, run(c, d, 'composite'), `wasm ${c.name}`);
       compare(fused, cpuResults.get(c.name) ?? run(c, d, 'fused'), `wasm vs cpu ${c.name}`);
+    }
+    await tf.setBackend('cpu');
+  });
+
+  /** The kernels one training step of the op runs on the active backend, with the automatic choice. */
+  async function kernelsOfStep(): Promise<string[]> {
+    const c = CASES[2]!;
+    const d = data(c, 13);
+    const x = tf.tensor(d.x, c.shape);
+    const params = { y: tf.tensor2d(d.y, [c.p, c.n + 1]), kl: tf.tensor1d(d.kl), kr: tf.tensor1d(d.kr), bl: tf.tensor1d(d.bl), br: tf.tensor1d(d.br) };
+    const info = await tf.profile(() => {
+      const grads = tf.grads((xs: tf.Tensor, y: tf.Tensor) => pwlu(xs, { ...params, y }))([x, params.y]);
+      tf.dispose(grads);
+    });
+    tf.dispose([x, ...Object.values(params)]);
+    return info.kernelNames;
+  }
+
+  it('cpu and wasm: the automatic choice runs the fused JS kernels, one each way, and no composite op', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      if (backend === 'wasm') await initWasmBackend();
+      else await tf.setBackend('cpu');
+      expect(tf.getBackend()).toBe(backend);
+      const names = await kernelsOfStep();
+      expect(names, backend).toContain(PWLU_FORWARD_KERNEL);
+      expect(names, backend).toContain(PWLU_BACKWARD_KERNEL);
+      expect(names, backend).not.toContain('GatherV2');
+      expect(names, backend).not.toContain('UnsortedSegmentSum');
     }
     await tf.setBackend('cpu');
   });

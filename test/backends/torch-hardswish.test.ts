@@ -15,12 +15,8 @@ import '@tensorflow/tfjs-layers';
 
 import { HardSwishLayer } from '../../src/activations/hardswish.js';
 import { HARDSWISH_BACKWARD_KERNEL, HARDSWISH_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
-import {
-  hardswish,
-  hardswishBackward,
-  hardswishForward,
-  type HardSwishImpl,
-} from '../../src/ops/hardswish.js';
+import type { OpImpl } from '../../src/ops/fused-op.js';
+import { hardswish, hardswishBackward, hardswishForward } from '../../src/ops/hardswish.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { applyFixed } from '../../src/nn/fixed-layers.js';
 import { Rng } from '../../src/util/rng.js';
@@ -82,7 +78,7 @@ function input(c: Case, v: Float32Array): tf.Tensor {
 }
 
 /** [y, dx] with the given implementation on the active backend. */
-function run(c: Case, d: Data, impl: HardSwishImpl): Float32Array[] {
+function run(c: Case, d: Data, impl: OpImpl): Float32Array[] {
   return tf.tidy(() => {
     const x = input(c, d.x);
     return [hardswishForward(x, impl), hardswishBackward(tf.tensor(d.dy, c.shape), x, impl)].map((t) => t.dataSync() as Float32Array);

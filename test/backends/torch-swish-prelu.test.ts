@@ -16,7 +16,8 @@ import { PReLULayer } from '../../src/activations/prelu.js';
 import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL, SWISH_BACKWARD_KERNEL, SWISH_FORWARD_KERNEL } from '../../src/ops/kernel-names.js';
 import { preluBackward, preluForward } from '../../src/ops/prelu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
-import { swishBackward, swishForward, type SwishImpl } from '../../src/ops/swish.js';
+import type { OpImpl } from '../../src/ops/fused-op.js';
+import { swishBackward, swishForward } from '../../src/ops/swish.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { checkLayerGradients, sample } from '../helpers/fd.js';
@@ -72,7 +73,7 @@ function input(c: Case, v: Float32Array): tf.Tensor {
 }
 
 /** Swish outputs [y, dx] (number beta) or [y, dx, dbeta] (tensor beta) with the given implementation. */
-function runSwish(c: Case, d: Data, beta: number, trainable: boolean, impl: SwishImpl): Float32Array[] {
+function runSwish(c: Case, d: Data, beta: number, trainable: boolean, impl: OpImpl): Float32Array[] {
   return tf.tidy(() => {
     const x = input(c, d.x);
     const b = trainable ? tf.scalar(beta) : beta;

@@ -4,6 +4,7 @@ import os from 'node:os';
 
 import * as tf from '@tensorflow/tfjs-core';
 
+import { registerJsKernels } from '../js-kernels/index.js';
 import { loadAddon, readBuildInfo, type TorchAddon } from './addon.js';
 import { TorchBackend } from './backend.js';
 import { fallbackKernel } from './fallback.js';
@@ -97,6 +98,7 @@ export async function registerTorchBackend(opts: TorchOptions = {}): Promise<Tor
     tf.registerBackend(TORCH_BACKEND, () => new TorchBackend(addon), TORCH_PRIORITY); // after tf.removeBackend
   }
   if (!registered) {
+    registerJsKernels(); // the cpu kernels its fallback runs include pwlu's JS kernels
     const configs = nativeKernels(addon);
     nativeNames = configs.map((c) => c.kernelName);
     const have = new Set(nativeNames);

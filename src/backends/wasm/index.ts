@@ -1,12 +1,14 @@
 /**
- * The tfjs `wasm` backend, made able to train: points it at its .wasm binaries in node_modules and
- * registers the gradient kernels it lacks (one per file in this folder, see register.ts).
+ * The tfjs `wasm` backend, made able to train: points it at its .wasm binaries in node_modules,
+ * registers the gradient kernels it lacks (one per file in this folder, see register.ts) and pwlu's
+ * JS kernels (src/backends/js-kernels/).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerJsKernels } from '../js-kernels/index.js';
 import { registerWasmTrainingKernelConfigs } from './register.js';
 
 const WASM_BINARY = 'tfjs-backend-wasm.wasm';
@@ -32,6 +34,7 @@ function wasmBinaryDir(): string {
 /** Initialises the wasm backend with training kernels and makes it the active backend. */
 export async function initWasmBackend(): Promise<void> {
   registerWasmTrainingKernels();
+  registerJsKernels();
   if (tf.getBackend() === 'wasm') return;
   try {
     if (wasmDir === undefined) {

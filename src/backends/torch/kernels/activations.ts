@@ -16,9 +16,25 @@ import {
   PWLU_INFER_KERNEL,
   SWISH_BACKWARD_KERNEL,
   SWISH_FORWARD_KERNEL,
+  type AplBackwardInputs,
+  type AplForwardInputs,
+  type HardSwishBackwardInputs,
+  type HardSwishForwardInputs,
+  type NoAttrs,
+  type PauBackwardInputs,
+  type PauForwardInputs,
+  type PreluBackwardInputs,
+  type PreluForwardInputs,
+  type PwluBackwardInputs,
+  type PwluForwardInputs,
+  type PwluInferInputs,
+  type SwishBackwardAttrs,
+  type SwishBackwardInputs,
+  type SwishForwardAttrs,
+  type SwishForwardInputs,
 } from '../../../ops/kernel-names.js';
 import { runOnCpu } from '../fallback.js';
-import type { KernelFamily } from './common.js';
+import { kernel, type KernelFamily } from './common.js';
 
 /** PWLU runs natively on float32 only (and every input present); anything else takes the cpu kernel. */
 const pwluNative = (ts: Array<TensorInfo | undefined>): boolean => ts.every((t) => t !== undefined && t.dtype === 'float32');
@@ -29,65 +45,65 @@ function float32Only(name: string, ts: TensorInfo[]): void {
 }
 
 export const activationKernels: KernelFamily = {
-  [PWLU_FORWARD_KERNEL]: (addon) => ({ x, y, kl, kr, bl, br }, b, _a, args, name) => {
+  [PWLU_FORWARD_KERNEL]: kernel<PwluForwardInputs, NoAttrs>((addon) => ({ x, y, kl, kr, bl, br }, b, _a, args, name) => {
     if (!pwluNative([x, y, kl, kr, bl, br])) return runOnCpu(name, args);
     addon.pwluForward(b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
     return b.out1();
-  },
-  [PWLU_INFER_KERNEL]: (addon) => ({ x, y, kl, kr, bl, br }, b, _a, args) => {
+  }),
+  [PWLU_INFER_KERNEL]: kernel<PwluInferInputs, NoAttrs>((addon) => ({ x, y, kl, kr, bl, br }, b, _a, args) => {
     if (!pwluNative([x, y, kl, kr, bl, br])) return runOnCpu(PWLU_FORWARD_KERNEL, args); // same values; cpu has no infer kernel
     addon.pwluInfer(b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
     return b.out1();
-  },
-  [PWLU_BACKWARD_KERNEL]: (addon) => ({ dy, x, y, kl, kr, bl, br }, b, _a, args, name) => {
+  }),
+  [PWLU_BACKWARD_KERNEL]: kernel<PwluBackwardInputs, NoAttrs>((addon) => ({ dy, x, y, kl, kr, bl, br }, b, _a, args, name) => {
     if (!pwluNative([dy, x, y, kl, kr, bl, br])) return runOnCpu(name, args);
     addon.pwluBackward(b.h(dy), b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
     return b.outs();
-  },
-  [PAU_FORWARD_KERNEL]: (addon) => ({ x, a, b: c }, b, _a, _args, name) => {
+  }),
+  [PAU_FORWARD_KERNEL]: kernel<PauForwardInputs, NoAttrs>((addon) => ({ x, a, b: c }, b, _a, _args, name) => {
     float32Only(name, [x, a, c]);
     addon.pauForward(b.h(x), b.h(a), b.h(c));
     return b.out1();
-  },
-  [PAU_BACKWARD_KERNEL]: (addon) => ({ dy, x, a, b: c }, b, _a, _args, name) => {
+  }),
+  [PAU_BACKWARD_KERNEL]: kernel<PauBackwardInputs, NoAttrs>((addon) => ({ dy, x, a, b: c }, b, _a, _args, name) => {
     float32Only(name, [dy, x, a, c]);
     addon.pauBackward(b.h(dy), b.h(x), b.h(a), b.h(c));
     return b.outs();
-  },
-  [APL_FORWARD_KERNEL]: (addon) => ({ x, a, b: c }, b, _a, _args, name) => {
+  }),
+  [APL_FORWARD_KERNEL]: kernel<AplForwardInputs, NoAttrs>((addon) => ({ x, a, b: c }, b, _a, _args, name) => {
     float32Only(name, [x, a, c]);
     addon.aplForward(b.h(x), b.h(a), b.h(c));
     return b.out1();
-  },
-  [APL_BACKWARD_KERNEL]: (addon) => ({ dy, x, a, b: c }, b, _a, _args, name) => {
+  }),
+  [APL_BACKWARD_KERNEL]: kernel<AplBackwardInputs, NoAttrs>((addon) => ({ dy, x, a, b: c }, b, _a, _args, name) => {
     float32Only(name, [dy, x, a, c]);
     addon.aplBackward(b.h(dy), b.h(x), b.h(a), b.h(c));
     return b.outs();
-  },
-  [SWISH_FORWARD_KERNEL]: (addon) => ({ x, beta }, b, a) => {
+  }),
+  [SWISH_FORWARD_KERNEL]: kernel<SwishForwardInputs, SwishForwardAttrs>((addon) => ({ x, beta }, b, a) => {
     addon.swishForward(b.h(x), b.hOpt(beta), Number(a.beta ?? 1));
     return b.out1();
-  },
-  [SWISH_BACKWARD_KERNEL]: (addon) => ({ dy, x, beta }, b, a) => {
+  }),
+  [SWISH_BACKWARD_KERNEL]: kernel<SwishBackwardInputs, SwishBackwardAttrs>((addon) => ({ dy, x, beta }, b, a) => {
     addon.swishBackward(b.h(dy), b.h(x), b.hOpt(beta), Number(a.beta ?? 1));
     return b.outs();
-  },
-  [PRELU_FORWARD_KERNEL]: (addon) => ({ x, alpha }, b) => {
+  }),
+  [PRELU_FORWARD_KERNEL]: kernel<PreluForwardInputs, NoAttrs>((addon) => ({ x, alpha }, b) => {
     addon.preluForward(b.h(x), b.h(alpha));
     return b.out1();
-  },
-  [PRELU_BACKWARD_KERNEL]: (addon) => ({ dy, x, alpha }, b) => {
+  }),
+  [PRELU_BACKWARD_KERNEL]: kernel<PreluBackwardInputs, NoAttrs>((addon) => ({ dy, x, alpha }, b) => {
     addon.preluBackward(b.h(dy), b.h(x), b.h(alpha));
     return b.outs();
-  },
-  [HARDSWISH_FORWARD_KERNEL]: (addon) => ({ x }, b) => {
+  }),
+  [HARDSWISH_FORWARD_KERNEL]: kernel<HardSwishForwardInputs, NoAttrs>((addon) => ({ x }, b) => {
     addon.hardswishForward(b.h(x));
     return b.out1();
-  },
-  [HARDSWISH_BACKWARD_KERNEL]: (addon) => ({ dy, x }, b) => {
+  }),
+  [HARDSWISH_BACKWARD_KERNEL]: kernel<HardSwishBackwardInputs, NoAttrs>((addon) => ({ dy, x }, b) => {
     addon.hardswishBackward(b.h(dy), b.h(x));
     return b.out1();
-  },
+  }),
   Softmax: (addon) => ({ logits }, b, a) => {
     const dim = a.dim as number;
     addon.softmax(b.h(logits), dim < 0 ? logits.shape.length + dim : dim);

@@ -1,7 +1,14 @@
 // The collectives of src/ops/collectives.ts over the process group the addon holds (native/src/dist.cc).
-import { ALLREDUCE_KERNEL, BROADCAST_KERNEL } from '../../../ops/kernel-names.js';
+import {
+  ALLREDUCE_KERNEL,
+  BROADCAST_KERNEL,
+  type AllReduceAttrs,
+  type AllReduceInputs,
+  type BroadcastAttrs,
+  type BroadcastInputs,
+} from '../../../ops/kernel-names.js';
 import type { TorchAddon } from '../addon.js';
-import type { KernelFamily } from './common.js';
+import { kernel, type KernelFamily } from './common.js';
 
 /** The addon's collective, or an error saying why this build has none. */
 function need<K extends 'distAllreduce' | 'distBroadcast'>(addon: TorchAddon, name: K): NonNullable<TorchAddon[K]> {
@@ -11,14 +18,14 @@ function need<K extends 'distAllreduce' | 'distBroadcast'>(addon: TorchAddon, na
 }
 
 export const collectiveKernels: KernelFamily = {
-  [ALLREDUCE_KERNEL]: (addon) => (inputs, b, a) => {
+  [ALLREDUCE_KERNEL]: kernel<AllReduceInputs, AllReduceAttrs>((addon) => (inputs, b, a) => {
     const ids = Object.keys(inputs).map((_, i) => b.h(inputs[`t${i}`]!));
     need(addon, 'distAllreduce')(ids, Boolean(a.average), Number(a.bucketBytes));
     return b.outs();
-  },
-  [BROADCAST_KERNEL]: (addon) => (inputs, b, a) => {
+  }),
+  [BROADCAST_KERNEL]: kernel<BroadcastInputs, BroadcastAttrs>((addon) => (inputs, b, a) => {
     const ids = Object.keys(inputs).map((_, i) => b.h(inputs[`t${i}`]!));
     need(addon, 'distBroadcast')(ids, Number(a.root));
     return b.outs();
-  },
+  }),
 };

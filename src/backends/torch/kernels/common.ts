@@ -10,6 +10,16 @@ export type Attrs = Record<string, unknown>;
 export type Impl = (inputs: Record<string, TensorInfo>, b: TorchBackend, attrs: Attrs, args: KernelArgs, name: string) => TensorInfo | TensorInfo[];
 /** Binds a kernel body to the loaded addon (registration time). */
 export type Bind = (addon: TorchAddon) => Impl;
+/** A kernel body over the inputs and attrs that src/ops/kernel-names.ts types beside the kernel's name. */
+export type TypedImpl<I, A> = (inputs: I, b: TorchBackend, attrs: A, args: KernelArgs, name: string) => TensorInfo | TensorInfo[];
+
+/**
+ * A table entry for one of pwlu's kernels, with its inputs and attrs typed (`kernel<PwluForwardInputs>(...)`):
+ * tfjs passes untyped maps, so the one cast from them to the kernel's own types is here, as in tfjs's kernels.
+ */
+export function kernel<I extends object, A extends object = Attrs>(bind: (addon: TorchAddon) => TypedImpl<I, A>): Bind {
+  return bind as unknown as Bind;
+}
 /** One op family's kernels keyed by kernel name: the names can be listed without loading the addon. */
 export type KernelFamily = Readonly<Record<string, Bind>>;
 

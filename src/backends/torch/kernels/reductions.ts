@@ -2,8 +2,8 @@
 // native/src/ops_elementwise.cc), the one-pass Mean gradient, cumulative sums/products and top-k.
 import { util } from '@tensorflow/tfjs-core';
 
-import { MEAN_GRAD_KERNEL } from '../../../ops/kernel-names.js';
-import { tableKernels, type Bind, type KernelFamily } from './common.js';
+import { MEAN_GRAD_KERNEL, type MeanGradAttrs, type MeanGradInputs } from '../../../ops/kernel-names.js';
+import { kernel, tableKernels, type Bind, type KernelFamily } from './common.js';
 
 /** How a reduction reads its axes: the attr holding them, and whether it reduces one axis to an index (no keepDims). */
 interface Reduction {
@@ -41,10 +41,10 @@ const cumulative = (product: boolean): Bind => (addon) => ({ x }, b, a) => {
 
 export const reductionKernels: KernelFamily = {
   ...reduceKernels,
-  [MEAN_GRAD_KERNEL]: (addon) => ({ dy, x }, b, a) => {
-    addon.meanGrad(b.h(dy), x.shape, a.axes as number[]);
+  [MEAN_GRAD_KERNEL]: kernel<MeanGradInputs, MeanGradAttrs>((addon) => ({ dy, x }, b, a) => {
+    addon.meanGrad(b.h(dy), x.shape, a.axes);
     return b.out1();
-  },
+  }),
   Cumsum: cumulative(false),
   Cumprod: cumulative(true),
   TopK: (addon) => ({ x }, b, a) => {
