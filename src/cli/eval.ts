@@ -1,20 +1,47 @@
-import { resolve } from 'node:path';
-import { openRunDir } from '../run/run-dir.js';
-import { restoreRun } from '../train/restore.js';
-import { evaluate } from '../train/step.js';
-import { printConfigWarnings, registryChecks } from './common.js';
-import type { EvalCliOptions } from './main.js';
-import { disposeModel } from '../models/infer.js';
+/** `pwlu eval`: its options, and a run's checkpoint scored on the test split. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { backendOption } from './options.js';
+
+/** `pwlu eval`'s options as commander parses them. */
+export interface EvalCliOptions {
+  run: string;
+  checkpoint: 'best' | 'last';
+  backend?: string;
+  json: boolean;
+}
+
+/** Defines `pwlu eval` and its options on the program, so that main.ts only lists commands; the model code loads only when it runs. */
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description("Evaluate a run's checkpoint on the test split (top-1, top-5, loss).")
+    .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint to load (best: the epoch chosen on val; a run without a val split selects nothing and loads last)').choices(['best', 'last']).default('best'))
+    .addOption(backendOption())
+    .option('--json', 'print the result as JSON', false)
+    .action(async (opts: EvalCliOptions) => {
+      await evalCommand(opts);
+    });
+}
 
 /** `pwlu eval`: rebuilds a run's model from its saved config, loads a checkpoint, scores the test split. */
 export async function evalCommand(opts: EvalCliOptions): Promise<void> {
+  const { resolve } = await import('node:path');
+  const { openRunDir } = await import('../run/run-dir.js');
+  const { restoreRun } = await import('../train/restore.js');
+  const { evalBatchSize, evaluate } = await import('../train/step.js');
+  const { disposeModel } = await import('../models/infer.js');
+  const { printConfigWarnings, registryChecks } = await import('./common.js');
   const run = openRunDir(resolve(opts.run));
   const sets = opts.backend ? [`backend=${opts.backend}`] : [];
-  const { config, warnings, dataset, model, epoch, backend } = await restoreRun(run, opts.checkpoint, { sets, extraChecks: registryChecks });
+  const restored = await restoreRun(run, opts.checkpoint, { sets, extraChecks: registryChecks });
+  const { config, warnings, dataset, model, checkpoint, epoch, backend } = restored;
   printConfigWarnings('eval', warnings);
-  const r = await evaluate(model, dataset.test, dataset, config.train.eval_batch ?? config.train.batch * 2);
+  if (restored.note) process.stderr.write(`pwlu eval: ${restored.note}\n`);
+  const r = await evaluate(model, dataset.test, dataset, evalBatchSize(config.train));
   disposeModel(model);
-  const result = { run: run.dir, checkpoint: opts.checkpoint, epoch, dataset: dataset.name, n: r.n, top1: r.top1, top5: r.top5, loss: r.loss, backend: backend.name };
+  const result = { run: run.dir, checkpoint, epoch, dataset: dataset.name, n: r.n, top1: r.top1, top5: r.top5, loss: r.loss, backend: backend.name };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`${opts.checkpoint} checkpoint (epoch ${result.epoch}) on ${result.dataset} test (${r.n} images): top-1 ${r.top1.toFixed(2)} %  top-5 ${r.top5.toFixed(2)} %  loss ${r.loss.toFixed(4)}  [${backend.name}]\n`);
+  else process.stdout.write(`${checkpoint} checkpoint (epoch ${result.epoch}) on ${result.dataset} test (${r.n} images): top-1 ${r.top1.toFixed(2)} %  top-5 ${r.top5.toFixed(2)} %  loss ${r.loss.toFixed(4)}  [${backend.name}]\n`);
 }

@@ -30,8 +30,17 @@ export interface EventRecord {
   [key: string]: unknown;
 }
 
-/** The split that chose the best checkpoint: val when the run holds one out, else test (and the summary says so). */
+/** The split that chose a best epoch: val; 'test' only in summaries written before runs without a val split stopped selecting. */
 export type SelectionSplit = 'val' | 'test';
+
+/**
+ * How a run chooses the epoch it reports: on its validation split ('val'), or not at all ('none': no
+ * validation split, so the result is the last epoch, `final`, and there is no best epoch or checkpoint).
+ */
+export type Selection = 'val' | 'none';
+
+/** The reason summary.json and the printed summary give when a run selects nothing. */
+export const NO_SELECTION_NOTE = 'no validation split: reporting the last epoch; nothing is selected';
 
 /** The best epoch, chosen on `split`; `test_top1` is the test top-1 at that epoch (the figure to report). */
 export interface BestRecord {
@@ -58,6 +67,9 @@ export interface Summary {
   final: { top1: number; top5: number; loss: number } | null;
   /** Which activation sites took the configured activation, and how many of how many. */
   activation_sites: { mode: 'all' | 'default'; replaced: number; total: number };
+  /** How the reported epoch was chosen (absent in summaries written before it, whose best may say split 'test'). */
+  selection: Selection;
+  /** The epoch chosen on val; null when the run selects nothing (selection 'none') or evaluated no epoch yet. */
   best: BestRecord | null;
   params: number;
   act_params: number;
@@ -66,7 +78,10 @@ export interface Summary {
   train_img_per_s: number;
   backend: { name: string; reason: string; detail: Record<string, string | number | boolean> };
   versions: Record<string, string>;
+  /** The pwlu checkout's short commit (null outside a git checkout); summaries before `git_dirty` may hold `<sha>-dirty` here (read them with recordedCodeVersion). */
   git_commit: string | null;
+  /** Whether tracked files differed from `git_commit` when the run started (null outside a git checkout; absent in older summaries). */
+  git_dirty: boolean | null;
   config_hash: string;
   /** Streamed datasets: training images skipped over the whole run because they could not be read or decoded. */
   skipped_images?: number;

@@ -9,12 +9,14 @@
  * with a BackendError (exit 3) naming this rank, never a silent hang.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend, type BackendChoice } from '../backends/select.js';
 import { destroyProcessGroup, initProcessGroup } from '../backends/torch/dist.js';
-import type { DistConfig } from '../config/schema.js';
+import type { Config, DistConfig } from '../config/schema.js';
 import type { RankShard } from '../data/batches.js';
-import type { DistEnv } from '../distributed/env.js';
+import { distEnvFrom, type DistEnv } from '../distributed/env.js';
+import { launchLocal, withoutOptions } from '../distributed/launch.js';
 import { allReduce, broadcast, setCollectiveWorld } from '../ops/collectives.js';
-import { BackendError } from '../util/errors.js';
+import { BackendError, UserError } from '../util/errors.js';
 import type { GradientReducer } from './step.js';
 
 /** Longest string broadcastString carries (a run directory's path). */
@@ -133,4 +135,35 @@ export class DataParallel {
     setCollectiveWorld(null);
     destroyProcessGroup();
   }
+}
+
+/**
+ * This rank's torch backend (on its local GPU when CUDA is used) and the joined process group, for
+ * `pwlu train` and `pwlu speed` alike: a data-parallel run needs the torch backend, since c10d's
+ * collectives live in its addon. `what` names the run in the refusal (e.g. "a data-parallel run").
+ */
+export async function joinDataParallel(
+  env: DistEnv,
+  config: Pick<Config, 'backend' | 'threads' | 'device' | 'dist'>,
+  opts: { syncBatchNorm: boolean; what: string },
+): Promise<{ backend: BackendChoice; dp: DataParallel }> {
+  if (config.backend !== 'auto' && config.backend !== 'torch') {
+    throw new BackendError(`${opts.what} (${env.launcher}, ${env.worldSize} ranks) needs the torch backend: its collectives are in the native addon; backend is '${config.backend}'`);
+  }
+  const backend = await selectBackend('torch', { threads: config.threads, device: config.device, cudaIndex: env.localRank });
+  const device = backend.detail.device === 'cuda' ? 'cuda' : 'cpu';
+  return { backend, dp: DataParallel.join(env, config.dist, { device, syncBatchNorm: opts.syncBatchNorm }) };
+}
+
+/**
+ * `--nproc N` (train, speed): re-runs this command as N local ranks of one data-parallel run, without
+ * --nproc and --threads (`threads`, the run's total, is split between the ranks), and returns the run's
+ * exit code. Refused inside a launcher's rank, where the launcher has started the ranks already.
+ */
+export async function relaunchAsRanks(o: { nproc: number; threads: number }): Promise<number> {
+  if (distEnvFrom(process.env)) {
+    throw new UserError(`--nproc ${o.nproc} inside a launcher's rank (WORLD_SIZE or SLURM_NTASKS is set): let the launcher start the ranks, or drop --nproc`);
+  }
+  const args = withoutOptions(process.argv.slice(2), [{ long: '--nproc' }, { long: '--threads', short: '-t' }]);
+  return launchLocal({ nproc: o.nproc, args, threads: o.threads });
 }

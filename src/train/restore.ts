@@ -6,10 +6,10 @@ import type { Config } from '../config/schema.js';
 import { loadDataset } from '../data/load.js';
 import type { Dataset } from '../data/types.js';
 import type { ConfigIssue } from '../config/load.js';
-import { readCheckpoint } from '../run/checkpoint.js';
 import type { RunDir } from '../run/run-dir.js';
 import { UserError } from '../util/errors.js';
 import { PROJECT_ROOT } from '../util/paths.js';
+import { readTrainCheckpoint } from './checkpoint-contents.js';
 import { loadModelTensors } from './state.js';
 import { buildModel } from './step.js';
 
@@ -21,9 +21,26 @@ export interface RestoredRun {
   warnings: string[];
   dataset: Dataset;
   model: tfl.LayersModel;
+  /** The checkpoint loaded: the one asked for, except `best` of a run that selects nothing (see restoreRun). */
+  checkpoint: 'best' | 'last';
+  /** Why another checkpoint than the one asked for was loaded, for the command to say; null when none. */
+  note: string | null;
   /** The epoch the checkpoint was written at. */
   epoch: number;
   backend: BackendChoice;
+}
+
+/**
+ * Which checkpoint `best` means for this run. A run without a validation split selects nothing (its
+ * result is the last epoch) and has no best checkpoint, so `best` loads `last` and says so; runs
+ * written before that rule keep their best checkpoint (chosen on test) and load it as before.
+ */
+function resolveCheckpoint(run: RunDir, config: Config, asked: 'best' | 'last'): { file: 'best' | 'last'; note: string | null } {
+  if (asked === 'best' && !run.has('best') && run.has('last') && config.data.val_split === 0) {
+    return { file: 'last', note: `${run.dir} holds out no validation split, so nothing was selected: loading the last checkpoint (the epoch summary.json reports)` };
+  }
+  if (!run.has(asked)) throw new UserError(`${run.dir} has no ${asked} checkpoint yet (no epoch has finished)`);
+  return { file: asked, note: null };
 }
 
 /**
@@ -33,11 +50,11 @@ export interface RestoredRun {
  */
 export async function restoreRun(run: RunDir, checkpoint: 'best' | 'last', opts: { sets?: string[]; extraChecks?: (c: Config) => ConfigIssue[] } = {}): Promise<RestoredRun> {
   const { config, hash, warnings } = loadConfig(run.path('config'), opts.sets ?? [], { extraChecks: opts.extraChecks });
-  if (!run.has(checkpoint)) throw new UserError(`${run.dir} has no ${checkpoint} checkpoint yet (no epoch has finished)`);
+  const { file, note } = resolveCheckpoint(run, config, checkpoint);
   const backend = await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device });
   const { dataset } = await loadDataset({ ...config.data, val_split: 0, train_subset: null }, { projectRoot: PROJECT_ROOT, seed: config.seed });
   const model = buildModel(config, dataset);
-  const ckpt = readCheckpoint<{ epoch: number }>(run.path(checkpoint));
-  loadModelTensors(model, ckpt.tensors.filter((t) => !t.name.startsWith('opt:')), run.path(checkpoint));
-  return { config, configHash: hash, warnings, dataset, model, epoch: ckpt.meta.epoch, backend };
+  const ckpt = readTrainCheckpoint(run.path(file));
+  loadModelTensors(model, ckpt.weights, run.path(file));
+  return { config, configHash: hash, warnings, dataset, model, checkpoint: file, note, epoch: ckpt.meta.epoch, backend };
 }

@@ -58,6 +58,11 @@ export function paramGroups(model: tfl.LayersModel, noDecay: Config['train']['no
   return out;
 }
 
+/** The evaluation batch: `train.eval_batch`, else twice the training batch (no gradients to hold), for training and `pwlu eval` alike. */
+export function evalBatchSize(train: Pick<Config['train'], 'batch' | 'eval_batch'>): number {
+  return train.eval_batch ?? train.batch * 2;
+}
+
 /** What a data-parallel evaluation needs: this rank's share of the split, and sums over every rank. */
 export interface EvalSharding {
   shard(pad: boolean): { rank: number; worldSize: number; pad: boolean };

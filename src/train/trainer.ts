@@ -12,50 +12,22 @@ import type { Config } from '../config/schema.js';
 import { numBatches, shardCount, splitBatches } from '../data/batches.js';
 import { isStreamed } from '../data/types.js';
 import type { AnySplit, Dataset } from '../data/types.js';
-import { readCheckpoint, writeCheckpoint, type StoredTensor } from '../run/checkpoint.js';
-import type { BestRecord, EpochRecord, SelectionSplit, Summary } from '../run/records.js';
+import { NO_SELECTION_NOTE, type EpochRecord, type Selection } from '../run/records.js';
 import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
 import { DataError, ExitCode, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Progress } from '../util/progress.js';
 import { describeActivations, frozenVariableNames, startEpoch } from './activation-hooks.js';
+import { readTrainCheckpoint, writeTrainCheckpoint, type EpochAcc, type TrainPosition } from './checkpoint-contents.js';
 import { Optimizer, type ParamGroupEntry } from './optimizer.js';
 import { learningRate } from './schedule.js';
 import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
-import { buildModel, evaluate, makeTrainStep, paramGroups } from './step.js';
+import { buildModel, evalBatchSize, evaluate, makeTrainStep, paramGroups } from './step.js';
 import type { DataParallel } from './data-parallel.js';
-
-/** An epoch's running sums; `waitSeconds` and `skipped` (streamed datasets) are absent from checkpoints written before them. */
-interface EpochAcc {
-  loss: number;
-  correct: number;
-  seen: number;
-  seconds: number;
-  waitSeconds?: number;
-  skipped?: number;
-}
 
 /** The sums of an epoch not yet begun. */
 function emptyEpochAcc(): EpochAcc {
   return { loss: 0, correct: 0, seen: 0, seconds: 0, waitSeconds: 0, skipped: 0 };
-}
-
-/** Where training stands; stored in every checkpoint so a run resumes exactly. */
-export interface TrainPosition {
-  /** Epochs fully completed. */
-  epoch: number;
-  /** Batches done inside the current epoch (non-zero only for a mid-epoch checkpoint). */
-  stepInEpoch: number;
-  /** Whether the current epoch's start hooks (and their metrics events) have run. */
-  epochStarted: boolean;
-  globalStep: number;
-  /** The selected epoch so far (checkpoints before selection on val recorded only top1 and epoch). */
-  best: BestRecord | { top1: number; epoch: number } | null;
-  /** Running sums of the current epoch, so that its train metrics survive an interruption. */
-  epochAcc: EpochAcc;
-  /** Wall seconds spent training before this process (for summary.json). */
-  wallBefore: number;
-  configHash: string;
 }
 
 /** What a run has achieved so far: the summary's numbers whether it finished, stopped or failed. */
@@ -67,8 +39,8 @@ export interface TrainProgress {
   /** Training throughput over the epochs this process completed (0 when it completed none). */
   trainImgPerS: number;
   wallSeconds: number;
-  /** The split that chooses the best checkpoint. */
-  selection: SelectionSplit;
+  /** How the reported epoch is chosen: on val, or nothing chosen (no val split: the last epoch is the result). */
+  selection: Selection;
 }
 
 /** The result of `train`. */
@@ -103,8 +75,6 @@ export interface TrainContext {
   dp?: DataParallel;
 }
 
-/** A checkpoint's metadata: the position, the optimizer's step, and the world size it was trained on (absent before data-parallel runs: 1). */
-type Meta = TrainPosition & { optimizer: { step: number }; worldSize?: number };
 type Step = ReturnType<typeof makeTrainStep>;
 
 const round2 = (v: number | null) => (v === null ? null : +v.toFixed(2));
@@ -124,13 +94,14 @@ export class Trainer {
   private readonly actParams: number;
   private readonly stepsPerEpoch: number;
   private readonly evalBatch: number;
-  private readonly selection: SelectionSplit;
+  private readonly selection: Selection;
   private readonly steps = new Map<string, Step>();
   private pos: TrainPosition;
   private lastMetrics: EpochRecord | null = null;
   private trainImages = 0;
   private trainSeconds = 0;
   private started = Date.now();
+  private begun = false;
 
   constructor(private readonly ctx: TrainContext) {
     const { config, dataset: ds } = ctx;
@@ -147,8 +118,9 @@ export class Trainer {
       const share = ctx.dp ? ` split over ${ctx.dp.worldSize} ranks` : '';
       throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images${share})`);
     }
-    this.evalBatch = tc.eval_batch ?? tc.batch * 2;
-    this.selection = ctx.val ? 'val' : 'test';
+    this.evalBatch = evalBatchSize(tc);
+    // The test split never chooses anything: without a val split the result is the last epoch.
+    this.selection = ctx.val ? 'val' : 'none';
   }
 
   /** Trains from where the run directory stands to the last epoch, or until shouldStop says so. */
@@ -158,6 +130,8 @@ export class Trainer {
     // DistributedDataParallel: every rank starts from rank 0's weights (fresh or restored).
     this.ctx.dp?.broadcastWeights(this.model.weights.map((w) => w.read() as tf.Variable));
     this.started = Date.now();
+    this.begun = true;
+    if (this.selection === 'none') log.info(NO_SELECTION_NOTE);
     log.info({ params: this.nParams, act_params: this.actParams, steps_per_epoch: this.stepsPerEpoch, epochs: config.train.epochs, selection: this.selection }, `model ${config.model.arch} with ${config.activation.name}`);
     for (let epoch = this.pos.epoch; epoch < config.train.epochs; epoch++) {
       this.beginEpoch(epoch);
@@ -167,6 +141,14 @@ export class Trainer {
       this.endEpoch(record);
     }
     return { status: 'finished', model: this.model, ...this.progress() };
+  }
+
+  /**
+   * Whether training has begun: the run's position is restored (or fresh) and steps may have run. A
+   * failure before that has produced nothing a summary should record.
+   */
+  get hasBegun(): boolean {
+    return this.begun;
   }
 
   /** What the run has completed so far (for summary.json, also after a failure). */
@@ -192,14 +174,12 @@ export class Trainer {
       return;
     }
     const file = run.path('last');
-    const ckpt = readCheckpoint<Meta>(file);
-    const weights: StoredTensor[] = [];
-    const slots: StoredTensor[] = [];
-    for (const t of ckpt.tensors) (t.name.startsWith('opt:') ? slots : weights).push(t);
-    loadModelTensors(this.model, weights, file);
-    this.optimizer.setState(ckpt.meta.optimizer.step, slots.map((s) => ({ ...s, name: s.name.slice(4) })));
+    const ckpt = readTrainCheckpoint(file);
+    loadModelTensors(this.model, ckpt.weights, file);
+    this.optimizer.setState(ckpt.meta.optimizer.step, ckpt.slots);
     const { optimizer: _o, worldSize: savedWorld, ...position } = ckpt.meta;
-    this.pos = position;
+    // A run without a val split saved before it stopped selecting on test: that choice is dropped, not carried on.
+    this.pos = this.selection === 'none' ? { ...position, best: null } : position;
     const world = this.ctx.dp?.worldSize ?? 1;
     if ((savedWorld ?? 1) !== world) {
       log.warn(
@@ -342,7 +322,7 @@ export class Trainer {
       { epoch: record.epoch, lr: +record.lr.toPrecision(4), train_loss: +record.train_loss.toFixed(4), test_top1: round2(record.test_top1), test_top5: round2(record.test_top5), ...(record.val_top1 !== undefined ? { val_top1: round2(record.val_top1) } : {}), img_per_s: Math.round(record.img_per_s) },
       `epoch ${record.epoch}/${config.train.epochs}`,
     );
-    const score = this.selection === 'val' ? record.val_top1 : record.test_top1;
+    const score = this.selection === 'val' ? record.val_top1 : null;
     const improved = score != null && (this.pos.best === null || score > this.pos.best.top1);
     // The position moves on only once both checkpoints are written: a failed write (disk full)
     // leaves the summary agreeing with checkpoint-last.
@@ -352,7 +332,7 @@ export class Trainer {
       stepInEpoch: 0,
       epochStarted: false,
       epochAcc: emptyEpochAcc(),
-      best: improved ? { epoch: record.epoch, split: this.selection, top1: score, test_top1: record.test_top1, test_top5: record.test_top5 } : this.pos.best,
+      best: improved ? { epoch: record.epoch, split: 'val', top1: score, test_top1: record.test_top1, test_top5: record.test_top5 } : this.pos.best,
     };
     if (improved) this.saveCheckpoint('best', next);
     this.saveCheckpoint('last', next);
@@ -375,11 +355,11 @@ export class Trainer {
   private saveCheckpoint(file: 'last' | 'best', pos: TrainPosition = this.pos): void {
     if (!this.writes) return;
     const opt = this.optimizer.getState();
-    const tensors: StoredTensor[] = [
-      ...modelTensors(this.model),
-      ...opt.slots.map((s) => ({ name: `opt:${s.name}`, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
-    ];
-    writeCheckpoint<Meta>(this.ctx.run.path(file), { meta: { ...pos, wallBefore: this.wallNow(), optimizer: { step: opt.step }, worldSize: this.ctx.dp?.worldSize ?? 1 }, tensors });
+    writeTrainCheckpoint(this.ctx.run.path(file), {
+      meta: { ...pos, wallBefore: this.wallNow(), optimizer: { step: opt.step }, worldSize: this.ctx.dp?.worldSize ?? 1 },
+      weights: modelTensors(this.model),
+      slots: opt.slots.map((s) => ({ name: s.name, shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array })),
+    });
   }
 
   /** One step function per set of frozen variables (PWLU's phase I freezes its parameters). */
@@ -398,24 +378,6 @@ export class Trainer {
   private wallNow(): number {
     return this.pos.wallBefore + (Date.now() - this.started) / 1000;
   }
-}
-
-/** The summary.json fields that come from what training achieved, whether it finished, stopped or failed. */
-export function progressSummary(p: TrainProgress, run: RunDir): Pick<Summary, 'epochs_completed' | 'final' | 'best' | 'params' | 'act_params' | 'wall_s' | 'train_img_per_s' | 'skipped_images'> {
-  const epochs = run.readMetrics().epochs;
-  const m = p.lastMetrics ?? epochs.at(-1) ?? null;
-  const skipped = epochs.some((e) => e.skipped_images !== undefined) ? epochs.reduce((n, e) => n + (e.skipped_images ?? 0), 0) : null;
-  const best = p.position.best;
-  return {
-    epochs_completed: p.position.epoch,
-    final: m && m.test_top1 !== null ? { top1: m.test_top1, top5: m.test_top5 ?? NaN, loss: m.test_loss ?? NaN } : null,
-    best: best && 'split' in best ? best : best ? { ...best, split: 'test', test_top1: best.top1, test_top5: null } : null,
-    params: p.params,
-    act_params: p.actParams,
-    wall_s: p.wallSeconds,
-    train_img_per_s: p.trainImgPerS,
-    ...(skipped !== null ? { skipped_images: skipped } : {}),
-  };
 }
 
 /** Trains a run to its end (or until stopped); see Trainer. */

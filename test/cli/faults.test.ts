@@ -1,6 +1,6 @@
 /**
  * What users and machines do to `pwlu train` as a process: SIGTERM, repeated Ctrl-C, two processes
- * on one run directory, resuming a finished run, --out on a file, a data.dir without the data.
+ * on one run directory, resuming a finished run, --out on a file, a data.dir without the data (no run directory left).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -140,7 +140,7 @@ describe('pwlu train under faults', () => {
     expect(readFileSync(file, 'utf8')).toBe('keep');
   });
 
-  it('an explicit data.dir without the dataset fails with exit 2 and downloads nothing elsewhere', () => {
+  it('an explicit data.dir without the dataset fails with exit 2, downloads nothing elsewhere and leaves no run directory', () => {
     const empty = join(tmp, 'empty-data');
     mkdirSync(empty, { recursive: true });
     const r = pwlu('train', '--set', 'data.name=fashion-mnist', '--set', `data.dir=${empty}`, '--set', 'data.download=true', '--backend', 'cpu', '--out', join(tmp, 'fm-bad'));
@@ -149,5 +149,8 @@ describe('pwlu train under faults', () => {
     expect(r.stderr).toMatch(/data\.dir/);
     expect(readdirSync(empty)).toEqual([]);
     expect(existsSync(join(ROOT, 'datasets', 'fashion-mnist', 'downloading'))).toBe(false);
+    // Nothing was trained: the run directory this attempt created is gone again (no config.yaml + train.log husk).
+    expect(existsSync(join(tmp, 'fm-bad'))).toBe(false);
+    expect(r.stderr).not.toMatch(/internal error|^\s+at /m);
   });
 });

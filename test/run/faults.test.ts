@@ -8,7 +8,6 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { trainCommand } from '../../src/cli/train.js';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { loadDataset } from '../../src/data/load.js';
 import { readCheckpoint, type Checkpoint } from '../../src/run/checkpoint.js';
@@ -18,7 +17,9 @@ import { ExitCode } from '../../src/util/errors.js';
 import { createLogger } from '../../src/util/log.js';
 import { PROJECT_ROOT } from '../../src/util/paths.js';
 import { createProgress } from '../../src/util/progress.js';
-import { DivergedError, progressSummary, Trainer, type TrainPosition } from '../../src/train/trainer.js';
+import type { TrainPosition } from '../../src/train/checkpoint-contents.js';
+import { buildSummary, runTraining, type SummaryBase } from '../../src/train/session.js';
+import { DivergedError, Trainer } from '../../src/train/trainer.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 /** Faults the mocks below inject; each test arms one and disarms it. */
@@ -140,7 +141,7 @@ describe('run directory faults (in-process)', () => {
     fs.writeFileSync(config, JSON.stringify(MICRO));
     fault.checkpointOpens = 0;
     fault.enospcAfterCheckpoints = 2; // epoch 1's best and last land; epoch 2's writes fail
-    const err = await trainCommand({ config, set: [], out: dir, json: true, quiet: true }).catch((e: unknown) => e);
+    const err = await runTraining({ config, sets: [], machineSets: [], out: dir, quiet: true, progressBar: false }).catch((e: unknown) => e);
     fault.enospcAfterCheckpoints = 0;
     expect((err as { exitCode?: number }).exitCode).toBe(ExitCode.io);
     expect((err as Error).message).toMatch(/cannot write .*checkpoint-(best|last)\.ckpt \(\d+\.\d KiB \(\d+ bytes\)\): no space left on the device \[ENOSPC\]/);
@@ -152,7 +153,7 @@ describe('run directory faults (in-process)', () => {
     expect(summary.epochs_completed).toBe(1);
     expect(summary.best?.epoch).toBe(1);
 
-    await trainCommand({ resume: dir, set: [], json: true, quiet: true });
+    await runTraining({ resume: dir, sets: [], machineSets: [], quiet: true, progressBar: false });
     const done = JSON.parse(fs.readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
     expect(done.status).toBe('finished');
     expect(done.epochs_completed).toBe(2);
@@ -172,7 +173,8 @@ describe('run directory faults (in-process)', () => {
     const err = await trainer.run().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DivergedError);
     const progress = (err as DivergedError).progress!;
-    const s = progressSummary(progress, new RunDir(dir));
+    const base: SummaryBase = { arch: 'resnet20', activation: 'relu', dataset: 'synthetic', seed: 2, epochs: 3, img_size: 6, backend: { name: 'cpu', reason: 'test', detail: {} }, versions: {}, git_commit: null, git_dirty: null, config_hash: 'test' };
+    const s = buildSummary(base, { status: 'diverged', progress, model: trainer.model, error: (err as Error).message }, new RunDir(dir), 'all');
     expect(s.epochs_completed).toBe(1);
     expect(s.best).toMatchObject({ epoch: 1, split: 'val' });
     expect(s.final?.top1).toBeTypeOf('number');
