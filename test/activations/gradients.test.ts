@@ -15,6 +15,7 @@ import { HardSwishLayer } from '../../src/activations/hardswish.js';
 import { PAULayer, PAU_INIT_DENOMINATOR, PAU_INIT_NUMERATOR } from '../../src/activations/pau.js';
 import { PReLULayer } from '../../src/activations/prelu.js';
 import { prelu as preluOp } from '../../src/ops/prelu.js';
+import { NonUniformPWLULayer } from '../../src/activations/npwlu.js';
 import { PWLULayer } from '../../src/activations/pwlu.js';
 import { type OpImpl } from '../../src/ops/fused-op.js';
 import { pwlu } from '../../src/ops/pwlu.js';
@@ -297,6 +298,47 @@ describe('activation gradients match finite differences', () => {
         set: { heights: sample(rng, C * (N + 1), -1, 2), kl: [-0.3, 0.5, 0], kr: [1.4, 0.2, -1], bl, br },
         ref: pwluReference(N, C, C),
       });
+    });
+
+    describe('non-uniform (learnable breakpoints)', () => {
+      /** Float64 breakpoints of one instance: BL + (BR - BL) * cumulative softmax(widths), B_N = BR. */
+      const breaks64 = (wd: ArrayLike<number>, bl: number, br: number) => {
+        const e = Array.from(wd, (v) => Math.exp(v));
+        const total = e.reduce((a, b) => a + b, 0);
+        let acc = 0;
+        return [bl, ...e.slice(0, -1).map((v) => bl + (br - bl) * (acc += v / total)), br];
+      };
+      /** The spec's definition in float64: params are [heights, kl, kr, bl, br, widths] (the layer's trainable order). */
+      const reference =
+        (n: number, c: number, p: number): Reference =>
+        (x, [Y, KL, KR, BL, BR, W]) =>
+          x.map((v, e) => {
+            const q = p === 1 ? 0 : e % c;
+            const b = breaks64(W!.subarray(q * n, (q + 1) * n), BL![q]!, BR![q]!);
+            const y = Y!.subarray(q * (n + 1), (q + 1) * (n + 1));
+            if (v < b[0]!) return y[0]! + KL![q]! * (v - b[0]!);
+            if (v >= b[n]!) return y[n]! + KR![q]! * (v - b[n]!);
+            let i = 0;
+            while (v >= b[i + 1]!) i++;
+            return y[i]! + ((y[i + 1]! - y[i]!) * (v - b[i]!)) / (b[i + 1]! - b[i]!);
+          });
+
+      for (const [granularity, c, p] of [['layer', 4, 1], ['channel', 3, 3]] as const) {
+        it(`${granularity}-wise: d/dx and every parameter, the widths included, against finite differences`, () => {
+          const rng = new Rng(44);
+          const bl = Array.from({ length: p }, (_, q) => -1.5 - 0.3 * q);
+          const br = Array.from({ length: p }, (_, q) => 1.7 + 0.4 * q);
+          const widths = sample(rng, p * N, -0.6, 0.6);
+          const kinks = bl.flatMap((b, q) => breaks64(widths.subarray(q * N, (q + 1) * N), b, br[q]!));
+          checkLayerGradients({
+            layer: new NonUniformPWLULayer({ name: `npwlu_${granularity}`, n: N, granularity }),
+            x: sample(rng, 5 * 4 * c, -3, 3.5, kinks, 2e-3),
+            shape: [5, 4, c],
+            set: { heights: sample(rng, p * (N + 1), -1, 2), kl: sample(rng, p, -0.5, 0.5), kr: sample(rng, p, 0.5, 1.5), bl, br, widths },
+            ref: reference(N, c, p),
+          });
+        });
+      }
     });
 
     /** Gradients of sum(w * pwlu(x)) through the op, for a forced implementation. */

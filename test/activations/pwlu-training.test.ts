@@ -135,6 +135,29 @@ describe('PWLU two-phase training', () => {
     expect(notRelu).toBe(19);
   });
 
+  it('non-uniform PWLU: the same two phases (realigned to uniform), then its breakpoints move off the uniform grid', async () => {
+    const r = await runTraining(ConfigSchema.parse({ ...cfgWith({ epochs: 2 }), activation: { name: 'npwlu', npwlu: { phase1_epochs: 1, n: 8 } } }));
+    expect(r.outcome.status).toBe('finished');
+    const realign = records(r.dir).filter((l) => l.event === 'realign');
+    expect(realign).toHaveLength(19);
+    for (const ev of realign) expect(ev.realigned).toBe(true);
+    const dump = JSON.parse(readFileSync(join(r.dir, 'activations.json'), 'utf8')) as { layers: Described[] };
+    expect(dump.layers).toHaveLength(19);
+    let moved = 0;
+    for (const d of dump.layers) {
+      expect(d.type).toBe('npwlu');
+      const { breakpoints: b, bl, br } = d.instances[0]!;
+      expect(b).toHaveLength(9);
+      expect(b[0]).toBeCloseTo(bl, 6);
+      expect(b[8]).toBeCloseTo(br, 6);
+      for (let i = 0; i < 8; i++) expect(b[i + 1]!).toBeGreaterThan(b[i]!);
+      const uniform = b.map((_, i) => bl + (i * (br - bl)) / 8);
+      if (Math.max(...b.map((v, i) => Math.abs(v - uniform[i]!))) > 1e-4) moved++;
+    }
+    expect(moved).toBe(19);
+    r.outcome.model.dispose();
+  });
+
   for (const stopAfter of [2, 3, 4]) {
     const where = stopAfter < 3 ? 'in phase I' : stopAfter === 3 ? 'right after realignment' : 'in phase II';
     it(`resumed after an interruption ${where} gives the same weights as the uninterrupted run`, async () => {

@@ -59,6 +59,16 @@ function tableFromBreakpoints(b: tf.Tensor2D, w: TensorWeights): { slopes: tf.Te
 }
 
 /**
+ * A tensor autodiff treats as a constant: computed where the tape is off (a custom gradient's forward, anchored on a
+ * fresh scalar that no gradient reaches). The segment index is piecewise constant in x and the breakpoints, and tfjs
+ * cannot differentiate through int32 gather indices.
+ */
+function untaped(compute: () => tf.Tensor): tf.Tensor {
+  const anchor = tf.scalar(0);
+  return tf.customGrad(() => ({ value: compute(), gradFunc: () => [tf.zerosLike(anchor)] }))(anchor);
+}
+
+/**
  * Non-uniform PWLU in tfjs-core ops, differentiable in x and every parameter (the breakpoints included): the segment
  * of x is the number of breakpoints at or below it (0: left of BL, N + 1: right of BR), and out = S_seg x + O_seg.
  * Training and inference share it (composite ops; tfjs differentiates the tables, the segment count is constant
@@ -69,10 +79,11 @@ export function npwluForward(x: tf.Tensor, w: TensorWeights): tf.Tensor {
     const b = npwluBreakpoints(w);
     const [p, n1] = b.shape;
     const { slopes, intercepts } = tableFromBreakpoints(b, w);
-    const xe = tf.expandDims(x, -1);
-    const ge = tf.greaterEqual(xe, p === 1 ? tf.reshape(b, [n1]) : b);
-    let seg = tf.sum(tf.cast(ge, 'int32'), -1);
-    if (p > 1) seg = tf.add(seg, lastAxis(tf.tensor1d(Array.from({ length: p }, (_, c) => c * (n1 + 1)), 'int32'), x));
+    const seg = untaped(() => {
+      const ge = tf.greaterEqual(tf.expandDims(x, -1), p === 1 ? tf.reshape(b, [n1]) : b);
+      const count = tf.sum(tf.cast(ge, 'int32'), -1);
+      return p === 1 ? count : tf.add(count, lastAxis(tf.tensor1d(Array.from({ length: p }, (_, c) => c * (n1 + 1)), 'int32'), x));
+    });
     return tf.add(tf.mul(tf.gather(tf.reshape(slopes, [-1]), seg), x), tf.gather(tf.reshape(intercepts, [-1]), seg));
   });
 }
