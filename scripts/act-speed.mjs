@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { parseScriptArgs } from './lib/args.mjs';
-import { importDist, trainableModel } from './lib/pwlu.mjs';
+import { importDist, median, trainableModel } from './lib/pwlu.mjs';
 
 const [{ BACKEND_ORDER, selectBackend }, { activationNames }, { activationParamCount }] = await Promise.all(
   ['backends/select.js', 'activations/registry.js', 'train/state.js'].map(importDist),
@@ -33,11 +33,6 @@ const GRANULARITY = o.granularity;
 const acts = o.acts ?? activationNames();
 const backend = await selectBackend(o.backend, { threads: 0, device: 'auto' });
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const timed = (fn) => {
   for (let i = 0; i < o.warmup; i++) fn();
   const t = [];

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parseScriptArgs } from './lib/args.mjs';
+import { median } from './lib/pwlu.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = parseScriptArgs({
@@ -52,11 +53,6 @@ function runJson(cmd, argv) {
   return JSON.parse(line);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const rows = [];
 for (const arch of archs) {

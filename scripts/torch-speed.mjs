@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { parseScriptArgs } from './lib/args.mjs';
 import { kernelProfiler } from './lib/kernel-hooks.mjs';
-import { importDist, trainableModel } from './lib/pwlu.mjs';
+import { importDist, median, trainableModel } from './lib/pwlu.mjs';
 
 const { BACKEND_ORDER, selectBackend } = await importDist('backends/select.js');
 const o = parseScriptArgs({
@@ -45,10 +45,6 @@ const m = await trainableModel(
   { size: o.size, batch: o.batch, classes, seed: 3 },
 );
 
-const median = (a) => {
-  const s = [...a].sort((p, q) => p - q);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 /** Median wall seconds per call, and the least process CPU seconds (all threads) per call. */
 function timed(fn, w, n) {
   for (let i = 0; i < w; i++) fn();

@@ -4,14 +4,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import { BackendError } from '../util/errors.js';
 import { registerJsKernels } from './js-kernels/index.js';
 
-/** The backends pwlu can run on, fastest first: this is the automatic selection order. */
-export const BACKEND_ORDER = ['tensorflow', 'torch', 'wasm', 'cpu'] as const;
-export type ConcreteBackend = (typeof BACKEND_ORDER)[number];
+import { BACKEND_ORDER, type ConcreteBackend, type Device } from './names.js';
+
+/** The automatic selection order and the backend names (src/backends/names.ts owns them; re-exported for selection's callers). */
+export { BACKEND_ORDER, type ConcreteBackend };
 
 export interface BackendOptions {
   /** Compute threads for native backends; 0 = all cores. */
   threads: number;
-  device: 'auto' | 'cpu' | 'cuda';
+  device: Device;
   /** Which GPU on CUDA (a data-parallel run's LOCAL_RANK); default 0. */
   cudaIndex?: number;
 }
@@ -41,23 +42,49 @@ function hasCuda11Runtime(): boolean {
   }
 }
 
+/** Why the tensorflow backend is absent when no tfjs-node package is installed: what installing one would give. */
+export const TENSORFLOW_NOT_INSTALLED =
+  'not installed (optional; @tensorflow/tfjs-node adds libtensorflow on the CPU, @tensorflow/tfjs-node-gpu on CUDA 11.2 + cuDNN 8.1, first in the automatic order; their install downloads libtensorflow)';
+
+/**
+ * Whether a failed import says `pkg` itself is absent, or present without the native binding its install downloads
+ * (what an optional install that could not reach the download host leaves); not a package it needs, not other errors.
+ */
+function isNotInstalled(e: unknown, pkg: string): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && e.message.includes(`'${pkg}'`)) return true;
+  return /tfjs_binding\.node\) can not be found/.test(e.message) && e.message.includes(`${pkg}/`);
+}
+
+/**
+ * Loads tfjs-node, GPU build first, for selection and `pwlu doctor` alike: the package that loaded, or why none did.
+ * Both absent is the normal case and reads as TENSORFLOW_NOT_INSTALLED rather than a resolver error with a path;
+ * a package that is there but fails to load keeps its error verbatim.
+ */
+export async function loadTensorflowPackage(): Promise<{ ok: true; pkg: string } | { ok: false; reason: string }> {
+  const errors: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await importOptional(pkg);
+      return { ok: true, pkg };
+    } catch (e) {
+      if (!isNotInstalled(e, pkg)) errors.push(`${pkg}: ${firstLine(e)}`);
+    }
+  }
+  return { ok: false, reason: errors.length === 0 ? TENSORFLOW_NOT_INSTALLED : errors.join('; ') };
+}
+
 const ACTIVATORS: Record<ConcreteBackend, Activator> = {
   async tensorflow() {
-    const errors: string[] = [];
-    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-      try {
-        await importOptional(pkg);
-      } catch (e) {
-        errors.push(`${pkg}: ${firstLine(e)}`);
-        continue;
-      }
-      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
-      const gpu = pkg.endsWith('-gpu');
-      // tfjs-node-gpu silently falls back to the CPU when CUDA 11.2 is missing: say so.
-      const onGpu = gpu && hasCuda11Runtime();
-      return { package: pkg, gpu: onGpu, ...(gpu && !onGpu ? { warning: 'CUDA 11 runtime (libcudart.so.11.0) not found: tfjs-node-gpu runs on the CPU' } : {}) };
-    }
-    throw new Error(`not installed (${errors.join('; ')})`);
+    const loaded = await loadTensorflowPackage();
+    if (!loaded.ok) throw new Error(loaded.reason);
+    const pkg = loaded.pkg;
+    if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
+    const gpu = pkg.endsWith('-gpu');
+    // tfjs-node-gpu silently falls back to the CPU when CUDA 11.2 is missing: say so.
+    const onGpu = gpu && hasCuda11Runtime();
+    return { package: pkg, gpu: onGpu, ...(gpu && !onGpu ? { warning: 'CUDA 11 runtime (libcudart.so.11.0) not found: tfjs-node-gpu runs on the CPU' } : {}) };
   },
   async torch(o) {
     const torch = await import('./torch/index.js');

@@ -8,11 +8,12 @@ import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { supersededPrefix } from '../run/files.js';
 import { RunDir } from '../run/run-dir.js';
+import { classifyRun, isDone, type DoneStatus } from '../run/status.js';
 
 /** A cell's state on disk. */
 export type CellState =
   | { kind: 'new' }
-  | { kind: 'done'; status: 'finished' | 'diverged' }
+  | { kind: 'done'; status: DoneStatus }
   | { kind: 'resume'; why: string }
   | { kind: 'restart'; why: string }
   | { kind: 'busy'; why: string };
@@ -37,7 +38,8 @@ export function inspectCell(dir: string): CellState {
   const owner = run.lockedBy();
   if (owner) return { kind: 'busy', why: `still being trained by pid ${owner.pid} on ${owner.host}` };
   const status = summaryStatus(dir);
-  if (status === 'finished' || status === 'diverged') return { kind: 'done', status };
+  const outcome = classifyRun({ summary: status });
+  if (isDone(outcome)) return { kind: 'done', status: outcome };
   const hasConfig = run.has('config');
   const hasCkpt = run.has('last');
   if (hasConfig && hasCkpt) return { kind: 'resume', why: status ? `summary status ${status}` : 'no summary (killed)' };
@@ -59,6 +61,41 @@ export function moveAside(dir: string): string {
   renameSync(dir, target);
   return target;
 }
+
+/** What to do with a cell now, after preparing its directory: the decision `pwlu bench` and the Slurm script share. */
+export type CellStart =
+  | { action: 'done'; status: DoneStatus }
+  | { action: 'busy'; why: string }
+  | { action: 'resume'; why: string }
+  | { action: 'new'; /** Where a dead earlier attempt was moved (absolute), if one was. */ movedAside?: string; why?: string };
+
+/**
+ * Decides what a cell needs (inspectCell) and prepares its directory for it: a dead attempt is moved aside
+ * (the next free `.failed-<n>`), and a resume sets the last failure's bench-error.txt aside. Nothing is deleted.
+ */
+export function prepareCell(dir: string): CellStart {
+  const st = inspectCell(dir);
+  switch (st.kind) {
+    case 'done':
+      return { action: 'done', status: st.status };
+    case 'busy':
+      return { action: 'busy', why: st.why };
+    case 'resume':
+      archiveBenchError(dir);
+      return { action: 'resume', why: st.why };
+    case 'restart':
+      return { action: 'new', movedAside: moveAside(dir), why: st.why };
+    case 'new':
+      return { action: 'new' };
+  }
+}
+
+/**
+ * Exit codes of `pwlu bench --cell NAME` (what a Slurm task does with the cell): 0 start it new, 10 resume it,
+ * 11 skip it (a result already), 12 leave it (another process trains it). Any other code is an error of pwlu's own
+ * (1 usage, 70 internal, …); the codes are chosen apart from those in src/util/errors.ts.
+ */
+export const CELL_EXIT = { new: 0, resume: 10, done: 11, busy: 12 } as const;
 
 /** Renames a leftover bench-error.txt before a resume, so the report does not read an old failure as current. */
 export function archiveBenchError(dir: string): void {

@@ -1,5 +1,6 @@
 /** The bench grid: architecture × activation × sweep values × seed, one `pwlu train` run ("cell") each. */
 import { UserError } from '../util/errors.js';
+import { formatOverride, parseOverride, splitOverride } from '../util/overrides.js';
 
 /** One cell of the grid; its run directory is `<out>/cells/<name>`. */
 export interface Cell {
@@ -22,21 +23,19 @@ export interface Sweep {
  * (each override as its key's last part and its value); what `pwlu report` and the slurm script use too.
  */
 export function cellName(arch: string, activation: string, seed: number, overrides: readonly string[] = []): string {
-  const parts = overrides.map((o) => {
-    const eq = o.indexOf('=');
-    const key = o.slice(0, eq).split('.').pop()!;
-    return `${key}${o.slice(eq + 1).replace(/[^A-Za-z0-9.]+/g, '_')}`;
+  const parts = overrides.flatMap((raw) => {
+    const o = splitOverride(raw);
+    return o ? [`${o.key.split('.').pop()!}${o.value.replace(/[^A-Za-z0-9.]+/g, '_')}`] : [];
   });
   return [arch, activation, ...parts, `s${seed}`].join('-');
 }
 
 /** Parses `--sweep KEY=V1,V2,…` (values comma-separated, at least one; each value a YAML scalar as --set takes it). */
 export function parseSweep(spec: string): Sweep {
-  const eq = spec.indexOf('=');
-  const key = eq > 0 ? spec.slice(0, eq).trim() : '';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(key)) throw new UserError(`--sweep '${spec}': expected KEY=V1,V2,… with a config key path such as activation.pwlu.n`);
-  const values = spec
-    .slice(eq + 1)
+  const parsed = parseOverride(spec);
+  const key = parsed.ok ? parsed.override.key : '';
+  if (!parsed.ok || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(key)) throw new UserError(`--sweep '${spec}': expected KEY=V1,V2,… with a config key path such as activation.pwlu.n`);
+  const values = parsed.override.value
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v.length > 0);
@@ -62,7 +61,7 @@ export function sweepCombinations(sweeps: readonly Sweep[], isBase: IsBaseValue 
     (acc, s) =>
       acc.flatMap((combo) =>
         s.values.map((v) => {
-          const o = `${s.key}=${v}`;
+          const o = formatOverride(s.key, v);
           return isBase(o) ? combo : [...combo, o];
         }),
       ),

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { writeManifest, type BenchManifest, type ManifestCell, type ManifestStatus } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES } from '../run/files.js';
 import { RunDir } from '../run/run-dir.js';
-import { ExitCode, UserError } from '../util/errors.js';
-import { archiveBenchError, inspectCell, moveAside, summaryStatus } from './cells.js';
+import { classifyRun, errorLine, isDone } from '../run/status.js';
+import { UserError } from '../util/errors.js';
+import { inspectCell, prepareCell, summaryStatus } from './cells.js';
 import type { Cell } from './grid.js';
 import { formatDuration, type BenchDisplay } from './progress.js';
 
@@ -137,160 +138,213 @@ function recordFailure(dir: string, cell: Cell, args: string[], r: LaunchResult)
   return tail;
 }
 
-/**
- * Runs the plan: the cells not yet done, `jobs` at a time, each in its own process. Stops launching
- * when `stop` aborts, hands each running child one SIGINT (unless it already got the terminal's), and
- * waits for their checkpoints.
- */
-export async function runBench(
-  plan: BenchPlan,
-  manifest: BenchManifest,
-  opts: { launcher: Launcher; display: BenchDisplay; stop?: AbortSignal; interruptGraceMs?: number; tickMs?: number },
-): Promise<BenchOutcome> {
-  const cellsDir = join(plan.out, BENCH_FILES.cells);
-  mkdirSync(cellsDir, { recursive: true });
-  const mcell = new Map<string, ManifestCell>(manifest.cells.map((c) => [c.name, c]));
-  const statuses = new Map<string, ManifestStatus>();
-  const failed: BenchOutcome['failed'] = [];
-  const save = () => writeManifest(plan.out, manifest);
-  const dirOf = (c: Cell) => join(cellsDir, c.name);
+/** The cells to launch and what the disk says of the others, decided before any process starts. */
+export interface CellPlan {
+  queue: Cell[];
+  skipped: number;
+  /** The line saying how many cells are done, to resume, to restart and to start. */
+  note: string;
+}
 
-  // What the disk says now: done cells are skipped without a process.
-  const queue: Cell[] = [];
-  let skipped = 0;
-  const plannedModes = { resume: 0, restart: 0, start: 0 };
+/**
+ * Inspects every cell directory before anything runs: done cells are marked in the manifest and skipped without a
+ * process; a cell another process still trains stops the bench with a message naming it.
+ */
+export function planCells(plan: BenchPlan, manifest: BenchManifest, statuses: Map<string, ManifestStatus>): CellPlan {
+  const dirOf = (c: Cell) => join(plan.out, BENCH_FILES.cells, c.name);
   const states = new Map(plan.cells.map((cell) => [cell.name, inspectCell(dirOf(cell))]));
   const busy = plan.cells.flatMap((cell) => {
     const st = states.get(cell.name)!;
     return st.kind === 'busy' ? [`${cell.name} (${st.why})`] : [];
   });
-  if (busy.length > 0) throw new UserError(`${busy.length === 1 ? 'a cell is' : 'cells are'} still being trained by another process: ${busy.join(', ')}; wait for ${busy.length === 1 ? 'it' : 'them'} to end (or stop ${busy.length === 1 ? 'it' : 'them'} with kill -INT), then run the bench again`);
+  if (busy.length > 0) {
+    const one = busy.length === 1;
+    throw new UserError(`${one ? 'a cell is' : 'cells are'} still being trained by another process: ${busy.join(', ')}; wait for ${one ? 'it' : 'them'} to end (or stop ${one ? 'it' : 'them'} with kill -INT), then run the bench again`);
+  }
+  const mcell = new Map<string, ManifestCell>(manifest.cells.map((c) => [c.name, c]));
+  const queue: Cell[] = [];
+  const modes = { resume: 0, restart: 0, start: 0 };
+  let skipped = 0;
   for (const cell of plan.cells) {
     const st = states.get(cell.name)!;
     if (st.kind === 'done') {
       statuses.set(cell.name, st.status);
       mcell.get(cell.name)!.status = st.status;
       skipped++;
-    } else {
-      queue.push(cell);
-      if (st.kind === 'resume') plannedModes.resume++;
-      else if (st.kind === 'restart') plannedModes.restart++;
-      else plannedModes.start++;
+      continue;
     }
+    queue.push(cell);
+    if (st.kind === 'resume') modes.resume++;
+    else if (st.kind === 'restart') modes.restart++;
+    else modes.start++;
   }
-  save();
   const total = plan.cells.length;
   const parts = [`${total} cell${total === 1 ? '' : 's'}`];
   if (skipped) parts.push(`${skipped} already done`);
-  if (plannedModes.resume) parts.push(`${plannedModes.resume} to resume`);
-  if (plannedModes.restart) parts.push(`${plannedModes.restart} to restart (earlier attempt moved aside)`);
-  if (plannedModes.start) parts.push(`${plannedModes.start} to start`);
-  opts.display.note(`${parts.join(', ')}; ${plan.jobs} at a time`);
+  if (modes.resume) parts.push(`${modes.resume} to resume`);
+  if (modes.restart) parts.push(`${modes.restart} to restart (earlier attempt moved aside)`);
+  if (modes.start) parts.push(`${modes.start} to start`);
+  return { queue, skipped, note: `${parts.join(', ')}; ${plan.jobs} at a time` };
+}
 
-  const running = new Map<string, { cell: Cell; handle: ChildHandle; done: Promise<void> }>();
-  let ended = 0;
-  let failedCount = 0;
-  let stopping = opts.stop?.aborted ?? false;
+/** Options of runBench: how to launch, where to show progress, and when to stop. */
+export interface RunBenchOptions {
+  launcher: Launcher;
+  display: BenchDisplay;
+  stop?: AbortSignal;
+  interruptGraceMs?: number;
+  tickMs?: number;
+}
 
-  const progress = () => {
+/** The state of one bench session: which cells run, how they ended, and the manifest kept in step with them. */
+class CellRunner {
+  readonly statuses = new Map<string, ManifestStatus>();
+  readonly failed: BenchOutcome['failed'] = [];
+  readonly running = new Map<string, { cell: Cell; handle: ChildHandle; done: Promise<void> }>();
+  skipped = 0;
+  private ended = 0;
+  private failedCount = 0;
+  private readonly mcell: Map<string, ManifestCell>;
+
+  constructor(
+    private readonly plan: BenchPlan,
+    private readonly manifest: BenchManifest,
+    private readonly opts: RunBenchOptions,
+  ) {
+    this.mcell = new Map(manifest.cells.map((c) => [c.name, c]));
+  }
+
+  dirOf(cell: Cell): string {
+    return join(this.plan.out, BENCH_FILES.cells, cell.name);
+  }
+
+  save(): void {
+    writeManifest(this.plan.out, this.manifest);
+  }
+
+  private setStatus(cell: Cell, status: ManifestStatus): void {
+    this.statuses.set(cell.name, status);
+    this.mcell.get(cell.name)!.status = status;
+  }
+
+  /** Redraws the progress line: cells done and epochs trained over the whole grid. */
+  progress(): void {
+    const { plan } = this;
     let epochs = 0;
     for (const cell of plan.cells) {
-      const s = statuses.get(cell.name);
+      const s = this.statuses.get(cell.name);
       if (s === 'finished' || s === 'diverged' || s === 'failed') epochs += plan.epochsPerCell;
-      else epochs += Math.min(plan.epochsPerCell, countEpochs(dirOf(cell)));
+      else epochs += Math.min(plan.epochsPerCell, countEpochs(this.dirOf(cell)));
     }
-    const done = [...statuses.values()].filter((s) => s === 'finished' || s === 'diverged').length;
-    opts.display.update({ total, done, running: running.size, failed: failedCount }, epochs, total * plan.epochsPerCell);
-  };
+    const done = [...this.statuses.values()].filter((s) => isDone(s)).length;
+    const total = plan.cells.length;
+    this.opts.display.update({ total, done, running: this.running.size, failed: this.failedCount }, epochs, total * plan.epochsPerCell);
+  }
 
-  const start = (cell: Cell): void => {
-    const dir = dirOf(cell);
-    const m = mcell.get(cell.name)!;
-    const st = inspectCell(dir);
-    if (st.kind === 'done') {
-      statuses.set(cell.name, st.status);
-      m.status = st.status;
-      skipped++;
+  /** Prepares the cell's directory (the disk may have changed since planning) and launches its process. */
+  start(cell: Cell): void {
+    const { plan, opts } = this;
+    const dir = this.dirOf(cell);
+    const m = this.mcell.get(cell.name)!;
+    const prepared = prepareCell(dir);
+    if (prepared.action === 'done') {
+      this.setStatus(cell, prepared.status);
+      this.skipped++;
       return;
     }
-    if (st.kind === 'busy') {
-      opts.display.note(`${cell.name}: ${st.why}; left alone (run the bench again when it has ended)`);
-      statuses.set(cell.name, 'interrupted');
-      m.status = 'interrupted';
+    if (prepared.action === 'busy') {
+      opts.display.note(`${cell.name}: ${prepared.why}; left alone (run the bench again when it has ended)`);
+      this.setStatus(cell, 'interrupted');
       return;
     }
-    let movedAside: string | undefined;
-    if (st.kind === 'restart') {
-      movedAside = moveAside(dir);
-      opts.display.note(`${cell.name}: ${st.why}; moved to ${movedAside.slice(plan.out.length + 1)} and started again`);
-    }
-    const mode = st.kind === 'resume' ? 'resume' : 'new';
-    if (mode === 'resume') archiveBenchError(dir);
+    const movedAside = prepared.action === 'new' && prepared.movedAside ? prepared.movedAside.slice(plan.out.length + 1) : undefined;
+    if (movedAside) opts.display.note(`${cell.name}: ${prepared.why}; moved to ${movedAside} and started again`);
+    const mode = prepared.action;
     const args = mode === 'resume' ? plan.resumeArgs(cell, dir) : plan.newArgs(cell, dir);
     const handle = opts.launcher(args);
-    m.status = 'running';
     m.pid = handle.pid;
-    m.attempts.push({ mode, started: new Date().toISOString(), ...(movedAside ? { moved_aside: movedAside.slice(plan.out.length + 1) } : {}) });
+    m.attempts.push({ mode, started: new Date().toISOString(), ...(movedAside ? { moved_aside: movedAside } : {}) });
     delete m.error_tail;
-    statuses.set(cell.name, 'running');
-    save();
-    const done = handle.done.then((r) => {
-      running.delete(cell.name);
-      const attempt = m.attempts[m.attempts.length - 1]!;
-      attempt.ended = new Date().toISOString();
-      attempt.exit_code = r.code;
-      attempt.signal = r.signal;
-      delete m.pid;
-      const summary = summaryStatus(dir);
-      let status: ManifestStatus;
-      if (r.code === 0 && summary === 'finished') status = 'finished';
-      else if (r.code === ExitCode.diverged || summary === 'diverged') status = 'diverged';
-      else if (r.code === ExitCode.interrupted || (r.code === 0 && summary === 'interrupted')) status = 'interrupted';
-      else status = 'failed';
-      m.status = status;
-      statuses.set(cell.name, status);
-      ended++;
-      const tag = `[${ended + skipped}/${total}] ${cell.name}${mode === 'resume' ? ' (resumed)' : ''}`;
-      if (status === 'failed') {
-        failedCount++;
-        const why = r.code === 0 ? 'exited 0 without a finished summary' : describeEnd(r);
-        const tail = recordFailure(dir, cell, args, { ...r, stderrTail: r.stderrTail || why });
-        m.error_tail = lastLines(tail, 20);
-        failed.push({ name: cell.name, code: r.code, ...(r.signal ? { signal: r.signal } : {}) });
-        const lastLine = tail.split('\n').reverse().find((l) => /error/i.test(l)) ?? tail.split('\n').pop() ?? '';
-        opts.display.cellEnded(`${tag} FAILED (${why}): ${lastLine.trim()} — see ${BENCH_FILES.cells}/${cell.name}/${RUN_FILES.benchError}`);
-      } else if (status === 'finished') {
-        opts.display.cellEnded(`${tag} finished: ${resultLine(dir)}`);
-      } else if (status === 'diverged') {
-        opts.display.cellEnded(`${tag} diverged (a result: it is reported as such)`);
-      } else {
-        opts.display.cellEnded(`${tag} interrupted at epoch ${countEpochs(dir)}/${plan.epochsPerCell}; a re-run resumes it`);
-      }
-      save();
-      progress();
-    });
-    running.set(cell.name, { cell, handle, done });
-  };
+    this.setStatus(cell, 'running');
+    this.save();
+    const done = handle.done.then((r) => this.onEnded(cell, mode, args, r));
+    this.running.set(cell.name, { cell, handle, done });
+  }
 
+  /** Records how a cell's process ended (the shared classifier decides its status), says so, and saves the manifest. */
+  private onEnded(cell: Cell, mode: 'new' | 'resume', args: string[], r: LaunchResult): void {
+    const { plan, opts } = this;
+    const dir = this.dirOf(cell);
+    const m = this.mcell.get(cell.name)!;
+    this.running.delete(cell.name);
+    const attempt = m.attempts[m.attempts.length - 1]!;
+    attempt.ended = new Date().toISOString();
+    attempt.exit_code = r.code;
+    attempt.signal = r.signal;
+    delete m.pid;
+    const status = classifyRun({ summary: summaryStatus(dir), exit: { code: r.code } });
+    this.setStatus(cell, status);
+    this.ended++;
+    const tag = `[${this.ended + this.skipped}/${plan.cells.length}] ${cell.name}${mode === 'resume' ? ' (resumed)' : ''}`;
+    if (status === 'failed') {
+      this.failedCount++;
+      const why = r.code === 0 ? 'exited 0 without a finished summary' : describeEnd(r);
+      const tail = recordFailure(dir, cell, args, { ...r, stderrTail: r.stderrTail || why });
+      m.error_tail = lastLines(tail, 20);
+      this.failed.push({ name: cell.name, code: r.code, ...(r.signal ? { signal: r.signal } : {}) });
+      opts.display.cellEnded(`${tag} FAILED (${why}): ${errorLine(tail)} — see ${BENCH_FILES.cells}/${cell.name}/${RUN_FILES.benchError}`);
+    } else if (status === 'finished') {
+      opts.display.cellEnded(`${tag} finished: ${resultLine(dir)}`);
+    } else if (status === 'diverged') {
+      opts.display.cellEnded(`${tag} diverged (a result: it is reported as such)`);
+    } else {
+      opts.display.cellEnded(`${tag} interrupted at epoch ${countEpochs(dir)}/${plan.epochsPerCell}; a re-run resumes it`);
+    }
+    this.save();
+    this.progress();
+  }
+
+  /** Cells never launched (a stop came first): interrupted when they have files, else still pending. */
+  settleQueue(queue: readonly Cell[]): void {
+    for (const cell of queue) this.setStatus(cell, existsSync(this.dirOf(cell)) ? 'interrupted' : 'pending');
+  }
+}
+
+/**
+ * Runs the plan: the cells not yet done, `jobs` at a time, each in its own process. Stops launching
+ * when `stop` aborts, hands each running child one SIGINT (unless it already got the terminal's), and
+ * waits for their checkpoints.
+ */
+export async function runBench(plan: BenchPlan, manifest: BenchManifest, opts: RunBenchOptions): Promise<BenchOutcome> {
+  mkdirSync(join(plan.out, BENCH_FILES.cells), { recursive: true });
+  const runner = new CellRunner(plan, manifest, opts);
+  const planned = planCells(plan, manifest, runner.statuses);
+  const queue = [...planned.queue];
+  runner.skipped = planned.skipped;
+  runner.save();
+  opts.display.note(planned.note);
+
+  let stopping = opts.stop?.aborted ?? false;
   let graceTimer: NodeJS.Timeout | null = null;
   const onAbort = () => {
     stopping = true;
-    opts.display.note(`stopping: no new cells; waiting for ${running.size} running cell${running.size === 1 ? '' : 's'} to save a checkpoint`);
+    const n = runner.running.size;
+    opts.display.note(`stopping: no new cells; waiting for ${n} running cell${n === 1 ? '' : 's'} to save a checkpoint`);
     // A Ctrl-C on the terminal reaches the children too; a signal sent to the bench alone does not. Give
     // each child a moment to show it got one, then send SIGINT to the others (never a second one: that aborts).
     graceTimer = setTimeout(() => {
-      for (const r of running.values()) if (!r.handle.interruptSeen()) r.handle.interrupt();
+      for (const r of runner.running.values()) if (!r.handle.interruptSeen()) r.handle.interrupt();
     }, opts.interruptGraceMs ?? 1000);
   };
   opts.stop?.addEventListener('abort', onAbort, { once: true });
-  const ticker = setInterval(progress, opts.tickMs ?? 1000);
+  const ticker = setInterval(() => runner.progress(), opts.tickMs ?? 1000);
   ticker.unref();
-  progress();
+  runner.progress();
   try {
     for (;;) {
-      while (!stopping && running.size < plan.jobs && queue.length > 0) start(queue.shift()!);
-      if (running.size === 0) break;
-      await Promise.race([...running.values()].map((r) => r.done));
+      while (!stopping && runner.running.size < plan.jobs && queue.length > 0) runner.start(queue.shift()!);
+      if (runner.running.size === 0) break;
+      await Promise.race([...runner.running.values()].map((r) => r.done));
     }
   } finally {
     clearInterval(ticker);
@@ -298,11 +352,7 @@ export async function runBench(
     opts.stop?.removeEventListener('abort', onAbort);
     opts.display.stop();
   }
-  for (const cell of queue) {
-    const s: ManifestStatus = existsSync(dirOf(cell)) ? 'interrupted' : 'pending';
-    statuses.set(cell.name, s);
-    mcell.get(cell.name)!.status = s;
-  }
-  save();
-  return { statuses, failed, interrupted: stopping, skipped };
+  runner.settleQueue(queue);
+  runner.save();
+  return { statuses: runner.statuses, failed: runner.failed, interrupted: stopping, skipped: runner.skipped };
 }

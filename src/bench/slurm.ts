@@ -1,10 +1,12 @@
 /**
  * `pwlu bench --emit slurm`: the same grid as a Slurm job array, one array task per cell, writing the
- * same `cells/<name>` layout that `pwlu bench` and `pwlu report` use. Each task decides from the cell
- * directory alone: finished → skip, checkpoint → resume, dead attempt → move aside and start again.
+ * same `cells/<name>` layout that `pwlu bench` and `pwlu report` use. Each task asks `pwlu bench --cell`
+ * what its cell needs (the same rules as the local runner): finished → skip, checkpoint → resume, dead
+ * attempt → move aside and start again, trained elsewhere → leave alone.
  */
 import type { Cell } from './grid.js';
-import { archivedBenchError, BENCH_FILES, RUN_FILES, supersededPrefix } from '../run/files.js';
+import { BENCH_FILES, RUN_FILES } from '../run/files.js';
+import { CELL_EXIT } from './cells.js';
 import { ExitCode } from '../util/errors.js';
 
 /** What the script needs. Paths must be absolute and visible from the compute nodes (a shared filesystem). */
@@ -43,7 +45,7 @@ export function renderSlurmScript(spec: SlurmSpec): string {
   const directives = [
     '--job-name=pwlu-bench',
     `--array=0-${n - 1}${spec.throttle ? `%${spec.throttle}` : ''}`,
-    `--output=${spec.out}/slurm/%A_%a.out`,
+    `--output=${spec.out}/${BENCH_FILES.slurmLogs}/%A_%a.out`,
     ...(has('cpus-per-task') || has('c=') ? [] : ['--cpus-per-task=8']),
     // A distributed cell: its ranks are tasks of the array task, each with its own GPU when it has GPUs.
     ...(spec.tasksPerCell > 1 ? [`--ntasks=${spec.tasksPerCell}`] : []),
@@ -58,8 +60,8 @@ export function renderSlurmScript(spec: SlurmSpec): string {
   const backend = spec.backend ? ` --backend ${q(spec.backend)}` : '';
   return `#!/bin/bash
 # pwlu bench as a Slurm job array: ${n} cell${n === 1 ? '' : 's'}, one array task each.
-#   submit:   sbatch ${spec.out}/bench.sbatch
-#   progress: ls ${spec.out}/cells; logs in ${spec.out}/slurm/
+#   submit:   sbatch ${spec.out}/${BENCH_FILES.slurmScript}
+#   progress: ls ${spec.out}/${BENCH_FILES.cells}; logs in ${spec.out}/${BENCH_FILES.slurmLogs}/
 #   report:   pwlu report ${spec.out}
 # Re-submitting is safe: finished cells are skipped, cells with a checkpoint resume (--resume), and a
 # cell that died before its first checkpoint is moved aside to cells/<name>.failed-<n> and started again.
@@ -88,30 +90,23 @@ ${cases}
 esac
 
 DIR="$OUT/${BENCH_FILES.cells}/$CELL"
-mkdir -p "$OUT/${BENCH_FILES.cells}" "$OUT/slurm"
-if [ -f "$DIR/${RUN_FILES.summary}" ] && grep -Eq '"status": *"(finished|diverged)"' "$DIR/${RUN_FILES.summary}"; then
-  echo "pwlu bench: $CELL is done; skipping"
-  exit 0
-fi
-if [ -f "$DIR/${RUN_FILES.config}" ] && [ -f "$DIR/${RUN_FILES.last}" ]; then
-  MODE=resume
-  if [ -f "$DIR/${RUN_FILES.benchError}" ]; then
-    n=1; while [ -e "$DIR/${archivedBenchError('$n')}" ]; do n=$((n + 1)); done
-    mv "$DIR/${RUN_FILES.benchError}" "$DIR/${archivedBenchError('$n')}"
-  fi
-  CMD=("\${LAUNCH[@]}" "\${PWLU_CMD[@]}" train --resume "$DIR" --json --threads "$THREADS"${backend})
-else
-  MODE=new
-  if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then
-    n=1; while [ -e "${supersededPrefix('$DIR')}$n" ]; do n=$((n + 1)); done
-    mv "$DIR" "${supersededPrefix('$DIR')}$n"
-    echo "pwlu bench: $CELL died before its first checkpoint; moved to ${BENCH_FILES.cells}/${supersededPrefix('$CELL')}$n"
-  fi
-  CMD=("\${LAUNCH[@]}" "\${PWLU_CMD[@]}" train --config "$CONFIG" "\${COMMON_SETS[@]}" "\${CELL_SETS[@]}" --out "$DIR" --json --threads "$THREADS"${backend})
-fi
+mkdir -p "$OUT/${BENCH_FILES.cells}" "$OUT/${BENCH_FILES.slurmLogs}"
+# pwlu decides what the cell needs from its directory, by the same rules as pwlu bench (lock, summary,
+# checkpoint), and prepares it: a dead attempt is moved aside, a resumed cell's old bench-error.txt set aside.
+"\${PWLU_CMD[@]}" bench --out "$OUT" --cell "$CELL"
+STATE=$?
+case "$STATE" in
+  ${CELL_EXIT.done}) echo "pwlu bench: $CELL is done; skipping"; exit 0 ;;
+  ${CELL_EXIT.busy}) echo "pwlu bench: $CELL is being trained by another process; leaving it alone"; exit 0 ;;
+  ${CELL_EXIT.resume}) MODE=resume
+     CMD=("\${LAUNCH[@]}" "\${PWLU_CMD[@]}" train --resume "$DIR" --json --threads "$THREADS"${backend}) ;;
+  ${CELL_EXIT.new}) MODE=new
+     CMD=("\${LAUNCH[@]}" "\${PWLU_CMD[@]}" train --config "$CONFIG" "\${COMMON_SETS[@]}" "\${CELL_SETS[@]}" --out "$DIR" --json --threads "$THREADS"${backend}) ;;
+  *) echo "pwlu bench: could not decide what cell $CELL needs (pwlu bench --cell exited $STATE)" >&2; exit "$STATE" ;;
+esac
 
 echo "pwlu bench: $CELL ($MODE): \${CMD[*]}"
-ERR="$OUT/slurm/$CELL.stderr"
+ERR="$OUT/${BENCH_FILES.slurmLogs}/$CELL.stderr"
 # Job control gives the child its own SIGINT disposition; the trap passes Slurm's signal on to it.
 set -m
 "\${CMD[@]}" 2> "$ERR" &

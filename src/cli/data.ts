@@ -1,16 +1,63 @@
-import { loadConfig } from '../config/load.js';
-import { listCatalog, catalogEntry } from '../data/catalog.js';
-import { discoverDataset } from '../data/discover.js';
-import { ensureDatasetFiles, loadDataset } from '../data/load.js';
-import { DEFAULT_SHARD_SIZE, parseShardSize, writeShards } from '../data/stream/shard-writer.js';
-import { inputImagesPerSecond } from '../data/stream/throughput.js';
-import { registryChecks } from './common.js';
-import type { DataBenchCliOptions } from './main.js';
+import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import { PROJECT_ROOT } from '../util/paths.js';
+import { formatTable } from '../util/table.js';
+import { collect, parseIntArg } from './options.js';
+
+/** Options of `pwlu data bench`. */
+export interface DataBenchCliOptions {
+  config?: string;
+  set: string[];
+  workers?: number;
+  batches: number;
+  warmup: number;
+  json: boolean;
+}
+
+/** Defines `pwlu data` and its subcommands with their options, so the flags sit beside the code that reads them. */
+export function register(program: Command): void {
+  const data = program.command('data').description('List, fetch and shard datasets.');
+  data
+    .command('list')
+    .description('List known datasets, where each was found, and how to get the missing ones.')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      await dataListCommand(opts);
+    });
+  data
+    .command('get')
+    .description('Find a dataset locally or download it (checksum-verified) into datasets/<name>/.')
+    .argument('<name>', 'dataset name (see pwlu data list)')
+    .action(async (name: string) => {
+      await dataGetCommand(name);
+    });
+  data
+    .command('bench')
+    .description('Input-pipeline throughput alone (no model) for a streamed dataset (imagefolder, shards): train and eval transforms, as shared/bench/dataloader_reference.py measures PyTorch\'s DataLoader.')
+    .option('-c, --config <file>', 'experiment config naming the dataset (data.*) and the batch (train.batch); or give them with --set')
+    .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
+    .option('-w, --workers <n>', 'decoding workers (default: data.workers, else the cores left after the trainer\'s threads)', (v) => parseIntArg('--workers', v))
+    .option('--batches <n>', 'timed batches per split', (v) => parseIntArg('--batches', v), 20)
+    .option('--warmup <n>', 'untimed batches first', (v) => parseIntArg('--warmup', v), 3)
+    .option('--json', 'print one JSON line', false)
+    .action(async (opts: Partial<Pick<DataBenchCliOptions, 'set'>> & Omit<DataBenchCliOptions, 'set'>) => {
+      await dataBenchCommand({ ...opts, set: opts.set ?? [] });
+    });
+  data
+    .command('shard')
+    .description("Write the config's image folder (data.dir) as WebDataset tar shards (train-%06d.tar, eval-%06d.tar) plus index.json, for data.name: shards. Re-run to finish an interrupted run.")
+    .option('-c, --config <file>', 'experiment config (YAML): data.dir names the image folder, seed orders the training samples')
+    .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
+    .requiredOption('-o, --out <dir>', 'folder for the shards and index.json (new, empty, or an earlier unfinished run of the same command)')
+    .option('--shard-size <size>', 'largest shard: 500MB, 1GB, 2GiB or bytes (default: 1GB)')
+    .action(async (opts: Partial<Pick<DataShardCliOptions, 'set'>> & Omit<DataShardCliOptions, 'set'>) => {
+      await dataShardCommand({ ...opts, set: opts.set ?? [] });
+    });
+}
 
 /** `pwlu data list`: every known dataset, whether and where it was found, and how to get it. */
 export async function dataListCommand(opts: { json: boolean }): Promise<void> {
+  const [{ listCatalog }, { discoverDataset }] = await Promise.all([import('../data/catalog.js'), import('../data/discover.js')]);
   const rows = listCatalog().map((e) => {
     const { found } = e.format === 'synthetic' ? { found: { dir: 'generated', rule: 'synthetic' } } : discoverDataset(e, { dataDir: null, projectRoot: PROJECT_ROOT });
     const shape = e.height ? `${e.height}x${e.width}x${e.channels}` : 'configured';
@@ -39,13 +86,12 @@ export async function dataListCommand(opts: { json: boolean }): Promise<void> {
   }
   const header = ['name', 'shape', 'classes', 'train/test', 'status'];
   const table = rows.map((r) => [r.name, r.shape, r.classes === null ? '-' : String(r.classes), r.train === null ? '-' : `${r.train}/${r.test}`, r.found ? `found: ${r.found}` : `missing (${r.how})`]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  process.stdout.write(`${[fmt(header), ...table.map(fmt)].join('\n')}\n`);
+  process.stdout.write(`${formatTable([header, ...table]).join('\n')}\n`);
 }
 
 /** `pwlu data get NAME`: find the dataset by the discovery order, or download and verify it. */
 export async function dataGetCommand(name: string): Promise<void> {
+  const [{ catalogEntry }, { ensureDatasetFiles }] = await Promise.all([import('../data/catalog.js'), import('../data/load.js')]);
   const entry = catalogEntry(name);
   if (entry.format === 'synthetic') throw new UserError(`'${name}' is generated on the fly; there is nothing to get`);
   if (entry.format === 'imagefolder') throw new UserError(`'${name}' is your own folder of images: point data.dir at it`);
@@ -56,6 +102,12 @@ export async function dataGetCommand(name: string): Promise<void> {
 
 /** `pwlu data bench`: how fast the input pipeline alone delivers train and eval batches. */
 export async function dataBenchCommand(opts: DataBenchCliOptions): Promise<void> {
+  const [{ loadConfig }, { loadDataset }, { inputImagesPerSecond }, { registryChecks }] = await Promise.all([
+    import('../config/load.js'),
+    import('../data/load.js'),
+    import('../data/stream/throughput.js'),
+    import('../train/registry-checks.js'),
+  ]);
   const sets = [...opts.set, ...(opts.workers !== undefined ? [`data.workers=${opts.workers}`] : [])];
   const { config } = loadConfig(opts.config ?? null, sets, { extraChecks: registryChecks });
   const { dataset, streamInfo } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, threads: config.threads, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
@@ -78,6 +130,12 @@ export interface DataShardCliOptions {
 
 /** `pwlu data shard`: the config's image folder into WebDataset tar shards plus index.json; re-running finishes an interrupted run. */
 export async function dataShardCommand(o: DataShardCliOptions): Promise<void> {
+  const [{ loadConfig }, { catalogEntry }, { ensureDatasetFiles }, { DEFAULT_SHARD_SIZE, parseShardSize, writeShards }] = await Promise.all([
+    import('../config/load.js'),
+    import('../data/catalog.js'),
+    import('../data/load.js'),
+    import('../data/stream/shard-writer.js'),
+  ]);
   const shardSize = o.shardSize === undefined ? DEFAULT_SHARD_SIZE : parseShardSize(o.shardSize);
   const { config, warnings } = loadConfig(o.config ?? null, o.set);
   const log = (m: string) => process.stderr.write(`pwlu: ${m}\n`);

@@ -1,5 +1,17 @@
 import { availableParallelism } from 'node:os';
-import { BACKEND_ORDER, type ConcreteBackend } from '../backends/select.js';
+import type { Command } from 'commander';
+import { BACKEND_ORDER, type ConcreteBackend } from '../backends/names.js';
+
+/** Defines `pwlu doctor` and its options, so the flags sit beside the code that reads them. */
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('Report which backends work on this machine and why the others do not; libtorch, threads, CUDA.')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      await doctorCommand(opts);
+    });
+}
 
 interface BackendReport {
   name: ConcreteBackend;
@@ -8,23 +20,9 @@ interface BackendReport {
 }
 
 async function probeTensorflow(): Promise<BackendReport> {
-  const reasons: string[] = [];
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    try {
-      const name = pkg;
-      await import(name);
-      return { name: 'tensorflow', available: true, why: `${pkg} loads` };
-    } catch (e) {
-      const err = e as Error & { code?: string };
-      const missing = err.code === 'ERR_MODULE_NOT_FOUND' || /can not be found|Cannot find (module|package)/.test(err.message);
-      reasons.push(`${pkg} ${missing ? 'not installed' : `fails to load: ${err.message.split('\n')[0].slice(0, 160)}`}`);
-    }
-  }
-  return {
-    name: 'tensorflow',
-    available: false,
-    why: `${reasons.join('; ')} (optional: their install downloads libtensorflow from a host this machine may not reach, and tfjs-node-gpu needs CUDA 11.2 + cuDNN 8.1)`,
-  };
+  const { loadTensorflowPackage } = await import('../backends/select.js');
+  const loaded = await loadTensorflowPackage();
+  return loaded.ok ? { name: 'tensorflow', available: true, why: `${loaded.pkg} loads` } : { name: 'tensorflow', available: false, why: loaded.reason };
 }
 
 /** `pwlu doctor`: which backends work here and why the others do not; libtorch, threads, CUDA, torch.distributed, image decoder. */
@@ -80,7 +78,7 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  const lines = ['backends (automatic order: tensorflow, torch, wasm, cpu):'];
+  const lines = [`backends (automatic order: ${BACKEND_ORDER.join(', ')}):`];
   for (const r of reports) lines.push(`  ${r.name.padEnd(10)} ${r.available ? 'yes' : 'no '}  ${r.why}`);
   lines.push(`automatic choice: ${auto}`);
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');

@@ -1,12 +1,10 @@
 import { join, relative, resolve } from 'node:path';
-import { exportRun, type ExportFormat } from '../export/export-run.js';
-import { disposeModel } from '../models/infer.js';
+import { Option, type Command } from 'commander';
+import type { ExportFormat } from '../export/export-run.js';
 import { RUN_FILES } from '../run/files.js';
-import { openRunDir } from '../run/run-dir.js';
-import { restoreRun } from '../train/restore.js';
 import { UserError } from '../util/errors.js';
-import { printConfigWarnings, registryChecks } from './common.js';
 
+/** Options of `pwlu export`. */
 export interface ExportCliOptions {
   run: string;
   checkpoint: 'best' | 'last';
@@ -16,6 +14,23 @@ export interface ExportCliOptions {
   /** ONNX: fold batch norm into the convolutions (--no-fold-bn keeps it). */
   foldBn: boolean;
   json: boolean;
+}
+
+/** Defines `pwlu export` and its options, so the flags sit beside the code that reads them. */
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description("Write a run's checkpoint as a deployable model: ONNX (standard opset 17, batch norm folded into the convolutions, every learned activation in standard operators) or a TensorFlow.js layers model; the export is checked against the run's own logits (onnxruntime-node; tfjs cpu with pwlu/layers) and kept only within 1e-4 relative.")
+    .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint to export').choices(['best', 'last']).default('best'))
+    .addOption(new Option('--format <format>', "onnx: standard-opset ONNX (NCHW); tfjs: TensorFlow.js layers model (model.json + weights.bin), loaded with the 'pwlu/layers' module").choices(['onnx', 'tfjs']).default('onnx'))
+    .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint>)')
+    .option('--batch <n|dynamic>', "the model's batch dimension: a fixed size or 'dynamic'", 'dynamic')
+    .option('--no-fold-bn', 'ONNX: keep each batch norm as its own BatchNormalization node instead of folding it into the convolution')
+    .option('--json', 'print export.json (and the folder) as JSON', false)
+    .action(async (opts: ExportCliOptions) => {
+      await exportCommand(opts);
+    });
 }
 
 /** A path relative to the working directory when it is below it, else absolute. */
@@ -35,6 +50,13 @@ function parseBatch(v: string): number | 'dynamic' {
 export async function exportCommand(o: ExportCliOptions): Promise<void> {
   const batch = parseBatch(o.batch);
   if (o.format === 'tfjs' && !o.foldBn) throw new UserError('--no-fold-bn applies to ONNX: the tfjs format keeps the layers as trained (batch norm included)');
+  const [{ exportRun }, { disposeModel }, { openRunDir }, { restoreRun }, { printConfigWarnings, registryChecks }] = await Promise.all([
+    import('../export/export-run.js'),
+    import('../models/infer.js'),
+    import('../run/run-dir.js'),
+    import('../train/restore.js'),
+    import('./common.js'),
+  ]);
   const run = openRunDir(resolve(o.run));
   const out = resolve(o.out ?? join(run.dir, RUN_FILES.exports, `${o.format}-${o.checkpoint}`));
   const restored = await restoreRun(run, o.checkpoint, { extraChecks: registryChecks });

@@ -1,90 +1,29 @@
-import '@tensorflow/tfjs-backend-cpu';
-import { activationNames, getActivation, makeActivationFactory } from '../activations/registry.js';
-import type { ActivationFactory } from '../activations/types.js';
-import { ActivationSchema } from '../config/schema.js';
-import { countMacs } from '../models/macs.js';
-import { getModel, modelNames, resolveStem } from '../models/registry.js';
-import { countActivationSites, countAllSites, referenceActivation } from '../models/sites.js';
-import { activationParamCount, countTrainable } from '../train/state.js';
-import { selectBackend } from '../backends/select.js';
+import { Option, type Command } from 'commander';
+import type { DescribeOptions } from '../models/describe.js';
 import { UserError } from '../util/errors.js';
+import { formatTable } from '../util/table.js';
+import { parseFloatArg, parseIntArg } from './options.js';
 
-export interface ModelsCliOptions {
+/** Options of `pwlu models`. */
+export interface ModelsCliOptions extends DescribeOptions {
   json: boolean;
-  /** Input side length; the stem is chosen as in training (small below 64 px). */
-  size: number;
-  classes: number;
-  /** A registered activation, or 'reference' (each architecture's own: ReLU / ReLU6 / h-swish / SiLU). */
-  activation: string;
-  /** Which sites take the activation (config activation.sites); default 'all'. */
-  sites?: 'all' | 'default';
-  /** Width multiplier; default 1. */
-  width?: number;
-  /** Input channels; default 3. */
-  channels?: number;
 }
 
-/** One architecture's row in `pwlu models`. */
-export interface ModelRow {
-  name: string;
-  family: string;
-  description: string;
-  stem: 'imagenet' | 'small';
-  size: number;
-  params: number;
-  activationParams: number;
-  /** Sites that took the configured activation. */
-  sites: number;
-  /** All activation sites, kept ones included (differs with sites: default on MobileNet-V3). */
-  allSites: number;
-  /** Multiply-accumulates per image (convolutions and dense layers; see countMacs). */
-  macs: number;
-}
-
-/** Builds every registered architecture once and measures it; shared by the CLI and tests. */
-export function describeModels(o: ModelsCliOptions): ModelRow[] {
-  const channels = o.channels ?? 3;
-  const stem = resolveStem('auto', o.size);
-  let factory: () => ActivationFactory;
-  if (o.activation === 'reference') {
-    factory = () => referenceActivation;
-  } else {
-    if (!getActivation(o.activation)) {
-      throw new UserError(`--activation: unknown activation '${o.activation}'; choose one of: reference, ${activationNames().join(', ')}`);
-    }
-    factory = () => makeActivationFactory(ActivationSchema.parse({ name: o.activation, sites: o.sites ?? 'all' }), 0);
-  }
-  const rows: ModelRow[] = [];
-  for (const name of modelNames()) {
-    const entry = getModel(name);
-    if (!entry) continue;
-    const model = entry.build({
-      inputShape: [o.size, o.size, channels],
-      numClasses: o.classes,
-      width: o.width ?? 1,
-      stem,
-      activation: factory(),
-      seed: 0,
-      sites: o.sites ?? 'all',
+/** Defines `pwlu models` and its options, so the flags sit beside the code that reads them. */
+export function register(program: Command): void {
+  program
+    .command('models')
+    .description('List every architecture with its parameter count, activation sites and multiply-accumulates (MACs) at an input size.')
+    .option('--size <n>', 'input side length (the small stem is used below 64)', (v) => parseIntArg('--size', v), 224)
+    .option('--classes <n>', 'number of classes', (v) => parseIntArg('--classes', v), 1000)
+    .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
+    .option('--width <w>', 'width multiplier', (v) => parseFloatArg('--width', v), 1)
+    .option('--activation <name>', "activation at every site, or 'reference' for each architecture's own", 'relu')
+    .addOption(new Option('--sites <which>', "which sites take the activation: all, or default (MobileNet-V3: only the hard-swish sites)").choices(['all', 'default']).default('all'))
+    .option('--json', 'print JSON', false)
+    .action(async (opts: ModelsCliOptions) => {
+      await modelsCommand(opts);
     });
-    try {
-      rows.push({
-        name,
-        family: entry.family,
-        description: entry.description,
-        stem,
-        size: o.size,
-        params: countTrainable(model),
-        activationParams: activationParamCount(model),
-        sites: countActivationSites(model),
-        allSites: countAllSites(model),
-        macs: countMacs(model),
-      });
-    } finally {
-      model.dispose();
-    }
-  }
-  return rows;
 }
 
 function formatMacs(n: number): string {
@@ -98,6 +37,7 @@ function formatMacs(n: number): string {
 export async function modelsCommand(opts: ModelsCliOptions): Promise<void> {
   if (!Number.isInteger(opts.size) || opts.size < 8) throw new UserError(`--size must be an integer >= 8 (got ${opts.size})`);
   if (!Number.isInteger(opts.classes) || opts.classes < 1) throw new UserError(`--classes must be a positive integer (got ${opts.classes})`);
+  const [{ selectBackend }, { describeModels }] = await Promise.all([import('../backends/select.js'), import('../models/describe.js')]);
   await selectBackend('cpu', { threads: 0, device: 'cpu' });
   const rows = describeModels(opts);
   if (opts.json) {
@@ -114,12 +54,9 @@ export async function modelsCommand(opts: ModelsCliOptions): Promise<void> {
     formatMacs(r.macs),
     r.stem,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i >= 2 && i <= 5 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const out = [
     `${opts.size}x${opts.size}x${opts.channels ?? 3} input, ${opts.classes} classes, activation ${opts.activation}${opts.sites === 'default' ? ' (sites: default)' : ''}; MACs per image (conv + dense)`,
-    line(header),
-    ...table.map(line),
+    ...formatTable([header, ...table], (i) => (i >= 2 && i <= 5 ? 'right' : 'left')),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 }

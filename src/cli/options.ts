@@ -3,7 +3,7 @@
  * `pwlu --help` loads every command's registration, and nothing here may pull in tfjs.
  */
 import { Option } from 'commander';
-import { BACKENDS } from '../config/schema.js';
+import { BACKENDS, DEVICES } from '../backends/names.js';
 import { UserError } from '../util/errors.js';
 
 /** Repeatable options accumulate; their default is an empty list, not shown in --help. */
@@ -18,12 +18,19 @@ export function parseIntArg(flag: string, v: string): number {
   return n;
 }
 
-/** The torch backend's device, the same choice for every command that computes. */
-export function deviceOption(): Option {
-  return new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(['auto', 'cpu', 'cuda']);
+/** Parses a positive real flag (a width multiplier), so that a typo is a usage error naming the flag. */
+export function parseFloatArg(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UserError(`${flag} must be a positive number (got '${v}')`);
+  return n;
 }
 
-/** The --backend option every command shares; its choices come from the config schema's one list. */
+/** The torch backend's device, the same choice for every command that computes. */
+export function deviceOption(): Option {
+  return new Option('--device <device>', 'torch backend device (default: auto = CUDA when available)').choices(DEVICES);
+}
+
+/** The --backend option every command shares; its choices come from the one backend list (src/backends/names.ts). */
 export function backendOption(): Option {
   return new Option('-b, --backend <name>', `tfjs backend: ${BACKENDS.join(' | ')} (default: the config's backend, "auto" = fastest available)`).choices(BACKENDS);
 }

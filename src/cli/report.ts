@@ -1,14 +1,30 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
-import { REPORT_FORMATS, renderReport, reportFromDir, writeFileAtomic, type ReportFormat } from '../report/index.js';
-import { UserError } from '../util/errors.js';
+import { Option, type Command } from 'commander';
+import { REPORT_FORMATS, type ReportFormat } from '../report/formats.js';
 import { BENCH_FILES } from '../run/files.js';
-import { PROJECT_ROOT } from '../util/paths.js';
+import { UserError } from '../util/errors.js';
+import { resultsDir } from '../util/workspace.js';
 
+/** Options of `pwlu report`. */
 export interface ReportCliOptions {
   format?: string;
   baseline: string;
   out?: string;
+}
+
+/** Defines `pwlu report` and its options, so the flags sit beside the code that reads them. */
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description("Compare the runs under a results folder (a bench's cells or plain run directories): top-1 mean ± std over seeds, Δ vs a baseline with Welch's t-test, the paper's PWLU − Swish, activation parameters, img/s.")
+    .argument('[results_dir]', 'folder searched recursively for run directories (default: the most recent bench under results/, else results/)')
+    .addOption(new Option('-f, --format <format>', "md (tables), csv (results.csv: one row per run), html (self-contained, with charts), json (default: from --out's extension, else md)").choices(REPORT_FORMATS))
+    .option('--baseline <name>', "what the Δs compare against: an activation (a column), 'base' (the base config's row of a sweep bench) or KEY=VALUE (the row with that swept value, e.g. activation.pwlu.n=16 or pwlu.n=16); a sweep bench without swish runs uses base", 'swish')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .action(async (dir: string | undefined, opts: ReportCliOptions) => {
+      await reportCommand(dir, opts);
+    });
 }
 
 function formatFor(o: ReportCliOptions): ReportFormat {
@@ -24,7 +40,7 @@ function formatFor(o: ReportCliOptions): ReportFormat {
 
 /** Without a folder: the most recently changed bench under results/ (a folder with bench.json), else results/ itself. */
 function defaultResultsDir(): string {
-  const results = join(PROJECT_ROOT, 'results');
+  const results = resultsDir();
   if (!existsSync(results)) throw new UserError(`no results folder given and ${results} does not exist: train something first, or name a folder`);
   const benches = readdirSync(results, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(results, e.name, BENCH_FILES.manifest)))
@@ -42,6 +58,7 @@ export async function reportCommand(dir: string | undefined, o: ReportCliOptions
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`results folder ${dir} does not exist`);
   const format = formatFor(o);
+  const [{ renderReport, reportFromDir }, { writeFileAtomic }] = await Promise.all([import('../report/index.js'), import('../util/io.js')]);
   const text = renderReport(reportFromDir(root, o.baseline), format);
   if (o.out) {
     writeFileAtomic(resolve(o.out), text);

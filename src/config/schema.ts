@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js';
+import { BACKENDS, DEVICES } from '../backends/names.js';
 
 /**
  * The one typed schema of an experiment. Every default lives here (each activation's options in
@@ -7,7 +8,8 @@ import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js'
  * Objects are strict (unknown keys are errors), as in nanoGPT's configurator.
  */
 
-export const BACKENDS = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
+/** The backend choices (src/backends/names.ts owns the list; re-exported for the config's readers). */
+export { BACKENDS };
 export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'shards', 'synthetic'] as const;
 
 export const ModelSchema = z
@@ -190,7 +192,7 @@ export const ConfigSchema = z.strictObject({
   /** Compute threads for native backends; 0 = all cores. */
   threads: z.number().int().min(0).max(1024).default(0),
   /** Device for the torch backend. */
-  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  device: z.enum(DEVICES).default('auto'),
   model: ModelSchema,
   activation: ActivationSchema,
   data: DataSchema,

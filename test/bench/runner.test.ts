@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expandGrid, type Cell } from '../../src/bench/grid.js';
-import { mergeCells } from '../../src/bench/manifest.js';
+import { mergeCells } from '../../src/bench/plan.js';
 import { readManifest, type BenchManifest } from '../../src/run/bench-manifest.js';
 import type { BenchDisplay } from '../../src/bench/progress.js';
 import { runBench, type ChildHandle, type LaunchResult, type Launcher } from '../../src/bench/runner.js';

@@ -11,6 +11,7 @@ import { fallbackKernel } from './fallback.js';
 import { installTorchGradients } from './gradients.js';
 import { nativeKernels } from './kernels/index.js';
 import { shareSavedTensors } from './saved-tensors.js';
+import type { Device } from '../names.js';
 
 export { fallbackKernelsUsed } from './fallback.js';
 export { TorchBackend } from './backend.js';
@@ -30,7 +31,7 @@ export interface TorchAvailability {
 
 export interface TorchOptions {
   threads?: number;
-  device?: 'auto' | 'cpu' | 'cuda';
+  device?: Device;
   /** Which GPU on CUDA (a data-parallel run's LOCAL_RANK); default 0. */
   cudaIndex?: number;
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { describeModels, modelsCommand, type ModelRow } from '../../src/cli/models.js';
+import { modelsCommand } from '../../src/cli/models.js';
+import { describeModels, type ModelRow } from '../../src/models/describe.js';
 import { modelNames } from '../../src/models/registry.js';
 import { UserError } from '../../src/util/errors.js';
 
@@ -39,6 +40,6 @@ describe('pwlu models', () => {
     await modelsCommand({ json: false, size: 28, classes: 10, activation: 'reference', width: 0.25, channels: 1 });
     expect(out).toMatch(/^arch\s+family\s+params/m);
     expect(out).toMatch(/^efficientnet_b0\s+efficientnet\s/m);
-    expect(() => describeModels({ json: false, size: 32, classes: 10, activation: 'nope' })).toThrow(UserError);
+    expect(() => describeModels({ size: 32, classes: 10, activation: 'nope' })).toThrow(UserError);
   });
 });
