@@ -27,6 +27,7 @@ import {
   type SetEntry,
   type Source,
 } from './messages.js';
+import { parseOverride } from '../util/overrides.js';
 
 export type { ConfigPath } from './messages.js';
 
@@ -202,22 +203,12 @@ function parseSets(sets: readonly string[]): SetEntry[] {
   const out: SetEntry[] = [];
   const problems: string[] = [];
   for (const raw of sets) {
-    const eq = raw.indexOf('=');
-    if (eq < 0) {
-      problems.push(`--set ${raw}: expected key.path=value (e.g. --set train.lr=0.05)`);
+    const parsed = parseOverride(raw);
+    if (!parsed.ok) {
+      problems.push(`--set ${raw}: ${parsed.problem}`);
       continue;
     }
-    const key = raw.slice(0, eq).trim();
-    const valueText = raw.slice(eq + 1);
-    if (key === '') {
-      problems.push(`--set ${raw}: empty key before '=' (expected key.path=value)`);
-      continue;
-    }
-    const path = key.split('.');
-    if (path.some((s) => s.trim() === '' || s !== s.trim())) {
-      problems.push(`--set ${raw}: empty or padded segment in key '${key}' (expected e.g. train.optimizer.momentum)`);
-      continue;
-    }
+    const { key, path, value: valueText } = parsed.override;
     if (path.includes('__proto__')) {
       problems.push(`--set ${raw}: '__proto__' is not a config key`);
       continue;

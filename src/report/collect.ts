@@ -6,6 +6,8 @@
 import { readdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ACTIVATION_SPECS } from '../activations/specs/index.js';
+import { PwluDescribe, type PwluInstanceRecord } from '../activations/specs/pwlu.js';
 import { valueAtPath } from '../config/introspect.js';
 import { readManifest, sweptKeys } from '../run/bench-manifest.js';
 import { BENCH_FILES, SUPERSEDED_RE } from '../run/files.js';
@@ -14,32 +16,20 @@ import { findRunDirs, isSearchableDir } from '../run/discover.js';
 import { RunDir } from '../run/run-dir.js';
 import { setupHash } from '../run/setup-hash.js';
 import { isRecord, num, type Json } from '../util/json.js';
+import { splitOverride } from '../util/overrides.js';
+import { classifyRun, errorLine, type RunStatus } from '../run/status.js';
 
 /** Where a run stands. `incomplete`: no summary (killed, or still running); `missing`: a bench cell never started. */
-export type RunStatus = 'finished' | 'interrupted' | 'diverged' | 'failed' | 'incomplete' | 'missing';
+export type { RunStatus };
 
-/** One PWLU instance from activations.json: its learned shape and its phase-I statistics. */
-export interface PwluInstance {
-  bl: number;
-  br: number;
-  kl: number;
-  kr: number;
-  breakpoints: number[];
-  heights: number[];
-  running_mean: number;
-  running_std: number;
-}
+/** One PWLU instance from activations.json: its learned shape and its phase-I statistics (the spec's record). */
+export type PwluInstance = PwluInstanceRecord;
 
-/** One PWLU layer from activations.json. */
-export interface PwluLayer {
-  name: string;
-  n: number;
-  granularity: string;
-  phase: string;
-  stat_steps: number;
-  realigned: boolean;
-  instances: PwluInstance[];
-}
+/** One PWLU layer (uniform or non-uniform) from activations.json. */
+export type PwluLayer = PwluDescribe & { name: string; phase: string };
+
+/** Record types written with PWLU's describe schema (uniform and non-uniform PWLU). */
+const PWLU_RECORD_TYPES: ReadonlySet<string> = new Set(ACTIVATION_SPECS.filter((s) => s.describeSchema === PwluDescribe).map((s) => s.name));
 
 /** Everything a report needs about one run. Numbers are null where the run did not produce them. */
 export interface RunRecord {
@@ -106,35 +96,15 @@ function str(v: unknown, fallback: string): string {
   return typeof v === 'string' ? v : fallback;
 }
 
-/** The PWLU layers of a run's activations.json (the report draws their learned shapes). */
+/** The PWLU layers of a run's activations.json (the report draws their learned shapes): every record of an activation whose spec describes it as PWLU does. */
 function readPwlu(run: RunDir): { epoch: number | null; layers: PwluLayer[] } {
   const j = run.readActivations();
   const layers: PwluLayer[] = [];
   for (const l of j.layers) {
-    if (l.type !== 'pwlu' || !Array.isArray(l.instances)) continue;
-    const instances: PwluInstance[] = [];
-    for (const q of l.instances) {
-      if (!isRecord(q) || !Array.isArray(q.breakpoints) || !Array.isArray(q.heights)) continue;
-      instances.push({
-        bl: num(q.bl) ?? NaN,
-        br: num(q.br) ?? NaN,
-        kl: num(q.kl) ?? 0,
-        kr: num(q.kr) ?? 1,
-        breakpoints: q.breakpoints.map((v) => num(v) ?? NaN),
-        heights: q.heights.map((v) => num(v) ?? NaN),
-        running_mean: num(q.running_mean) ?? NaN,
-        running_std: num(q.running_std) ?? NaN,
-      });
-    }
-    layers.push({
-      name: str(l.name, '?'),
-      n: num(l.n) ?? instances[0]?.heights.length ?? 0,
-      granularity: str(l.granularity, 'layer'),
-      phase: str(l.phase, '?'),
-      stat_steps: num(l.stat_steps) ?? 0,
-      realigned: l.realigned === true,
-      instances,
-    });
+    if (!PWLU_RECORD_TYPES.has(String(l.type))) continue;
+    const parsed = PwluDescribe.safeParse(l);
+    if (!parsed.success) continue;
+    layers.push({ ...parsed.data, name: str(l.name, '?'), phase: parsed.data.phase ?? '?' });
   }
   return { epoch: num(j.epoch), layers };
 }
@@ -170,12 +140,6 @@ export function codeVersion(summary: unknown): { commit: string | null; dirty: b
   return { commit, dirty };
 }
 
-/** The line that says what went wrong: the last one mentioning an error, else the last line. */
-function errorLine(text: string): string {
-  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
-  return [...lines].reverse().find((l) => /error/i.test(l) && !l.startsWith('(set PWLU_DEBUG')) ?? lines[lines.length - 1] ?? '';
-}
-
 /** What a run's bench says about it: the keys the bench sweeps and the cell's overrides. */
 export interface SweepContext {
   keys: string[];
@@ -191,7 +155,10 @@ export function variantLabel(ctx: SweepContext): string {
     const last = key.split('.').pop()!;
     return ctx.keys.filter((k) => k.split('.').pop() === last).length > 1 ? key : last;
   };
-  const parts = ctx.overrides.map((o) => `${shortOf(o.slice(0, o.indexOf('=')))}=${o.slice(o.indexOf('=') + 1)}`);
+  const parts = ctx.overrides.flatMap((raw) => {
+    const o = splitOverride(raw);
+    return o ? [`${shortOf(o.key)}=${o.value}`] : [];
+  });
   return parts.length ? parts.join(', ') : 'base';
 }
 
@@ -213,12 +180,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   const superseded = SUPERSEDED_RE.test(name);
   const errorText = run.readBenchError();
   const benchError = errorText === null ? null : errorLine(errorText) || 'failed (no message)';
-  let status: RunStatus;
-  const s = summary?.status;
-  if (s === 'finished' || s === 'interrupted' || s === 'diverged' || s === 'failed') status = s;
-  else status = benchError ? 'failed' : 'incomplete';
-  // A failed process after an earlier interruption: the error file is newer news than the summary.
-  if (status === 'interrupted' && benchError) status = 'failed';
+  const status: RunStatus = classifyRun({ summary: summary?.status, benchError: benchError !== null });
   const lastEval = [...curve].reverse().find((p) => p.test_top1 !== null) ?? null;
   const dataCfg = cfg('data');
   const synth = isRecord(dataCfg.synthetic) ? dataCfg.synthetic : {};

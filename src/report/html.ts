@@ -3,6 +3,7 @@
  * accuracy bars with error bars, learning curves from metrics.jsonl, and each PWLU layer's learned
  * shape from activations.json beside its phase-I statistics.
  */
+import { ACTIVATION_SPECS } from '../activations/specs/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -14,17 +15,9 @@ import { TEST_NOTE, type Report, type SetupTable, type SweepSeries, type TableRo
 const MAX_INSTANCES = 6;
 
 /** Colours per activation, stable across reports. */
-const COLORS: Record<string, string> = {
-  relu: '#4e79a7',
-  swish: '#f28e2b',
-  hardswish: '#edc948',
-  prelu: '#76b7b2',
-  apl: '#b07aa1',
-  pau: '#9c755f',
-  frelu: '#bab0ac',
-  pwlu: '#e15759',
-};
-const EXTRA_COLORS = ['#59a14f', '#ff9da7', '#17becf', '#8c564b'];
+/** Each activation's colour, from its spec. */
+const COLORS: Readonly<Record<string, string>> = Object.fromEntries(ACTIVATION_SPECS.map((s) => [s.name, s.color]));
+const EXTRA_COLORS = ['#ff9da7', '#17becf', '#8c564b', '#d37295'];
 
 function colorOf(act: string, i: number): string {
   return COLORS[act] ?? EXTRA_COLORS[i % EXTRA_COLORS.length]!;

@@ -8,9 +8,9 @@ import type { Report } from './model.js';
 export { reportFromDir, buildReport, type Report } from './model.js';
 export { collectRuns } from './collect.js';
 
-/** Report formats `pwlu report --format` accepts. */
-export const REPORT_FORMATS = ['md', 'csv', 'html', 'json'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+import type { ReportFormat } from './formats.js';
+
+export { REPORT_FORMATS, type ReportFormat } from './formats.js';
 
 /** Renders a report in one format, so every command produces identical files. */
 export function renderReport(r: Report, format: ReportFormat): string {

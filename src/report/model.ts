@@ -12,6 +12,7 @@ import { collectRuns, type RunRecord, type RunStatus } from './collect.js';
 import { ACTIVATION_ORDER, ARCH_ORDER, ordered, paperDelta } from './paper.js';
 import { shapesByDepth, type LayerShapes } from './shapes.js';
 import { mean, sampleStd, significanceMark, welchTTest } from './stats.js';
+import { splitOverride } from '../util/overrides.js';
 
 /** The method footnote every format prints with the deltas. */
 export const TEST_NOTE =
@@ -177,8 +178,8 @@ type BaselineSpec = { kind: 'activation'; name: string } | { kind: 'base' } | { 
 
 function parseBaseline(b: string): BaselineSpec {
   if (b === 'base') return { kind: 'base' };
-  const eq = b.indexOf('=');
-  return eq > 0 ? { kind: 'value', key: b.slice(0, eq).trim(), value: b.slice(eq + 1).trim() } : { kind: 'activation', name: b };
+  const o = splitOverride(b);
+  return o ? { kind: 'value', ...o } : { kind: 'activation', name: b };
 }
 
 /** Whether a swept value is the one `--baseline KEY=VALUE` names (compared as YAML, as --set would read it). */

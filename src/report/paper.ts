@@ -4,6 +4,8 @@
  * functions with the Piecewise Linear Unit", ICCV 2021 (see shared/spec/activations.md).
  */
 
+import { ACTIVATION_SPECS } from '../activations/specs/index.js';
+
 /** How the reports cite the paper's numbers. */
 export const PAPER_CITATION = 'Zhou et al., ICCV 2021 (abstract): ImageNet top-1, PWLU − Swish';
 
@@ -34,7 +36,7 @@ export function paperDelta(arch: string): number | null {
 }
 
 /** Display orders: the registries' orders, so tables read the same in every report (unknown names go last). */
-export const ACTIVATION_ORDER = ['relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu'];
+export const ACTIVATION_ORDER: readonly string[] = ACTIVATION_SPECS.map((s) => s.name);
 export const ARCH_ORDER = ['resnet20', 'resnet56', 'resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
 
 /** Sorts names by a preferred order, then alphabetically. */

@@ -36,6 +36,10 @@ export const BENCH_FILES = {
   /** A copy of the base config the cells were started from. */
   snapshot: 'base-config.yaml',
   cells: 'cells',
+  /** `pwlu bench --emit slurm`'s job script. */
+  slurmScript: 'bench.sbatch',
+  /** The Slurm tasks' stdout and each cell's stderr. */
+  slurmLogs: 'slurm',
 } as const;
 
 /** A bench-error.txt set aside before a resume: `bench-error.prev-<n>.txt` (n may be a shell variable in the Slurm script). */

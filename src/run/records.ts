@@ -1,4 +1,5 @@
 /** The records a run directory holds: one metrics.jsonl line per epoch or event, and summary.json. */
+import type { SummaryStatus } from './status.js';
 
 /** One epoch line of metrics.jsonl. Test and val fields are null on epochs without evaluation. */
 export interface EpochRecord {
@@ -52,8 +53,8 @@ export interface BestRecord {
   test_top5: number | null;
 }
 
-/** How a run ended, as summary.json says. */
-export type SummaryStatus = 'finished' | 'interrupted' | 'diverged' | 'failed';
+/** How a run ended, as summary.json says (the vocabulary is src/run/status.ts's). */
+export type { SummaryStatus };
 
 /** summary.json: what a finished (or stopped) run produced, and what produced it. */
 export interface Summary {

@@ -255,7 +255,7 @@ describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available 
     const settings = [[1, false], [1.7, false], [1.3, true]] as const;
     for (const [k, [beta, trainable]] of settings.entries()) {
       checkLayerGradients({
-        layer: new SwishLayer({ name: `swish_torch_${k}`, beta, trainableBeta: trainable }),
+        layer: new SwishLayer({ name: `swish_torch_${k}`, beta, trainable_beta: trainable }),
         x: sample(rng, 24, -4, 4),
         shape: [2, 3, 4],
         ref: (x, [b]) => x.map((v) => v * sigmoid((b ? b[0]! : beta) * v)),
