@@ -8,7 +8,7 @@
 # not measured here; the README points at those files.
 #
 # Usage: scripts/measure-readme-figures.sh [--list] [--only NAME[,NAME…]] [--heavy] [--quick] [--out DIR]
-#   --list    print the figures, their commands and expected run times, and exit
+#   --list    print the figures, what they reproduce and estimated run times, and exit
 #   --only    measure only these figures (names from --list)
 #   --heavy   also the figures marked heavy (one-epoch trainings, the 20 000-image folder, the GPU bundle)
 #   --quick   tiny settings (few steps, one repeat) to check that the script works; its lines say "quick": true
@@ -49,20 +49,20 @@ WORK=${PWLU_MEASURE_TMP:-$(mktemp -d /tmp/pwlu-measure.XXXXXX)}
 q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 REPEATS=$(q 3 1)
 
-# name | README place | expected time on the 2-core reference machine | heavy? | what it reproduces
+# name | README place | estimated time on the 2-core reference machine (not measured) | heavy? | what it reproduces
 FIGURES=(
-  "speed-vs-pytorch|README Performance, first table (470/497 … 0.94×, ±0.05 across a session)|about 20 min|no|pwlu vs PyTorch train/infer img/s, ResNet-20, MobileNet-V2, ResNet-18, EfficientNet-B0, batch 64 at 32x32, 3 alternating runs"
-  "act-speed-torch|README Performance, activation table (569 … 1.15×; ±0.1× between runs)|about 3 min|no|pwlu speed --all-activations on torch, one run"
-  "act-speed-pairs|README Performance (Swish 1.05×/1.10×, PWLU 1.12×/1.02×)|about 6 min|no|alternating relu|X single runs, 3 pairs"
-  "onnx-infer|README Performance, ONNX table (4168 … 0.19×; PWLU 0.98× ReLU on torch, same runs)|about 8 min|no|pwlu speed --onnx, 3 runs"
-  "memory|README Performance, memory table (538.2 MiB, 890.5 MiB, 1.66×, 22.9/35.2 MiB)|about 3 min|no|pwlu speed peak tensor memory, ResNet-20 28x28x1 batch 128"
-  "wasm-speed|README Performance, wasm table (49.0 … 2.43×; stale: before hard-swish's fused op)|about 10 min|no|pwlu speed --all-activations on wasm"
-  "data-pipeline|README Datasets (1 193/475 = 2.4x, 1 456/461 = 2.9x)|about 6 min (+1 min to write the folder)|no|pwlu data bench vs PyTorch DataLoader, 3 alternating pairs"
-  "decoder-one-worker|README Datasets (about 970 train and 1 050 eval img/s with --workers 1)|about 2 min|no|pwlu data bench --workers 1, 3 runs"
-  "ddp-speed|README Scaling out (1.01x; pairs 829/817, 821/814, 759/821; allreduce 3-4%)|about 4 min|no|pwlu speed --nproc 2 vs one process with 2 threads, 3 alternating pairs"
-  "train-data-wait|README Datasets (data wait 4.4% / 5.3%, peak RSS 1.69 GB)|about 40 min|yes|pwlu train ResNet-18 at 64 px, 1 epoch, 1 worker, 1 thread, on the 2 000- and a 20 000-image folder"
-  "quickstart-ddp|README Scaling out (92.50% in 4.0 min on 2 ranks vs 92.55% in 4.2 min)|about 9 min|yes|the quickstart on 2 ranks and on 1 process, seed 0, one run each"
-  "gpu-bundle|README GPU check (48 MiB node_modules, Node 95 MiB, 33 MiB / 63 MiB with --xz)|about 3 min|yes|scripts/gpu-check.sh --pack sizes"
+  "speed-vs-pytorch|README Performance, first table (470/497 … 0.94×, ±0.05 across a session)|est. 20 min|no|pwlu vs PyTorch train/infer img/s, ResNet-20, MobileNet-V2, ResNet-18, EfficientNet-B0, batch 64 at 32x32, 3 alternating runs"
+  "act-speed-torch|README Performance, activation table (569 … 1.15×; ±0.1× between runs)|est. 3 min|no|pwlu speed --all-activations on torch, one run"
+  "act-speed-pairs|README Performance (Swish 1.05×/1.10×, PWLU 1.12×/1.02×)|est. 6 min|no|alternating relu|X single runs, 3 pairs"
+  "onnx-infer|README Performance, ONNX table (4168 … 0.19×; PWLU 0.98× ReLU on torch, same runs)|est. 8 min|no|pwlu speed --onnx, 3 runs"
+  "memory|README Performance, memory table (538.2 MiB, 890.5 MiB, 1.66×, 22.9/35.2 MiB)|est. 3 min|no|pwlu speed peak tensor memory, ResNet-20 28x28x1 batch 128"
+  "wasm-speed|README Performance, wasm table (49.0 … 2.43×; stale: before hard-swish's fused op)|est. 10 min|no|pwlu speed --all-activations on wasm"
+  "data-pipeline|README Datasets (1 193/475 = 2.4x, 1 456/461 = 2.9x)|est. 6 min (+1 min to write the folder)|no|pwlu data bench vs PyTorch DataLoader, 3 alternating pairs"
+  "decoder-one-worker|README Datasets (about 970 train and 1 050 eval img/s with --workers 1)|est. 2 min|no|pwlu data bench --workers 1, 3 runs"
+  "ddp-speed|README Scaling out (1.01x; pairs 829/817, 821/814, 759/821; allreduce 3-4%)|est. 4 min|no|pwlu speed --nproc 2 vs one process with 2 threads, 3 alternating pairs"
+  "train-data-wait|README Datasets (data wait 4.4% / 5.3%, peak RSS 1.69 GB)|est. 40 min|yes|pwlu train ResNet-18 at 64 px, 1 epoch, 1 worker, 1 thread, on the 2 000- and a 20 000-image folder"
+  "quickstart-ddp|README Scaling out (92.50% in 4.0 min on 2 ranks vs 92.55% in 4.2 min)|est. 9 min|yes|the quickstart on 2 ranks and on 1 process, seed 0, one run each"
+  "gpu-bundle|README GPU check (48 MiB node_modules, Node 95 MiB, 33 MiB / 63 MiB with --xz)|est. 3 min|yes|scripts/gpu-check.sh --pack sizes"
 )
 
 if [ "$LIST" = 1 ]; then
