@@ -16,6 +16,7 @@ import { findRunDirs, isSearchableDir } from '../run/discover.js';
 import { RunDir } from '../run/run-dir.js';
 import { setupHash } from '../run/setup-hash.js';
 import { isRecord, num, type Json } from '../util/json.js';
+import { recordedCodeVersion } from '../util/provenance.js';
 import { splitOverride } from '../util/overrides.js';
 import { classifyRun, errorLine, type RunStatus } from '../run/status.js';
 
@@ -130,16 +131,6 @@ export function valSelection(best: unknown, curve: readonly EpochRecord[], selec
   return chosen ? { epoch: chosen.epoch, test_top1: chosen.test_top1 } : null;
 }
 
-/** The code version a summary records: `git_commit` (old summaries append `-dirty`) and `git_dirty` where present. */
-export function codeVersion(summary: unknown): { commit: string | null; dirty: boolean | null } {
-  if (!isRecord(summary) || typeof summary.git_commit !== 'string' || summary.git_commit === '') return { commit: null, dirty: null };
-  const raw = summary.git_commit;
-  const suffixed = raw.endsWith('-dirty');
-  const commit = suffixed ? raw.slice(0, -'-dirty'.length) : raw;
-  const dirty = typeof summary.git_dirty === 'boolean' ? summary.git_dirty || suffixed : suffixed;
-  return { commit, dirty };
-}
-
 /** What a run's bench says about it: the keys the bench sweeps and the cell's overrides. */
 export interface SweepContext {
   keys: string[];
@@ -186,7 +177,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   const synth = isRecord(dataCfg.synthetic) ? dataCfg.synthetic : {};
   const imgSize = num(summary?.img_size) ?? num(dataCfg.image_size) ?? (dataCfg.name === 'synthetic' ? num(synth.size) : null);
   const selected = valSelection(summary?.best, curve, summary?.selection);
-  const code = codeVersion(summary);
+  const code = recordedCodeVersion(isRecord(summary) ? summary : {});
   const finished = status === 'finished';
   return {
     dir,
