@@ -57,6 +57,14 @@ describe('pwlu CLI', () => {
     expect(pwlu('doctor').stdout).toMatch(new RegExp(`native build: libtorch ${info.version.replace(/\./g, '\\.')} .*; CUDA (yes|no), NCCL (yes|no), Gloo (yes|no), JPEG (yes|no)`));
   });
 
+  it('doctor says a missing tfjs-node is optional and what installing it gives, not a resolver error with a path', () => {
+    const d = JSON.parse(pwlu('doctor', '--json').stdout) as { backends: { name: string; available: boolean; why: string }[] };
+    const tf = d.backends.find((b) => b.name === 'tensorflow');
+    expect(tf).toBeDefined();
+    expect(tf!.why).not.toMatch(/Cannot find (package|module)|imported from/);
+    if (!tf!.available && tf!.why.startsWith('not installed')) expect(tf!.why).toMatch(/^not installed \(optional; @tensorflow\/tfjs-node adds libtensorflow/);
+  });
+
   it('exits 1 on an unknown command or option', () => {
     expect(pwlu('trian').code).toBe(1);
     expect(pwlu('train', '--bogus').code).toBe(1);
