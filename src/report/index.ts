@@ -26,10 +26,6 @@ export function renderReport(r: Report, format: ReportFormat): string {
   }
 }
 
-// `pwlu report --out` writes through the one durable writer (fsync, temp cleanup, IoError with exit 5); re-exported
-// here until src/cli/report.ts imports it from src/util/io.ts itself.
-export { writeFileAtomic };
-
 /** Writes results.csv, report.md and report.html into a results folder (what `pwlu bench` leaves at the end). */
 export function writeReportFiles(dir: string, r: Report): string[] {
   const files: [string, ReportFormat][] = [
