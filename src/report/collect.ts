@@ -250,7 +250,7 @@ export function readExpectedCells(root: string): ExpectedCell[] {
   return out;
 }
 
-/** Every run under `root`, plus a `missing` record for each expected bench cell without a run directory. */
+/** Every run under `root`, plus a record for each expected bench cell without a run directory: `failed` when the bench left its error there, else `missing`. */
 export function collectRuns(root: string): RunRecord[] {
   const expected = readExpectedCells(root);
   const byDir = new Map(expected.map((c) => [c.dir, c.sweep]));
@@ -261,6 +261,8 @@ export function collectRuns(root: string): RunRecord[] {
   for (const c of expected) {
     if (have.has(c.dir)) continue;
     const sibling = expected.find((e) => dirname(e.dir) === dirname(c.dir) && setupOf.has(e.dir));
+    // A cell that failed before its run began (no data, say) holds only the bench's error file.
+    const errorText = new RunDir(c.dir).readBenchError();
     runs.push({
       dir: c.dir,
       rel: relative(root, c.dir),
@@ -269,7 +271,7 @@ export function collectRuns(root: string): RunRecord[] {
       activation: c.activation,
       seed: c.seed,
       dataset: c.dataset,
-      status: 'missing',
+      status: errorText === null ? 'missing' : 'failed',
       superseded: false,
       setup: sibling ? setupOf.get(sibling.dir)! : c.setup,
       variant: variantLabel(c.sweep),
@@ -290,7 +292,7 @@ export function collectRuns(root: string): RunRecord[] {
       train_img_per_s: null,
       peak_tensor_bytes: null,
       wall_s: null,
-      error: null,
+      error: errorText === null ? null : errorLine(errorText) || 'failed (no message)',
       curve: [],
       pwlu: [],
       pwlu_epoch: null,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activationNames } from '../../src/activations/registry.js';
 import { parse as parseYaml } from 'yaml';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
@@ -193,11 +194,12 @@ describe('pwlu bench (CLI)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`sbatch ${join(out, 'bench.sbatch')}`);
     const script = readFileSync(join(out, 'bench.sbatch'), 'utf8');
-    expect(script).toContain('#SBATCH --array=0-15');
+    const cells = 2 * activationNames().length; // --all-activations × 2 seeds
+    expect(script).toContain(`#SBATCH --array=0-${cells - 1}`);
     expect(script).toContain('#SBATCH --partition=gpu');
     expect(readFileSync(join(out, 'base-config.yaml'), 'utf8')).toBe(MICRO);
     const m = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: unknown[] };
-    expect(m.cells).toHaveLength(16);
+    expect(m.cells).toHaveLength(cells);
     // pwlu report reads the same folder: nothing has run, every cell is reported missing.
     const rep = pwlu('report', out, '--format', 'csv');
     expect(rep.code).toBe(0);

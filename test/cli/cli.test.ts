@@ -140,7 +140,9 @@ describe('pwlu CLI', () => {
     const summary = JSON.parse(r.stdout) as { status: string; final: { top1: number }; backend: { name: string }; config_hash: string };
     expect(summary.status).toBe('finished');
     expect(summary.backend.name).toBe('cpu');
-    for (const f of ['config.yaml', 'metrics.jsonl', 'summary.json', 'checkpoint-last.ckpt', 'checkpoint-best.ckpt', 'train.log']) {
+    // No validation split here: nothing is selected, so there is no best checkpoint.
+    expect(existsSync(join(out, 'checkpoint-best.ckpt'))).toBe(false);
+    for (const f of ['config.yaml', 'metrics.jsonl', 'summary.json', 'checkpoint-last.ckpt', 'train.log']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(summary);
