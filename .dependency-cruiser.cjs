@@ -2,7 +2,8 @@
 //
 //   cli → bench / report / train / export → models / data → run / distributed → config → activations → nn → ops → util
 //
-// and ops is the leaf contract that backends implement (backends → ops; nothing below models imports backends).
+// and ops is the leaf contract that backends implement (backends → ops, util; models, activations, nn, ops, util and
+// pwlu/layers never import backends).
 // A folder may import any folder of a lower rank (and its own); an import to a higher rank is an error, type-only
 // imports included. Siblings of one rank may import each other except where a rule below says not. A new top-level
 // folder under src/ fails until it is given a rank here. dependency-cruiser resolves the code's `./x.js` specifiers
