@@ -57,7 +57,7 @@ describe('activation options sections', () => {
   });
 
   it('a misplaced option points at its section', () => {
-    expect(errorFor('phase1_epochs: 2\n')).toBe("x.yaml:1: phase1_epochs: unknown key; did you mean 'activation.pwlu.phase1_epochs'?");
+    expect(errorFor('phase1_epochs: 2\n')).toBe("x.yaml:1: phase1_epochs: unknown key; did you mean 'activation.pwlu.phase1_epochs' or 'activation.npwlu.phase1_epochs'?");
   });
 });
 

@@ -44,7 +44,7 @@ describe('describeSchema', () => {
 describe('schema walking', () => {
   it('gives sibling keys at a path, unwrapping defaults', () => {
     expect(keysAt(['train', 'optimizer'])).toEqual(['name', 'momentum', 'nesterov', 'beta1', 'beta2', 'eps']);
-    expect(keysAt(['activation'])).toEqual(['name', 'sites', 'relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu']);
+    expect(keysAt(['activation'])).toEqual(['name', 'sites', 'relu', 'swish', 'hardswish', 'prelu', 'apl', 'pau', 'frelu', 'pwlu', 'npwlu']);
     expect(keysAt(['activation', 'apl'])).toEqual(['s', 'l2']);
     expect(keysAt(['train', 'lr'])).toEqual([]);
     expect(keysAt(['nope'])).toEqual([]);
