@@ -32,7 +32,8 @@ export async function evalCommand(opts: EvalCliOptions): Promise<void> {
   const { restoreRun } = await import('../train/restore.js');
   const { evalBatchSize, evaluate } = await import('../train/step.js');
   const { disposeModel } = await import('../models/infer.js');
-  const { printConfigWarnings, registryChecks } = await import('./common.js');
+  const { registryChecks } = await import('../train/registry-checks.js');
+  const { printConfigWarnings } = await import('./common.js');
   const run = openRunDir(resolve(opts.run));
   const sets = opts.backend ? [`backend=${opts.backend}`] : [];
   const restored = await restoreRun(run, opts.checkpoint, { sets, extraChecks: registryChecks });

@@ -50,11 +50,12 @@ function parseBatch(v: string): number | 'dynamic' {
 export async function exportCommand(o: ExportCliOptions): Promise<void> {
   const batch = parseBatch(o.batch);
   if (o.format === 'tfjs' && !o.foldBn) throw new UserError('--no-fold-bn applies to ONNX: the tfjs format keeps the layers as trained (batch norm included)');
-  const [{ exportRun }, { disposeModel }, { openRunDir }, { restoreRun }, { printConfigWarnings, registryChecks }] = await Promise.all([
+  const [{ exportRun }, { disposeModel }, { openRunDir }, { restoreRun }, { registryChecks }, { printConfigWarnings }] = await Promise.all([
     import('../export/export-run.js'),
     import('../models/infer.js'),
     import('../run/run-dir.js'),
     import('../train/restore.js'),
+    import('../train/registry-checks.js'),
     import('./common.js'),
   ]);
   const run = openRunDir(resolve(o.run));

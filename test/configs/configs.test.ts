@@ -3,8 +3,8 @@ import { basename, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { activationNames } from '../../src/activations/registry.js';
 import { cellSets } from '../../src/bench/grid.js';
-import { registryChecks } from '../../src/cli/common.js';
 import { loadConfig } from '../../src/config/load.js';
+import { registryChecks } from '../../src/train/registry-checks.js';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONFIGS = join(ROOT, 'configs');
