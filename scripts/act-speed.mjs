@@ -7,7 +7,7 @@ import { parseScriptArgs } from './lib/args.mjs';
 import { importDist, median, trainableModel } from './lib/pwlu.mjs';
 
 const [{ BACKEND_ORDER, selectBackend }, { activationNames }, { activationParamCount }] = await Promise.all(
-  ['backends/select.js', 'activations/registry.js', 'train/state.js'].map(importDist),
+  ['backends/select.js', 'activations/registry.js', 'models/census.js'].map(importDist),
 );
 const o = parseScriptArgs({
   description: `Per-activation training-step and inference time on a ResNet-20 (CIFAR shapes, 10 classes) on one backend,

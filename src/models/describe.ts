@@ -2,8 +2,8 @@
 import { activationNames, getActivation, makeActivationFactory } from '../activations/registry.js';
 import type { ActivationFactory } from '../activations/types.js';
 import { ActivationSchema } from '../config/schema.js';
-import { activationParamCount, countTrainable } from '../train/state.js';
 import { UserError } from '../util/errors.js';
+import { activationParamCount, countTrainable } from './census.js';
 import { countMacs } from './macs.js';
 import { getModel, modelNames, resolveStem } from './registry.js';
 import { countActivationSites, countAllSites, referenceActivation } from './sites.js';

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { isActivationLayer } from '../activations/types.js';
 import { UserError } from '../util/errors.js';
 import type { StoredTensor } from '../run/checkpoint.js';
 
@@ -21,19 +20,4 @@ export function loadModelTensors(model: tfl.LayersModel, tensors: StoredTensor[]
     }
     w.write(tf.tensor(t.values, shape));
   }
-}
-
-/** Trainable parameter count (what timm and torchvision report). */
-export function countTrainable(model: tfl.LayersModel): number {
-  return model.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
-}
-
-/** Trainable parameters that belong to activation layers (what a learnable activation adds; running statistics excluded). */
-export function activationParamCount(model: tfl.LayersModel): number {
-  let n = 0;
-  for (const layer of model.layers) {
-    if (!isActivationLayer(layer)) continue;
-    for (const w of layer.trainableWeights) n += (w.shape as number[]).reduce((a, b) => a * b, 1);
-  }
-  return n;
 }

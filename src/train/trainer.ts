@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { numBatches, shardCount, splitBatches } from '../data/batches.js';
 import { isStreamed } from '../data/types.js';
 import type { AnySplit, Dataset } from '../data/types.js';
+import { activationParamCount, countTrainable } from '../models/census.js';
 import { NO_SELECTION_NOTE, type EpochRecord, type Selection } from '../run/records.js';
 import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
 import { DataError, ExitCode, UserError } from '../util/errors.js';
@@ -21,7 +22,7 @@ import { describeActivations, frozenVariableNames, startEpoch } from './activati
 import { readTrainCheckpoint, writeTrainCheckpoint, type EpochAcc, type TrainPosition } from './checkpoint-contents.js';
 import { Optimizer, type ParamGroupEntry } from './optimizer.js';
 import { learningRate } from './schedule.js';
-import { activationParamCount, countTrainable, loadModelTensors, modelTensors } from './state.js';
+import { loadModelTensors, modelTensors } from './state.js';
 import { buildModel, evalBatchSize, evaluate, makeTrainStep, paramGroups } from './step.js';
 import type { DataParallel } from './data-parallel.js';
 

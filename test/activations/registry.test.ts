@@ -12,7 +12,7 @@ import { activationNames, checkActivationName, getActivation, makeActivationFact
 import { isActivationLayer } from '../../src/activations/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ActivationSchema, ConfigSchema, type ActivationConfig } from '../../src/config/schema.js';
-import { activationParamCount } from '../../src/train/state.js';
+import { activationParamCount } from '../../src/models/census.js';
 import { Rng } from '../../src/util/rng.js';
 import { userErrorOf } from '../helpers/config-files.js';
 import { sample } from '../helpers/fd.js';

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makeActivationFactory } from '../../src/activations/registry.js';
 import { ActivationSchema } from '../../src/config/schema.js';
 import { getModel } from '../../src/models/registry.js';
-import { activationParamCount, countTrainable } from '../../src/train/state.js';
+import { activationParamCount, countTrainable } from '../../src/models/census.js';
 
 function build(arch: string, act: string, inputShape: [number, number, number], classes = 10, extra: Record<string, unknown> = {}) {
   const entry = getModel(arch);

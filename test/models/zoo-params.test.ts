@@ -6,7 +6,7 @@ import { FixedActivation } from '../../src/nn/fixed-layers.js';
 import { countMacs } from '../../src/models/macs.js';
 import { modelNames } from '../../src/models/registry.js';
 import { countActivationSites, countAllSites } from '../../src/models/sites.js';
-import { activationParamCount, countTrainable } from '../../src/train/state.js';
+import { activationParamCount, countTrainable } from '../../src/models/census.js';
 import { buildArch, factory } from '../helpers/zoo.js';
 
 // torchvision 0.14: parameter counts (its weights' meta "num_params") and MACs ("GFLOPS").

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { activationParamCount } from '../../src/train/state.js';
+import { activationParamCount } from '../../src/models/census.js';
 import { buildArch, factory, ZOO, MICRO_OPTIONS } from '../helpers/zoo.js';
 
 /** Gradients of a cross-entropy loss on random data w.r.t. every trainable weight, in training mode. */
