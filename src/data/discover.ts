@@ -4,6 +4,7 @@ import type { CatalogEntry } from './catalog.js';
 import { hasIdxFiles } from './idx.js';
 import { hasImageFolder } from './imagefolder.js';
 import { hasShardIndex } from './stream/shard-index.js';
+import { datasetsDir } from '../util/workspace.js';
 
 /**
  * Where a dataset's files are looked for, in order:
@@ -33,7 +34,7 @@ export interface DiscoverOptions {
 
 /** The project's download cache for a dataset: `<projectRoot>/datasets/<name>`. */
 export function projectDatasetDir(projectRoot: string, name: string): string {
-  return join(projectRoot, 'datasets', name);
+  return join(datasetsDir(projectRoot), name);
 }
 
 /** The directories searched, in order (relative `data.dir` is resolved against the project root). */

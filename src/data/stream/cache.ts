@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { IoError, writeFileAtomic } from '../../util/io.js';
+import { datasetsDir } from '../../util/workspace.js';
 
 /**
  * Index caches (a folder's file list, a shard set's sample counts) live next to the data, so every
@@ -12,7 +13,7 @@ import { IoError, writeFileAtomic } from '../../util/io.js';
 /** Where a cache for `dataDir` may be, in the order it is looked for: next to the data, then datasets/.cache/. */
 export function cachePaths(dataDir: string, fileName: string, projectRoot: string): string[] {
   const tag = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16);
-  return [join(dataDir, fileName), join(projectRoot, 'datasets', '.cache', `${tag}-${fileName.replace(/^\.+/, '')}`)];
+  return [join(dataDir, fileName), join(datasetsDir(projectRoot), '.cache', `${tag}-${fileName.replace(/^\.+/, '')}`)];
 }
 
 /** The first of `paths` that holds JSON, parsed; null when none does (a damaged cache is as good as none). */
