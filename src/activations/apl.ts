@@ -22,7 +22,7 @@ export class APLLayer extends SpecLayer<typeof aplSpec.options> implements Activ
   regularizationLoss(): tf.Scalar | null {
     const l2 = this.options.l2;
     if (l2 === 0) return null;
-    return tf.tidy(() => tf.mul(tf.add(tf.sum(tf.square(this.weight('a').read())), tf.sum(tf.square(this.weight('b').read()))), l2) as tf.Scalar);
+    return tf.tidy(() => tf.mul<tf.Scalar>(tf.add(tf.sum(tf.square(this.weight('a').read())), tf.sum(tf.square(this.weight('b').read()))), l2));
   }
 }
 tf.serialization.registerClass(APLLayer);

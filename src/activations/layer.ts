@@ -38,8 +38,8 @@ export function optionsFromConfig<S extends OptionsSchema>(spec: ActivationSpec<
     if (keys.has(key) && v !== undefined && picked[key] === undefined) picked[key] = v;
   }
   const parsed = spec.options.safeParse(picked);
-  if (!parsed.success) throw new Error(`${String(config.name ?? spec.className)}: invalid ${spec.name} options ${JSON.stringify(picked)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
-  return parsed.data as z.output<S>;
+  if (!parsed.success) throw new Error(`${typeof config.name === 'string' ? config.name : spec.className}: invalid ${spec.name} options ${JSON.stringify(picked)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 /** The site an input shape describes: channels (last axis) and rank. */
@@ -65,7 +65,7 @@ export function addSpecWeights<S extends OptionsSchema>(layer: tfl.layers.Layer,
     try {
       return spec.weights(options, site, seed);
     } catch (e) {
-      throw new Error(`${layer.name}: ${(e as Error).message}`);
+      throw new Error(`${layer.name}: ${(e as Error).message}`, { cause: e });
     }
   })();
   const out = new Map<string, tfl.LayerVariable>();
@@ -144,9 +144,8 @@ export abstract class SpecLayer<S extends OptionsSchema> extends tfl.layers.Laye
 
   /** The learned parameters for activations.json (the spec's typed record), when the spec has one. */
   describe(): Record<string, unknown> | undefined {
-    const d = this.spec.describe;
-    if (!d) return undefined;
-    return { type: this.spec.name, ...(d(arrayWeights(this.w), this.options) as object) };
+    const record = this.spec.describe?.(arrayWeights(this.w), this.options);
+    return record === undefined ? undefined : { type: this.spec.name, ...(record as object) };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

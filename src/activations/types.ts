@@ -17,6 +17,13 @@ export interface ActivationSite {
  */
 export type ActivationFactory = (site: ActivationSite) => tfl.layers.Layer | null;
 
+/**
+ * The config's `activation` section as the registry reads it: the chosen name plus one options section per
+ * activation (by name). Structural, so activations (below config) never import the config schema; the schema's
+ * ActivationConfig is one.
+ */
+export type ActivationSection = { readonly name: string } & Readonly<Record<string, unknown>>;
+
 /** Everything besides its own options that an activation may need to build an instance. */
 export interface ActivationContext {
   /** Seed for this instance's initialisers (deterministic per site). */

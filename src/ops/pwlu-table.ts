@@ -54,9 +54,9 @@ export function pwluTableArrays(p: number, n: number, w: PwluArrays): { slopes: 
 export function pwluTable(params: PwluTensors): { slopes: tf.Tensor2D; intercepts: tf.Tensor2D; d: tf.Tensor1D } {
   return tf.tidy(() => {
     const { y, kl, kr, bl, br } = params;
-    const p = y.shape[0]!;
+    const p = y.shape[0];
     const n = y.shape[1]! - 1;
-    const d = tf.div(tf.sub(br, bl), n) as tf.Tensor1D;
+    const d = tf.div<tf.Tensor1D>(tf.sub(br, bl), n);
     const col = (t: tf.Tensor) => tf.reshape(t, [p, 1]);
     const yl = tf.slice(y, [0, 0], [p, n]);
     const yr = tf.slice(y, [0, 1], [p, n]);

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { arrayWeights, isSpecBacked, type SpecBacked } from '../../src/activations/layer.js';
 import { transpose4 } from '../../src/activations/onnx.js';
@@ -50,7 +50,7 @@ function perturb(layer: SpecBacked, rng: Rng): void {
 /** The ONNX form of one layer as a whole graph (NCHW in and out), run in onnxruntime on x (NHWC or [N, C]). */
 async function onnxOutput(layer: SpecBacked & tfl.layers.Layer, x: tf.Tensor): Promise<Float32Array> {
   const g = new OnnxBuilder();
-  const nchw = x.rank === 4 ? [x.shape[0]!, x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
+  const nchw = x.rank === 4 ? [x.shape[0], x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
   const input = g.input('input', nchw);
   const out = layer.spec.onnx(g, { name: input, rank: x.rank }, arrayWeights(layer.namedWeights()), layer.options, layer.name);
   g.output(out, 'output', nchw);

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
 import { defineActivation, type ArrayWeights, type TensorWeights } from '../spec.js';
 import { lastAxis } from './common.js';
 import { onnxSegmentLookup, pwluInstances, pwluStateRecord, pwluStateWeights, PwluDescribe, pwluSpec } from './pwlu.js';

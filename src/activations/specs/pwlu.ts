@@ -13,7 +13,7 @@ const PwluOptions = z.strictObject({
     .int()
     .min(2)
     .max(512)
-    .refine((v) => v % 2 === 0, { message: 'must be even, so that 0 can be a breakpoint' })
+    .refine((v) => v % 2 === 0, { error: 'must be even, so that 0 can be a breakpoint' })
     .default(16),
   /** One PWLU per layer (paper) or per channel (TPAMI extension). */
   granularity: z.enum(['layer', 'channel']).default('layer'),
@@ -138,7 +138,7 @@ export const pwluSpec = defineActivation({
   infer: (x, w, o) =>
     tf.tidy(() => {
       const n = o.n;
-      const p = w.heights!.shape[0]!;
+      const p = w.heights!.shape[0];
       const { slopes, intercepts, d } = pwluTable({ y: w.heights!, kl: w.kl!, kr: w.kr!, bl: w.bl!, br: w.br! });
       const per = (v: tf.Tensor) => (p === 1 ? tf.reshape(v, []) : lastAxis(v, x));
       const u = tf.div(tf.sub(x, per(w.bl!)), per(d));

@@ -3,7 +3,7 @@
  * own: the check `pwlu export` makes before it keeps a file, and what the tests and `pwlu speed --onnx` use.
  */
 import { createRequire } from 'node:module';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { compareLogits, ownLogits, type LogitCheck } from '../compare.js';
 import { transpose4 } from '../../activations/onnx.js';

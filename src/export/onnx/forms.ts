@@ -19,6 +19,11 @@ function weights(layer: tfl.layers.Layer): Float32Array[] {
   return layer.getWeights().map((w) => w.dataSync() as Float32Array);
 }
 
+/** A conv or dense layer config's activation name ('linear' when it has none). */
+function activationOf(cfg: tf.serialization.ConfigDict): string {
+  return typeof cfg.activation === 'string' ? cfg.activation : 'linear';
+}
+
 /** Appends ReLU / ReLU6 / sigmoid after a node, as a conv's epilogue or a layer's activation config. */
 export function fixedActivation(g: OnnxBuilder, x: string, kind: string, rank: number): string {
   switch (kind) {
@@ -51,8 +56,8 @@ const conv: LayerExporter = (g, layer, [x]) => {
   const w = convWeight(k!.dataSync(), k!.shape, depthwise);
   const ins = [x!.name, g.constant(`${layer.name}.weight`, w.data, w.dims)];
   if (b) ins.push(g.constant(`${layer.name}.bias`, b.dataSync(), [w.dims[0]!]));
-  const y = g.node('Conv', ins, convAttrs(cfg.padding as 'same' | 'valid', cfg.strides as number | number[], (cfg.dilationRate ?? 1) as number | number[], [shape[0]!, shape[1]!], depthwise ? shape[2]! : 1), g.name(layer.name));
-  return { name: fixedActivation(g, y, String(cfg.activation), 4), rank: 4 };
+  const y = g.node('Conv', ins, convAttrs(cfg.padding as 'same' | 'valid', cfg.strides as number | number[], (cfg.dilationRate ?? 1) as number | number[], [shape[0], shape[1]!], depthwise ? shape[2]! : 1), g.name(layer.name));
+  return { name: fixedActivation(g, y, activationOf(cfg), 4), rank: 4 };
 };
 
 const batchNorm: LayerExporter = (g, layer, [x]) => {
@@ -70,7 +75,7 @@ const dense: LayerExporter = (g, layer, [x]) => {
   const ins = [x!.name, g.constant(`${layer.name}.weight`, k!.dataSync(), [inF, outF])];
   if (b) ins.push(g.constant(`${layer.name}.bias`, b.dataSync(), [outF]));
   const y = g.node('Gemm', ins, {}, g.name(layer.name));
-  return { name: fixedActivation(g, y, String(layer.getConfig().activation), 2), rank: 2 };
+  return { name: fixedActivation(g, y, activationOf(layer.getConfig()), 2), rank: 2 };
 };
 
 /** SE's reshape of pooled features [N, C] to a [1, 1, C] map: in NCHW, [N, C, 1, 1]. */
@@ -81,8 +86,8 @@ const reshape: LayerExporter = (g, layer, [x]) => {
 };
 
 const zeroPadding: LayerExporter = (g, layer, [x]) => {
-  const [[t, bt], [l, r]] = layer.getConfig().padding as number[][];
-  return { name: g.node('Pad', [x!.name, g.ints('pads', [0, 0, t!, l!, 0, 0, bt!, r!])], { mode: 'constant' }, g.name(layer.name)), rank: 4 };
+  const [[t, bt], [l, r]] = layer.getConfig().padding as [[number, number], [number, number]];
+  return { name: g.node('Pad', [x!.name, g.ints('pads', [0, 0, t, l, 0, 0, bt, r])], { mode: 'constant' }, g.name(layer.name)), rank: 4 };
 };
 
 const maxPool: LayerExporter = (g, layer, [x]) => {
