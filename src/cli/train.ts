@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { NO_SELECTION_NOTE, type Summary } from '../run/records.js';
 import type { TrainingRequest } from '../train/session.js';
 import { ExitCode, UserError } from '../util/errors.js';
+import { formatTable } from '../util/table.js';
 import { backendOption, collect, deviceOption, parseIntArg } from './options.js';
 
 /** `pwlu train`'s options as commander parses them. */
@@ -130,6 +131,5 @@ function textSummary(s: Summary, dir: string): string {
     ['throughput', `${Math.round(s.train_img_per_s)} train img/s`],
     ['wall time', `${(s.wall_s / 60).toFixed(1)} min`],
   ];
-  const w = Math.max(...rows.map((r) => r[0].length));
-  return `${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`;
+  return `${formatTable(rows).join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 /** Reads the structure of `ConfigSchema` at run time: sibling keys for suggestions, and the key listing for docs. */
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { formatTable } from '../util/table.js';
 import { ConfigSchema } from './schema.js';
 
 type Schema = z.core.$ZodType;
@@ -143,10 +144,7 @@ export function describeSchema(): string {
     }
   };
   walk(ConfigSchema, []);
-  const w0 = Math.max('key'.length, ...rows.map((r) => r[0].length));
-  const w1 = Math.max('default'.length, ...rows.map((r) => r[1].length));
-  const line = (r: [string, string, string]): string => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`.trimEnd();
-  return [line(['key', 'default', 'allowed']), ...rows.map(line)].join('\n') + '\n';
+  return formatTable([['key', 'default', 'allowed'], ...rows]).join('\n') + '\n';
 }
 
 /**
