@@ -10,7 +10,7 @@ import { ACTIVATION_SPECS } from '../activations/specs/index.js';
 import { PwluDescribe, type PwluInstanceRecord } from '../activations/specs/pwlu.js';
 import { valueAtPath } from '../config/introspect.js';
 import { readManifest, sweptKeys } from '../run/bench-manifest.js';
-import { BENCH_FILES, SUPERSEDED_RE } from '../run/files.js';
+import { BENCH_FILES, RUN_FILES, SUPERSEDED_RE } from '../run/files.js';
 import type { EpochRecord } from '../run/records.js';
 import { findRunDirs, isSearchableDir } from '../run/discover.js';
 import { RunDir } from '../run/run-dir.js';
@@ -20,7 +20,7 @@ import { recordedCodeVersion } from '../util/provenance.js';
 import { splitOverride } from '../util/overrides.js';
 import { classifyRun, errorLine, type RunStatus } from '../run/status.js';
 
-/** Where a run stands. `incomplete`: no summary (killed, or still running); `missing`: a bench cell never started. */
+/** Where a run stands. `incomplete`: no summary (killed, or still running); `failed` also covers a corrupt summary; `missing`: a bench cell never started. */
 export type { RunStatus };
 
 /** One PWLU instance from activations.json: its learned shape and its phase-I statistics (the spec's record). */
@@ -164,14 +164,16 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
     // unreadable config: the summary may still say what the run was
   }
   const cfg = (section: string): Json => (isRecord(config[section]) ? (config[section] as Json) : {});
-  const summary = run.readSummary();
+  const summaryFile = run.summaryFile();
+  const summary = summaryFile.state === 'ok' ? summaryFile.value : null;
+  const corrupt = summaryFile.state === 'corrupt' ? `${RUN_FILES.summary} is corrupt: ${summaryFile.reason}` : null;
   const curve = run.readMetrics().epochs;
   const pwlu = readPwlu(run);
   const name = basename(dir);
   const superseded = SUPERSEDED_RE.test(name);
   const errorText = run.readBenchError();
   const benchError = errorText === null ? null : errorLine(errorText) || 'failed (no message)';
-  const status: RunStatus = classifyRun({ summary: summary?.status, benchError: benchError !== null });
+  const status: RunStatus = classifyRun({ summary: summary?.status, benchError: benchError !== null, summaryCorrupt: corrupt !== null });
   const lastEval = [...curve].reverse().find((p) => p.test_top1 !== null) ?? null;
   const dataCfg = cfg('data');
   const synth = isRecord(dataCfg.synthetic) ? dataCfg.synthetic : {};
@@ -208,7 +210,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
     train_img_per_s: num(summary?.train_img_per_s) || null,
     peak_tensor_bytes: isRecord(summary?.memory) ? num(summary.memory.peak_tensor_bytes) : null,
     wall_s: num(summary?.wall_s),
-    error: typeof summary?.error === 'string' ? summary.error : benchError,
+    error: typeof summary?.error === 'string' ? summary.error : (corrupt ?? benchError),
     curve,
     pwlu: pwlu.layers,
     pwlu_epoch: pwlu.epoch,

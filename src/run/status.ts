@@ -41,13 +41,16 @@ export interface RunEvidence {
   exit?: { code: number | null };
   /** Whether the cell holds a bench-error.txt (a failed process the bench recorded). */
   benchError?: boolean;
+  /** Whether summary.json is there but unreadable: atomic writes never tear it, so it was damaged, not still being written. */
+  summaryCorrupt?: boolean;
 }
 
 /**
  * The one classifier of a run's outcome, shared by the bench runner, the cell inspection and the report.
  * With an exit code, the process decides: it must exit 0 with a finished summary to count as finished, and
  * its documented codes for diverged (4) and interrupted (130) say so even if the summary is missing. From the
- * files alone, the summary decides, except that a bench-error.txt newer than an interruption means it failed.
+ * files alone, the summary decides, except that a bench-error.txt newer than an interruption means it failed, and
+ * a corrupt summary is a failure to show, not a run still going.
  */
 export function classifyRun(e: RunEvidence & { exit: { code: number | null } }): SummaryStatus;
 export function classifyRun(e: RunEvidence): ObservedStatus;
@@ -60,7 +63,7 @@ export function classifyRun(e: RunEvidence): ObservedStatus {
     if (code === ExitCode.interrupted || (code === ExitCode.ok && summary === 'interrupted')) return 'interrupted';
     return 'failed';
   }
-  if (summary === null) return e.benchError ? 'failed' : 'incomplete';
+  if (summary === null) return e.benchError || e.summaryCorrupt ? 'failed' : 'incomplete';
   return summary === 'interrupted' && e.benchError ? 'failed' : summary;
 }
 

@@ -18,6 +18,7 @@ describe('one run-outcome classifier', () => {
     expect(classifyRun({ summary: 'finished' })).toBe('finished');
     expect(classifyRun({ summary: 'interrupted', benchError: true })).toBe('failed');
     expect(classifyRun({ summary: null })).toBe('incomplete');
+    expect(classifyRun({ summary: null, summaryCorrupt: true })).toBe('failed');
     expect(classifyRun({ summary: 'bogus', benchError: true })).toBe('failed');
   });
 
