@@ -1,6 +1,9 @@
 import { deriveSeed, Rng } from '../util/rng.js';
-import type { BatchStream, StreamStats } from './stream/pipeline.js';
-import { isStreamed, type AnySplit, type Dataset, type Split } from './types.js';
+import { isStreamed, type AnySplit, type Batch, type BatchStream, type Dataset, type EpochBatchOptions, type RankShard, type Split, type StreamStats } from './types.js';
+
+// The batch types are data/types.ts's (one owner below both this module and the streaming pipeline); importers of
+// this module keep reading them here.
+export type { AugmentOptions, Batch, EpochBatchOptions, RankShard } from './types.js';
 
 /**
  * Mini-batches as plain typed arrays (NHWC float32 + int32 labels), normalised and augmented on the
@@ -13,51 +16,6 @@ import { isStreamed, type AnySplit, type Dataset, type Split } from './types.js'
 
 const PERM_STREAM = 0x9e7;
 const AUG_STREAM = 0xa06;
-
-/** One mini-batch. `x` and `y` are REUSED between yields: copy them (or make the tensor) before advancing. */
-export interface Batch {
-  /** size * H * W * C normalised pixels, NHWC. A view of a buffer reused by the next batch. */
-  x: Float32Array;
-  /** size labels. A view of a buffer reused by the next batch. */
-  y: Int32Array;
-  /** Number of images in this batch (= batchSize except possibly the last). */
-  size: number;
-  /** Batch index within the epoch. */
-  index: number;
-  /** Images of this batch's share of the split that were skipped as unreadable (streamed splits; 0 in memory). */
-  skipped: number;
-}
-
-/** Augmentation settings (the `data.augment` config block); null disables augmentation. */
-export interface AugmentOptions {
-  crop_padding: number;
-  flip: boolean | 'auto';
-}
-
-/** Options for `epochBatches`. */
-export interface EpochBatchOptions {
-  batchSize: number;
-  seed: number;
-  epoch: number;
-  shuffle: boolean;
-  augment: AugmentOptions | null;
-  dropLast: boolean;
-  /** Resume at this batch index; earlier batches are skipped without being built. */
-  startBatch?: number;
-  /** A data-parallel rank's share of the epoch (DistributedSampler); absent = the whole epoch. */
-  shard?: RankShard;
-}
-
-/** A rank's share of an epoch, as torch's DistributedSampler takes it. */
-export interface RankShard {
-  rank: number;
-  worldSize: number;
-  /**
-   * Training: pad the order by repeating its start so every rank takes ceil(n / W) samples (and as
-   * many steps). Evaluation: no padding (no image counts twice); rank r takes ceil((n - r) / W).
-   */
-  pad: boolean;
-}
 
 /** Samples a rank sees in an epoch of n (all n without a shard), so steps per epoch can be sized up front. */
 export function shardCount(n: number, shard?: RankShard): number {

@@ -5,7 +5,7 @@
  * replaced (folder or tar shards; native libjpeg-turbo or sharp) without the others changing, and
  * the same sample gives the same geometry whichever decoder runs it.
  */
-import type { RankShard } from '../batches.js';
+import type { RankShard } from '../types.js';
 
 /** One encoded image as a source yields it. */
 export interface EncodedSample {

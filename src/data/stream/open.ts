@@ -5,11 +5,9 @@
 import { availableParallelism } from 'node:os';
 import type { DataConfig } from '../../config/schema.js';
 import { type CatalogEntry, DEFAULT_IMAGEFOLDER_SIZE } from '../catalog.js';
-import type { LoadedDataset, LoadOptions } from '../load.js';
 import { openFolderSources } from './folder-source.js';
 import { openShardSources } from './shards.js';
-import type { EpochBatchOptions } from '../batches.js';
-import type { StreamSplit } from '../types.js';
+import type { EpochBatchOptions, LoadedDataset, LoadOptions, StreamSplit } from '../types.js';
 import type { Decoder, Geometry, SampleSource } from './contract.js';
 import { nativeJpegDecoder } from './native-decoder.js';
 import { streamBatches, type BadImagePolicy } from './pipeline.js';

@@ -9,7 +9,8 @@
  * k starts the source at sample k·B.
  */
 import { DataError } from '../../util/errors.js';
-import { normalisationTable, numBatches, shardCount, type Batch } from '../batches.js';
+import { normalisationTable, numBatches, shardCount } from '../batches.js';
+import type { Batch, BatchStream, StreamStats } from '../types.js';
 import type { BadSample, Decoder, DecodeJob, EncodedSample, EpochOrder, Geometry, SampleSource } from './contract.js';
 
 /** What a bad image does: skipped (logged once, counted) or fatal. */
@@ -32,23 +33,6 @@ export interface PipelineOptions {
   onBadImage: BadImagePolicy;
   /** Told once per bad sample key. */
   warn: (message: string) => void;
-}
-
-/** Counters of one epoch's stream, read by the trainer for metrics.jsonl and the progress bar. */
-export interface StreamStats {
-  /** Seconds the consumer waited for a batch that was not ready. */
-  waitSeconds: number;
-  /** Samples dropped because they could not be read or decoded. */
-  skipped: number;
-  /** Images decoded. */
-  decoded: number;
-  /** Seconds from the first request to the last batch delivered. */
-  seconds: number;
-}
-
-/** An epoch's batches (same shape as the in-memory path's) plus their stream counters. */
-export interface BatchStream extends AsyncIterable<Batch> {
-  readonly stats: StreamStats;
 }
 
 /** Options of one epoch's stream. */
