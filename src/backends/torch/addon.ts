@@ -4,8 +4,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { DecodeJob, DecodeResult } from '../../data/stream/contract.js';
-
 /** dtype codes of the addon (native/src/common.h). */
 export const DTYPE_CODE = { float32: 0, int32: 1, bool: 2 } as const;
 /** dtype of each addon code, indexed by code. */
@@ -104,7 +102,7 @@ export interface TorchAddon {
   /** The input pipeline's JPEG decoder (native/src/ops_jpeg.cc); absent from addons built before it. */
   jpegInfo?(): NativeJpegInfo;
   /** Present when built with libjpeg-turbo: decodes the jobs on `threads` addon threads (src/data/stream/native-decoder.ts). */
-  jpegDecode?(jobs: readonly DecodeJob[], size: number, out: Uint8Array, threads: number): Promise<DecodeResult>;
+  jpegDecode?(jobs: readonly NativeJpegJob[], size: number, out: Uint8Array, threads: number): Promise<NativeJpegResult>;
   /** torch.distributed (native/src/dist.cc): whether c10d is compiled in; absent from addons built before it. */
   distInfo?(): NativeDistInfo;
   /** Present when c10d is compiled in: joins the process group (blocks until every rank has, or the timeout). */
@@ -123,6 +121,27 @@ export interface NativeDistInfo {
   reason: string;
   backends: string[];
 }
+
+/**
+ * How jpegDecode makes one image size × size pixels, as native/src/ops_jpeg.cc reads it: `crop-resize` resizes the
+ * box (top, left, height, width) of the source; `resize-crop` resizes the whole source to resizeHeight × resizeWidth
+ * and takes the box (top, left, size, size); either is then mirrored if `flip`. Declared here, with the addon's other
+ * types (backends import only ops and util); the input pipeline's Geometry (src/data/stream/contract.ts) must stay
+ * assignable to it, which src/data/stream/native-decoder.ts checks where it passes its jobs.
+ */
+export type NativeJpegGeometry =
+  | { kind: 'crop-resize'; top: number; left: number; height: number; width: number; flip: boolean }
+  | { kind: 'resize-crop'; resizeHeight: number; resizeWidth: number; top: number; left: number; flip: boolean };
+
+/** One jpegDecode job: the JPEG's bytes, its geometry, and the byte offset of its size × size × 3 RGB pixels in `out`. */
+export interface NativeJpegJob {
+  readonly bytes: Uint8Array;
+  readonly geometry: NativeJpegGeometry;
+  readonly offset: number;
+}
+
+/** What jpegDecode resolves to: per job, null when it decoded, else why it failed. */
+export type NativeJpegResult = (string | null)[];
 
 /** Whether the addon was built with libjpeg-turbo: its version, or why not. */
 export type NativeJpegInfo = { available: true; version: string } | { available: false; reason: string };

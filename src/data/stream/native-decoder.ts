@@ -45,6 +45,7 @@ export function nativeJpegDecoder(opts: { threads?: number } = {}): NativeDecode
     accepts: isJpeg,
     decode(jobs: readonly DecodeJob[], size: number, out: Uint8Array): Promise<DecodeResult> {
       try {
+        // The jobs go to the addon as its own NativeJpegJob type: a Geometry the addon cannot take fails to compile here.
         return decode(jobs, size, out, threads);
       } catch (e) {
         return Promise.reject(e as Error);
