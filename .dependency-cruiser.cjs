@@ -52,6 +52,10 @@ const upward = [...new Set(Object.values(RANK))]
 // ONNX form builders activations/onnx.ts). pwlu/layers and the exporter build on these; training layers do not belong.
 const SPEC = '^src/activations/(specs/[^/]+|[^/]+/spec|[^/]+\\.spec|[^/]+/[^/]+\\.spec)\\.ts$';
 const SPEC_SIDE = [SPEC, '^src/activations/(spec|onnx)\\.ts$'];
+// The spec-layer helpers pwlu/layers shares with the training layers (addSpecWeights, optionsFromConfig, tensorWeights,
+// SpecBacked): tfjs-core and tfjs-layers only, already on the browser bundle's allow list (test/export/tfjs.test.ts).
+// Not spec side (it builds tfjs-layers Layers), so it has its own rule on what it may import (spec-layer-imports).
+const SPEC_LAYER = '^src/activations/layer\\.ts$';
 const NODE_BUILTIN =
   '^(node:)?(assert|async_hooks|buffer|child_process|cluster|crypto|dgram|dns|events|fs|http|http2|https|inspector|module|net|os|path|perf_hooks|process|readline|stream|string_decoder|timers|tls|tty|url|util|v8|vm|worker_threads|zlib)(/|$)';
 
@@ -117,10 +121,19 @@ module.exports = {
     },
     {
       name: 'layers-imports',
-      comment: 'pwlu/layers (the browser module) imports only itself, the spec side of activations (SPEC_SIDE) and ops',
+      comment: 'pwlu/layers (the browser module) imports only itself, the spec side of activations (SPEC_SIDE), the spec-layer helpers (SPEC_LAYER) and ops',
       severity: 'error',
       from: { path: '^src/layers/' },
-      to: { path: '^src/', pathNot: ['^src/(layers|ops|types)/', ...SPEC_SIDE] },
+      to: { path: '^src/', pathNot: ['^src/(layers|ops|types)/', ...SPEC_SIDE, SPEC_LAYER] },
+    },
+    {
+      name: 'spec-layer-imports',
+      comment: 'the spec-layer helpers (activations/layer.ts) are part of pwlu/layers: they import tfjs-core, tfjs-layers, zod, ops, nn, util, the spec side of activations and activations/types.ts only',
+      severity: 'error',
+      from: { path: SPEC_LAYER },
+      to: {
+        pathNot: ['^src/(ops|nn|util|types)/', ...SPEC_SIDE, '^src/activations/types\\.ts$', 'node_modules/@tensorflow/tfjs-(core|layers)/', 'node_modules/zod/'],
+      },
     },
     {
       name: 'layers-packages',
