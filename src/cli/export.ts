@@ -22,9 +22,9 @@ export function register(program: Command): void {
     .command('export')
     .description("Write a run's checkpoint as a deployable model: ONNX (standard opset 17, batch norm folded into the convolutions, every learned activation in standard operators) or a TensorFlow.js layers model; the export is checked against the run's own logits (onnxruntime-node; tfjs cpu with pwlu/layers) and kept only within 1e-4 relative.")
     .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
-    .addOption(new Option('--checkpoint <which>', 'which checkpoint to export').choices(['best', 'last']).default('best'))
+    .addOption(new Option('--checkpoint <which>', 'which checkpoint to export (best: the epoch chosen on val; a run without a val split selects nothing and exports last)').choices(['best', 'last']).default('best'))
     .addOption(new Option('--format <format>', "onnx: standard-opset ONNX (NCHW); tfjs: TensorFlow.js layers model (model.json + weights.bin), loaded with the 'pwlu/layers' module").choices(['onnx', 'tfjs']).default('onnx'))
-    .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint>)')
+    .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint loaded>)')
     .option('--batch <n|dynamic>', "the model's batch dimension: a fixed size or 'dynamic'", 'dynamic')
     .option('--no-fold-bn', 'ONNX: keep each batch norm as its own BatchNormalization node instead of folding it into the convolution')
     .option('--json', 'print export.json (and the folder) as JSON', false)
@@ -59,16 +59,18 @@ export async function exportCommand(o: ExportCliOptions): Promise<void> {
     import('./common.js'),
   ]);
   const run = openRunDir(resolve(o.run));
-  const out = resolve(o.out ?? join(run.dir, RUN_FILES.exports, `${o.format}-${o.checkpoint}`));
   const restored = await restoreRun(run, o.checkpoint, { extraChecks: registryChecks });
   printConfigWarnings('export', restored.warnings);
+  if (restored.note) process.stderr.write(`pwlu export: ${restored.note}\n`);
+  // The default folder is named from the checkpoint loaded: `best` of a run that selects nothing loads `last`.
+  const out = resolve(o.out ?? join(run.dir, RUN_FILES.exports, `${o.format}-${restored.checkpoint}`));
   try {
-    const record = await exportRun(restored, run.dir, o.checkpoint, { format: o.format, out, batch, foldBn: o.foldBn });
+    const record = await exportRun(restored, run.dir, { format: o.format, out, batch, foldBn: o.foldBn });
     if (o.json) process.stdout.write(`${JSON.stringify({ ...record, out })}\n`);
     else {
       const c = record.check;
       process.stdout.write(
-        `exported ${record.arch} + ${record.activation} (${o.checkpoint} checkpoint, epoch ${record.epoch}) to ${shown(out)}/${record.file}\n` +
+        `exported ${record.arch} + ${record.activation} (${record.checkpoint} checkpoint, epoch ${record.epoch}) to ${shown(out)}/${record.file}\n` +
           `check on ${c.examples} examples in ${c.runtime}: max |logit difference| ${c.max_abs_diff.toExponential(2)} (${c.max_rel_diff.toExponential(2)} relative), same top-1: ${c.same_top1 ? 'yes' : 'no'}\n`,
       );
     }

@@ -43,8 +43,8 @@ export interface ExportRecord {
   created: string;
 }
 
-/** Exports `r` to `out` (a new folder); throws a UserError (and leaves nothing) when the check fails. */
-export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'best' | 'last', opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean }): Promise<ExportRecord> {
+/** Exports `r` to `out` (a new folder), recording the checkpoint `r` loaded; throws a UserError (and leaves nothing) when the check fails. */
+export async function exportRun(r: RestoredRun, runDir: string, opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean }): Promise<ExportRecord> {
   if (existsSync(opts.out)) throw new UserError(`${opts.out} exists: pwlu export never overwrites one; remove it or choose another --out`);
   const tmp = tempDirPath(opts.out);
   rmSync(tmp, { recursive: true, force: true });
@@ -78,7 +78,7 @@ export async function exportRun(r: RestoredRun, runDir: string, checkpoint: 'bes
       format: opts.format,
       file,
       run: runDir,
-      checkpoint,
+      checkpoint: r.checkpoint,
       epoch: r.epoch,
       config_hash: r.configHash,
       arch: config.model.arch,

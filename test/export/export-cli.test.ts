@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
@@ -50,6 +50,17 @@ train: { epochs: 2, batch: 8 }
       expect(again.stderr).toMatch(/exists: pwlu export never overwrites/);
       expect(readFileSync(join(out, 'export.json'), 'utf8')).toBe(before);
     }
+  }, 180_000);
+
+  it('--checkpoint best on a run without a validation split exports the last checkpoint, names the folder after it and says so', () => {
+    const out = join(run, 'exports', 'onnx-last');
+    rmSync(out, { recursive: true, force: true });
+    const r = pwlu('export', '--run', run, '--format', 'onnx', '--checkpoint', 'best');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^pwlu export: .* holds out no validation split, so nothing was selected: loading the last checkpoint/m);
+    expect(r.stdout).toMatch(/\(last checkpoint, epoch 2\) to .*onnx-last\/model\.onnx/);
+    expect(existsSync(join(run, 'exports', 'onnx-best'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(out, 'export.json'), 'utf8'))).toMatchObject({ checkpoint: 'last', epoch: 2 });
   }, 180_000);
 
   it('names the bad value: an unknown format, a bad batch, a run without checkpoints', () => {
