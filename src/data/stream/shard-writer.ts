@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { pack } from 'tar-stream';
-import { sweepTempFiles, tempPath, writeFileAtomic } from '../../util/io.js';
+import { ioError, sweepTempFiles, tempPath, writeFileAtomic } from '../../util/io.js';
 import { DataError, UserError } from '../../util/errors.js';
 import { createCounter } from '../../util/progress.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
@@ -67,7 +67,10 @@ function sampleTarBytes(imageBytes: number): number {
   return BLOCK + Math.ceil(imageBytes / BLOCK) * BLOCK + 2 * BLOCK;
 }
 
-/** One shard being written: tar-stream packs into a temp file, waiting on each member (backpressure). */
+/**
+ * One shard being written: tar-stream packs into a temp file, waiting on each member (backpressure). A failed
+ * write (full disk, permissions) is an IoError naming the shard and its size (exit 5), as for every file pwlu writes.
+ */
 class ShardFile {
   private readonly tar = pack();
   private readonly tmp: string;
@@ -92,7 +95,11 @@ class ShardFile {
   }
 
   static async create(path: string): Promise<ShardFile> {
-    return new ShardFile(path, await open(tempPath(path), 'w'));
+    try {
+      return new ShardFile(path, await open(tempPath(path), 'w'));
+    } catch (e) {
+      throw ioError(e, path, 0);
+    }
   }
 
   private member(name: string, data: Uint8Array): Promise<void> {
@@ -102,8 +109,12 @@ class ShardFile {
   }
 
   async add(key: string, ext: string, bytes: Uint8Array, label: number): Promise<void> {
-    await this.member(`${key}.${ext}`, bytes);
-    await this.member(`${key}.cls`, Buffer.from(String(label)));
+    try {
+      await this.member(`${key}.${ext}`, bytes);
+      await this.member(`${key}.cls`, Buffer.from(String(label)));
+    } catch (e) {
+      throw ioError(e, this.path, this.sizeWith(sampleTarBytes(bytes.byteLength)));
+    }
     this.packed += sampleTarBytes(bytes.byteLength);
     this.samples++;
   }
@@ -111,11 +122,19 @@ class ShardFile {
   /** Ends the archive, syncs it and renames it into place. */
   async finish(): Promise<ShardEntry> {
     this.tar.finalize();
-    await this.drained;
-    await this.fh.sync();
-    await this.fh.close();
+    try {
+      await this.drained;
+      await this.fh.sync();
+      await this.fh.close();
+    } catch (e) {
+      throw ioError(e, this.path, this.sizeWith(0));
+    }
     if (this.bytes !== this.packed + END_OF_ARCHIVE) throw new Error(`${this.tmp}: wrote ${this.bytes} bytes, expected ${this.packed + END_OF_ARCHIVE}`);
-    await rename(this.tmp, this.path);
+    try {
+      await rename(this.tmp, this.path);
+    } catch (e) {
+      throw ioError(e, this.path, this.bytes);
+    }
     return { file: basename(this.path), samples: this.samples, bytes: this.bytes };
   }
 
