@@ -29,10 +29,17 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     const n = ++fault.shardOpens;
     let writes = 0;
     const write = ((...args: unknown[]) => {
-      if (fault.enospcInShard === n && writes++ > 0) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      if (fault.enospcInShard === n && writes++ > 0)
+        return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
       return (fh.write as (...a: unknown[]) => Promise<unknown>).apply(fh, args);
     }) as fsp.FileHandle['write'];
-    return new Proxy(fh, { get: (t, k) => (k === 'write' ? write : (Reflect.get(t, k) as unknown) instanceof Function ? (Reflect.get(t, k) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, k)) });
+    return new Proxy(fh, {
+      get: (t, k): unknown => {
+        if (k === 'write') return write;
+        const v: unknown = Reflect.get(t, k);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
   }) as typeof real.open;
   return { ...real, default: { ...real, open }, open };
 });
@@ -72,7 +79,9 @@ describe('pwlu data shard on a failing disk', () => {
     fault.enospcInShard = 0;
     expect(e).toBeInstanceOf(IoError);
     expect((e as IoError).exitCode).toBe(ExitCode.io);
-    expect((e as IoError).message).toMatch(new RegExp(`^cannot write ${join(out, 'train-000001.tar').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(.+\\): no space left on the device \\[ENOSPC\\]$`));
+    expect((e as IoError).message).toMatch(
+      new RegExp(`^cannot write ${join(out, 'train-000001.tar').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(.+\\): no space left on the device \\[ENOSPC\\]$`),
+    );
     expect(existsSync(join(out, 'train-000000.tar'))).toBe(true);
     expect(readdirSync(out).filter((n) => SHARD_TMP.test(n))).toEqual([]);
   });
