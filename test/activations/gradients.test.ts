@@ -17,7 +17,7 @@ import { PReLULayer } from '../../src/activations/prelu.js';
 import { prelu as preluOp } from '../../src/ops/prelu.js';
 import { NonUniformPWLULayer } from '../../src/activations/npwlu.js';
 import { PWLULayer } from '../../src/activations/pwlu.js';
-import { type OpImpl } from '../../src/ops/fused-op.js';
+import type { OpImpl } from '../../src/ops/fused-op.js';
 import { pwlu } from '../../src/ops/pwlu.js';
 import { ReLULayer } from '../../src/activations/relu.js';
 import { SwishLayer } from '../../src/activations/swish.js';
@@ -345,7 +345,7 @@ describe('activation gradients match finite differences', () => {
     function opGrads(impl: OpImpl, x: Float32Array, shape: number[], P: number, Y: Float32Array, kl: number[], kr: number[], bl: number[], br: number[], w: Float32Array) {
       return tf.tidy(() => {
         const f = (xs: tf.Tensor, y: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(pwlu(xs, { y, kl: a, kr: b, bl: c, br: d }, impl), tf.tensor(w, shape)));
-        const g = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([tf.tensor(x, shape), tf.tensor2d(Y, [P, N + 1]), tf.tensor1d(kl), tf.tensor1d(kr), tf.tensor1d(bl), tf.tensor1d(br)]);
+        const g = tf.grads(f)([tf.tensor(x, shape), tf.tensor2d(Y, [P, N + 1]), tf.tensor1d(kl), tf.tensor1d(kr), tf.tensor1d(bl), tf.tensor1d(br)]);
         return g.map((t) => Array.from(t.dataSync()));
       });
     }

@@ -69,7 +69,7 @@ describe('activation registry', () => {
         w.write(tf.tensor(noise.map((v, i) => (isVar ? Math.abs(old[i]! + v) + 0.1 : old[i]! + v)), w.shape as number[]));
       }
       const topology = model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'];
-      const loaded = await tfl.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON);
+      const loaded = await tfl.models.modelFromJSON({ modelTopology: topology });
       const l2 = loaded.getLayer('act');
       expect(l2.getClassName()).toBe(layer.getClassName());
       expect(l2.getConfig()).toEqual(layer.getConfig());

@@ -352,8 +352,8 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       const native = (r: Rand) => {
         const { x, scale, offset, dy, rm, rv } = data(r);
         const inputs = { x, scale, offset, runningMean: rm, runningVar: rv };
-        const [y, mean, invstd, runningMean, runningVar] = tf.engine().runKernel('PwluBatchNormTrain', inputs, { epsilon: eps, momentum }) as tf.Tensor[];
-        const g = tf.engine().runKernel('PwluBatchNormGrad', { dy, x, scale, mean: mean!, invstd: invstd! }, { epsilon: eps }) as tf.Tensor[];
+        const [y, mean, invstd, runningMean, runningVar] = tf.engine().runKernel<tf.Tensor[]>('PwluBatchNormTrain', inputs, { epsilon: eps, momentum });
+        const g = tf.engine().runKernel<tf.Tensor[]>('PwluBatchNormGrad', { dy, x, scale, mean: mean!, invstd: invstd! }, { epsilon: eps });
         return [y!, mean!, invstd!, runningMean!, runningVar!, ...g];
       };
       const want = await run('cpu', composite, 5);

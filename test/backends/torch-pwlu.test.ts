@@ -202,7 +202,7 @@ describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', ()
         }
         expect(Math.abs(g[i]! - w[i]!), `P ${p} N ${n} x ${xs[i]}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(w[i]!)));
       }
-      tf.dispose([x, got, want, ...Object.values(prm)]);
+      tf.dispose([x, got, want, prm.y, prm.kl, prm.kr, prm.bl, prm.br]);
     }
   });
 });

@@ -119,12 +119,13 @@ describe.skipIf(!avail.available)(`torch backend training${avail.available ? '' 
       const x = tf.tensor(sample(new Rng(11), 4 * 8 * 8 * 3, -2, 2), [4, 8, 8, 3]);
       const labels = tf.tensor1d([1, 3, 0, 7], 'int32');
       const y = tf.oneHot(labels, 10);
-      const losses: number[] = [];
-      for (let i = 0; i < 3; i++) losses.push((await m.trainOnBatch(x, y)) as unknown as number[] as unknown as number);
+      // with a metric, trainOnBatch resolves to [loss, accuracy]
+      const losses: number[][] = [];
+      for (let i = 0; i < 3; i++) losses.push((await m.trainOnBatch(x, y)) as number[]);
       const pred = Array.from((m.predict(x) as tf.Tensor).dataSync());
       m.dispose();
       tf.dispose([x, labels, y]);
-      return { losses: losses.flat() as number[], pred };
+      return { losses: losses.flat(), pred };
     };
     const want = await run('cpu');
     const got = await run('torch');

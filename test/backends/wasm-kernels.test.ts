@@ -33,9 +33,17 @@ function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * Switches to `backend`. Both backends are initialised in beforeAll, so tf.setBackend makes the switch
+ * synchronously (it awaits only a backend's first initialisation); its promise carries nothing left to wait for.
+ */
+function use(backend: 'cpu' | 'wasm'): void {
+  void tf.setBackend(backend);
+}
+
 /** Runs `f` on a backend and returns its result as plain data. */
 function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor): { shape: number[]; values: Float32Array } {
-  tf.setBackend(backend);
+  use(backend);
   return tf.tidy(() => {
     const t = f();
     return { shape: t.shape, values: t.dataSync() as Float32Array };
@@ -231,7 +239,7 @@ describe('gradients through the tfjs engine on wasm match cpu', () => {
       const xv = randomValues(size(X), 7);
       const fv = randomValues(size(fShape), 8);
       const run = (backend: 'cpu' | 'wasm') => {
-        tf.setBackend(backend);
+        use(backend);
         return tf.tidy(() => {
           const x = tf.tensor4d(xv, X);
           const f = tf.tensor4d(fv, fShape);
@@ -313,7 +321,7 @@ describe('a small CNN trains identically on wasm and cpu', () => {
   }
 
   function train(backend: 'cpu' | 'wasm', steps: number): { losses: number[]; top1: number[]; numTensors: number[]; numDataIds: number[] } {
-    tf.setBackend(backend);
+    use(backend);
     const p = makeParams();
     const vars = Object.values(p);
     const x = tf.tensor4d(randomValues(N * 11 * 13 * 3, 17), [N, 11, 13, 3]);

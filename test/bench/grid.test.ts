@@ -9,7 +9,6 @@ import { threadsPerJob } from '../../src/bench/plan.js';
 import { activationNames } from '../../src/activations/registry.js';
 import { registryChecks } from '../../src/train/registry-checks.js';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigSchema } from '../../src/config/schema.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir('pwlu-grid-');

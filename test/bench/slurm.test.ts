@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cellSets, expandGrid } from '../../src/bench/grid.js';
 import { renderSlurmScript, shellQuote } from '../../src/bench/slurm.js';
 import { commandLine } from '../../src/run/lock.js';
-import { ConfigSchema } from '../../src/config/schema.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir('pwlu-slurm-');

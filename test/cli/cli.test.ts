@@ -48,7 +48,7 @@ describe('pwlu CLI', () => {
     const info = JSON.parse(readFileSync(file, 'utf8')) as { version: string; cuda: boolean; jpeg: { available: boolean }; dist: { backends?: string[] } };
     expect(d.build).toEqual({
       libtorch: info.version,
-      source: expect.any(String),
+      source: expect.any(String) as unknown,
       cuda: info.cuda,
       nccl: info.dist.backends?.includes('nccl') ?? false,
       gloo: info.dist.backends?.includes('gloo') ?? false,

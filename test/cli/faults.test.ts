@@ -27,7 +27,7 @@ function startLong(args: string[], epochs = 1): { child: ChildProcess; stderr: (
   let err = '';
   let mark: () => void = () => {};
   const trained = new Promise<void>((r) => (mark = r));
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
     if (err.includes(`epoch ${epochs}/500`)) mark();
   });

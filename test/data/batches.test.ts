@@ -92,8 +92,13 @@ describe('epochBatches', () => {
 
   it('reuses its buffers between batches (callers must copy)', () => {
     const it1 = epochBatches(split, ds, opts({ dropLast: true }));
-    const a = it1.next().value!;
-    const b = it1.next().value!;
+    const next = () => {
+      const r = it1.next();
+      if (r.done) throw new Error('the epoch ended before its second batch');
+      return r.value;
+    };
+    const a = next();
+    const b = next();
     expect(a.x.buffer).toBe(b.x.buffer);
     expect(a.y.buffer).toBe(b.y.buffer);
   });

@@ -78,7 +78,7 @@ describe('downloads (mocked fetch, never the network)', () => {
     const err = await expectDataError(
       downloadDataset(entry, dest, join(tmp, 'project'), { ...quiet, fetchImpl: mockFetch(routes).fetch }),
       't10k-images-idx3-ubyte.gz',
-      /Download rejected Fashion-MNIST: t10k-images-idx3-ubyte.gz\n  https:\/\/mirror-a.invalid\/t10k-images-idx3-ubyte.gz: checksum mismatch: md5 [0-9a-f]{32}, expected [0-9a-f]{32}/,
+      /Download rejected Fashion-MNIST: t10k-images-idx3-ubyte.gz\n {2}https:\/\/mirror-a.invalid\/t10k-images-idx3-ubyte.gz: checksum mismatch: md5 [0-9a-f]{32}, expected [0-9a-f]{32}/,
     );
     expect(err.message).toContain('mirror-b.invalid');
     // The two good files before it are in place; the bad one left neither a file nor a temp file.
@@ -91,7 +91,7 @@ describe('downloads (mocked fetch, never the network)', () => {
     const err = await expectDataError(
       downloadDataset(CATALOG['fashion-mnist'], join(project, 'datasets', 'fashion-mnist'), project, { ...quiet, fetchImpl: fetch }),
       'train-images-idx3-ubyte.gz',
-      /Could not download Fashion-MNIST: train-images-idx3-ubyte.gz\n  http:.*fetch failed: getaddrinfo ENOTFOUND/,
+      /Could not download Fashion-MNIST: train-images-idx3-ubyte.gz\n {2}http:.*fetch failed: getaddrinfo ENOTFOUND/,
     );
     expect(calls).toEqual(CATALOG['fashion-mnist'].downloads[0]!.urls);
     expect(err.message).toContain('sudo apt-get install dataset-fashion-mnist');

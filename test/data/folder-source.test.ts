@@ -113,7 +113,7 @@ describe('folder source', () => {
     rmSync(scan.train.files[3]!);
     const got = await collect(new FolderSource(scan.train.files, scan.train.labels, scan.classes, dir), { seed: 0, epoch: 0, shuffle: false, start: 0 });
     expect(got.length).toBe(6);
-    const bad = got.filter((s) => 'error' in s) as BadSample[];
+    const bad = got.filter((s): s is BadSample => 'error' in s);
     expect(bad.map((b) => [b.index, b.key])).toEqual([[3, scan.train.files[3]]]);
     expect(bad[0]!.error).toMatch(/cannot read file/);
   });

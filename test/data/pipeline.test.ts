@@ -5,7 +5,6 @@ import { epochPermutation } from '../../src/data/batches.js';
 import { DataError } from '../../src/util/errors.js';
 
 const SIZE = 2;
-const PX = SIZE * SIZE * 3;
 
 /** A source of n one-byte "images" (byte = index % 251), some of them unreadable. */
 function fakeSource(n: number, unreadable: Set<number> = new Set()): SampleSource {

@@ -130,7 +130,7 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
     const env = (rank: number) => ({ ...process.env, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port });
     const children = [0, 1].map((rank) => spawn(process.execPath, [BIN, 'train', ...args, '--out', 'stopped'], { cwd: tmp, env: env(rank), stdio: ['ignore', 'ignore', 'pipe'] }));
     let err0 = '';
-    children[0]!.stderr!.on('data', (d: Buffer) => {
+    children[0]!.stderr.on('data', (d: Buffer) => {
       err0 += d.toString();
       if (/epoch 1\/6/.test(err0)) children[0]!.kill('SIGTERM');
     });
@@ -151,7 +151,7 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
     const c1 = spawn(process.execPath, [BIN, 'train', ...args], { cwd: tmp, env: env(1), stdio: ['ignore', 'ignore', 'ignore'] });
     let err = '';
     const t0 = { at: 0 };
-    c0.stderr!.on('data', (d: Buffer) => {
+    c0.stderr.on('data', (d: Buffer) => {
       err += d.toString();
       if (/epoch 2\/500/.test(err) && !t0.at) {
         t0.at = performance.now();

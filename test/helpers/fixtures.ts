@@ -259,7 +259,7 @@ export type MockRoute = Uint8Array | { status: number } | Error;
 /** A `fetch` replacement serving fixed routes; records the URLs requested. Never touches the network. */
 export function mockFetch(routes: Record<string, MockRoute>): { fetch: typeof fetch; calls: string[] } {
   const calls: string[] = [];
-  const impl = async (input: string | URL | Request): Promise<Response> => {
+  const answer = (input: string | URL | Request): Response => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     calls.push(url);
     const r = routes[url];
@@ -272,7 +272,9 @@ export function mockFetch(routes: Record<string, MockRoute>): { fetch: typeof fe
     }
     return new Response('error', { status: r.status, statusText: r.status === 404 ? 'Not Found' : 'Error' });
   };
-  return { fetch: impl as typeof fetch, calls };
+  // As fetch does, the URL is recorded at the call and a thrown error rejects the promise (the executor runs synchronously).
+  const impl = (input: string | URL | Request): Promise<Response> => new Promise((resolve) => resolve(answer(input)));
+  return { fetch: impl, calls };
 }
 
 /** Asserts that `p` rejects with a DataError (exit code 2) whose message names `file` and matches `what`. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyFixed, FixedActivation, TorchMaxPool } from '../../src/nn/fixed-layers.js';
+import { applyFixed, type FixedActivation, TorchMaxPool } from '../../src/nn/fixed-layers.js';
 import { countActivationSites, countAllSites } from '../../src/models/sites.js';
 import { buildArch, factory, ZOO } from '../helpers/zoo.js';
 

@@ -114,7 +114,7 @@ describe('training loop', () => {
 });
 
 describe('metrics after a crash', () => {
-  it('drops records the checkpoint does not cover, so each epoch appears once', async () => {
+  it('drops records the checkpoint does not cover, so each epoch appears once', () => {
     const dir = makeTmpDir('pwlu-trim-');
     const run = new RunDir(dir);
     const lines = [
