@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { selectBackend, type ConcreteBackend } from '../backends/select.js';
+import { selectBackend } from '../backends/select.js';
 import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
 import type { DistEnv } from '../distributed/env.js';
@@ -40,13 +40,13 @@ export interface BenchModel {
   x: Float32Array;
   y: Int32Array;
   /** One training step (forward, backward, update) at learning rate `lr`. */
-  step(lr: number): StepResult;
+  step: (lr: number) => StepResult;
   /** The batch as a tensor, made on first use (so a training-step memory figure does not count it); the model owns it. */
   input(): tf.Tensor4D;
   /** The logits of the batch in inference mode, through the folded plan that eval uses. */
   logits(): tf.Tensor;
   /** One inference pass of the batch, waited for (what inference throughput times). */
-  infer(): void;
+  infer: () => void;
   dispose(): void;
 }
 
@@ -192,7 +192,7 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
   const issues = registryChecks(config);
   if (issues.length) throw new UserError(issues.map((i) => `--${i.path[0] === 'model' ? 'arch' : 'activation'}: ${i.message}`).join('\n'));
   if (env && config.backend !== 'auto' && config.backend !== 'torch') throw new BackendError(`a data-parallel measurement needs the torch backend (its collectives are in the native addon), not '${config.backend}'`);
-  const backend = await selectBackend(env ? 'torch' : (config.backend as 'auto' | ConcreteBackend), { threads: config.threads, device: config.device, cudaIndex: env?.localRank });
+  const backend = await selectBackend(env ? 'torch' : (config.backend), { threads: config.threads, device: config.device, cudaIndex: env?.localRank });
   const dp = env ? DataParallel.join(env, config.dist, { device: backend.detail.device === 'cuda' ? 'cuda' : 'cpu', syncBatchNorm: false }) : null;
   let reduceS = 0;
   const reduce: GradientReducer | undefined = dp

@@ -1,4 +1,5 @@
 /** `pwlu eval`: its options, and a run's checkpoint scored on the test split. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { backendOption } from './options.js';
@@ -27,7 +28,6 @@ export function register(program: Command): void {
 
 /** `pwlu eval`: rebuilds a run's model from its saved config, loads a checkpoint, scores the test split. */
 export async function evalCommand(opts: EvalCliOptions): Promise<void> {
-  const { resolve } = await import('node:path');
   const { openRunDir } = await import('../run/run-dir.js');
   const { restoreRun } = await import('../train/restore.js');
   const { evalBatchSize, evaluate } = await import('../train/step.js');

@@ -273,16 +273,11 @@ function validate(
 ): Config {
   const parsed = ConfigSchema.safeParse(data);
   const problems: Problem[] = [];
-  let config: Config | null = null;
   const repaired: { path: ConfigPath; unknownKey: boolean }[] = [];
-  if (parsed.success) {
-    config = structuredClone(parsed.data);
-  } else {
-    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, data));
-    // Still run the extra checks (e.g. an unknown model.arch) so that one run reports everything it can: drop the
-    // offending values, let the defaults fill in, and check the rest.
-    config = repair(data, parsed.error.issues, repaired);
-  }
+  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, data));
+  // On invalid input, still run the extra checks (e.g. an unknown model.arch) so that one run reports everything it
+  // can: drop the offending values, let the defaults fill in, and check the rest.
+  const config: Config | null = parsed.success ? structuredClone(parsed.data) : repair(data, parsed.error.issues, repaired);
   if (config !== null && extraChecks) {
     for (const issue of extraChecks(config)) {
       // Skip issues that may only be consequences of a value we replaced by its default.

@@ -160,7 +160,7 @@ export function show(v: unknown): string {
   if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (Array.isArray(v)) return `a list ${truncate(JSON.stringify(v))}`;
   if (typeof v === 'object') return `a mapping ${truncate(JSON.stringify(v))}`;
-  return String(v);
+  return typeof v === 'symbol' ? v.toString() : 'a function';
 }
 
 /** Cuts a shown value to one line's share. */
@@ -225,7 +225,7 @@ function findNode(source: Source, path: ConfigPath): { depth: number; line: numb
   let depth = 0;
   for (const seg of path) {
     if (isAlias(node)) node = node.resolve(doc);
-    let at: Node | null = null;
+    let at: Node | null;
     let next: unknown;
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));

@@ -57,9 +57,9 @@ export const AugmentSchema = z
     /** Random horizontal flip: 'auto' enables it where it preserves labels (not for digits). */
     flip: z.union([z.boolean(), z.literal('auto')]).default(false),
     /** Streamed image datasets (imagefolder, shards): RandomResizedCrop's range of the crop's area, as a fraction of the image's. */
-    scale: z.tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)]).refine(([a, b]) => a <= b, { message: 'must be [min, max] with min <= max' }).default([0.08, 1]),
+    scale: z.tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)]).refine(([a, b]) => a <= b, { error: 'must be [min, max] with min <= max' }).default([0.08, 1]),
     /** Streamed image datasets: RandomResizedCrop's range of the crop's aspect ratio (width / height). */
-    ratio: z.tuple([z.number().positive(), z.number().positive()]).refine(([a, b]) => a <= b, { message: 'must be [min, max] with min <= max' }).default([3 / 4, 4 / 3]),
+    ratio: z.tuple([z.number().positive(), z.number().positive()]).refine(([a, b]) => a <= b, { error: 'must be [min, max] with min <= max' }).default([3 / 4, 4 / 3]),
     /** Streamed image datasets, evaluation: resize the shorter side to image_size / crop_pct, then centre-crop image_size. */
     crop_pct: z.number().gt(0).max(1).default(0.875),
   })

@@ -69,9 +69,10 @@ async function fetchToFile(url: string, tmp: string, spec: DownloadSpec, opts: D
     try {
       for await (const chunk of res.body) {
         touch();
-        hash.update(chunk);
-        await fh.write(chunk);
-        progress.bar.increment(chunk.length);
+        const bytes = chunk as Uint8Array;
+        hash.update(bytes);
+        await fh.write(bytes);
+        progress.bar.increment(bytes.length);
       }
     } finally {
       await fh.close();

@@ -193,7 +193,7 @@ export async function decodeImages(files: string[], labels: Int32Array, size: nu
   const concurrency = Math.max(1, opts.concurrency ?? Math.min(4, availableParallelism()));
   const progress = createCounter(opts.label ?? 'decoding', n, 'items', n > (opts.progressThreshold ?? 500));
   let next = 0;
-  let failed: unknown = null;
+  let failed: Error | null = null;
   const worker = async () => {
     while (failed === null) {
       const i = next++;
@@ -201,7 +201,7 @@ export async function decodeImages(files: string[], labels: Int32Array, size: nu
       try {
         await decodeImage(files[i]!, size, images, i * per);
       } catch (e) {
-        failed ??= e;
+        failed ??= e instanceof Error ? e : new Error(String(e));
         return;
       }
       progress.increment(1);
@@ -212,7 +212,8 @@ export async function decodeImages(files: string[], labels: Int32Array, size: nu
   } finally {
     progress.stop();
   }
-  if (failed !== null) throw failed;
+  const error = failed as Error | null; // set by the workers (closures TypeScript does not track)
+  if (error !== null) throw error;
   return { images, labels: Int32Array.from(labels), n };
 }
 

@@ -1,10 +1,9 @@
 import type { DataConfig } from '../config/schema.js';
 import { DataError } from '../util/errors.js';
-import { type CatalogEntry, catalogEntry, DEFAULT_IMAGEFOLDER_SIZE } from './catalog.js';
+import { type CatalogEntry, catalogEntry } from './catalog.js';
 import { loadCifar } from './cifar.js';
 import { selectIndices } from './holdout.js';
 import { loadIdxDataset } from './idx.js';
-import { decodeImages, scanImageFolder } from './imagefolder.js';
 import { ensureDatasetFiles } from './locate.js';
 import { makeSynthetic } from './synthetic.js';
 import type { Dataset, LoadedDataset, LoadOptions, MemoryDataset, Split } from './types.js';

@@ -67,7 +67,7 @@ const VARIANTS = { large: { table: LARGE, lastChannel: 1280 }, small: { table: S
 export function mobilenetV3Spec(variant: 'large' | 'small', width: number): MobileNetSpec {
   const { table, lastChannel } = VARIANTS[variant];
   const adjust = (c: number): number => makeDivisible(c * width);
-  const kind = (a: 'RE' | 'HS') => (a === 'HS' ? 'hardswish' : 'relu') as 'hardswish' | 'relu';
+  const kind = (a: 'RE' | 'HS') => (a === 'HS' ? 'hardswish' : 'relu');
   const blocks: BlockSpec[] = table.map((r, i) => {
     const expanded = adjust(r.expanded);
     return {

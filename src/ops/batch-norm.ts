@@ -42,7 +42,7 @@ function bnTrainForward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, e
   if (hasNativeKernel(BN_TRAIN_KERNEL)) {
     const inputs: OpInputs<BnTrainInputs> = { x, scale, offset, runningMean: running.mean, runningVar: running.variance };
     const attrs: BnTrainAttrs = { epsilon, momentum: running.momentum };
-    return tf.engine().runKernel(BN_TRAIN_KERNEL, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return tf.engine().runKernel<tf.Tensor[]>(BN_TRAIN_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
   }
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, reductionAxes(x.rank));
@@ -71,7 +71,7 @@ function bnTrainBackward(
   if (hasNativeKernel(BN_GRAD_KERNEL)) {
     const inputs: OpInputs<BnGradInputs> = { dy, x, scale, mean, invstd };
     const attrs: BnGradAttrs = { epsilon };
-    return tf.engine().runKernel(BN_GRAD_KERNEL, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return tf.engine().runKernel<tf.Tensor[]>(BN_GRAD_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
   }
   return tf.tidy(() => {
     const axes = reductionAxes(x.rank);

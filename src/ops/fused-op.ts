@@ -57,7 +57,7 @@ export interface FusedOp<I extends object, A extends object> {
 
 function run(kernel: string, inputs: object, attrs: object): tf.Tensor | tf.Tensor[] {
   // The one cast between typed kernel inputs/attrs and the engine's maps, as tfjs's own ops do.
-  return tf.engine().runKernel(kernel, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  return tf.engine().runKernel<tf.Tensor | tf.Tensor[]>(kernel, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
 }
 
 /** Declares an op with fused kernels and a composite fallback once, so that the dispatch and the customGrad are written once. */

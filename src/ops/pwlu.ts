@@ -61,7 +61,7 @@ interface Dims {
 }
 
 function dims(x: tf.Tensor, y: tf.Tensor): Dims {
-  const p = y.shape[0]!;
+  const p = y.shape[0];
   const n = y.shape[1]! - 1;
   const c = x.shape[x.rank - 1] ?? 1;
   if (p !== 1 && p !== c) throw new Error(`PWLU: P must be 1 or the channel count ${c}, got ${p}`);
@@ -136,7 +136,7 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors): tf
 
 function checkShapes(x: tf.Tensor, p: PwluTensors): void {
   if (p.y.rank !== 2) throw new Error(`PWLU: heights must be [P, N+1], got [${p.y.shape.join(',')}]`);
-  const P = p.y.shape[0]!;
+  const P = p.y.shape[0];
   for (const [k, t] of [['kl', p.kl], ['kr', p.kr], ['bl', p.bl], ['br', p.br]] as const) {
     if (t.rank !== 1 || t.shape[0] !== P) throw new Error(`PWLU: ${k} must be [${P}], got [${t.shape.join(',')}]`);
   }

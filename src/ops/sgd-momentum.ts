@@ -34,6 +34,6 @@ export function sgdMomentumFused(slots: SgdSlot[], lr: number, momentum: number,
     inputs[`b${i}`] = s.buf;
   });
   const attrs: SgdMomentumAttrs = { lr, momentum, nesterov, weightDecays: slots.map((s) => s.weightDecay) };
-  const out = tf.engine().runKernel(SGD_MOMENTUM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const out = tf.engine().runKernel<tf.Tensor[]>(SGD_MOMENTUM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
   return slots.map((_, i) => [out[2 * i]!, out[2 * i + 1]!]);
 }

@@ -163,7 +163,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   } catch {
     // unreadable config: the summary may still say what the run was
   }
-  const cfg = (section: string): Json => (isRecord(config[section]) ? (config[section] as Json) : {});
+  const cfg = (section: string): Json => (isRecord(config[section]) ? (config[section]) : {});
   const summaryFile = run.summaryFile();
   const summary = summaryFile.state === 'ok' ? summaryFile.value : null;
   const corrupt = summaryFile.state === 'corrupt' ? `${RUN_FILES.summary} is corrupt: ${summaryFile.reason}` : null;
@@ -240,7 +240,7 @@ export function readExpectedCells(root: string): ExpectedCell[] {
       return;
     }
     if (depth >= 2) return;
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = readdirSync(dir);
     } catch {

@@ -107,7 +107,7 @@ export class RunDir {
 
   /** Every epoch and event record of metrics.jsonl, in order. */
   readMetrics(): Metrics {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(this.path('metrics'), 'utf8');
     } catch {
@@ -151,7 +151,7 @@ export class RunDir {
 
   /** summary.json with why it could not be read, so a report can tell a corrupt summary from a run still going. */
   summaryFile(): JsonFile<Partial<Summary> & Json> {
-    return readJsonObject(this.path('summary')) as JsonFile<Partial<Summary> & Json>;
+    return readJsonObject(this.path('summary'));
   }
 
   /** Writes the resolved config (YAML text) atomically. */
@@ -242,7 +242,7 @@ export function defaultRunName(parts: string[], now = new Date()): string {
 }
 
 function requireDirectory(dir: string): void {
-  let isDir = false;
+  let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
   } catch {

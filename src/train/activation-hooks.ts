@@ -47,8 +47,8 @@ export interface StepHooks {
 /** Collects the step hooks of a model's activation layers. */
 export function stepHooks(model: tfl.LayersModel): StepHooks {
   const layers = activationLayers(model);
-  const regs = layers.filter((l) => hooksOf(l).regularizationLoss);
-  const after = layers.filter((l) => hooksOf(l).afterStep);
+  const regs = layers.filter((l) => hooksOf(l).regularizationLoss !== undefined);
+  const after = layers.filter((l) => hooksOf(l).afterStep !== undefined);
   // Clip groups: every layer giving the same limit shares one joint norm.
   const groups = new Map<number, string[]>();
   for (const l of layers) {

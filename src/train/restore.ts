@@ -1,6 +1,6 @@
 /** A finished (or stopped) run's model rebuilt from its saved config and one of its checkpoints. */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { selectBackend, type ConcreteBackend, type BackendChoice } from '../backends/select.js';
+import { selectBackend, type BackendChoice } from '../backends/select.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { loadDataset } from '../data/load.js';
@@ -51,7 +51,7 @@ function resolveCheckpoint(run: RunDir, config: Config, asked: 'best' | 'last'):
 export async function restoreRun(run: RunDir, checkpoint: 'best' | 'last', opts: { sets?: string[]; extraChecks?: (c: Config) => ConfigIssue[] } = {}): Promise<RestoredRun> {
   const { config, hash, warnings } = loadConfig(run.path('config'), opts.sets ?? [], { extraChecks: opts.extraChecks });
   const { file, note } = resolveCheckpoint(run, config, checkpoint);
-  const backend = await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device });
+  const backend = await selectBackend(config.backend, { threads: config.threads, device: config.device });
   const { dataset } = await loadDataset({ ...config.data, val_split: 0, train_subset: null }, { projectRoot: PROJECT_ROOT, seed: config.seed });
   const model = buildModel(config, dataset);
   const ckpt = readTrainCheckpoint(run.path(file));

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fallbackWarning, selectBackend, type BackendChoice, type ConcreteBackend } from '../backends/select.js';
+import { fallbackWarning, selectBackend, type BackendChoice } from '../backends/select.js';
 import { processTensorPeakBytes, rssPeakBytes } from '../backends/memory.js';
 import { stringifyConfig } from '../config/format.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
@@ -230,7 +230,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   let discard = false;
   try {
     log.info({ run: run.dir, config: loaded.file, config_hash: loaded.hash, resume: Boolean(req.resume), ...(env ? { rank: env.rank, world_size: env.worldSize, launcher: env.launcher } : {}) }, 'run directory');
-    const backend = joined?.backend ?? (await selectBackend(config.backend as 'auto' | ConcreteBackend, { threads: config.threads, device: config.device }));
+    const backend = joined?.backend ?? (await selectBackend(config.backend, { threads: config.threads, device: config.device }));
     log.info({ backend: backend.name, reason: backend.reason, ...backend.detail, skipped: backend.skipped.map((s) => `${s.name}: ${s.reason}`) }, `backend ${backend.name}`);
     const fallback = fallbackWarning(backend);
     if (fallback && main) log.warn(fallback);

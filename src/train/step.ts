@@ -83,7 +83,7 @@ export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Data
     skipped += b.skipped;
     if (b.size === 0) continue; // every image of the batch was unreadable (and skipped)
     n += b.size;
-    const [l, c1, c5] = tf.tidy(() => {
+    const [l, c1, c5] = tf.tidy((): [tf.Tensor, tf.Tensor, tf.Tensor] => {
       const x = tf.tensor4d(b.x.subarray(0, b.size * ds.height * ds.width * ds.channels), [b.size, ds.height, ds.width, ds.channels]);
       const y = tf.tensor1d(b.y.subarray(0, b.size), 'int32');
       const logits = predict(model, x) as tf.Tensor2D;
@@ -91,13 +91,13 @@ export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Data
       return [tf.mul(crossEntropy(logits, y, 0), b.size), t1, topk];
     });
     const vals = [l, c1, c5].map((t) => {
-      const v = t.dataSync()[0];
+      const v = t.dataSync()[0]!;
       t.dispose();
       return v;
     });
-    loss += vals[0];
-    top1 += vals[1];
-    top5 += vals[2];
+    loss += vals[0]!;
+    top1 += vals[1]!;
+    top5 += vals[2]!;
   }
   if (sharding) [loss, top1, top5, n, skipped] = sharding.sum([loss, top1, top5, n, skipped]) as [number, number, number, number, number];
   return { loss: loss / n, top1: (100 * top1) / n, top5: (100 * top5) / n, n, skipped };

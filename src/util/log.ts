@@ -20,7 +20,7 @@ class HumanStderr extends Writable {
           .join(' ');
         const level = LEVELS[Number(rec.level)] ?? String(rec.level);
         const prefix = level === 'INFO' ? 'pwlu' : `pwlu ${level}`;
-        process.stderr.write(`${prefix}: ${String(rec.msg ?? '')}${extras ? `  ${extras}` : ''}\n`);
+        process.stderr.write(`${prefix}: ${typeof rec.msg === 'string' ? rec.msg : JSON.stringify(rec.msg ?? '')}${extras ? `  ${extras}` : ''}\n`);
       } catch {
         process.stderr.write(`${line}\n`);
       }

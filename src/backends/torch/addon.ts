@@ -202,6 +202,6 @@ export function loadAddon(): TorchAddon {
     return cached;
   } catch (e) {
     loadError = `native torch addon cannot be loaded: ${(e as Error).message.split('\n')[0]}`;
-    throw new Error(loadError);
+    throw new Error(loadError, { cause: e });
   }
 }

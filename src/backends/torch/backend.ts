@@ -124,8 +124,8 @@ export class TorchBackend extends KernelBackend {
     this.disposeData(t.dataId);
   }
 
-  override async read(dataId: DataId): Promise<BackendValues> {
-    return this.readSync(dataId);
+  override read(dataId: DataId): Promise<BackendValues> {
+    return Promise.resolve(this.readSync(dataId));
   }
 
   override readSync(dataId: DataId): BackendValues {
@@ -157,10 +157,10 @@ export class TorchBackend extends KernelBackend {
     this.addon.resetPeak();
   }
 
-  override async time(f: () => void): Promise<BackendTimingInfo> {
+  override time(f: () => void): Promise<BackendTimingInfo> {
     const start = util.now();
     f();
-    return { kernelMs: util.now() - start };
+    return Promise.resolve({ kernelMs: util.now() - start });
   }
 
   override floatPrecision(): 32 {
@@ -205,15 +205,15 @@ export class TorchBackend extends KernelBackend {
   /** The outputs the last native call wrote, registered as new data buckets. */
   outs(): TensorInfo[] {
     const o = this.out;
-    const n = o[0];
-    const res: TensorInfo[] = new Array(n);
+    const n = o[0]!;
+    const res: TensorInfo[] = new Array<TensorInfo>(n);
     let p = 1;
     for (let i = 0; i < n; i++) {
-      const id = o[p++];
-      const dtype = CODE_DTYPE[o[p++]];
-      const rank = o[p++];
-      const shape: number[] = new Array(rank);
-      for (let k = 0; k < rank; k++) shape[k] = o[p++];
+      const id = o[p++]!;
+      const dtype = CODE_DTYPE[o[p++]!]!;
+      const rank = o[p++]!;
+      const shape: number[] = new Array<number>(rank);
+      for (let k = 0; k < rank; k++) shape[k] = o[p++]!;
       const dataId = { id: nextDataId++ };
       this.data.set(dataId, { id, shape, dtype, refCount: 1 });
       res[i] = { dataId, shape, dtype };
@@ -225,11 +225,11 @@ export class TorchBackend extends KernelBackend {
   out1(): TensorInfo {
     const o = this.out;
     if (o[0] !== 1) throw new Error(`torch backend: expected one output, got ${o[0]}`);
-    const id = o[1];
-    const dtype = CODE_DTYPE[o[2]];
-    const rank = o[3];
-    const shape: number[] = new Array(rank);
-    for (let k = 0; k < rank; k++) shape[k] = o[4 + k];
+    const id = o[1]!;
+    const dtype = CODE_DTYPE[o[2]!]!;
+    const rank = o[3]!;
+    const shape: number[] = new Array<number>(rank);
+    for (let k = 0; k < rank; k++) shape[k] = o[4 + k]!;
     const dataId = { id: nextDataId++ };
     this.data.set(dataId, { id, shape, dtype, refCount: 1 });
     return { dataId, shape, dtype };

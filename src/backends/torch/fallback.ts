@@ -4,7 +4,6 @@
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import {
   getKernel,
-  type DataType,
   type KernelConfig,
   type KernelFunc,
   type NamedAttrMap,
@@ -77,7 +76,7 @@ export function runOnCpu(kernelName: string, args: KernelArgs): TensorInfo | Ten
   const outs = Array.isArray(result) ? result : [result];
   const back = outs.map((o) => {
     const values = c.readSync(o.dataId);
-    return torch.makeTensorInfo(o.shape, o.dtype as DataType, values);
+    return torch.makeTensorInfo(o.shape, o.dtype, values);
   });
   for (const t of [...created, ...outs]) c.disposeData(t.dataId, true);
   return Array.isArray(result) ? back : back[0];

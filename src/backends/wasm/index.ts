@@ -47,7 +47,7 @@ export async function initWasmBackend(): Promise<void> {
     await tf.ready();
   } catch (e) {
     const msg = e instanceof Error ? e.message : typeof e === 'object' && e !== null && 'message' in e ? String(e.message) : String(e);
-    throw new Error(`could not initialise the tfjs wasm backend: ${msg}`);
+    throw new Error(`could not initialise the tfjs wasm backend: ${msg}`, { cause: e });
   }
   if (tf.getBackend() !== 'wasm') throw new Error(`could not initialise the tfjs wasm backend: active backend is '${tf.getBackend()}'`);
 }

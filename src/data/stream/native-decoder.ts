@@ -34,8 +34,7 @@ export function nativeJpegDecoder(opts: { threads?: number } = {}): NativeDecode
     return { decoder: null, reason: (e as Error).message };
   }
   const info = addon.jpegInfo?.();
-  const decode = addon.jpegDecode;
-  if (!info || !decode) {
+  if (!info || !addon.jpegDecode) {
     const why = info && !info.available ? info.reason : (readBuildInfo()?.jpeg?.reason ?? 'the addon predates the JPEG decoder');
     return { decoder: null, reason: `native addon built without the JPEG decoder: ${why}; rebuild with \`npm run build:native\`` };
   }
@@ -46,9 +45,9 @@ export function nativeJpegDecoder(opts: { threads?: number } = {}): NativeDecode
     decode(jobs: readonly DecodeJob[], size: number, out: Uint8Array): Promise<DecodeResult> {
       try {
         // The jobs go to the addon as its own NativeJpegJob type: a Geometry the addon cannot take fails to compile here.
-        return decode(jobs, size, out, threads);
+        return addon.jpegDecode!(jobs, size, out, threads);
       } catch (e) {
-        return Promise.reject(e as Error);
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
     },
   };

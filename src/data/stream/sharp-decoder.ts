@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Sharp } from 'sharp';
 import { loadSharp } from '../sharp.js';
-import type { DecodeJob, DecodeResult, Decoder, Geometry } from './contract.js';
+import type { DecodeJob, DecodeResult, Decoder } from './contract.js';
 import { resizeWindowInto } from './bilinear.js';
 import { type ImageFormat, imageFormat, imageSize } from './transforms.js';
 

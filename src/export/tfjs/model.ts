@@ -13,9 +13,9 @@ export const TFJS_WEIGHTS_FILE = 'weights.bin';
 export async function exportTfjs(model: tfl.LayersModel): Promise<{ modelJson: Record<string, unknown>; weights: Uint8Array }> {
   let artifacts: tf.io.ModelArtifacts | null = null;
   await model.save(
-    tf.io.withSaveHandler(async (a) => {
+    tf.io.withSaveHandler((a) => {
       artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
     }),
   );
   const a = artifacts as tf.io.ModelArtifacts | null;

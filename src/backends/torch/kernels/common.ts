@@ -1,5 +1,5 @@
 // What the torch kernel families share: the kernel table types, dtype and padding helpers.
-import { backend_util, type DataType, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, DataType, TensorInfo } from '@tensorflow/tfjs-core';
 
 import { DTYPE_CODE, type TorchAddon } from '../addon.js';
 import type { TorchBackend } from '../backend.js';

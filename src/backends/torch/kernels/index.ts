@@ -7,7 +7,7 @@ import type { KernelArgs } from '../fallback.js';
 import { activationKernels } from './activations.js';
 import { batchNormKernels } from './batch-norm.js';
 import { collectiveKernels } from './collectives.js';
-import type { Attrs, Impl, KernelFamily } from './common.js';
+import type { Impl, KernelFamily } from './common.js';
 import { convKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { matmulKernels } from './matmul.js';
@@ -36,7 +36,7 @@ export function torchKernelNames(): string[] {
 
 function config(kernelName: string, impl: Impl): KernelConfig {
   const kernelFunc = ((args: KernelArgs) =>
-    impl(args.inputs as unknown as Record<string, TensorInfo>, args.backend, (args.attrs ?? {}) as Attrs, args, kernelName)) as unknown as KernelFunc;
+    impl(args.inputs as unknown as Record<string, TensorInfo>, args.backend, (args.attrs ?? {}), args, kernelName)) as unknown as KernelFunc;
   return { kernelName, backendName: 'torch', kernelFunc };
 }
 
