@@ -128,11 +128,18 @@ module.exports = {
     },
     {
       name: 'spec-layer-imports',
-      comment: 'the spec-layer helpers (activations/layer.ts) are part of pwlu/layers: they import tfjs-core, tfjs-layers, zod, ops, nn, util, the spec side of activations and activations/types.ts only',
+      comment:
+        'the spec-layer helpers (activations/layer.ts) are part of pwlu/layers: they import tfjs-core, tfjs-layers, zod, ops, nn, util, the spec side of activations and activations/types.ts only',
       severity: 'error',
       from: { path: SPEC_LAYER },
       to: {
-        pathNot: ['^src/(ops|nn|util|types)/', ...SPEC_SIDE, '^src/activations/types\\.ts$', 'node_modules/@tensorflow/tfjs-(core|layers)/', 'node_modules/zod/'],
+        pathNot: [
+          '^src/(ops|nn|util|types)/',
+          ...SPEC_SIDE,
+          '^src/activations/types\\.ts$',
+          'node_modules/@tensorflow/tfjs-(core|layers)/',
+          'node_modules/zod/',
+        ],
       },
     },
     {

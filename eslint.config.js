@@ -50,7 +50,10 @@ export default defineConfig(
       '@typescript-eslint/no-deprecated': 'error',
       // tfjs ops return Tensor<Rank>; asserting the rank a shape guarantees (`as tf.Tensor2D`) is how its typed API is used,
       // and the rule's "specify the type argument instead" fails to type-check where the inputs fix the generic.
-      '@typescript-eslint/no-unnecessary-type-assertion': ['error', { typesToIgnore: ['tf.Scalar', 'tf.Tensor1D', 'tf.Tensor2D', 'tf.Tensor3D', 'tf.Tensor4D', 'tf.Tensor'] }],
+      '@typescript-eslint/no-unnecessary-type-assertion': [
+        'error',
+        { typesToIgnore: ['tf.Scalar', 'tf.Tensor1D', 'tf.Tensor2D', 'tf.Tensor3D', 'tf.Tensor4D', 'tf.Tensor'] },
+      ],
       // `${shape}` of a tensor's shape is idiomatic in messages; objects and the like still need an explicit format.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true, allowArray: true }],
       eqeqeq: ['error', 'always', { null: 'ignore' }],

@@ -60,7 +60,8 @@ for (let k = 0; k < order.length; k++) {
   );
   const trainMs = timed(m.step);
   const inferMs = timed(m.infer);
-  if (k > 0) rows.push({ activation: name, act_params: activationParamCount(m.model), train_ms: trainMs, train_img_s: (1000 * BATCH) / trainMs, infer_ms: inferMs });
+  if (k > 0)
+    rows.push({ activation: name, act_params: activationParamCount(m.model), train_ms: trainMs, train_img_s: (1000 * BATCH) / trainMs, infer_ms: inferMs });
   m.dispose();
 }
 const base = rows.find((r) => r.activation === 'relu');

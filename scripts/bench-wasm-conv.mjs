@@ -19,7 +19,7 @@ const o = parseScriptArgs({
   options: {
     batch: { type: 'number', default: 32, help: 'images per step' },
     steps: { type: 'number', default: 5, help: 'timed training steps' },
-    'no-stock': { type: 'boolean', help: "skip the stock wasm Conv2DBackpropInput (a slow scalar loop)" },
+    'no-stock': { type: 'boolean', help: 'skip the stock wasm Conv2DBackpropInput (a slow scalar loop)' },
   },
 });
 const BATCH = o.batch;
@@ -63,9 +63,27 @@ for (const [h, ci, co, k, s] of LAYERS) {
   const y = tf.conv2d(x, f, s, 'same');
   const dy = tf.randomNormal(y.shape);
   const reps = 3;
-  const fwd = timeIt(() => tf.tidy(() => { tf.conv2d(x, f, s, 'same').dataSync(); }), reps);
-  const dF = timeIt(() => tf.tidy(() => { tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: 'same', dataFormat: 'NHWC', filterShape: f.shape }).dataSync(); }), reps);
-  const dI = timeIt(() => tf.tidy(() => { tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: s, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape }).dataSync(); }), reps);
+  const fwd = timeIt(
+    () =>
+      tf.tidy(() => {
+        tf.conv2d(x, f, s, 'same').dataSync();
+      }),
+    reps,
+  );
+  const dF = timeIt(
+    () =>
+      tf.tidy(() => {
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: s, pad: 'same', dataFormat: 'NHWC', filterShape: f.shape }).dataSync();
+      }),
+    reps,
+  );
+  const dI = timeIt(
+    () =>
+      tf.tidy(() => {
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: s, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape }).dataSync();
+      }),
+    reps,
+  );
   let stock = NaN;
   if (WITH_STOCK) {
     stock = timeIt(() => {
@@ -74,7 +92,9 @@ for (const [h, ci, co, k, s] of LAYERS) {
     }, 1);
   }
   const row = [String(h).padEnd(4), String(ci).padStart(3), String(co).padStart(4), String(k).padStart(2), String(s).padStart(2)].join(' ');
-  console.log(`${row} | ${fwd.toFixed(1).padStart(5)} ${dF.toFixed(1).padStart(8)} ${dI.toFixed(1).padStart(7)} ${stock.toFixed(1).padStart(13)} ${(stock / dI).toFixed(1).padStart(8)}x`);
+  console.log(
+    `${row} | ${fwd.toFixed(1).padStart(5)} ${dF.toFixed(1).padStart(8)} ${dI.toFixed(1).padStart(7)} ${stock.toFixed(1).padStart(13)} ${(stock / dI).toFixed(1).padStart(8)}x`,
+  );
   tf.dispose([x, f, y, dy]);
 }
 
@@ -95,10 +115,34 @@ for (const [h, c, s] of DW_LAYERS) {
   const y = tf.depthwiseConv2d(x, f, s, 'same');
   const dy = tf.randomNormal(y.shape);
   const attrs = { strides: s, pad: 'same', dilations: 1 };
-  const fwd = timeIt(() => tf.tidy(() => { tf.depthwiseConv2d(x, f, s, 'same').dataSync(); }), 3);
-  const dF = timeIt(() => tf.tidy(() => { tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: f.shape }).dataSync(); }), 3);
-  const dI = timeIt(() => tf.tidy(() => { tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: x.shape }).dataSync(); }), 3);
-  console.log(`${String(h).padEnd(4)} ${String(c).padStart(3)} ${String(s).padStart(2)} | ${fwd.toFixed(1).padStart(5)} ${dF.toFixed(1).padStart(8)} ${dI.toFixed(1).padStart(7)}`);
+  const fwd = timeIt(
+    () =>
+      tf.tidy(() => {
+        tf.depthwiseConv2d(x, f, s, 'same').dataSync();
+      }),
+    3,
+  );
+  const dF = timeIt(
+    () =>
+      tf.tidy(() => {
+        tf.engine()
+          .runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: f.shape })
+          .dataSync();
+      }),
+    3,
+  );
+  const dI = timeIt(
+    () =>
+      tf.tidy(() => {
+        tf.engine()
+          .runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: x.shape })
+          .dataSync();
+      }),
+    3,
+  );
+  console.log(
+    `${String(h).padEnd(4)} ${String(c).padStart(3)} ${String(s).padStart(2)} | ${fwd.toFixed(1).padStart(5)} ${dF.toFixed(1).padStart(8)} ${dI.toFixed(1).padStart(7)}`,
+  );
   tf.dispose([x, f, y, dy]);
 }
 
@@ -122,7 +166,11 @@ function convBn(ci, co, k, s) {
 }
 const stem = convBn(3, 16, 3, 1);
 const blocks = [];
-for (const [ci, co, s] of [[16, 16, 1], [16, 32, 2], [32, 64, 2]]) {
+for (const [ci, co, s] of [
+  [16, 16, 1],
+  [16, 32, 2],
+  [32, 64, 2],
+]) {
   for (let b = 0; b < 3; b++) {
     const cin = b === 0 ? ci : co;
     const stride = b === 0 ? s : 1;
@@ -139,17 +187,26 @@ const forward = (x) => {
   return tf.matMul(tf.mean(h, [1, 2]), dense);
 };
 const xs = tf.randomNormal([BATCH, 32, 32, 3]);
-const labels = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), 'int32'), 10);
-const step = () => tf.tidy(() => {
-  const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(tf.sum(tf.mul(labels, tf.logSoftmax(forward(xs))), 1))), vars);
-  for (const w of vars) w.assign(tf.sub(w, tf.mul(grads[w.name], 0.05)));
-  return value.dataSync()[0];
-});
+const labels = tf.oneHot(
+  tf.tensor1d(
+    Array.from({ length: BATCH }, (_, i) => i % 10),
+    'int32',
+  ),
+  10,
+);
+const step = () =>
+  tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(tf.sum(tf.mul(labels, tf.logSoftmax(forward(xs))), 1))), vars);
+    for (const w of vars) w.assign(tf.sub(w, tf.mul(grads[w.name], 0.05)));
+    return value.dataSync()[0];
+  });
 const losses = [step()];
 const t0 = performance.now();
 for (let i = 0; i < STEPS; i++) losses.push(step());
 const ms = (performance.now() - t0) / STEPS;
-console.log(`\nResNet-20 training step, batch ${BATCH}: ${ms.toFixed(0)} ms/step = ${((BATCH * 1000) / ms).toFixed(1)} img/s (losses ${losses.map((l) => l.toFixed(3)).join(' ')}; tensors ${tf.memory().numTensors})`);
+console.log(
+  `\nResNet-20 training step, batch ${BATCH}: ${ms.toFixed(0)} ms/step = ${((BATCH * 1000) / ms).toFixed(1)} img/s (losses ${losses.map((l) => l.toFixed(3)).join(' ')}; tensors ${tf.memory().numTensors})`,
+);
 
 const prof = await tf.profile(() => step());
 const byKernel = new Map();

@@ -144,8 +144,7 @@ function fromEnv() {
 
 function fromPython() {
   const code =
-    'import torch,os;print(os.path.dirname(torch.__file__));print(torch.__version__);' +
-    'print(int(getattr(torch._C,"_GLIBCXX_USE_CXX11_ABI",True)))';
+    'import torch,os;print(os.path.dirname(torch.__file__));print(torch.__version__);' + 'print(int(getattr(torch._C,"_GLIBCXX_USE_CXX11_ABI",True)))';
   const pythons = [process.env.PWLU_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean);
   for (const py of pythons) {
     const r = run(py, ['-c', code]);
@@ -338,7 +337,9 @@ const common = ['--directory', nativeDir];
 const nodePrefix = path.dirname(path.dirname(process.execPath));
 // The running node's own headers first; a node-API addon needs only node_api.h and node-gyp's common.gypi from there
 // (a pruned copy, as scripts/gpu-check.sh --pack makes, is enough).
-const nodedir = [nodePrefix, '/usr'].find((d) => exists(path.join(d, 'include', 'node', 'node_api.h')) && exists(path.join(d, 'include', 'node', 'common.gypi')));
+const nodedir = [nodePrefix, '/usr'].find(
+  (d) => exists(path.join(d, 'include', 'node', 'node_api.h')) && exists(path.join(d, 'include', 'node', 'common.gypi')),
+);
 if (nodedir) common.push(`--nodedir=${nodedir}`);
 const jobs = process.env.JOBS ?? String(Math.max(1, os.availableParallelism()));
 
@@ -358,7 +359,11 @@ if (build.status !== 0 || !exists(addonFile)) {
 const probe = run(process.execPath, ['-e', `const a=require(${JSON.stringify(addonFile)});console.log(a.version())`]);
 log(`load probe: ${probe.out.trim()}`);
 if (probe.status !== 0) {
-  const why = probe.out.split('\n').find((l) => /Error|undefined symbol|cannot open/i.test(l))?.trim() ?? 'see log';
+  const why =
+    probe.out
+      .split('\n')
+      .find((l) => /Error|undefined symbol|cannot open/i.test(l))
+      ?.trim() ?? 'see log';
   skip(`built but cannot be loaded: ${why.slice(0, 200)}`);
 }
 

@@ -23,7 +23,9 @@ import { parseScriptArgs } from './lib/args.mjs';
 import { importDist } from './lib/pwlu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const [{ getModel }, { referenceActivation }, { disposeModel, predict }] = await Promise.all(['models/registry.js', 'models/sites.js', 'models/infer.js'].map(importDist));
+const [{ getModel }, { referenceActivation }, { disposeModel, predict }] = await Promise.all(
+  ['models/registry.js', 'models/sites.js', 'models/infer.js'].map(importDist),
+);
 
 const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
 const PARAM_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'PwluBatchNorm']);
@@ -52,7 +54,9 @@ let dir = o.from;
 let temp = null;
 if (!dir) {
   dir = o.keep ?? (temp = mkdtempSync(join(tmpdir(), 'pwlu-tv-')));
-  execFileSync('/usr/bin/python3', [join(root, 'scripts/check-torchvision.py'), dir, '--size', String(size), '--arch', ...archs], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('/usr/bin/python3', [join(root, 'scripts/check-torchvision.py'), dir, '--size', String(size), '--arch', ...archs], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 let failed = 0;
@@ -111,7 +115,21 @@ for (const arch of archs) {
   const ok = rel < 1e-3 && relFolded < 1e-3;
   if (!ok) failed++;
   const other = manifest.otherImageMaxAbsDiff;
-  rows.push({ arch, size: manifest.size, tensors: ours.length, maxAbsDiff: applied.maxDiff, foldedMaxAbsDiff: folded.maxDiff, maxAbsLogit: maxRef, relative: rel, foldedRelative: relFolded, torchFloat32MaxAbsDiff: maxDiff32, otherImageMaxAbsDiff: other, seconds: applied.seconds, foldedSeconds: folded.seconds, pass: ok });
+  rows.push({
+    arch,
+    size: manifest.size,
+    tensors: ours.length,
+    maxAbsDiff: applied.maxDiff,
+    foldedMaxAbsDiff: folded.maxDiff,
+    maxAbsLogit: maxRef,
+    relative: rel,
+    foldedRelative: relFolded,
+    torchFloat32MaxAbsDiff: maxDiff32,
+    otherImageMaxAbsDiff: other,
+    seconds: applied.seconds,
+    foldedSeconds: folded.seconds,
+    pass: ok,
+  });
   console.log(
     `${ok ? 'PASS' : 'FAIL'} ${arch.padEnd(20)} ${manifest.size}px  ${ours.length} tensors  max|diff| ${applied.maxDiff.toExponential(2)} (folded plan ${folded.maxDiff.toExponential(2)})  max|logit| ${maxRef.toPrecision(4)}  rel ${rel.toExponential(2)}  (torch fp32 vs fp64: ${maxDiff32.toExponential(2)}; another image: ${other.toPrecision(3)})  ${applied.seconds.toFixed(1)} s / ${folded.seconds.toFixed(1)} s`,
   );

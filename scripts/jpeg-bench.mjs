@@ -83,8 +83,15 @@ const geometries = {
 };
 const imageBytes = o.size * o.size * 3;
 const megapixels = images.reduce((s, im) => s + im.width * im.height, 0) / images.length / 1e6;
-console.log(`${images.length} JPEGs from ${o.dir} (mean ${megapixels.toFixed(2)} MP), output ${o.size}x${o.size}, batch ${o.batch}, ${o.inflight} calls in flight`);
-console.log(`load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.availableParallelism()} cores)`);
+console.log(
+  `${images.length} JPEGs from ${o.dir} (mean ${megapixels.toFixed(2)} MP), output ${o.size}x${o.size}, batch ${o.batch}, ${o.inflight} calls in flight`,
+);
+console.log(
+  `load average before: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (${os.availableParallelism()} cores)`,
+);
 
 /** One pass over every image: batches of jobs, `inflight` decode calls at a time, each into its own buffer. */
 async function pass(decoder, geoms) {
@@ -123,5 +130,10 @@ for (const t of o.threads.map(Number).sort((a, b) => a - b)) {
     console.log(`${mode.padEnd(5)} ${String(t).padStart(2)} thread${t === 1 ? ' ' : 's'}  ${Math.round(best)} img/s`);
   }
 }
-console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average after: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log(JSON.stringify({ dir: o.dir, images: images.length, size: o.size, results, loadavg: os.loadavg() }));

@@ -53,7 +53,6 @@ function runJson(cmd, argv) {
   return JSON.parse(line);
 }
 
-
 const rows = [];
 for (const arch of archs) {
   const ours = [];
@@ -72,15 +71,27 @@ for (const arch of archs) {
   const o = { train: median(ours.map((r) => r.train_img_per_s)), infer: median(ours.map((r) => r.infer_img_per_s)) };
   const t = { train: median(theirs.map((r) => r.train_img_per_s)), infer: median(theirs.map((r) => r.infer_img_per_s)) };
   rows.push({
-    arch, size: Number(size), batch: Number(batch), activation: act, backend: ours[0].backend, threads: ours[0].threads,
-    params: ours[0].params, pytorch_params: theirs[0].params,
-    train_img_per_s: o.train, pytorch_train_img_per_s: t.train, train_ratio: +(o.train / t.train).toFixed(3),
-    infer_img_per_s: o.infer, pytorch_infer_img_per_s: t.infer, infer_ratio: +(o.infer / t.infer).toFixed(3),
+    arch,
+    size: Number(size),
+    batch: Number(batch),
+    activation: act,
+    backend: ours[0].backend,
+    threads: ours[0].threads,
+    params: ours[0].params,
+    pytorch_params: theirs[0].params,
+    train_img_per_s: o.train,
+    pytorch_train_img_per_s: t.train,
+    train_ratio: +(o.train / t.train).toFixed(3),
+    infer_img_per_s: o.infer,
+    pytorch_infer_img_per_s: t.infer,
+    infer_ratio: +(o.infer / t.infer).toFixed(3),
   });
 }
 if (args.json) for (const r of rows) console.log(JSON.stringify(r));
 console.log(`| model | backend | train img/s pwlu / PyTorch | ratio | infer img/s pwlu / PyTorch | ratio |`);
 console.log(`|---|---|---|---|---|---|`);
 for (const r of rows) {
-  console.log(`| ${r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(0)} / ${r.pytorch_train_img_per_s.toFixed(0)} | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(0)} / ${r.pytorch_infer_img_per_s.toFixed(0)} | ${r.infer_ratio.toFixed(2)}x |`);
+  console.log(
+    `| ${r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(0)} / ${r.pytorch_train_img_per_s.toFixed(0)} | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(0)} / ${r.pytorch_infer_img_per_s.toFixed(0)} | ${r.infer_ratio.toFixed(2)}x |`,
+  );
 }

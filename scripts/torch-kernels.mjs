@@ -75,7 +75,13 @@ for (const pair of o.models) {
   m.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
   m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const x = tf.randomNormal([o.batch, o.size, o.size, 3], 0, 1, 'float32', 7);
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: o.batch }, (_, i) => i % 10), 'int32'), 10);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: o.batch }, (_, i) => i % 10),
+      'int32',
+    ),
+    10,
+  );
   await m.trainOnBatch(x, y);
   scenario = 'layers/eval';
   tf.dispose(m.predict(x));

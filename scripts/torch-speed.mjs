@@ -94,7 +94,13 @@ if (o.long > 0) {
   for (let i = 1; i <= o.long; i++) {
     m.step();
     if (i === 1 || i % Math.max(1, Math.floor(o.long / 6)) === 0 || i === o.long) {
-      const mark = { step: i, tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds(), rssMiB: mib(process.memoryUsage().rss), heapMiB: mib(process.memoryUsage().heapUsed) };
+      const mark = {
+        step: i,
+        tensors: tf.memory().numTensors,
+        dataIds: tf.engine().backend.numDataIds(),
+        rssMiB: mib(process.memoryUsage().rss),
+        heapMiB: mib(process.memoryUsage().heapUsed),
+      };
       if (torch) {
         const a = tf.engine().backend.addon;
         Object.assign(mark, { nativeTensors: a.live(), allocatorCachedMiB: mib(a.allocatorStats().cachedBytes) });
@@ -110,7 +116,11 @@ m.dispose();
 if (o.reference) {
   const script = new URL('../../shared/bench/pytorch_reference.py', import.meta.url).pathname;
   const py = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const r = spawnSync(py, [script, '--arch', o.arch, '--size', String(o.size), '--batch', String(o.batch), '--threads', String(backend.detail.threads ?? os.availableParallelism())], { encoding: 'utf8' });
+  const r = spawnSync(
+    py,
+    [script, '--arch', o.arch, '--size', String(o.size), '--batch', String(o.batch), '--threads', String(backend.detail.threads ?? os.availableParallelism())],
+    { encoding: 'utf8' },
+  );
   try {
     const ref = JSON.parse(r.stdout.trim().split('\n').pop());
     result.pytorch = { train_img_per_s: ref.train_img_per_s, infer_img_per_s: ref.infer_img_per_s, threads: ref.threads };

@@ -32,7 +32,15 @@ function helpText(script, description, options) {
 /** A raw option value as its spec's type; throws a message for the user when it does not fit. */
 function convert(name, o, raw) {
   if (o.type === 'boolean') return raw;
-  const value = o.type === 'number' ? Number(raw) : o.type === 'list' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+  const value =
+    o.type === 'number'
+      ? Number(raw)
+      : o.type === 'list'
+        ? raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : raw;
   if (o.type === 'number' && (raw.trim() === '' || !Number.isFinite(value))) throw new Error(`--${name}: expected a number, got '${raw}'`);
   if (o.type === 'list' && value.length === 0) throw new Error(`--${name}: expected a comma-separated list, got '${raw}'`);
   const bad = o.choices ? [value].flat().filter((v) => !o.choices.includes(v)) : [];
@@ -58,7 +66,10 @@ export function parseScriptArgs({ description, options, argv = process.argv.slic
       process.exit(0);
     }
     return Object.fromEntries(
-      Object.entries(options).map(([name, o]) => [name, values[name] === undefined ? (o.default ?? (o.type === 'boolean' ? false : undefined)) : convert(name, o, values[name])]),
+      Object.entries(options).map(([name, o]) => [
+        name,
+        values[name] === undefined ? (o.default ?? (o.type === 'boolean' ? false : undefined)) : convert(name, o, values[name]),
+      ]),
     );
   } catch (err) {
     process.stderr.write(`${script}: ${err.message}\nRun \`node scripts/${script} --help\` for the options.\n`);

@@ -10,13 +10,21 @@ if (!file) {
   process.exit(1);
 }
 const { median } = await importDist('util/median.js');
-const lines = fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const lines = fs
+  .readFileSync(file, 'utf8')
+  .trim()
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l));
 const one = (step) => lines.find((l) => l.step === step);
 const out = [];
 const torch = one('torch');
 const addon = one('addon');
 if (torch) out.push(`- PyTorch ${torch.python.torch} (CUDA ${torch.python.cuda ?? 'none'}) on ${torch.python.gpu ?? 'no GPU'}; node ${torch.node}`);
-if (addon) out.push(`- addon: libtorch ${addon.addon.libtorch}, built with CUDA: ${addon.addon.builtWithCuda}, CUDA visible: ${addon.addon.cudaAvailable}, collectives: ${addon.addon.dist.join(', ') || 'none'}`);
+if (addon)
+  out.push(
+    `- addon: libtorch ${addon.addon.libtorch}, built with CUDA: ${addon.addon.builtWithCuda}, CUDA visible: ${addon.addon.cudaAvailable}, collectives: ${addon.addon.dist.join(', ') || 'none'}`,
+  );
 const tests = one('kernel-tests');
 if (tests) out.push(`- kernel tests on ${tests.device}: ${tests.counts || 'no count'} (exit ${tests.exit})`);
 const qs = one('quickstart');
@@ -26,7 +34,11 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 const speed = lines.filter((l) => l.step === 'speed');
 const archs = [...new Set(speed.map((l) => l.result.arch))];
 if (archs.length) {
-  out.push('', '| arch | batch | pwlu train img/s | PyTorch train img/s | train ratio | pwlu infer img/s | PyTorch infer img/s | infer ratio | pairs |', '|---|---|---|---|---|---|---|---|---|');
+  out.push(
+    '',
+    '| arch | batch | pwlu train img/s | PyTorch train img/s | train ratio | pwlu infer img/s | PyTorch infer img/s | infer ratio | pairs |',
+    '|---|---|---|---|---|---|---|---|---|',
+  );
   for (const arch of archs) {
     const pairs = [...new Set(speed.filter((l) => l.result.arch === arch).map((l) => l.pair))];
     const get = (side, pair) => speed.find((l) => l.result.arch === arch && l.side === side && l.pair === pair)?.result;

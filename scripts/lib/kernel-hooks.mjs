@@ -15,7 +15,9 @@ export function wrapKernels(backend, around) {
 
 /** "Name [shape] [shape] -": a kernel call labelled with its input shapes. */
 export function shapeKey(kernelName, inputs) {
-  return `${kernelName} ${Object.values(inputs).map((t) => (t ? `[${t.shape}]` : '-')).join(' ')}`;
+  return `${kernelName} ${Object.values(inputs)
+    .map((t) => (t ? `[${t.shape}]` : '-'))
+    .join(' ')}`;
 }
 
 /** Copies of results to row-major layout so far on the 'torch' backend (0 elsewhere): a cost hidden inside kernels. */
@@ -55,7 +57,9 @@ export function kernelProfiler(backend, { shapes = false, warmup = 3, n = 5, lim
     const kernelMs = rows.reduce((s, r) => s + r.ms, 0);
     const kernelCalls = rows.reduce((s, r) => s + r.calls, 0);
     const perCall = (((stepMs - kernelMs) / kernelCalls) * 1000).toFixed(0);
-    console.error(`${label}: ${stepMs.toFixed(1)} ms, ${kernelMs.toFixed(1)} ms in ${kernelCalls} kernel calls, ${(stepMs - kernelMs).toFixed(1)} ms outside (${perCall} us per call)`);
+    console.error(
+      `${label}: ${stepMs.toFixed(1)} ms, ${kernelMs.toFixed(1)} ms in ${kernelCalls} kernel calls, ${(stepMs - kernelMs).toFixed(1)} ms outside (${perCall} us per call)`,
+    );
     const copies = (relayouts() - r0) / n;
     if (copies) console.error(`  results copied to row-major layout per call: ${copies}`);
     for (const r of rows.slice(0, limit)) {

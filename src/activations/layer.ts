@@ -38,7 +38,10 @@ export function optionsFromConfig<S extends OptionsSchema>(spec: ActivationSpec<
     if (keys.has(key) && v !== undefined && picked[key] === undefined) picked[key] = v;
   }
   const parsed = spec.options.safeParse(picked);
-  if (!parsed.success) throw new Error(`${typeof config.name === 'string' ? config.name : spec.className}: invalid ${spec.name} options ${JSON.stringify(picked)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `${typeof config.name === 'string' ? config.name : spec.className}: invalid ${spec.name} options ${JSON.stringify(picked)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -50,7 +53,8 @@ export function siteOf(inputShape: tfl.Shape | tfl.Shape[]): SpecSite {
 
 /** tfjs-layers' initialiser for a spec's init (computed values start at zero and are written right after). */
 function initializer(init: WeightInit, seed: number): Initializer {
-  if ('fill' in init) return init.fill === 0 ? tfl.initializers.zeros() : init.fill === 1 ? tfl.initializers.ones() : tfl.initializers.constant({ value: init.fill });
+  if ('fill' in init)
+    return init.fill === 0 ? tfl.initializers.zeros() : init.fill === 1 ? tfl.initializers.ones() : tfl.initializers.constant({ value: init.fill });
   if ('varianceScaling' in init) return tfl.initializers.varianceScaling({ ...init.varianceScaling, seed });
   return tfl.initializers.zeros();
 }
@@ -59,7 +63,14 @@ function initializer(init: WeightInit, seed: number): Initializer {
  * Adds a spec's weights to a layer, in the spec's order, and returns them by name: shared by the training layers
  * and `pwlu/layers` (which passes `initialise: false`: its weights are loaded, not initialised).
  */
-export function addSpecWeights<S extends OptionsSchema>(layer: tfl.layers.Layer, spec: ActivationSpec<string, S, unknown>, options: z.output<S>, inputShape: tfl.Shape | tfl.Shape[], seed: number, initialise: boolean): Map<string, tfl.LayerVariable> {
+export function addSpecWeights<S extends OptionsSchema>(
+  layer: tfl.layers.Layer,
+  spec: ActivationSpec<string, S, unknown>,
+  options: z.output<S>,
+  inputShape: tfl.Shape | tfl.Shape[],
+  seed: number,
+  initialise: boolean,
+): Map<string, tfl.LayerVariable> {
   const site = siteOf(inputShape);
   const defs = (() => {
     try {

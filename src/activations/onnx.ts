@@ -63,7 +63,13 @@ export function convWeight(data: ArrayLike<number>, shape: readonly number[], de
 }
 
 /** Conv attributes for tfjs padding ('same' as TF's SAME: extra padding at the end, ONNX SAME_UPPER). */
-export function convAttrs(pad: 'same' | 'valid' | number, strides: number | number[], dilations: number | number[], kernel: number[], group: number): Record<string, OnnxAttr> {
+export function convAttrs(
+  pad: 'same' | 'valid' | number,
+  strides: number | number[],
+  dilations: number | number[],
+  kernel: number[],
+  group: number,
+): Record<string, OnnxAttr> {
   const pair = (v: number | number[]) => (Array.isArray(v) ? v : [v, v]);
   const base = { kernel_shape: kernel, strides: pair(strides), dilations: pair(dilations), group };
   if (pad === 'same') return { ...base, auto_pad: 'SAME_UPPER' };

@@ -8,7 +8,9 @@ import { ACTIVATION_SPECS, type ActivationName, type AnyActivationSpec } from '.
 export type { ActivationName } from './specs/index.js';
 
 /** The options schema of every activation, by registry name. */
-export const ACTIVATION_OPTIONS = Object.fromEntries(ACTIVATION_SPECS.map((s) => [s.name, s.options])) as { [S in AnyActivationSpec as S['name']]: S['options'] };
+export const ACTIVATION_OPTIONS = Object.fromEntries(ACTIVATION_SPECS.map((s) => [s.name, s.options])) as {
+  [S in AnyActivationSpec as S['name']]: S['options'];
+};
 
 /** The parsed options of one activation, as its layer receives them. */
 export type ActivationOptions<N extends ActivationName> = z.output<(typeof ACTIVATION_OPTIONS)[N]>;

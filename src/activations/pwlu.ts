@@ -96,7 +96,16 @@ export abstract class TwoPhaseLayer extends SpecLayer<typeof pwluSpec.options> i
     const mu = Array.from(this.weight('running_mean').read().dataSync());
     const sigma = Array.from(this.weight('running_std').read().dataSync());
     const steps = this.weight('stat_steps').read().dataSync()[0]!;
-    const event: ActivationEvent = { event: 'realign', layer: this.name, epoch, granularity: o.granularity, realigned: false, stat_steps: steps, mu: this.compact(mu), sigma: this.compact(sigma) };
+    const event: ActivationEvent = {
+      event: 'realign',
+      layer: this.name,
+      epoch,
+      granularity: o.granularity,
+      realigned: false,
+      stat_steps: steps,
+      mu: this.compact(mu),
+      sigma: this.compact(sigma),
+    };
     if (o.realign && steps > 0) {
       const bl: number[] = [];
       const br: number[] = [];
@@ -167,7 +176,13 @@ export class PWLULayer extends TwoPhaseLayer {
   }
 
   private params(): PwluTensors {
-    return { y: this.weight('heights').read(), kl: this.weight('kl').read(), kr: this.weight('kr').read(), bl: this.weight('bl').read(), br: this.weight('br').read() };
+    return {
+      y: this.weight('heights').read(),
+      kl: this.weight('kl').read(),
+      kr: this.weight('kr').read(),
+      bl: this.weight('bl').read(),
+      br: this.weight('br').read(),
+    };
   }
 
   protected train(x: tf.Tensor): tf.Tensor {

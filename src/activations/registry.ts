@@ -56,7 +56,7 @@ export function makeActivationFactory(cfg: ActivationSection, seed: number): Act
   const spec = specOf(cfg.name);
   if (!spec) throw new Error(`unknown activation '${cfg.name}'`);
   const Layer = TRAINING_LAYERS[spec.name];
-  const options = (spec.options).parse(chosenOptions(cfg)) as Record<string, unknown>;
+  const options = spec.options.parse(chosenOptions(cfg)) as Record<string, unknown>;
   let index = 0;
   return (site) => (spec.spatialOnly && site.rank !== 4 ? null : new Layer({ name: site.name, ...options, seed: deriveSeed(seed, 0x5a17e, index++) }));
 }

@@ -59,7 +59,9 @@ export async function measurePeakMemory(fn: () => void, device: string = 'cpu'):
   const info = await tf.profile(fn);
   const nativeBytes = native?.tensorBytes() ?? null;
   const rss = rssReset ? rssPeakBytes() : null;
-  return nativeBytes ? { tensor_bytes: nativeBytes.peak, source: 'torch-allocator', rss_bytes: rss } : { tensor_bytes: info.peakBytes, source: 'tfjs', rss_bytes: rss };
+  return nativeBytes
+    ? { tensor_bytes: nativeBytes.peak, source: 'torch-allocator', rss_bytes: rss }
+    : { tensor_bytes: info.peakBytes, source: 'tfjs', rss_bytes: rss };
 }
 
 /** The tensor-memory peak of the whole process so far where the torch allocator counts it (a run's summary), else null. */

@@ -139,7 +139,12 @@ export async function selectBackend(requested: 'auto' | ConcreteBackend, opts: B
     try {
       const detail = await ACTIVATORS[name](opts);
       await tf.ready();
-      const reason = requested === 'auto' ? (skipped.length ? `fastest available (${skipped.map((s) => s.name).join(', ')} unavailable)` : 'fastest available') : 'requested';
+      const reason =
+        requested === 'auto'
+          ? skipped.length
+            ? `fastest available (${skipped.map((s) => s.name).join(', ')} unavailable)`
+            : 'fastest available'
+          : 'requested';
       return { name, reason, skipped, detail };
     } catch (e) {
       if (requested !== 'auto') throw new BackendError(`backend '${name}' is not usable: ${firstLine(e)}`);

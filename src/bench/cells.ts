@@ -12,11 +12,7 @@ import { classifyRun, isDone, type DoneStatus } from '../run/status.js';
 
 /** A cell's state on disk. */
 export type CellState =
-  | { kind: 'new' }
-  | { kind: 'done'; status: DoneStatus }
-  | { kind: 'resume'; why: string }
-  | { kind: 'restart'; why: string }
-  | { kind: 'busy'; why: string };
+  { kind: 'new' } | { kind: 'done'; status: DoneStatus } | { kind: 'resume'; why: string } | { kind: 'restart'; why: string } | { kind: 'busy'; why: string };
 
 /** The status field of a run's summary.json, or null when there is none (or it cannot be read). */
 export function summaryStatus(dir: string): string | null {

@@ -34,7 +34,8 @@ export function cellName(arch: string, activation: string, seed: number, overrid
 export function parseSweep(spec: string): Sweep {
   const parsed = parseOverride(spec);
   const key = parsed.ok ? parsed.override.key : '';
-  if (!parsed.ok || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(key)) throw new UserError(`--sweep '${spec}': expected KEY=V1,V2,… with a config key path such as activation.pwlu.n`);
+  if (!parsed.ok || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(key))
+    throw new UserError(`--sweep '${spec}': expected KEY=V1,V2,… with a config key path such as activation.pwlu.n`);
   const values = parsed.override.value
     .split(',')
     .map((v) => v.trim())
@@ -73,7 +74,13 @@ export function sweepCombinations(sweeps: readonly Sweep[], isBase: IsBaseValue 
  * Expands the grid seed-major (every arch × activation for the first seed, then the next seed), so a
  * bench stopped half-way has complete comparisons for its first seeds rather than all seeds of a few cells.
  */
-export function expandGrid(archs: readonly string[], activations: readonly string[], seeds: readonly number[], sweeps: readonly Sweep[] = [], isBase?: IsBaseValue): Cell[] {
+export function expandGrid(
+  archs: readonly string[],
+  activations: readonly string[],
+  seeds: readonly number[],
+  sweeps: readonly Sweep[] = [],
+  isBase?: IsBaseValue,
+): Cell[] {
   const combos = sweepCombinations(sweeps, isBase);
   const cells: Cell[] = [];
   for (const seed of seeds) {

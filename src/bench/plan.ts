@@ -104,7 +104,13 @@ export function mergeCells(grid: Cell[], previous: BenchManifest | null): Manife
   const old = new Map((previous?.cells ?? []).map((c) => [c.name, c]));
   const cells: ManifestCell[] = grid.map((c) => {
     const o = old.get(c.name);
-    return { ...c, dir: `${BENCH_FILES.cells}/${c.name}`, status: o?.status === 'running' ? 'pending' : (o?.status ?? 'pending'), attempts: o?.attempts ?? [], ...(o?.error_tail ? { error_tail: o.error_tail } : {}) };
+    return {
+      ...c,
+      dir: `${BENCH_FILES.cells}/${c.name}`,
+      status: o?.status === 'running' ? 'pending' : (o?.status ?? 'pending'),
+      attempts: o?.attempts ?? [],
+      ...(o?.error_tail ? { error_tail: o.error_tail } : {}),
+    };
   });
   const inGrid = new Set(grid.map((c) => c.name));
   for (const o of previous?.cells ?? []) if (!inGrid.has(o.name) && o.attempts.length > 0) cells.push({ ...o, pid: undefined });
@@ -171,7 +177,9 @@ export function checkOrphans(previous: BenchManifest | null, out: string): void 
     if (c.status !== 'running' || !c.pid || !processAlive(c.pid)) continue;
     const cl = commandLine(c.pid);
     if (cl !== null && cl.includes(join(out, c.dir))) {
-      throw new UserError(`cell ${c.name} is still being trained by pid ${c.pid} (left running by a bench that was killed); wait for it to end or stop it (kill -INT ${c.pid}), then run the bench again`);
+      throw new UserError(
+        `cell ${c.name} is still being trained by pid ${c.pid} (left running by a bench that was killed); wait for it to end or stop it (kill -INT ${c.pid}), then run the bench again`,
+      );
     }
   }
 }
@@ -205,7 +213,10 @@ export interface SlurmRequest {
 export function cellRanks(o: Pick<SlurmRequest, 'tasksPerCell' | 'gpusPerCell'>): { tasksPerCell: number; gpusPerCell: number } {
   const gpus = o.gpusPerCell ?? 0;
   const tasks = o.tasksPerCell ?? Math.max(1, gpus);
-  if (gpus > 0 && tasks !== gpus) throw new UserError(`--gpus-per-cell ${gpus} with --tasks-per-cell ${tasks}: a rank drives one GPU, so give as many tasks as GPUs (or leave --tasks-per-cell out)`);
+  if (gpus > 0 && tasks !== gpus)
+    throw new UserError(
+      `--gpus-per-cell ${gpus} with --tasks-per-cell ${tasks}: a rank drives one GPU, so give as many tasks as GPUs (or leave --tasks-per-cell out)`,
+    );
   return { tasksPerCell: tasks, gpusPerCell: gpus };
 }
 
@@ -217,9 +228,23 @@ export function emitSlurm(p: PlannedBench, o: SlurmRequest, argv: string[]): str
   const previous = readManifest(p.out);
   checkSameBase(previous, p);
   const config = snapshotConfig(p);
-  const script = renderSlurmScript({ out: p.out, config, bin: pwluBin(), cells: p.cells, cellSets, sets: o.sets, backend: o.backend, throttle: o.throttle, sbatch: o.sbatch, ...ranks });
+  const script = renderSlurmScript({
+    out: p.out,
+    config,
+    bin: pwluBin(),
+    cells: p.cells,
+    cellSets,
+    sets: o.sets,
+    backend: o.backend,
+    throttle: o.throttle,
+    sbatch: o.sbatch,
+    ...ranks,
+  });
   const path = join(p.out, BENCH_FILES.slurmScript);
   writeFileSync(path, script, { mode: 0o755 });
-  writeManifest(p.out, newManifest(p, { argv, sets: o.sets, backend: o.backend, jobs: o.throttle ?? p.cells.length, threads: 0, baseConfig: config }, previous));
+  writeManifest(
+    p.out,
+    newManifest(p, { argv, sets: o.sets, backend: o.backend, jobs: o.throttle ?? p.cells.length, threads: 0, baseConfig: config }, previous),
+  );
   return path;
 }

@@ -159,7 +159,9 @@ export function planCells(plan: BenchPlan, manifest: BenchManifest, statuses: Ma
   });
   if (busy.length > 0) {
     const one = busy.length === 1;
-    throw new UserError(`${one ? 'a cell is' : 'cells are'} still being trained by another process: ${busy.join(', ')}; wait for ${one ? 'it' : 'them'} to end (or stop ${one ? 'it' : 'them'} with kill -INT), then run the bench again`);
+    throw new UserError(
+      `${one ? 'a cell is' : 'cells are'} still being trained by another process: ${busy.join(', ')}; wait for ${one ? 'it' : 'them'} to end (or stop ${one ? 'it' : 'them'} with kill -INT), then run the bench again`,
+    );
   }
   const mcell = new Map<string, ManifestCell>(manifest.cells.map((c) => [c.name, c]));
   const queue: Cell[] = [];

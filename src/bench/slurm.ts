@@ -55,7 +55,13 @@ export function renderSlurmScript(spec: SlurmSpec): string {
     ...spec.sbatch.map((s) => (s.startsWith('-') ? s : `--${s}`)),
   ];
   const cases = spec.cells
-    .map((c, i) => `  ${i}) CELL=${q(c.name)}; CELL_SETS=(${spec.cellSets(c).flatMap((s) => ['--set', q(s)]).join(' ')}) ;;`)
+    .map(
+      (c, i) =>
+        `  ${i}) CELL=${q(c.name)}; CELL_SETS=(${spec
+          .cellSets(c)
+          .flatMap((s) => ['--set', q(s)])
+          .join(' ')}) ;;`,
+    )
     .join('\n');
   const backend = spec.backend ? ` --backend ${q(spec.backend)}` : '';
   return `#!/bin/bash

@@ -67,7 +67,14 @@ export function benchModel(config: Config, inp: BenchInput, opts: BenchModelOpti
   const groups = paramGroups(model, config.train.no_decay);
   const optimizer = new Optimizer(config.train, groups);
   opts.prepare?.(model);
-  const trainStep = makeTrainStep(model, optimizer, groups.map((g) => g.variable), shape, config.train.label_smoothing, opts.reduce);
+  const trainStep = makeTrainStep(
+    model,
+    optimizer,
+    groups.map((g) => g.variable),
+    shape,
+    config.train.label_smoothing,
+    opts.reduce,
+  );
   const rng = new Rng(inp.seed ?? 0);
   const x = new Float32Array(inp.batch * inp.size * inp.size * inp.channels);
   for (let i = 0; i < x.length; i++) x[i] = rng.normal();
@@ -191,8 +198,9 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
   });
   const issues = registryChecks(config);
   if (issues.length) throw new UserError(issues.map((i) => `--${i.path[0] === 'model' ? 'arch' : 'activation'}: ${i.message}`).join('\n'));
-  if (env && config.backend !== 'auto' && config.backend !== 'torch') throw new BackendError(`a data-parallel measurement needs the torch backend (its collectives are in the native addon), not '${config.backend}'`);
-  const backend = await selectBackend(env ? 'torch' : (config.backend), { threads: config.threads, device: config.device, cudaIndex: env?.localRank });
+  if (env && config.backend !== 'auto' && config.backend !== 'torch')
+    throw new BackendError(`a data-parallel measurement needs the torch backend (its collectives are in the native addon), not '${config.backend}'`);
+  const backend = await selectBackend(env ? 'torch' : config.backend, { threads: config.threads, device: config.device, cudaIndex: env?.localRank });
   const dp = env ? DataParallel.join(env, config.dist, { device: backend.detail.device === 'cuda' ? 'cuda' : 'cpu', syncBatchNorm: false }) : null;
   let reduceS = 0;
   const reduce: GradientReducer | undefined = dp
@@ -245,7 +253,13 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
     peak_source: trainMem.source,
     train_peak_rss_bytes: trainMem.rss_bytes,
     infer_peak_rss_bytes: inferMem.rss_bytes,
-    ...(dp ? { world_size: world, allreduce_s: +median(reduceTimes.slice(o.warmup)).toFixed(5), allreduce_share: +(median(reduceTimes.slice(o.warmup)) / trainS).toFixed(3) } : {}),
+    ...(dp
+      ? {
+          world_size: world,
+          allreduce_s: +median(reduceTimes.slice(o.warmup)).toFixed(5),
+          allreduce_share: +(median(reduceTimes.slice(o.warmup)) / trainS).toFixed(3),
+        }
+      : {}),
   };
   dp?.leave();
   m.dispose();

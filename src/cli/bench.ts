@@ -32,26 +32,49 @@ export interface BenchCliOptions {
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('Train the arch × activation × seed grid, one pwlu train child process per cell; re-run the same command to continue (finished cells are skipped, the others resume). Ends with the comparison table.')
+    .description(
+      'Train the arch × activation × seed grid, one pwlu train child process per cell; re-run the same command to continue (finished cells are skipped, the others resume). Ends with the comparison table.',
+    )
     .option('-c, --config <file>', 'base experiment config (YAML) every cell shares')
     .option('-s, --set <key=value>', 'override a base config key for every cell (repeatable)', collect)
     .option('--all-activations', 'one cell per registered activation', false)
     .option('--activations <list>', "comma-separated activations, e.g. relu,swish,pwlu (default: the config's)")
     .option('--archs <list>', "comma-separated architectures, e.g. resnet20,resnet56 (default: the config's)")
     .option('--seeds <n>', "seeds per cell: the config's seed and the next n-1", (v) => parseIntArg('--seeds', v), 1)
-    .option('-j, --jobs <n>', 'cells run at once; each gets --threads floor(cores / jobs), at least 1 (default: 1). With --emit slurm: the array throttle %n', (v) => parseIntArg('--jobs', v))
-    .option('-o, --out <dir>', 'bench folder: cells/<arch>-<activation>-s<seed>/, bench.json, results.csv, report.md, report.html (default: results/bench-<config name>)')
+    .option(
+      '-j, --jobs <n>',
+      'cells run at once; each gets --threads floor(cores / jobs), at least 1 (default: 1). With --emit slurm: the array throttle %n',
+      (v) => parseIntArg('--jobs', v),
+    )
+    .option(
+      '-o, --out <dir>',
+      'bench folder: cells/<arch>-<activation>-s<seed>/, bench.json, results.csv, report.md, report.html (default: results/bench-<config name>)',
+    )
     .addOption(backendOption())
     .option('--emit <kind>', "write a job script instead of running: 'slurm' (an sbatch job array, one task per cell) into --out")
     .option('--sbatch <option>', 'extra #SBATCH option for --emit slurm, e.g. --sbatch partition=gpu --sbatch time=24:00:00 (repeatable)', collect)
-    .option('--sweep <key=v1,v2>', 'sweep a config key over values (repeatable; the grid takes every combination), e.g. --sweep activation.pwlu.n=4,8,16,32 --sweep activation.pwlu.realign=true,false', collect)
-    .option('--tasks-per-cell <n>', 'with --emit slurm: each cell is one data-parallel run over n ranks (srun inside the array task; train.batch is per rank)', (v) => parseIntArg('--tasks-per-cell', v))
-    .option('--gpus-per-cell <n>', 'with --emit slurm: GPUs per cell, one rank per GPU (--gpus-per-task=1; implies --tasks-per-cell n)', (v) => parseIntArg('--gpus-per-cell', v))
-    .option('--baseline <name>', "what the Δs compare against: an activation, 'base' (a sweep's base-config row) or KEY=VALUE (a swept value, e.g. activation.pwlu.n=16)", 'swish')
+    .option(
+      '--sweep <key=v1,v2>',
+      'sweep a config key over values (repeatable; the grid takes every combination), e.g. --sweep activation.pwlu.n=4,8,16,32 --sweep activation.pwlu.realign=true,false',
+      collect,
+    )
+    .option(
+      '--tasks-per-cell <n>',
+      'with --emit slurm: each cell is one data-parallel run over n ranks (srun inside the array task; train.batch is per rank)',
+      (v) => parseIntArg('--tasks-per-cell', v),
+    )
+    .option('--gpus-per-cell <n>', 'with --emit slurm: GPUs per cell, one rank per GPU (--gpus-per-task=1; implies --tasks-per-cell n)', (v) =>
+      parseIntArg('--gpus-per-cell', v),
+    )
+    .option(
+      '--baseline <name>',
+      "what the Δs compare against: an activation, 'base' (a sweep's base-config row) or KEY=VALUE (a swept value, e.g. activation.pwlu.n=16)",
+      'swish',
+    )
     .option('--json', 'print the final report as JSON instead of the Markdown table', false)
     .option(
       '--cell <name>',
-      "what the Slurm script runs: decide what cell <name> of --out needs (the same rules as a local bench) and prepare it; prints the state and exits 0 = start new, 10 = resume, 11 = done (skip), 12 = trained by another process",
+      'what the Slurm script runs: decide what cell <name> of --out needs (the same rules as a local bench) and prepare it; prints the state and exits 0 = start new, 10 = resume, 11 = done (skip), 12 = trained by another process',
     )
     .action(async (opts: Partial<Pick<BenchCliOptions, 'set' | 'sbatch' | 'sweep'>> & Omit<BenchCliOptions, 'set' | 'sbatch' | 'sweep'>) => {
       const o = { ...opts, set: opts.set ?? [], sbatch: opts.sbatch ?? [], sweep: opts.sweep ?? [] };
@@ -66,16 +89,22 @@ async function cellCommand(o: BenchCliOptions): Promise<void> {
   const { BENCH_FILES } = await import('../run/files.js');
   const name = o.cell!;
   if (!o.out) throw new UserError('--cell needs --out: the bench folder that holds the cell');
-  if (!/^[A-Za-z0-9_.=-]+$/.test(name) || name === '.' || name === '..') throw new UserError(`--cell '${name}' is not a cell name (a folder name under ${BENCH_FILES.cells}/)`);
+  if (!/^[A-Za-z0-9_.=-]+$/.test(name) || name === '.' || name === '..')
+    throw new UserError(`--cell '${name}' is not a cell name (a folder name under ${BENCH_FILES.cells}/)`);
   const others = o.config || o.set.length || o.emit || o.archs || o.activations || o.allActivations || o.sweep.length;
   if (others) throw new UserError('--cell looks at one cell of an existing bench folder; give only --out with it');
   const out = resolve(o.out);
   const st = prepareCell(join(out, BENCH_FILES.cells, name));
   const line =
-    st.action === 'done' ? `done: ${st.status}` :
-    st.action === 'busy' ? `busy: ${st.why}` :
-    st.action === 'resume' ? `resume: ${st.why}` :
-    st.movedAside ? `new: ${st.why}; moved to ${relative(out, st.movedAside)}` : 'new';
+    st.action === 'done'
+      ? `done: ${st.status}`
+      : st.action === 'busy'
+        ? `busy: ${st.why}`
+        : st.action === 'resume'
+          ? `resume: ${st.why}`
+          : st.movedAside
+            ? `new: ${st.why}; moved to ${relative(out, st.movedAside)}`
+            : 'new';
   process.stdout.write(`${line}\n`);
   process.exitCode = CELL_EXIT[st.action];
 }
@@ -92,16 +121,32 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
   printConfigWarnings('bench', r.warnings); // the cells' own loads would repeat them; each cell logs them in its run
   const argv = process.argv.slice(2);
   if (o.emit === undefined && (o.tasksPerCell !== undefined || o.gpusPerCell !== undefined)) {
-    throw new UserError('--tasks-per-cell and --gpus-per-cell shape the cells of --emit slurm; a local bench runs each cell as one process (use --jobs for parallel cells)');
+    throw new UserError(
+      '--tasks-per-cell and --gpus-per-cell shape the cells of --emit slurm; a local bench runs each cell as one process (use --jobs for parallel cells)',
+    );
   }
   if (o.emit !== undefined) {
     if (o.emit !== 'slurm') throw new UserError(`--emit supports 'slurm' (got '${o.emit}')`);
     const { slurmInstructions } = await import('../bench/slurm.js');
-    const path = plan.emitSlurm(r, { sets: o.set, backend: o.backend ?? null, throttle: o.jobs ?? null, sbatch: o.sbatch, tasksPerCell: o.tasksPerCell, gpusPerCell: o.gpusPerCell }, argv);
+    const path = plan.emitSlurm(
+      r,
+      { sets: o.set, backend: o.backend ?? null, throttle: o.jobs ?? null, sbatch: o.sbatch, tasksPerCell: o.tasksPerCell, gpusPerCell: o.gpusPerCell },
+      argv,
+    );
     process.stdout.write(slurmInstructions(path, r.out, r.cells.length));
     return;
   }
-  const [{ mkdirSync }, { readManifest, writeManifest }, { BENCH_FILES, RUN_FILES }, { acquireLock }, { createBenchDisplay }, { runBench, spawnLauncher }, { cellSets, parseSweep }, report, { pwluBin }] = await Promise.all([
+  const [
+    { mkdirSync },
+    { readManifest, writeManifest },
+    { BENCH_FILES, RUN_FILES },
+    { acquireLock },
+    { createBenchDisplay },
+    { runBench, spawnLauncher },
+    { cellSets, parseSweep },
+    report,
+    { pwluBin },
+  ] = await Promise.all([
     import('node:fs'),
     import('../run/bench-manifest.js'),
     import('../run/files.js'),
@@ -134,8 +179,13 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
     const toSetArgs = (sets: string[]) => sets.flatMap((s) => ['--set', s]);
     const display = createBenchDisplay();
     const n = (k: number, w: string) => `${k} ${w}${k === 1 ? '' : 's'}`;
-    const swept = o.sweep.map(parseSweep).map((sw) => ` × ${sw.values.length} ${sw.key}`).join('');
-    display.note(`grid of ${n(r.archs.length, 'arch')} × ${n(r.activations.length, 'activation')}${swept} × ${n(r.seeds.length, 'seed')} in ${relative(process.cwd(), r.out) || '.'}; ${n(jobs, 'job')} × ${n(threads, 'thread')} each`);
+    const swept = o.sweep
+      .map(parseSweep)
+      .map((sw) => ` × ${sw.values.length} ${sw.key}`)
+      .join('');
+    display.note(
+      `grid of ${n(r.archs.length, 'arch')} × ${n(r.activations.length, 'activation')}${swept} × ${n(r.seeds.length, 'seed')} in ${relative(process.cwd(), r.out) || '.'}; ${n(jobs, 'job')} × ${n(threads, 'thread')} each`,
+    );
     const outcome = await runBench(
       {
         out: r.out,
@@ -157,7 +207,9 @@ export async function benchCommand(o: BenchCliOptions): Promise<void> {
       process.exitCode = ExitCode.interrupted;
     } else if (outcome.failed.length > 0) {
       const first = outcome.failed[0]!;
-      process.stderr.write(`pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see ${BENCH_FILES.cells}/<name>/${RUN_FILES.benchError}. A re-run retries them.\n`);
+      process.stderr.write(
+        `pwlu bench: ${outcome.failed.length} cell${outcome.failed.length === 1 ? '' : 's'} failed (${outcome.failed.map((f) => f.name).join(', ')}); see ${BENCH_FILES.cells}/<name>/${RUN_FILES.benchError}. A re-run retries them.\n`,
+      );
       process.exitCode = plan.benchExitCode(first);
     }
   } finally {

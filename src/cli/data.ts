@@ -33,10 +33,14 @@ export function register(program: Command): void {
     });
   data
     .command('bench')
-    .description('Input-pipeline throughput alone (no model) for a streamed dataset (imagefolder, shards): train and eval transforms, as shared/bench/dataloader_reference.py measures PyTorch\'s DataLoader.')
+    .description(
+      "Input-pipeline throughput alone (no model) for a streamed dataset (imagefolder, shards): train and eval transforms, as shared/bench/dataloader_reference.py measures PyTorch's DataLoader.",
+    )
     .option('-c, --config <file>', 'experiment config naming the dataset (data.*) and the batch (train.batch); or give them with --set')
     .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
-    .option('-w, --workers <n>', 'decoding workers (default: data.workers, else the cores left after the trainer\'s threads)', (v) => parseIntArg('--workers', v))
+    .option('-w, --workers <n>', "decoding workers (default: data.workers, else the cores left after the trainer's threads)", (v) =>
+      parseIntArg('--workers', v),
+    )
     .option('--batches <n>', 'timed batches per split', (v) => parseIntArg('--batches', v), 20)
     .option('--warmup <n>', 'untimed batches first', (v) => parseIntArg('--warmup', v), 3)
     .option('--json', 'print one JSON line', false)
@@ -45,7 +49,9 @@ export function register(program: Command): void {
     });
   data
     .command('shard')
-    .description("Write the config's image folder (data.dir) as WebDataset tar shards (train-%06d.tar, eval-%06d.tar) plus index.json, for data.name: shards. Re-run to finish an interrupted run.")
+    .description(
+      "Write the config's image folder (data.dir) as WebDataset tar shards (train-%06d.tar, eval-%06d.tar) plus index.json, for data.name: shards. Re-run to finish an interrupted run.",
+    )
     .option('-c, --config <file>', 'experiment config (YAML): data.dir names the image folder, seed orders the training samples')
     .option('-s, --set <key=value>', 'override one config key (repeatable)', collect)
     .requiredOption('-o, --out <dir>', 'folder for the shards and index.json (new, empty, or an earlier unfinished run of the same command)')
@@ -59,7 +65,8 @@ export function register(program: Command): void {
 export async function dataListCommand(opts: { json: boolean }): Promise<void> {
   const [{ listCatalog }, { discoverDataset }] = await Promise.all([import('../data/catalog.js'), import('../data/discover.js')]);
   const rows = listCatalog().map((e) => {
-    const { found } = e.format === 'synthetic' ? { found: { dir: 'generated', rule: 'synthetic' } } : discoverDataset(e, { dataDir: null, projectRoot: PROJECT_ROOT });
+    const { found } =
+      e.format === 'synthetic' ? { found: { dir: 'generated', rule: 'synthetic' } } : discoverDataset(e, { dataDir: null, projectRoot: PROJECT_ROOT });
     const shape = e.height ? `${e.height}x${e.width}x${e.channels}` : 'configured';
     return {
       name: e.name,
@@ -85,7 +92,13 @@ export async function dataListCommand(opts: { json: boolean }): Promise<void> {
     return;
   }
   const header = ['name', 'shape', 'classes', 'train/test', 'status'];
-  const table = rows.map((r) => [r.name, r.shape, r.classes === null ? '-' : String(r.classes), r.train === null ? '-' : `${r.train}/${r.test}`, r.found ? `found: ${r.found}` : `missing (${r.how})`]);
+  const table = rows.map((r) => [
+    r.name,
+    r.shape,
+    r.classes === null ? '-' : String(r.classes),
+    r.train === null ? '-' : `${r.train}/${r.test}`,
+    r.found ? `found: ${r.found}` : `missing (${r.how})`,
+  ]);
   process.stdout.write(`${formatTable([header, ...table]).join('\n')}\n`);
 }
 
@@ -95,7 +108,8 @@ export async function dataGetCommand(name: string): Promise<void> {
   const entry = catalogEntry(name);
   if (entry.format === 'synthetic') throw new UserError(`'${name}' is generated on the fly; there is nothing to get`);
   if (entry.format === 'imagefolder') throw new UserError(`'${name}' is your own folder of images: point data.dir at it`);
-  if (entry.format === 'shards') throw new UserError(`'${name}' are your own tar shards: point data.shards at them, or write them from an image folder with pwlu data shard`);
+  if (entry.format === 'shards')
+    throw new UserError(`'${name}' are your own tar shards: point data.shards at them, or write them from an image folder with pwlu data shard`);
   const located = await ensureDatasetFiles(entry, null, true, { projectRoot: PROJECT_ROOT, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
   process.stdout.write(`${entry.title}: ${located.dir} (${located.rule})\n`);
 }
@@ -110,14 +124,29 @@ export async function dataBenchCommand(opts: DataBenchCliOptions): Promise<void>
   ]);
   const sets = [...opts.set, ...(opts.workers !== undefined ? [`data.workers=${opts.workers}`] : [])];
   const { config } = loadConfig(opts.config ?? null, sets, { extraChecks: registryChecks });
-  const { dataset, streamInfo } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, threads: config.threads, log: (m) => process.stderr.write(`pwlu: ${m}\n`) });
+  const { dataset, streamInfo } = await loadDataset(config.data, {
+    projectRoot: PROJECT_ROOT,
+    seed: config.seed,
+    threads: config.threads,
+    log: (m) => process.stderr.write(`pwlu: ${m}\n`),
+  });
   if (!streamInfo) throw new UserError(`data bench measures streamed datasets (imagefolder, shards); ${config.data.name} is loaded into memory once`);
   const batch = { batchSize: config.train.batch, seed: config.seed, epoch: 0, dropLast: true };
   const train = await inputImagesPerSecond(dataset.train, dataset, { ...batch, shuffle: true, augment: config.data.augment }, opts.batches, opts.warmup);
   const evalRate = await inputImagesPerSecond(dataset.test, dataset, { ...batch, shuffle: false, augment: null }, opts.batches, opts.warmup);
-  const result = { workers: streamInfo.workers, decoder: streamInfo.decoder, batch: config.train.batch, size: dataset.height, train_img_per_s: +train.toFixed(1), eval_img_per_s: +evalRate.toFixed(1) };
+  const result = {
+    workers: streamInfo.workers,
+    decoder: streamInfo.decoder,
+    batch: config.train.batch,
+    size: dataset.height,
+    train_img_per_s: +train.toFixed(1),
+    eval_img_per_s: +evalRate.toFixed(1),
+  };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`input pipeline (${result.decoder}, ${result.workers} worker${result.workers === 1 ? '' : 's'}, batch ${result.batch}, ${result.size}x${result.size}): train ${result.train_img_per_s} img/s, eval ${result.eval_img_per_s} img/s\n`);
+  else
+    process.stdout.write(
+      `input pipeline (${result.decoder}, ${result.workers} worker${result.workers === 1 ? '' : 's'}, batch ${result.batch}, ${result.size}x${result.size}): train ${result.train_img_per_s} img/s, eval ${result.eval_img_per_s} img/s\n`,
+    );
 }
 
 /** Options of `pwlu data shard`. */

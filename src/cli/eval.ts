@@ -18,7 +18,11 @@ export function register(program: Command): void {
     .command('eval')
     .description("Evaluate a run's checkpoint on the test split (top-1, top-5, loss).")
     .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
-    .addOption(new Option('--checkpoint <which>', 'which checkpoint to load (best: the epoch chosen on val; a run without a val split selects nothing and loads last)').choices(['best', 'last']).default('best'))
+    .addOption(
+      new Option('--checkpoint <which>', 'which checkpoint to load (best: the epoch chosen on val; a run without a val split selects nothing and loads last)')
+        .choices(['best', 'last'])
+        .default('best'),
+    )
     .addOption(backendOption())
     .option('--json', 'print the result as JSON', false)
     .action(async (opts: EvalCliOptions) => {
@@ -44,5 +48,8 @@ export async function evalCommand(opts: EvalCliOptions): Promise<void> {
   disposeModel(model);
   const result = { run: run.dir, checkpoint, epoch, dataset: dataset.name, n: r.n, top1: r.top1, top5: r.top5, loss: r.loss, backend: backend.name };
   if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`${checkpoint} checkpoint (epoch ${result.epoch}) on ${result.dataset} test (${r.n} images): top-1 ${r.top1.toFixed(2)} %  top-5 ${r.top5.toFixed(2)} %  loss ${r.loss.toFixed(4)}  [${backend.name}]\n`);
+  else
+    process.stdout.write(
+      `${checkpoint} checkpoint (epoch ${result.epoch}) on ${result.dataset} test (${r.n} images): top-1 ${r.top1.toFixed(2)} %  top-5 ${r.top5.toFixed(2)} %  loss ${r.loss.toFixed(4)}  [${backend.name}]\n`,
+    );
 }

@@ -20,10 +20,26 @@ export interface ExportCliOptions {
 export function register(program: Command): void {
   program
     .command('export')
-    .description("Write a run's checkpoint as a deployable model: ONNX (standard opset 17, batch norm folded into the convolutions, every learned activation in standard operators) or a TensorFlow.js layers model; the export is checked against the run's own logits (onnxruntime-node; tfjs cpu with pwlu/layers) and kept only within 1e-4 relative.")
+    .description(
+      "Write a run's checkpoint as a deployable model: ONNX (standard opset 17, batch norm folded into the convolutions, every learned activation in standard operators) or a TensorFlow.js layers model; the export is checked against the run's own logits (onnxruntime-node; tfjs cpu with pwlu/layers) and kept only within 1e-4 relative.",
+    )
     .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
-    .addOption(new Option('--checkpoint <which>', 'which checkpoint to export (best: the epoch chosen on val; a run without a val split selects nothing and exports last)').choices(['best', 'last']).default('best'))
-    .addOption(new Option('--format <format>', "onnx: standard-opset ONNX (NCHW); tfjs: TensorFlow.js layers model (model.json + weights.bin), loaded with the 'pwlu/layers' module").choices(['onnx', 'tfjs']).default('onnx'))
+    .addOption(
+      new Option(
+        '--checkpoint <which>',
+        'which checkpoint to export (best: the epoch chosen on val; a run without a val split selects nothing and exports last)',
+      )
+        .choices(['best', 'last'])
+        .default('best'),
+    )
+    .addOption(
+      new Option(
+        '--format <format>',
+        "onnx: standard-opset ONNX (NCHW); tfjs: TensorFlow.js layers model (model.json + weights.bin), loaded with the 'pwlu/layers' module",
+      )
+        .choices(['onnx', 'tfjs'])
+        .default('onnx'),
+    )
     .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint loaded>)')
     .option('--batch <n|dynamic>', "the model's batch dimension: a fixed size or 'dynamic'", 'dynamic')
     .option('--no-fold-bn', 'ONNX: keep each batch norm as its own BatchNormalization node instead of folding it into the convolution')

@@ -19,7 +19,11 @@ export function register(program: Command): void {
     .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
     .option('--width <w>', 'width multiplier', (v) => parseFloatArg('--width', v), 1)
     .option('--activation <name>', "activation at every site, or 'reference' for each architecture's own", 'relu')
-    .addOption(new Option('--sites <which>', "which sites take the activation: all, or default (MobileNet-V3: only the hard-swish sites)").choices(['all', 'default']).default('all'))
+    .addOption(
+      new Option('--sites <which>', 'which sites take the activation: all, or default (MobileNet-V3: only the hard-swish sites)')
+        .choices(['all', 'default'])
+        .default('all'),
+    )
     .option('--json', 'print JSON', false)
     .action(async (opts: ModelsCliOptions) => {
       await modelsCommand(opts);

@@ -32,5 +32,7 @@ export function deviceOption(): Option {
 
 /** The --backend option every command shares; its choices come from the one backend list (src/backends/names.ts). */
 export function backendOption(): Option {
-  return new Option('-b, --backend <name>', `tfjs backend: ${BACKENDS.join(' | ')} (default: the config's backend, "auto" = fastest available)`).choices(BACKENDS);
+  return new Option('-b, --backend <name>', `tfjs backend: ${BACKENDS.join(' | ')} (default: the config's backend, "auto" = fastest available)`).choices(
+    BACKENDS,
+  );
 }

@@ -17,10 +17,21 @@ export interface ReportCliOptions {
 export function register(program: Command): void {
   program
     .command('report')
-    .description("Compare the runs under a results folder (a bench's cells or plain run directories): top-1 mean ± std over seeds, Δ vs a baseline with Welch's t-test, the paper's PWLU − Swish, activation parameters, img/s.")
+    .description(
+      "Compare the runs under a results folder (a bench's cells or plain run directories): top-1 mean ± std over seeds, Δ vs a baseline with Welch's t-test, the paper's PWLU − Swish, activation parameters, img/s.",
+    )
     .argument('[results_dir]', 'folder searched recursively for run directories (default: the most recent bench under results/, else results/)')
-    .addOption(new Option('-f, --format <format>', "md (tables), csv (results.csv: one row per run), html (self-contained, with charts), json (default: from --out's extension, else md)").choices(REPORT_FORMATS))
-    .option('--baseline <name>', "what the Δs compare against: an activation (a column), 'base' (the base config's row of a sweep bench) or KEY=VALUE (the row with that swept value, e.g. activation.pwlu.n=16 or pwlu.n=16); a sweep bench without swish runs uses base", 'swish')
+    .addOption(
+      new Option(
+        '-f, --format <format>',
+        "md (tables), csv (results.csv: one row per run), html (self-contained, with charts), json (default: from --out's extension, else md)",
+      ).choices(REPORT_FORMATS),
+    )
+    .option(
+      '--baseline <name>',
+      "what the Δs compare against: an activation (a column), 'base' (the base config's row of a sweep bench) or KEY=VALUE (the row with that swept value, e.g. activation.pwlu.n=16 or pwlu.n=16); a sweep bench without swish runs uses base",
+      'swish',
+    )
     .option('-o, --out <file>', 'write to this file instead of stdout')
     .action(async (dir: string | undefined, opts: ReportCliOptions) => {
       await reportCommand(dir, opts);
@@ -29,7 +40,8 @@ export function register(program: Command): void {
 
 function formatFor(o: ReportCliOptions): ReportFormat {
   if (o.format) {
-    if (!(REPORT_FORMATS as readonly string[]).includes(o.format)) throw new UserError(`--format must be one of ${REPORT_FORMATS.join(', ')} (got '${o.format}')`);
+    if (!(REPORT_FORMATS as readonly string[]).includes(o.format))
+      throw new UserError(`--format must be one of ${REPORT_FORMATS.join(', ')} (got '${o.format}')`);
     return o.format as ReportFormat;
   }
   const ext = o.out ? extname(o.out).slice(1).toLowerCase() : '';
@@ -53,7 +65,9 @@ function defaultResultsDir(): string {
 export async function reportCommand(dir: string | undefined, o: ReportCliOptions): Promise<void> {
   if (dir === undefined) {
     dir = defaultResultsDir();
-    process.stderr.write(`pwlu: reporting on ${relative(process.cwd(), dir) || '.'} (${dir.endsWith('results') ? 'every run under results/' : 'the most recent bench'}; give a folder to choose another)\n`);
+    process.stderr.write(
+      `pwlu: reporting on ${relative(process.cwd(), dir) || '.'} (${dir.endsWith('results') ? 'every run under results/' : 'the most recent bench'}; give a folder to choose another)\n`,
+    );
   }
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError(`results folder ${dir} does not exist`);

@@ -29,12 +29,29 @@ export function register(program: Command): void {
     .option('--classes <n>', 'number of classes', (v) => parseIntArg('--classes', v), 10)
     .option('--channels <n>', 'input channels', (v) => parseIntArg('--channels', v), 3)
     .option('--activation <name>', 'activation', 'relu')
-    .addOption(new Option('--stem <stem>', "stem: auto = small below 64 px; imagenet = torchvision's stem at any size (compare like with like against pytorch_reference.py)").choices(['auto', 'imagenet', 'small']).default('auto'))
-    .option('--all-activations', 'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated', false)
+    .addOption(
+      new Option(
+        '--stem <stem>',
+        "stem: auto = small below 64 px; imagenet = torchvision's stem at any size (compare like with like against pytorch_reference.py)",
+      )
+        .choices(['auto', 'imagenet', 'small'])
+        .default('auto'),
+    )
+    .option(
+      '--all-activations',
+      'measure every registered activation (ReLU first) and print the ratio to ReLU; --arch may list several, comma-separated',
+      false,
+    )
     .addOption(backendOption())
     .addOption(deviceOption())
-    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc: per rank, default the cores split)', (v) => parseIntArg('--threads', v))
-    .option('--nproc <n>', 'time a data-parallel step over N local ranks (torch.distributed, gloo): global img/s and the allreduce share of the step; --batch is per rank', (v) => parseIntArg('--nproc', v))
+    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc: per rank, default the cores split)', (v) =>
+      parseIntArg('--threads', v),
+    )
+    .option(
+      '--nproc <n>',
+      'time a data-parallel step over N local ranks (torch.distributed, gloo): global img/s and the allreduce share of the step; --batch is per rank',
+      (v) => parseIntArg('--nproc', v),
+    )
     .option('--onnx', "also time inference of the model exported to ONNX (pwlu export's form) in onnxruntime-node on --threads threads", false)
     .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
     .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
@@ -44,7 +61,7 @@ export function register(program: Command): void {
     });
 }
 
-const SOURCE_NAMES: Record<TensorBytesSource, string> = { 'torch-allocator': 'the torch addon\'s CPU allocator', tfjs: "tfjs's tensor bookkeeping" };
+const SOURCE_NAMES: Record<TensorBytesSource, string> = { 'torch-allocator': "the torch addon's CPU allocator", tfjs: "tfjs's tensor bookkeeping" };
 
 /**
  * `pwlu speed`: median training-step (forward + backward + SGD momentum update) and inference
@@ -55,11 +72,15 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
   const { distEnvFrom } = await import('../distributed/env.js');
   if (o.nproc !== undefined && o.nproc > 1) {
     if (o.allActivations) throw new UserError('--nproc measures one model; drop --all-activations');
-    if (distEnvFrom(process.env)) throw new UserError('--nproc inside a launcher\'s rank (WORLD_SIZE or SLURM_NTASKS is set): drop --nproc');
+    if (distEnvFrom(process.env)) throw new UserError("--nproc inside a launcher's rank (WORLD_SIZE or SLURM_NTASKS is set): drop --nproc");
     const { launchLocal, withoutOptions } = await import('../distributed/launch.js');
     // --threads is per rank here; the launcher splits a total.
     const perRank = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.nproc));
-    process.exitCode = await launchLocal({ nproc: o.nproc, args: withoutOptions(process.argv.slice(2), [{ long: '--nproc' }, { long: '--threads', short: '-t' }]), threads: perRank * o.nproc });
+    process.exitCode = await launchLocal({
+      nproc: o.nproc,
+      args: withoutOptions(process.argv.slice(2), [{ long: '--nproc' }, { long: '--threads', short: '-t' }]),
+      threads: perRank * o.nproc,
+    });
     return;
   }
   if (o.allActivations) {
@@ -76,7 +97,9 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
     process.stdout.write(
       `${o.arch} + ${o.activation} @${o.size} batch ${o.batch}${result.world_size ? ` per rank x ${result.world_size} ranks` : ''} on ${result.backend} (${result.threads} threads${result.world_size ? ' each' : ''}): ` +
         `train ${result.train_img_per_s} img/s (${(trainS * 1000).toFixed(1)} ms/step${result.allreduce_share !== undefined ? `, allreduce ${(100 * result.allreduce_share).toFixed(1)}%` : ''}), infer ${result.infer_img_per_s} img/s; ${result.params.toLocaleString('en-US')} params\n` +
-        (result.onnx_infer_img_per_s !== undefined ? `ONNX export in onnxruntime-node: infer ${result.onnx_infer_img_per_s} img/s (${(result.onnx_infer_step_s! * 1000).toFixed(1)} ms/batch)\n` : '') +
+        (result.onnx_infer_img_per_s !== undefined
+          ? `ONNX export in onnxruntime-node: infer ${result.onnx_infer_img_per_s} img/s (${(result.onnx_infer_step_s! * 1000).toFixed(1)} ms/batch)\n`
+          : '') +
         `peak memory: train step ${formatMiB(result.train_peak_bytes)} MiB, inference ${formatMiB(result.infer_peak_bytes)} MiB of tensors (${SOURCE_NAMES[result.peak_source]}); process RSS ${formatMiB(result.train_peak_rss_bytes)} / ${formatMiB(result.infer_peak_rss_bytes)} MiB\n`,
     );
 }
@@ -84,7 +107,14 @@ export async function speedCommand(o: SpeedCliOptions): Promise<void> {
 /** The --all-activations output: per architecture, one JSON line per activation or a table, each with its ratio to ReLU. */
 async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
   const { measureAllActivations, vsRelu: ratio } = await import('../bench/speed.js');
-  const archs = [...new Set(o.arch.split(',').map((a) => a.trim()).filter(Boolean))];
+  const archs = [
+    ...new Set(
+      o.arch
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    ),
+  ];
   for (const arch of archs) {
     const { rows, relu } = await measureAllActivations(o, arch);
     if (o.json) {
@@ -101,7 +131,20 @@ async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
       continue;
     }
     const x = (v: number, ref: number) => `${ratio(v, ref).toFixed(2)}x`;
-    const head = ['activation', 'params', 'train img/s', 'vs relu', 'infer img/s', 'vs relu', 'train MiB', 'vs relu', 'infer MiB', 'vs relu', 'RSS MiB', ...(o.onnx ? ['ONNX img/s', 'vs relu'] : [])];
+    const head = [
+      'activation',
+      'params',
+      'train img/s',
+      'vs relu',
+      'infer img/s',
+      'vs relu',
+      'train MiB',
+      'vs relu',
+      'infer MiB',
+      'vs relu',
+      'RSS MiB',
+      ...(o.onnx ? ['ONNX img/s', 'vs relu'] : []),
+    ];
     const table = rows.map((r: SpeedResult) => [
       r.act,
       r.params.toLocaleString('en-US'),
@@ -116,7 +159,9 @@ async function speedAllActivations(o: SpeedCliOptions): Promise<void> {
       formatMiB(r.train_peak_rss_bytes),
       ...(o.onnx ? [r.onnx_infer_img_per_s!.toFixed(1), x(r.onnx_infer_img_per_s!, relu.onnx_infer_img_per_s!)] : []),
     ]);
-    process.stdout.write(`${arch} @${o.size} batch ${o.batch} on ${relu.backend} (${relu.threads} threads), median of ${o.steps} steps; peak tensor memory of one step (${SOURCE_NAMES[relu.peak_source]}) and the process's peak RSS in that step:\n`);
+    process.stdout.write(
+      `${arch} @${o.size} batch ${o.batch} on ${relu.backend} (${relu.threads} threads), median of ${o.steps} steps; peak tensor memory of one step (${SOURCE_NAMES[relu.peak_source]}) and the process's peak RSS in that step:\n`,
+    );
     process.stdout.write(`${formatTable([head, ...table], (i) => (i === 0 ? 'left' : 'right')).join('\n')}\n\n`);
   }
 }

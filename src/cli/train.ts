@@ -30,7 +30,9 @@ export function register(program: Command): void {
     .option('-o, --out <dir>', 'run directory to create (default: results/<arch>-<activation>-<dataset>-s<seed>-<time>); must not exist or be empty')
     .option('-r, --resume <run_dir>', 'continue an interrupted run from its last checkpoint (same schedule, same data order)')
     .addOption(backendOption())
-    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc, split between the ranks)', (v) => parseIntArg('--threads', v))
+    .option('-t, --threads <n>', 'compute threads for native backends (default: all cores; with --nproc, split between the ranks)', (v) =>
+      parseIntArg('--threads', v),
+    )
     .addOption(deviceOption())
     .option(
       '--nproc <n>',
@@ -76,7 +78,16 @@ function requestFrom(opts: TrainCliOptions, shouldStop?: () => boolean): Trainin
   if (opts.backend) machineSets.push(`backend=${opts.backend}`);
   if (opts.threads !== undefined) machineSets.push(`threads=${opts.threads}`);
   if (opts.device) machineSets.push(`device=${opts.device}`);
-  return { config: opts.config, sets: opts.set, machineSets, out: opts.out, resume: opts.resume, quiet: opts.quiet, progressBar: !opts.quiet && process.stderr.isTTY === true, shouldStop };
+  return {
+    config: opts.config,
+    sets: opts.set,
+    machineSets,
+    out: opts.out,
+    resume: opts.resume,
+    quiet: opts.quiet,
+    progressBar: !opts.quiet && process.stderr.isTTY === true,
+    shouldStop,
+  };
 }
 
 /** `pwlu train`: flags → training session → printed summary and exit code (on every rank of a data-parallel run; rank 0 prints). */
@@ -127,7 +138,14 @@ function textSummary(s: Summary, dir: string): string {
     ['best', best],
     ['parameters', `${s.params.toLocaleString('en-US')} (activation: ${s.act_params})`],
     ['backend', `${s.backend.name} (${s.backend.reason})`],
-    ...(s.distributed ? [['data-parallel', `${s.distributed.world_size} ranks (${s.distributed.backend}, ${s.distributed.launcher}), global batch ${s.distributed.global_batch}${s.distributed.sync_bn ? ', sync BN' : ''}`]] : []),
+    ...(s.distributed
+      ? [
+          [
+            'data-parallel',
+            `${s.distributed.world_size} ranks (${s.distributed.backend}, ${s.distributed.launcher}), global batch ${s.distributed.global_batch}${s.distributed.sync_bn ? ', sync BN' : ''}`,
+          ],
+        ]
+      : []),
     ['throughput', `${Math.round(s.train_img_per_s)} train img/s`],
     ['wall time', `${(s.wall_s / 60).toFixed(1)} min`],
   ];

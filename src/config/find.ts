@@ -34,10 +34,16 @@ export function findConfig(name: string, configsDir = CONFIGS_DIR): string {
   if (matches.length === 1) return matches[0]!;
   const show = (fs: string[]) => fs.map((f) => `  ${relative(process.cwd(), f) || f}`).join('\n');
   if (matches.length > 1) throw new UserError(`config '${name}' matches ${matches.length} files under configs/; give one of them:\n${show(matches)}`);
-  const stem = basename(name).replace(/\.ya?ml$/, '').toLowerCase();
+  const stem = basename(name)
+    .replace(/\.ya?ml$/, '')
+    .toLowerCase();
   const near = files.filter((f) => {
-    const other = basename(f).replace(/\.ya?ml$/, '').toLowerCase();
+    const other = basename(f)
+      .replace(/\.ya?ml$/, '')
+      .toLowerCase();
     return editDistance(stem, other) <= 2 || other.includes(stem) || stem.includes(other);
   });
-  throw new UserError(`config file ${name} does not exist, here or under configs/${near.length > 0 ? `; similar names:\n${show(near.slice(0, 8))}` : ` (pwlu lists its configs there: ls ${relative(process.cwd(), configsDir) || configsDir})`}`);
+  throw new UserError(
+    `config file ${name} does not exist, here or under configs/${near.length > 0 ? `; similar names:\n${show(near.slice(0, 8))}` : ` (pwlu lists its configs there: ls ${relative(process.cwd(), configsDir) || configsDir})`}`,
+  );
 }

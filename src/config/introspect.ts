@@ -107,7 +107,9 @@ function describeType(schema: Schema): string {
   } else if (inner instanceof z.core.$ZodArray) {
     t = `list of ${describeType(inner._zod.def.element)}`;
   } else if (inner instanceof z.core.$ZodObject) {
-    t = `{${Object.entries(inner._zod.def.shape).map(([k, v]) => `${k}: ${describeType(v)}`).join(', ')}}`;
+    t = `{${Object.entries(inner._zod.def.shape)
+      .map(([k, v]) => `${k}: ${describeType(v)}`)
+      .join(', ')}}`;
   } else if (inner instanceof z.core.$ZodTuple) {
     t = `[${inner._zod.def.items.map((i) => describeType(i)).join(', ')}]`;
   } else if (inner instanceof z.core.$ZodUnion) {

@@ -265,12 +265,7 @@ function applySet(root: Mapping, entry: SetEntry): string | null {
 // Validation
 
 /** Runs the schema and the extra checks; returns the config or throws every problem in one `UserError`. */
-function validate(
-  data: Mapping,
-  source: Source | null,
-  sets: readonly SetEntry[],
-  extraChecks: LoadOptions['extraChecks'],
-): Config {
+function validate(data: Mapping, source: Source | null, sets: readonly SetEntry[], extraChecks: LoadOptions['extraChecks']): Config {
   const parsed = ConfigSchema.safeParse(data);
   const problems: Problem[] = [];
   const repaired: { path: ConfigPath; unknownKey: boolean }[] = [];

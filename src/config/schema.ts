@@ -57,9 +57,15 @@ export const AugmentSchema = z
     /** Random horizontal flip: 'auto' enables it where it preserves labels (not for digits). */
     flip: z.union([z.boolean(), z.literal('auto')]).default(false),
     /** Streamed image datasets (imagefolder, shards): RandomResizedCrop's range of the crop's area, as a fraction of the image's. */
-    scale: z.tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)]).refine(([a, b]) => a <= b, { error: 'must be [min, max] with min <= max' }).default([0.08, 1]),
+    scale: z
+      .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
+      .refine(([a, b]) => a <= b, { error: 'must be [min, max] with min <= max' })
+      .default([0.08, 1]),
     /** Streamed image datasets: RandomResizedCrop's range of the crop's aspect ratio (width / height). */
-    ratio: z.tuple([z.number().positive(), z.number().positive()]).refine(([a, b]) => a <= b, { error: 'must be [min, max] with min <= max' }).default([3 / 4, 4 / 3]),
+    ratio: z
+      .tuple([z.number().positive(), z.number().positive()])
+      .refine(([a, b]) => a <= b, { error: 'must be [min, max] with min <= max' })
+      .default([3 / 4, 4 / 3]),
     /** Streamed image datasets, evaluation: resize the shorter side to image_size / crop_pct, then centre-crop image_size. */
     crop_pct: z.number().gt(0).max(1).default(0.875),
   })
@@ -91,7 +97,10 @@ export const DataSchema = z
     augment: AugmentSchema,
     synthetic: SyntheticSchema,
     /** Tar shards in the WebDataset convention (data.name: shards): a brace pattern (`shard-{000000..000146}.tar`) or a folder, per split. */
-    shards: z.strictObject({ train: z.string().min(1), eval: z.string().min(1) }).nullable().default(null),
+    shards: z
+      .strictObject({ train: z.string().min(1), eval: z.string().min(1) })
+      .nullable()
+      .default(null),
     /** Streamed datasets: decoding workers; null = the cores left after the trainer's threads (at least 1). */
     workers: z.number().int().min(1).max(256).nullable().default(null),
     /** Streamed datasets: batches decoded ahead of the training step. */
@@ -186,8 +195,17 @@ export const DistSchema = z
 
 export const ConfigSchema = z.strictObject({
   /** Free-form run name; used in the run directory name. */
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').nullable().default(null),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
+    .nullable()
+    .default(null),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
   backend: z.enum(BACKENDS).default('auto'),
   /** Compute threads for native backends; 0 = all cores. */
   threads: z.number().int().min(0).max(1024).default(0),

@@ -1,5 +1,15 @@
 import { deriveSeed, Rng } from '../util/rng.js';
-import { isStreamed, type AnySplit, type Batch, type BatchStream, type Dataset, type EpochBatchOptions, type RankShard, type Split, type StreamStats } from './types.js';
+import {
+  isStreamed,
+  type AnySplit,
+  type Batch,
+  type BatchStream,
+  type Dataset,
+  type EpochBatchOptions,
+  type RankShard,
+  type Split,
+  type StreamStats,
+} from './types.js';
 
 // The batch types are data/types.ts's (one owner below both this module and the streaming pipeline); importers of
 // this module keep reading them here.
@@ -172,7 +182,11 @@ export function* epochBatches(
  * An epoch's batches of any split: streamed splits run the input pipeline, in-memory ones the copy
  * loop above (which never waits). The trainer and evaluation use this one entry point.
  */
-export function splitBatches(split: AnySplit, ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'mean' | 'std' | 'flipOk'>, opts: EpochBatchOptions): BatchStream {
+export function splitBatches(
+  split: AnySplit,
+  ds: Pick<Dataset, 'height' | 'width' | 'channels' | 'mean' | 'std' | 'flipOk'>,
+  opts: EpochBatchOptions,
+): BatchStream {
   if (isStreamed(split)) return split.batches(opts);
   const stats: StreamStats = { waitSeconds: 0, skipped: 0, decoded: 0, seconds: 0 };
   const memory = split;

@@ -69,12 +69,7 @@ const FASHION_BASES = [
 ];
 const MNIST_BASES = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'http://yann.lecun.com/exdb/mnist/'];
 
-const IDX_FILES = [
-  'train-images-idx3-ubyte.gz',
-  'train-labels-idx1-ubyte.gz',
-  't10k-images-idx3-ubyte.gz',
-  't10k-labels-idx1-ubyte.gz',
-];
+const IDX_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
 const CIFAR100_FINE = (
   'apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel can ' +
@@ -209,8 +204,7 @@ export const CATALOG: Record<DatasetName, CatalogEntry> = {
   imagefolder: {
     name: 'imagefolder',
     title: 'Image folder',
-    description:
-      'Your own ImageNet-style folder: train/<class>/*.jpg|png and val/<class>/ (or test/); resized to data.image_size (default 224).',
+    description: 'Your own ImageNet-style folder: train/<class>/*.jpg|png and val/<class>/ (or test/); resized to data.image_size (default 224).',
     format: 'imagefolder',
     height: null,
     width: null,

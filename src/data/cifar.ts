@@ -145,7 +145,13 @@ export async function loadCifar(dir: string, variant: CifarVariant): Promise<{ t
     const [where, missing] = a.length <= b.length ? [dir, a] : [join(dir, subdir), b];
     throw new DataError(`${where}: missing ${variant} file(s): ${missing.join(', ')} (also looked in ${where === dir ? join(dir, subdir) : dir})`);
   }
-  const train = await loadCifarFiles(info.train.map((f) => join(root, f)), info);
-  const test = await loadCifarFiles(info.test.map((f) => join(root, f)), info);
+  const train = await loadCifarFiles(
+    info.train.map((f) => join(root, f)),
+    info,
+  );
+  const test = await loadCifarFiles(
+    info.test.map((f) => join(root, f)),
+    info,
+  );
   return { train, test, numClasses: info.numClasses };
 }

@@ -66,10 +66,7 @@ export function hasDatasetFiles(entry: CatalogEntry, dir: string): boolean {
 }
 
 /** Finds the first candidate directory holding the dataset; null (plus what was searched) if none does. */
-export function discoverDataset(
-  entry: CatalogEntry,
-  opts: DiscoverOptions,
-): { found: Candidate | null; searched: Candidate[] } {
+export function discoverDataset(entry: CatalogEntry, opts: DiscoverOptions): { found: Candidate | null; searched: Candidate[] } {
   const searched = candidateDirs(entry.name, opts);
   for (const c of searched) {
     if (hasDatasetFiles(entry, c.dir)) return { found: c, searched };

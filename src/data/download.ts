@@ -138,12 +138,7 @@ export function provideDataHelp(entry: CatalogEntry, projectRoot: string, system
 }
 
 /** Downloads (and extracts) every file of a catalogue dataset into `destDir`, then checks the result is loadable. */
-export async function downloadDataset(
-  entry: CatalogEntry,
-  destDir: string,
-  projectRoot: string,
-  opts: DownloadOptions = {},
-): Promise<void> {
+export async function downloadDataset(entry: CatalogEntry, destDir: string, projectRoot: string, opts: DownloadOptions = {}): Promise<void> {
   if (entry.downloads.length === 0) {
     throw new DataError(`${entry.title} has no canonical download.\n${provideDataHelp(entry, projectRoot)}`);
   }
@@ -157,9 +152,7 @@ export async function downloadDataset(
       if (created) await rmdir(destDir).catch(() => {}); // only succeeds if nothing was saved
       if (!(e instanceof DownloadFailed)) throw e;
       const what = e.checksumMismatch ? 'Download rejected' : 'Could not download';
-      throw new DataError(
-        `${what} ${entry.title}: ${e.file}\n${e.failures.map((f) => `  ${f}`).join('\n')}\n${provideDataHelp(entry, projectRoot)}`,
-      );
+      throw new DataError(`${what} ${entry.title}: ${e.file}\n${e.failures.map((f) => `  ${f}`).join('\n')}\n${provideDataHelp(entry, projectRoot)}`);
     }
     if (spec.extract === 'tar.gz') {
       log(`extracting ${path}`);
@@ -169,8 +162,7 @@ export async function downloadDataset(
   }
   if (!hasDatasetFiles(entry, destDir)) {
     throw new DataError(
-      `${destDir}: downloaded ${entry.title} but the expected files (${entry.files.join(', ')}) are not all there.\n` +
-        provideDataHelp(entry, projectRoot),
+      `${destDir}: downloaded ${entry.title} but the expected files (${entry.files.join(', ')}) are not all there.\n` + provideDataHelp(entry, projectRoot),
     );
   }
   log(`${entry.title} saved to ${destDir}`);

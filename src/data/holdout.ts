@@ -14,12 +14,7 @@ const SPLIT_STREAM = 0x5b117;
  * `train_subset` (or all the rest) are training. Validation therefore does not depend on
  * train_subset, and a smaller subset is contained in a larger one. Indices come back sorted.
  */
-export function selectIndices(
-  n: number,
-  trainSubset: number | null,
-  valSplit: number,
-  seed: number,
-): { train: Int32Array; val: Int32Array } {
+export function selectIndices(n: number, trainSubset: number | null, valSplit: number, seed: number): { train: Int32Array; val: Int32Array } {
   const nVal = Math.round(valSplit * n);
   if (valSplit > 0 && nVal === 0) {
     throw new DataError(`data.val_split=${valSplit} of ${n} training images holds out no image; raise val_split or use more data`);

@@ -69,14 +69,10 @@ export function parseIdx(buf: Uint8Array, path: string, expectMagic: number): Id
   const expected = dims.reduce((a, b) => a * b, 1);
   const actual = buf.length - headerLen;
   if (actual < expected) {
-    throw new DataError(
-      `${path}: truncated: header declares ${dims.join('x')} = ${expected} bytes of data, file has ${actual}`,
-    );
+    throw new DataError(`${path}: truncated: header declares ${dims.join('x')} = ${expected} bytes of data, file has ${actual}`);
   }
   if (actual > expected) {
-    throw new DataError(
-      `${path}: wrong size: header declares ${dims.join('x')} = ${expected} bytes of data, file has ${actual} (${actual - expected} extra)`,
-    );
+    throw new DataError(`${path}: wrong size: header declares ${dims.join('x')} = ${expected} bytes of data, file has ${actual} (${actual - expected} extra)`);
   }
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + headerLen, expected) };
 }
@@ -119,9 +115,7 @@ export function findIdxFile(dir: string, split: 'train' | 't10k', kind: 'images'
 
 /** Whether `dir` holds all four idx files. */
 export function hasIdxFiles(dir: string): boolean {
-  return (['train', 't10k'] as const).every((s) =>
-    (['images', 'labels'] as const).every((k) => findIdxFile(dir, s, k) !== null),
-  );
+  return (['train', 't10k'] as const).every((s) => (['images', 'labels'] as const).every((k) => findIdxFile(dir, s, k) !== null));
 }
 
 /** Loads one split (images + labels), checking the counts agree. */
@@ -142,15 +136,10 @@ async function loadIdxSplit(dir: string, split: 'train' | 't10k', numClasses: nu
 }
 
 /** Loads an MNIST/Fashion-MNIST directory: train (train-*) and test (t10k-*) splits, uint8 NHWC with C = 1. */
-export async function loadIdxDataset(
-  dir: string,
-  numClasses: number,
-): Promise<{ train: Split; test: Split; height: number; width: number }> {
+export async function loadIdxDataset(dir: string, numClasses: number): Promise<{ train: Split; test: Split; height: number; width: number }> {
   const [train, test] = await Promise.all([loadIdxSplit(dir, 'train', numClasses), loadIdxSplit(dir, 't10k', numClasses)]);
   if (train.rows !== test.rows || train.cols !== test.cols) {
-    throw new DataError(
-      `${dir}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`,
-    );
+    throw new DataError(`${dir}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
   }
   return {
     train: { images: train.images, labels: train.labels, n: train.n },

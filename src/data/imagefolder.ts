@@ -185,7 +185,7 @@ export async function decodeImages(files: string[], labels: Int32Array, size: nu
   const per = size * size * 3;
   if (n * per > bufferConstants.MAX_LENGTH) {
     throw new DataError(
-      `${n} images of ${size}x${size}x3 need ${(n * per / 2 ** 30).toFixed(1)} GiB, more than one buffer can hold ` +
+      `${n} images of ${size}x${size}x3 need ${((n * per) / 2 ** 30).toFixed(1)} GiB, more than one buffer can hold ` +
         `(${(bufferConstants.MAX_LENGTH / 2 ** 30).toFixed(1)} GiB); lower data.image_size or set data.train_subset`,
     );
   }
@@ -216,4 +216,3 @@ export async function decodeImages(files: string[], labels: Int32Array, size: nu
   if (error !== null) throw error;
   return { images, labels: Int32Array.from(labels), n };
 }
-

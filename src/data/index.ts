@@ -23,24 +23,8 @@ export {
 } from './discover.js';
 export { DownloadFailed, downloadDataset, downloadFile, md5File, provideDataHelp, type DownloadOptions } from './download.js';
 export { extractTarGz } from './tar.js';
-export {
-  ensureDatasetFiles,
-  gatherSplit,
-  loadDataset,
-  selectIndices,
-  type LoadOptions,
-  type LocateOptions,
-  type Located,
-} from './load.js';
-export {
-  epochBatches,
-  epochPermutation,
-  normalisationTable,
-  numBatches,
-  type AugmentOptions,
-  type Batch,
-  type EpochBatchOptions,
-} from './batches.js';
+export { ensureDatasetFiles, gatherSplit, loadDataset, selectIndices, type LoadOptions, type LocateOptions, type Located } from './load.js';
+export { epochBatches, epochPermutation, normalisationTable, numBatches, type AugmentOptions, type Batch, type EpochBatchOptions } from './batches.js';
 export { loadIdxDataset, loadIdxImages, loadIdxLabels, parseIdx, readMaybeGzip } from './idx.js';
 export { loadCifar, resolveCifarDir, type CifarVariant } from './cifar.js';
 export { decodeImage, decodeImages, scanImageFolder, IMAGENET_MEAN, IMAGENET_STD, type ImageFolderScan } from './imagefolder.js';

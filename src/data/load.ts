@@ -40,10 +40,7 @@ function checkNativeSize(entry: CatalogEntry, imageSize: number | null): void {
  * validation hold-out and training subset. `dataset.train` excludes the validation images.
  * `location` is the directory the files came from (or 'synthetic').
  */
-export async function loadDataset(
-  cfg: DataConfig,
-  opts: LoadOptions,
-): Promise<LoadedDataset> {
+export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<LoadedDataset> {
   const entry = catalogEntry(cfg.name);
   const log = opts.log ?? (() => {});
 

@@ -41,8 +41,7 @@ function makeSplit(n: number, spec: SyntheticSpec, rng: Rng): Split {
     sinT[c] = Math.sin(theta);
     freq[c] = (2 * Math.PI * (2 + (c % 2))) / size; // 2 or 3 cycles across the image
     for (let ch = 0; ch < channels; ch++) {
-      tint[c * channels + ch] =
-        ch === 0 ? 60 * (classes > 1 ? c / (classes - 1) - 0.5 : 0) : 40 * Math.cos((2 * Math.PI * c) / classes + ch);
+      tint[c * channels + ch] = ch === 0 ? 60 * (classes > 1 ? c / (classes - 1) - 0.5 : 0) : 40 * Math.cos((2 * Math.PI * c) / classes + ch);
     }
   }
 

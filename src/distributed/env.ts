@@ -50,14 +50,26 @@ export function distEnvFrom(env: NodeJS.ProcessEnv): DistEnv | null {
     const worldSize = intVar(env, 'WORLD_SIZE', 1);
     if (worldSize === 1) return null;
     for (const name of ['RANK', 'MASTER_ADDR', 'MASTER_PORT']) {
-      if (!env[name]) throw new BackendError(`WORLD_SIZE=${worldSize} but ${name} is not set: a data-parallel launch sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (torchrun does)`);
+      if (!env[name])
+        throw new BackendError(
+          `WORLD_SIZE=${worldSize} but ${name} is not set: a data-parallel launch sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (torchrun does)`,
+        );
     }
     const rank = intVar(env, 'RANK', 0);
     if (rank >= worldSize) throw new BackendError(`RANK=${rank} is not below WORLD_SIZE=${worldSize}`);
     const localWorldSize = env.LOCAL_WORLD_SIZE ? intVar(env, 'LOCAL_WORLD_SIZE', 1) : worldSize;
     const localRank = env.LOCAL_RANK ? intVar(env, 'LOCAL_RANK', 0) : rank % localWorldSize;
     if (localRank >= localWorldSize) throw new BackendError(`LOCAL_RANK=${localRank} is not below LOCAL_WORLD_SIZE=${localWorldSize}`);
-    return { rank, worldSize, localRank, localWorldSize, masterAddr: env.MASTER_ADDR!, masterPort: port(env), launcher: env.PWLU_LAUNCHER === 'pwlu' ? 'pwlu' : 'torchrun', agentStore: env.TORCHELASTIC_USE_AGENT_STORE === 'True' };
+    return {
+      rank,
+      worldSize,
+      localRank,
+      localWorldSize,
+      masterAddr: env.MASTER_ADDR!,
+      masterPort: port(env),
+      launcher: env.PWLU_LAUNCHER === 'pwlu' ? 'pwlu' : 'torchrun',
+      agentStore: env.TORCHELASTIC_USE_AGENT_STORE === 'True',
+    };
   }
   if (env.SLURM_NTASKS !== undefined && env.SLURM_PROCID !== undefined) {
     const worldSize = intVar(env, 'SLURM_NTASKS', 1);

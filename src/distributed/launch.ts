@@ -90,7 +90,11 @@ export async function launchLocal(o: LocalLaunch): Promise<number> {
         PWLU_LAUNCHER: 'pwlu',
       };
       // Own process groups: a terminal's Ctrl-C reaches this launcher only, which forwards it once to each rank.
-      const child = spawn(program!, [...lead, ...o.args, '--threads', String(perRank)], { env, detached: true, stdio: rank === 0 ? 'inherit' : ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(program!, [...lead, ...o.args, '--threads', String(perRank)], {
+        env,
+        detached: true,
+        stdio: rank === 0 ? 'inherit' : ['ignore', 'ignore', 'pipe'],
+      });
       children.push(child);
       let tail = '';
       child.stderr?.on('data', (d: Buffer) => {
@@ -105,7 +109,15 @@ export async function launchLocal(o: LocalLaunch): Promise<number> {
           codes[rank] = status;
           if (status !== 0 && status !== 130) {
             if (failedFirst === null) failedFirst = rank;
-            if (rank > 0) report(tail.split('\n').filter(Boolean).slice(-50).map((l) => `[rank ${rank}] ${l}\n`).join(''));
+            if (rank > 0)
+              report(
+                tail
+                  .split('\n')
+                  .filter(Boolean)
+                  .slice(-50)
+                  .map((l) => `[rank ${rank}] ${l}\n`)
+                  .join(''),
+              );
             report(`pwlu: rank ${rank} of ${o.nproc} exited with ${signal ? `${signal} (${status})` : `code ${status}`}\n`);
             // The others fail by themselves once a collective notices; stop any that do not.
             reaper ??= setTimeout(() => {
@@ -124,7 +136,10 @@ export async function launchLocal(o: LocalLaunch): Promise<number> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
-  return worstExitCode(codes.map((c) => c ?? 1), failedFirst);
+  return worstExitCode(
+    codes.map((c) => c ?? 1),
+    failedFirst,
+  );
 }
 
 /** argv without the options a launcher sets itself for each rank (`--nproc`, `--threads`), in their spaced, `=` and short forms. */

@@ -44,7 +44,11 @@ export interface ExportRecord {
 }
 
 /** Exports `r` to `out` (a new folder), recording the checkpoint `r` loaded; throws a UserError (and leaves nothing) when the check fails. */
-export async function exportRun(r: RestoredRun, runDir: string, opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean }): Promise<ExportRecord> {
+export async function exportRun(
+  r: RestoredRun,
+  runDir: string,
+  opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean },
+): Promise<ExportRecord> {
   if (existsSync(opts.out)) throw new UserError(`${opts.out} exists: pwlu export never overwrites one; remove it or choose another --out`);
   const tmp = tempDirPath(opts.out);
   rmSync(tmp, { recursive: true, force: true });
@@ -59,7 +63,11 @@ export async function exportRun(r: RestoredRun, runDir: string, opts: { format: 
     try {
       if (opts.format === 'onnx') {
         file = 'model.onnx';
-        const bytes = exportOnnx(r.model, { batch: opts.batch, foldBn: opts.foldBn, metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name } });
+        const bytes = exportOnnx(r.model, {
+          batch: opts.batch,
+          foldBn: opts.foldBn,
+          metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name },
+        });
         writeFileSync(join(tmp, file), bytes);
         check = await checkOnnx(r.model, bytes, x);
         runtime = 'onnxruntime-node (CPU)';

@@ -90,7 +90,19 @@ class TorchMaxPool extends InferenceLayer {
     const p = Math.floor(k / 2);
     return tf.tidy(() => {
       const x = inputOf(inputs) as tf.Tensor4D;
-      const padded = p > 0 ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], -Infinity) : x;
+      const padded =
+        p > 0
+          ? tf.pad(
+              x,
+              [
+                [0, 0],
+                [p, p],
+                [p, p],
+                [0, 0],
+              ],
+              -Infinity,
+            )
+          : x;
       return tf.maxPool(padded, k, Number(this.args.strides), 'valid');
     });
   }

@@ -70,7 +70,19 @@ function onlyNode(layer: tfl.layers.Layer): { inputs: Sym[]; outputs: Sym[] } | 
 
 /** What an exporter sees of a plan step: a fused convolution with its folded weights (owned by the plan), or a layer as it is. */
 export type PlanStep =
-  | { kind: 'conv'; name: string; convKind: ConvKind; pad: 'same' | 'valid' | number; strides: [number, number]; dilations: [number, number]; epilogue: Epilogue | 'linear'; filter: tf.Tensor4D; bias: tf.Tensor1D; input: number; output: number }
+  | {
+      kind: 'conv';
+      name: string;
+      convKind: ConvKind;
+      pad: 'same' | 'valid' | number;
+      strides: [number, number];
+      dilations: [number, number];
+      epilogue: Epilogue | 'linear';
+      filter: tf.Tensor4D;
+      bias: tf.Tensor1D;
+      input: number;
+      output: number;
+    }
   | { kind: 'layer'; layer: tfl.layers.Layer; inputs: number[]; output: number };
 
 /** A compiled inference schedule of one model. */
@@ -182,7 +194,19 @@ export class InferencePlan {
     const steps = this.steps.map((s): PlanStep => {
       if (s.kind === 'layer') return s;
       const { filter, bias } = this.foldedWeights(s);
-      return { kind: 'conv', name: s.conv.name, convKind: s.convKind, pad: s.pad, strides: s.strides, dilations: s.dilations, epilogue: s.epilogue, filter, bias, input: s.input, output: s.output };
+      return {
+        kind: 'conv',
+        name: s.conv.name,
+        convKind: s.convKind,
+        pad: s.pad,
+        strides: s.strides,
+        dilations: s.dilations,
+        epilogue: s.epilogue,
+        filter,
+        bias,
+        input: s.input,
+        output: s.output,
+      };
     });
     return { input: this.inputId, output: this.outputId, steps };
   }

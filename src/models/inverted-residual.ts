@@ -69,7 +69,16 @@ export interface MobileNetSpec {
   dropPath: number;
 }
 
-function convBnAct(b: Builder, x: Sym, prefix: string, channels: number, kernel: number, stride: number, bn: MobileNetSpec['bn'], act: { kind: SiteKind; primary: boolean } | null): Sym {
+function convBnAct(
+  b: Builder,
+  x: Sym,
+  prefix: string,
+  channels: number,
+  kernel: number,
+  stride: number,
+  bn: MobileNetSpec['bn'],
+  act: { kind: SiteKind; primary: boolean } | null,
+): Sym {
   let y = b.bn(b.conv(x, `${prefix}.conv`, channels, kernel, stride), `${prefix}.bn`, bn);
   if (act) y = b.site(y, `${prefix}.act`, act.kind, act.primary);
   return y;

@@ -7,18 +7,7 @@ import { resnet20, resnet56 } from './resnet-cifar.js';
 import type { ModelEntry } from './types.js';
 
 /** Every architecture pwlu builds. A family file exports entries; list them here. */
-const ENTRIES: ModelEntry[] = [
-  resnet20,
-  resnet56,
-  resnet18,
-  resnet34,
-  resnet50,
-  mobilenetV2,
-  mobilenetV3Large,
-  mobilenetV3Small,
-  efficientnetB0,
-  plainnet,
-];
+const ENTRIES: ModelEntry[] = [resnet20, resnet56, resnet18, resnet34, resnet50, mobilenetV2, mobilenetV3Large, mobilenetV3Small, efficientnetB0, plainnet];
 
 const REGISTRY = new Map<string, ModelEntry>(ENTRIES.map((e) => [e.name, e]));
 

@@ -158,7 +158,19 @@ export class TorchMaxPool extends tfl.layers.Layer {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
     const p = Math.floor(this.poolSize / 2);
     return tf.tidy(() => {
-      const padded = p > 0 ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], -Infinity) : x;
+      const padded =
+        p > 0
+          ? tf.pad(
+              x,
+              [
+                [0, 0],
+                [p, p],
+                [p, p],
+                [0, 0],
+              ],
+              -Infinity,
+            )
+          : x;
       return tf.maxPool(padded, this.poolSize, this.strides, 'valid');
     });
   }

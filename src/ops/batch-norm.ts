@@ -60,14 +60,7 @@ function bnTrainForward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, e
 }
 
 /** Gradients of the training-mode batch norm: [dx, dscale, doffset]. */
-function bnTrainBackward(
-  dy: tf.Tensor,
-  x: tf.Tensor,
-  scale: tf.Tensor,
-  mean: tf.Tensor,
-  invstd: tf.Tensor,
-  epsilon: number,
-): tf.Tensor[] {
+function bnTrainBackward(dy: tf.Tensor, x: tf.Tensor, scale: tf.Tensor, mean: tf.Tensor, invstd: tf.Tensor, epsilon: number): tf.Tensor[] {
   if (hasNativeKernel(BN_GRAD_KERNEL)) {
     const inputs: OpInputs<BnGradInputs> = { dy, x, scale, mean, invstd };
     const attrs: BnGradAttrs = { epsilon };

@@ -74,8 +74,14 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, a: tf.Tensor, b: tf.Tens
     const h = tf.mul(g, tf.mul(p, invQ));
     const db = tf.mul(tf.neg(tf.sign(b)), momentSums(h, ax, 4, 1));
     // dF/dx = P'/Q - P sign(x) sum_k k |b_k| |x|^(k-1) / Q^2
-    const dp = horner(x, ca.slice(1).map((c, j) => tf.mul(c, j + 1)));
-    const dq = horner(ax, cb.map((c, k) => tf.mul(c, k + 1)));
+    const dp = horner(
+      x,
+      ca.slice(1).map((c, j) => tf.mul(c, j + 1)),
+    );
+    const dq = horner(
+      ax,
+      cb.map((c, k) => tf.mul(c, k + 1)),
+    );
     const dx = tf.sub(tf.mul(g, dp), tf.mul(h, tf.mul(tf.sign(x), dq)));
     return [dx, da, db];
   });

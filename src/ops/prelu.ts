@@ -33,7 +33,13 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor): tf.Te
     const pos = tf.greater(x, 0);
     const dx = tf.where(pos, dy, tf.mul(dy, alpha));
     const terms = tf.where(pos, tf.zerosLike(dy), tf.mul(dy, x));
-    const dalpha = x.rank === 1 ? terms : tf.sum(terms, Array.from({ length: x.rank - 1 }, (_, i) => i));
+    const dalpha =
+      x.rank === 1
+        ? terms
+        : tf.sum(
+            terms,
+            Array.from({ length: x.rank - 1 }, (_, i) => i),
+          );
     return [dx, dalpha];
   });
 }

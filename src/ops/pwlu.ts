@@ -39,13 +39,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineFusedOp, type OpImpl } from './fused-op.js';
-import {
-  PWLU_BACKWARD_KERNEL,
-  PWLU_FORWARD_KERNEL,
-  PWLU_INFER_KERNEL,
-  type PwluForwardAttrs,
-  type PwluForwardInputs,
-} from './kernel-names.js';
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, type PwluForwardAttrs, type PwluForwardInputs } from './kernel-names.js';
 import { pwluTable, type PwluTensors } from './pwlu-table.js';
 
 export { pwluTable, type PwluTensors } from './pwlu-table.js';
@@ -119,7 +113,13 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors): tf
     const vals = tf.concat([tf.reshape(tf.mul(dy, w0), [-1]), tf.reshape(tf.mul(dy, w1), [-1])]);
     const ids = tf.concat([tf.reshape(bin0, [-1]), tf.reshape(bin1, [-1])]) as tf.Tensor1D;
     const dY = tf.reshape(tf.unsortedSegmentSum(vals, ids, p * (n + 1)), [p, n + 1]);
-    const perInstance = (v: tf.Tensor) => (p === 1 ? tf.reshape(tf.sum(v), [1]) : tf.sum(v, Array.from({ length: v.rank - 1 }, (_, i) => i)));
+    const perInstance = (v: tf.Tensor) =>
+      p === 1
+        ? tf.reshape(tf.sum(v), [1])
+        : tf.sum(
+            v,
+            Array.from({ length: v.rank - 1 }, (_, i) => i),
+          );
     const dKL = perInstance(tf.mul(tf.mul(dy, mL), tf.sub(x, params.bl)));
     const dKR = perInstance(tf.mul(tf.mul(dy, mR), tf.sub(x, params.br)));
     const gI = tf.mul(tf.mul(dy, mI), s);
@@ -137,7 +137,12 @@ function compositeBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors): tf
 function checkShapes(x: tf.Tensor, p: PwluTensors): void {
   if (p.y.rank !== 2) throw new Error(`PWLU: heights must be [P, N+1], got [${p.y.shape.join(',')}]`);
   const P = p.y.shape[0];
-  for (const [k, t] of [['kl', p.kl], ['kr', p.kr], ['bl', p.bl], ['br', p.br]] as const) {
+  for (const [k, t] of [
+    ['kl', p.kl],
+    ['kr', p.kr],
+    ['bl', p.bl],
+    ['br', p.br],
+  ] as const) {
     if (t.rank !== 1 || t.shape[0] !== P) throw new Error(`PWLU: ${k} must be [${P}], got [${t.shape.join(',')}]`);
   }
   dims(x, p.y);

@@ -163,7 +163,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   } catch {
     // unreadable config: the summary may still say what the run was
   }
-  const cfg = (section: string): Json => (isRecord(config[section]) ? (config[section]) : {});
+  const cfg = (section: string): Json => (isRecord(config[section]) ? config[section] : {});
   const summaryFile = run.summaryFile();
   const summary = summaryFile.state === 'ok' ? summaryFile.value : null;
   const corrupt = summaryFile.state === 'corrupt' ? `${RUN_FILES.summary} is corrupt: ${summaryFile.reason}` : null;
@@ -206,7 +206,11 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
     param_count: summary?.params ? num(summary.params) : null,
     act_param_count: summary?.params ? num(summary.act_params) : null,
     img_size: imgSize,
-    backend: isRecord(summary?.backend) ? str(summary.backend.name, '?') : typeof config.backend === 'string' && config.backend !== 'auto' ? config.backend : null,
+    backend: isRecord(summary?.backend)
+      ? str(summary.backend.name, '?')
+      : typeof config.backend === 'string' && config.backend !== 'auto'
+        ? config.backend
+        : null,
     train_img_per_s: num(summary?.train_img_per_s) || null,
     peak_tensor_bytes: isRecord(summary?.memory) ? num(summary.memory.peak_tensor_bytes) : null,
     wall_s: num(summary?.wall_s),

@@ -143,7 +143,10 @@ export function fmtCost(c: CellStats): string {
   const params = c.act_params === null ? '—' : `+${c.act_params.toLocaleString('en-US')}`;
   const speed = c.train_img_per_s === null ? '— img/s' : `${Math.round(c.train_img_per_s).toLocaleString('en-US')} img/s`;
   const ratio = c.speed_vs_relu === null ? '' : ` (${c.speed_vs_relu.toFixed(2)}×)`;
-  const memory = c.peak_tensor_bytes === null ? '' : ` · ${Math.round(c.peak_tensor_bytes / 2 ** 20).toLocaleString('en-US')} MiB${c.memory_vs_relu === null ? '' : ` (${c.memory_vs_relu.toFixed(2)}×)`}`;
+  const memory =
+    c.peak_tensor_bytes === null
+      ? ''
+      : ` · ${Math.round(c.peak_tensor_bytes / 2 ** 20).toLocaleString('en-US')} MiB${c.memory_vs_relu === null ? '' : ` (${c.memory_vs_relu.toFixed(2)}×)`}`;
   return `${params} · ${speed}${ratio}${memory}`;
 }
 
@@ -155,7 +158,7 @@ export const COST_NOTE =
 export const SHAPE_NOTE =
   'Learned shapes: mean slope of the learned PWLU left and right of 0 inside its bounds (ReLU: 0 and 1, a V: negative and positive), ' +
   'R² of a straight line through its breakpoints (1 = linear) beside the same R² of ReLU on the same breakpoints (a ReLU on a grid is not a line: ' +
-  'a layer has become more linear only where its R² is above ReLU\'s), and 1 − net change / total variation (0 = monotonic, near 1 = V-like); ' +
+  "a layer has become more linear only where its R² is above ReLU's), and 1 − net change / total variation (0 = monotonic, near 1 = V-like); " +
   'channel-wise units averaged over channels. The paper reports near-linear shapes in shallow layers and V-like ones in deep layers.';
 
 /** The learned-shape table's head, in every format. */
@@ -181,7 +184,9 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = [];
   out.push(`# pwlu report: ${r.results_dir}`);
   out.push('');
-  out.push(`Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs the baseline each table names.`);
+  out.push(
+    `Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs the baseline each table names.`,
+  );
   for (const t of r.tables) {
     const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
     const paper = showsPaperColumns(t);
@@ -210,7 +215,13 @@ export function renderMarkdown(r: Report): string {
       out.push('', `Learned PWLU shapes by depth, ${s.row} + ${s.activation} (mean ± std over seeds):`, '');
       out.push(mdTable(SHAPE_HEAD, s.layers.map(shapeRow)));
     }
-    const notes = [TEST_NOTE, ...(t.code_versions ? [t.code_versions] : []), ...(t.shapes.length ? [SHAPE_NOTE] : []), ...(paper ? paperColumnNotes(t) : []), ...t.notes.map((n) => `† ${n}`)];
+    const notes = [
+      TEST_NOTE,
+      ...(t.code_versions ? [t.code_versions] : []),
+      ...(t.shapes.length ? [SHAPE_NOTE] : []),
+      ...(paper ? paperColumnNotes(t) : []),
+      ...t.notes.map((n) => `† ${n}`),
+    ];
     out.push('', ...notes.map((n, i) => `${i + 1}. ${n}`));
   }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
@@ -255,7 +266,14 @@ function csvRow(r: RunRecord): (string | number | null)[] {
 
 /** results.csv: one row per run (timm style), every run included; `status` says which rows are results. */
 export function renderCsv(r: Report): string {
-  const rows = [...r.runs].sort((a, b) => a.dataset.localeCompare(b.dataset) || a.arch.localeCompare(b.arch) || a.activation.localeCompare(b.activation) || a.seed - b.seed || a.rel.localeCompare(b.rel));
+  const rows = [...r.runs].sort(
+    (a, b) =>
+      a.dataset.localeCompare(b.dataset) ||
+      a.arch.localeCompare(b.arch) ||
+      a.activation.localeCompare(b.activation) ||
+      a.seed - b.seed ||
+      a.rel.localeCompare(b.rel),
+  );
   return `${[CSV_COLUMNS.join(','), ...rows.map((x) => csvRow(x).map(csvCell).join(','))].join('\n')}\n`;
 }
 

@@ -8,7 +8,26 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunRecord } from './collect.js';
-import { CI_NOTE, comparisonTable, COST_NOTE, fmt, fmtCost, rowsNote, fmtDelta, fmtTop1, flagged, paperColumnNotes, rowCells, rowHead, SHAPE_HEAD, SHAPE_NOTE, shapeRow, showsPaperColumns, signed, tableTitle } from './format.js';
+import {
+  CI_NOTE,
+  comparisonTable,
+  COST_NOTE,
+  fmt,
+  fmtCost,
+  rowsNote,
+  fmtDelta,
+  fmtTop1,
+  flagged,
+  paperColumnNotes,
+  rowCells,
+  rowHead,
+  SHAPE_HEAD,
+  SHAPE_NOTE,
+  shapeRow,
+  showsPaperColumns,
+  signed,
+  tableTitle,
+} from './format.js';
 import { TEST_NOTE, type Report, type SetupTable, type SweepSeries, type TableRow } from './model.js';
 
 /** Most PWLU instances drawn per layer (channel-wise PWLU has one per channel). */
@@ -30,7 +49,10 @@ export function escapeHtml(s: string): string {
 
 /** JSON that is safe inside a <script> element. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Chart.js's minified UMD build, to inline; null when the package cannot be found. */
@@ -96,7 +118,9 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
   const shapes: ChartData['shapes'] = [];
   for (const row of t.rows) {
     for (const act of t.activations) {
-      const withShapes = mine.filter((r) => inRow(r, row) && r.activation === act && r.pwlu.length > 0).sort((a, b) => Number(b.status === 'finished') - Number(a.status === 'finished') || a.seed - b.seed);
+      const withShapes = mine
+        .filter((r) => inRow(r, row) && r.activation === act && r.pwlu.length > 0)
+        .sort((a, b) => Number(b.status === 'finished') - Number(a.status === 'finished') || a.seed - b.seed);
       const r = withShapes[0];
       if (!r) continue;
       shapes.push({
@@ -114,7 +138,9 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
           n: l.n,
           shown: Math.min(l.instances.length, MAX_INSTANCES),
           total: l.instances.length,
-          instances: l.instances.slice(0, MAX_INSTANCES).map((q) => ({ points: shapePoints(q), bl: q.bl, br: q.br, kl: q.kl, kr: q.kr, mu: q.running_mean, sigma: q.running_std })),
+          instances: l.instances
+            .slice(0, MAX_INSTANCES)
+            .map((q) => ({ points: shapePoints(q), bl: q.bl, br: q.br, kl: q.kl, kr: q.kr, mu: q.running_mean, sigma: q.running_std })),
         })),
       });
     }
@@ -149,7 +175,11 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
       row: s.row,
       activation: s.activation,
       layers: s.layers.map((l) => l.layer),
-      series: (['slope_left', 'slope_right', 'linearity', 'relu_linearity', 'non_monotonic'] as const).map((key) => ({ key, mean: s.layers.map((l) => l.mean[key]), std: s.layers.map((l) => l.std?.[key] ?? null) })),
+      series: (['slope_left', 'slope_right', 'linearity', 'relu_linearity', 'non_monotonic'] as const).map((key) => ({
+        key,
+        mean: s.layers.map((l) => l.mean[key]),
+        std: s.layers.map((l) => l.std?.[key] ?? null),
+      })),
     })),
     byValue: [...new Set(t.by_value.map((s) => s.key))].map((key) => {
       const series = t.by_value.filter((s) => s.key === key);
@@ -159,11 +189,15 @@ function chartData(t: SetupTable, runs: RunRecord[], id: number): ChartData {
 }
 
 function rowHeadHtml(t: SetupTable): string {
-  return rowHead(t).map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  return rowHead(t)
+    .map((h) => `<th>${escapeHtml(h)}</th>`)
+    .join('');
 }
 
 function rowCellsHtml(t: SetupTable, row: TableRow): string {
-  return rowCells(t, row).map((v) => `<th>${escapeHtml(v)}</th>`).join('');
+  return rowCells(t, row)
+    .map((v) => `<th>${escapeHtml(v)}</th>`)
+    .join('');
 }
 
 function pivotHtml(t: SetupTable): string {
@@ -174,7 +208,13 @@ function pivotHtml(t: SetupTable): string {
     const cols = t.activations.map((act) => {
       const c = cell(row.key, act);
       if (!c) return '<td class="empty"></td>';
-      const d = c.is_baseline ? (c.n ? '<span class="base">baseline</span>' : '') : c.n ? `<span class="delta ${c.delta && c.delta.p !== null && c.delta.p < 0.05 ? (c.delta.diff > 0 ? 'up' : 'down') : ''}">${escapeHtml(fmtDelta(c.delta))}</span>` : '';
+      const d = c.is_baseline
+        ? c.n
+          ? '<span class="base">baseline</span>'
+          : ''
+        : c.n
+          ? `<span class="delta ${c.delta && c.delta.p !== null && c.delta.p < 0.05 ? (c.delta.diff > 0 ? 'up' : 'down') : ''}">${escapeHtml(fmtDelta(c.delta))}</span>`
+          : '';
       const flag = flagged(c) ? '<sup class="flag" title="see the notes">†</sup>' : '';
       return `<td><span class="top1">${escapeHtml(fmtTop1(c))}</span>${flag}<br>${d}</td>`;
     });
@@ -187,12 +227,17 @@ function pivotHtml(t: SetupTable): string {
 
 function costHtml(t: SetupTable): string {
   const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
-  const rows = t.rows.map((row) => `<tr>${rowCellsHtml(t, row)}${t.activations.map((act) => `<td>${cell(row.key, act) ? escapeHtml(fmtCost(cell(row.key, act)!)) : ''}</td>`).join('')}</tr>`);
+  const rows = t.rows.map(
+    (row) =>
+      `<tr>${rowCellsHtml(t, row)}${t.activations.map((act) => `<td>${cell(row.key, act) ? escapeHtml(fmtCost(cell(row.key, act)!)) : ''}</td>`).join('')}</tr>`,
+  );
   return `<table class="cost"><thead><tr>${rowHeadHtml(t)}${t.activations.map((a) => `<th>${escapeHtml(a)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function runsHtml(runs: RunRecord[]): string {
-  const sorted = [...runs].sort((a, b) => a.dataset.localeCompare(b.dataset) || a.arch.localeCompare(b.arch) || a.activation.localeCompare(b.activation) || a.seed - b.seed);
+  const sorted = [...runs].sort(
+    (a, b) => a.dataset.localeCompare(b.dataset) || a.arch.localeCompare(b.arch) || a.activation.localeCompare(b.activation) || a.seed - b.seed,
+  );
   const rows = sorted.map((r) => {
     const status = r.superseded ? 'superseded' : r.status;
     const epochs = `${r.epochs_completed}/${r.epochs ?? '?'}`;
@@ -359,7 +404,14 @@ function depthHtml(t: SetupTable, data: ChartData): string {
   const parts = ['<h3>Learned PWLU shapes by depth</h3>', `<p class="meta">${escapeHtml(SHAPE_NOTE)}</p>`];
   t.shapes.forEach((s, k) => {
     const head = SHAPE_HEAD;
-    const rows = s.layers.map((l) => `<tr>${shapeRow(l).map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('');
+    const rows = s.layers
+      .map(
+        (l) =>
+          `<tr>${shapeRow(l)
+            .map((v) => `<td>${escapeHtml(v)}</td>`)
+            .join('')}</tr>`,
+      )
+      .join('');
     parts.push(`<div class="card"><div class="chart wide"><canvas id="depth-${data.id}-${k}"></canvas></div></div>`);
     parts.push(`<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows}</table>`);
   });
@@ -381,7 +433,9 @@ function shapesHtml(data: ChartData): string {
       const stats = q
         ? `<table><tr><th>μ</th><td>${fmt(q.mu, 3)}</td><th>σ</th><td>${fmt(q.sigma, 3)}</td></tr><tr><th>B<sub>L</sub></th><td>${fmt(q.bl, 3)}</td><th>B<sub>R</sub></th><td>${fmt(q.br, 3)}</td></tr><tr><th>K<sub>L</sub></th><td>${fmt(q.kl, 3)}</td><th>K<sub>R</sub></th><td>${fmt(q.kr, 3)}</td></tr><tr><th>phase</th><td>${escapeHtml(l.phase)}</td><th>realigned</th><td>${l.realigned ? 'yes' : 'no'}</td></tr><tr><th>N</th><td>${l.n}</td><th>stat steps</th><td>${l.stat_steps}</td></tr></table>`
         : '';
-      parts.push(`<div class="layer"><h4>${escapeHtml(l.name)}${escapeHtml(more)}</h4><div class="chart"><canvas id="shape-${data.id}-${k}-${li}"></canvas></div>${stats}</div>`);
+      parts.push(
+        `<div class="layer"><h4>${escapeHtml(l.name)}${escapeHtml(more)}</h4><div class="chart"><canvas id="shape-${data.id}-${k}-${li}"></canvas></div>${stats}</div>`,
+      );
     });
     parts.push('</div>');
   });
@@ -393,19 +447,25 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
   const chartJs = opts.chartJs === undefined ? chartJsSource() : opts.chartJs;
   const datas = r.tables.map((t, i) => chartData(t, r.runs, i));
   const body: string[] = [];
-  body.push(`<h1>pwlu report</h1><p class="meta">${escapeHtml(r.results_dir)} · generated ${escapeHtml(r.generated)} · baseline ${escapeHtml(r.baseline)} (each table names its own) · ${r.runs.length} run director${r.runs.length === 1 ? 'y' : 'ies'}</p>`);
+  body.push(
+    `<h1>pwlu report</h1><p class="meta">${escapeHtml(r.results_dir)} · generated ${escapeHtml(r.generated)} · baseline ${escapeHtml(r.baseline)} (each table names its own) · ${r.runs.length} run director${r.runs.length === 1 ? 'y' : 'ies'}</p>`,
+  );
   if (!chartJs) body.push('<p class="warn">Chart.js was not found when this report was written (npm package chart.js), so it has tables only.</p>');
   r.tables.forEach((t, i) => {
     const d = datas[i]!;
     const paper = showsPaperColumns(t);
     body.push(`<section><h2>${escapeHtml(tableTitle(t))}</h2>`);
     const rowsAre = t.sweep_keys.length ? ` ${rowsNote(t)}` : '';
-    body.push(`<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(t.baseline)} below each value.${escapeHtml(rowsAre)}</p>`);
+    body.push(
+      `<p class="meta">Final test top-1 (%), mean ± sample std over seeds (n finished seeds); Δ vs ${escapeHtml(t.baseline)} below each value.${escapeHtml(rowsAre)}</p>`,
+    );
     body.push(pivotHtml(t));
     const cmp = comparisonTable(t);
     if (cmp.rows.length) {
       body.push(`<p class="meta">${escapeHtml(CI_NOTE)}</p>`);
-      body.push(`<table class="cmp"><thead><tr>${cmp.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${cmp.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+      body.push(
+        `<table class="cmp"><thead><tr>${cmp.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${cmp.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
+      );
     }
     body.push(`<h3>Cost</h3><p class="meta">${escapeHtml(COST_NOTE)}</p>`);
     body.push(costHtml(t));
@@ -417,7 +477,9 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
       body.push('<h3>Learning curves</h3><div class="grid">');
       d.curves.forEach((c, k) => {
         if (c.runs.length === 0) return;
-        body.push(`<div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-top1"></canvas></div></div><div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-loss"></canvas></div></div>`);
+        body.push(
+          `<div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-top1"></canvas></div></div><div class="card"><div class="chart"><canvas id="curve-${d.id}-${k}-loss"></canvas></div></div>`,
+        );
       });
       body.push('</div>');
       body.push(depthHtml(t, d));

@@ -152,7 +152,10 @@ export function codeVersionLine(runs: readonly RunRecord[]): string | null {
   const dirty = recorded.filter((r) => r.git_dirty).length;
   const unknown = ran.length - recorded.length;
   if (commits.size <= 1 && dirty === 0 && (unknown === 0 || recorded.length === 0)) return null;
-  const list = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c, k]) => `${c} ×${k}`).join(', ');
+  const list = [...counts]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([c, k]) => `${c} ×${k}`)
+    .join(', ');
   const parts = [`Code version: these ${ran.length} runs ran on ${commits.size} commit${commits.size === 1 ? '' : 's'} (${list})`];
   if (dirty) parts.push(`${dirty} from a checkout with uncommitted changes (-dirty), so the commit does not identify the code that ran`);
   if (unknown) parts.push(`${unknown} recorded no commit`);
@@ -208,16 +211,26 @@ function tableRows(runs: RunRecord[], archs: string[]): TableRow[] {
   for (const r of runs) {
     const key = rowKey(r.arch, r.variant);
     const have = rows.get(key);
-    if (!have || (Object.keys(have.sweep).length === 0 && Object.keys(r.sweep).length > 0)) rows.set(key, { key, arch: r.arch, variant: r.variant, sweep: r.sweep });
+    if (!have || (Object.keys(have.sweep).length === 0 && Object.keys(r.sweep).length > 0))
+      rows.set(key, { key, arch: r.arch, variant: r.variant, sweep: r.sweep });
   }
   return [...rows.values()].sort(
-    (a, b) => archs.indexOf(a.arch) - archs.indexOf(b.arch) || Number(b.variant === 'base') - Number(a.variant === 'base') || a.variant.localeCompare(b.variant, 'en', { numeric: true }),
+    (a, b) =>
+      archs.indexOf(a.arch) - archs.indexOf(b.arch) ||
+      Number(b.variant === 'base') - Number(a.variant === 'base') ||
+      a.variant.localeCompare(b.variant, 'en', { numeric: true }),
   );
 }
 
 function buildTable(runs: RunRecord[], requested: string): SetupTable {
-  const archs = ordered(runs.map((r) => r.arch), ARCH_ORDER);
-  const activations = ordered(runs.map((r) => r.activation), ACTIVATION_ORDER);
+  const archs = ordered(
+    runs.map((r) => r.arch),
+    ARCH_ORDER,
+  );
+  const activations = ordered(
+    runs.map((r) => r.activation),
+    ACTIVATION_ORDER,
+  );
   const sweepKeys = [...new Set(runs.flatMap((r) => Object.keys(r.sweep)))];
   const rows = tableRows(runs, archs);
   const finished = (row: string, act: string) =>
@@ -225,11 +238,14 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
   const notes: string[] = [];
   let spec = parseBaseline(requested);
   if (spec.kind === 'activation' && !activations.includes(spec.name) && rows.some((r) => r.variant === 'base')) {
-    notes.push(`no ${spec.name} runs in this table: its settings are compared with the base config's row instead (--baseline base; choose another with --baseline KEY=VALUE).`);
+    notes.push(
+      `no ${spec.name} runs in this table: its settings are compared with the base config's row instead (--baseline base; choose another with --baseline KEY=VALUE).`,
+    );
     spec = { kind: 'base' };
   }
   const baselineKey = spec.kind === 'value' ? resolveKey(sweepKeys, spec.key) : null;
-  if (spec.kind === 'value' && baselineKey === null) notes.push(`--baseline ${requested}: this table sweeps ${sweepKeys.length ? sweepKeys.join(', ') : 'no key'}, so there is no Δ.`);
+  if (spec.kind === 'value' && baselineKey === null)
+    notes.push(`--baseline ${requested}: this table sweeps ${sweepKeys.length ? sweepKeys.join(', ') : 'no key'}, so there is no Δ.`);
   const baseline = spec.kind === 'activation' ? spec.name : spec.kind === 'base' ? 'base' : baselineKey ? `${baselineKey}=${spec.value}` : requested;
   /** Whether the row × activation is the baseline itself, and the baseline's runs for it. */
   const baselineOf = (row: TableRow, act: string): { self: boolean; runs: RunRecord[] } => {
@@ -238,12 +254,21 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
     if (baselineKey === null) return { self: false, runs: [] };
     const value = spec.value;
     if (sameValue(row.sweep[baselineKey], value)) return { self: true, runs: [] };
-    const match = rows.find((o) => o.arch === row.arch && sameValue(o.sweep[baselineKey], value) && sweepKeys.every((k) => k === baselineKey || isDeepStrictEqual(o.sweep[k], row.sweep[k])));
+    const match = rows.find(
+      (o) =>
+        o.arch === row.arch &&
+        sameValue(o.sweep[baselineKey], value) &&
+        sweepKeys.every((k) => k === baselineKey || isDeepStrictEqual(o.sweep[k], row.sweep[k])),
+    );
     return { self: false, runs: match ? finished(match.key, act) : [] };
   };
   const cells: CellStats[] = [];
   for (const row of rows) {
-    const reluSpeed = mean(finished(row.key, 'relu').map((r) => r.train_img_per_s).filter((v): v is number => v !== null));
+    const reluSpeed = mean(
+      finished(row.key, 'relu')
+        .map((r) => r.train_img_per_s)
+        .filter((v): v is number => v !== null),
+    );
     const reluMemory = highestPeak(finished(row.key, 'relu'));
     let noBase = false;
     for (const act of activations) {
@@ -287,7 +312,8 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
   for (const c of cells) {
     c.fewer_seeds = c.n < maxN;
     if (c.incomplete.length) notes.push(`${c.row} · ${c.activation}: ${c.incomplete.map(fmtStatus).join('; ')} — not counted.`);
-    if (c.fewer_seeds && c.n > 0) notes.push(`${c.row} · ${c.activation}: ${c.n} finished seed${c.n === 1 ? '' : 's'}, fewer than the ${maxN} of the fullest cell.`);
+    if (c.fewer_seeds && c.n > 0)
+      notes.push(`${c.row} · ${c.activation}: ${c.n} finished seed${c.n === 1 ? '' : 's'}, fewer than the ${maxN} of the fullest cell.`);
   }
   const pwluVsSwish = rows.map((row) => {
     const p = finished(row.key, 'pwlu').map((r) => r.top1!);
@@ -295,7 +321,9 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
     return { row: row.key, arch: row.arch, ours: delta(p, s), paper: paperDelta(row.arch) };
   });
   const shapes = rows.flatMap((row) =>
-    activations.map((activation) => ({ row: row.key, arch: row.arch, activation, layers: shapesByDepth(finished(row.key, activation)) })).filter((s) => s.layers.length > 0),
+    activations
+      .map((activation) => ({ row: row.key, arch: row.arch, activation, layers: shapesByDepth(finished(row.key, activation)) }))
+      .filter((s) => s.layers.length > 0),
   );
   const first = runs.find((r) => r.status !== 'missing') ?? runs[0]!;
   const epochs = runs.map((r) => r.epochs).find((e): e is number => e !== null) ?? null;
@@ -358,16 +386,22 @@ export function buildReport(runs: RunRecord[], opts: { resultsDir: string; basel
     g.push(r);
     groups.set(key, g);
   }
-  const tables = [...groups.values()].map((g) => buildTable(g, opts.baseline)).sort((a, b) => a.dataset.localeCompare(b.dataset) || a.setup.localeCompare(b.setup));
+  const tables = [...groups.values()]
+    .map((g) => buildTable(g, opts.baseline))
+    .sort((a, b) => a.dataset.localeCompare(b.dataset) || a.setup.localeCompare(b.setup));
   const notes: string[] = [];
   const superseded = runs.filter((r) => r.superseded);
   if (superseded.length) {
-    notes.push(`${superseded.length} earlier attempt${superseded.length === 1 ? ' was' : 's were'} moved aside by pwlu bench (${superseded.map((r) => r.rel).join(', ')}); not counted.`);
+    notes.push(
+      `${superseded.length} earlier attempt${superseded.length === 1 ? ' was' : 's were'} moved aside by pwlu bench (${superseded.map((r) => r.rel).join(', ')}); not counted.`,
+    );
   }
   if (tables.length > 1) {
     const byData = new Map<string, number>();
     for (const t of tables) byData.set(t.dataset, (byData.get(t.dataset) ?? 0) + 1);
-    for (const [d, n] of byData) if (n > 1) notes.push(`${d}: ${n} different setups (settings other than arch, activation and seed differ); each has its own table, labelled by setup hash.`);
+    for (const [d, n] of byData)
+      if (n > 1)
+        notes.push(`${d}: ${n} different setups (settings other than arch, activation and seed differ); each has its own table, labelled by setup hash.`);
   }
   if (runs.length === 0) notes.push('No run directories found.');
   return { generated: (opts.now ?? new Date()).toISOString(), results_dir: opts.resultsDir, baseline: opts.baseline, tables, runs, notes };

@@ -37,7 +37,17 @@ export function paperDelta(arch: string): number | null {
 
 /** Display orders: the registries' orders, so tables read the same in every report (unknown names go last). */
 export const ACTIVATION_ORDER: readonly string[] = ACTIVATION_SPECS.map((s) => s.name);
-export const ARCH_ORDER = ['resnet20', 'resnet56', 'resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
+export const ARCH_ORDER = [
+  'resnet20',
+  'resnet56',
+  'resnet18',
+  'resnet34',
+  'resnet50',
+  'mobilenet_v2',
+  'mobilenet_v3_large',
+  'mobilenet_v3_small',
+  'efficientnet_b0',
+];
 
 /** Sorts names by a preferred order, then alphabetically. */
 export function ordered(names: Iterable<string>, order: readonly string[]): string[] {

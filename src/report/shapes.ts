@@ -71,7 +71,10 @@ export function pwluShape(q: PwluInstance): ShapeNumbers {
     slope_right: rightW > 0 ? right / rightW : q.kr,
     linearity: rSquared(xs, ys),
     non_monotonic: variation > 0 ? 1 - net / variation : 0,
-    relu_linearity: rSquared(xs, xs.map((x) => Math.max(0, x))),
+    relu_linearity: rSquared(
+      xs,
+      xs.map((x) => Math.max(0, x)),
+    ),
   };
 }
 
@@ -100,7 +103,10 @@ export function shapesByDepth(runs: readonly RunRecord[]): LayerShapes[] {
   if (withLayers.length === 0) return [];
   const names = withLayers[0]!.pwlu.map((l) => l.name);
   return names.map((name, depth) => {
-    const per = withLayers.map((r) => r.pwlu.find((l) => l.name === name)).map((l) => (l ? layerShape(l) : null)).filter((s): s is ShapeNumbers => s !== null);
+    const per = withLayers
+      .map((r) => r.pwlu.find((l) => l.name === name))
+      .map((l) => (l ? layerShape(l) : null))
+      .filter((s): s is ShapeNumbers => s !== null);
     const pick = (f: (v: number[]) => number) => Object.fromEntries(KEYS.map((k) => [k, f(per.map((s) => s[k]))])) as unknown as ShapeNumbers;
     return { depth, layer: name, n: per.length, mean: pick(mean), std: per.length > 1 ? pick(sampleStd) : null };
   });

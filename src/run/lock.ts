@@ -44,7 +44,9 @@ export function commandLine(pid: number): string | null {
 function readOwner(path: string): LockOwner | null {
   try {
     const o = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    return typeof o.pid === 'number' && typeof o.host === 'string' ? { pid: o.pid, host: o.host, started: String(o.started ?? '?'), what: String(o.what ?? 'pwlu') } : null;
+    return typeof o.pid === 'number' && typeof o.host === 'string'
+      ? { pid: o.pid, host: o.host, started: String(o.started ?? '?'), what: String(o.what ?? 'pwlu') }
+      : null;
   } catch {
     return null; // torn or foreign: treated as stale
   }
@@ -91,7 +93,9 @@ export function acquireLock(path: string, what: string, onStale: (why: string) =
       const why = staleReason(path, held);
       if (why === null) {
         const who = held ? `${held.what} (pid ${held.pid} on ${held.host}, since ${held.started})` : 'another process';
-        throw new UserError(`${path}: in use by ${who}; wait for it to end or stop it${held && held.host === hostname() ? ` (kill -INT ${held.pid})` : ''}. If that process is gone for good, delete ${path}`);
+        throw new UserError(
+          `${path}: in use by ${who}; wait for it to end or stop it${held && held.host === hostname() ? ` (kill -INT ${held.pid})` : ''}. If that process is gone for good, delete ${path}`,
+        );
       }
       onStale(`taking over a stale lock ${path} (${why})`);
       rmSync(path, { force: true });

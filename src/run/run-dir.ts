@@ -126,7 +126,9 @@ export class RunDir {
   /** Keeps only the metrics records that pass `keep` (rewritten atomically); returns how many were dropped. */
   filterMetrics(keep: (record: Json) => boolean): number {
     if (!this.has('metrics')) return 0;
-    const lines = readFileSync(this.path('metrics'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(this.path('metrics'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const kept = lines.filter((l) => {
       try {
         return keep(JSON.parse(l) as Json);

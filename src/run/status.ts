@@ -75,6 +75,10 @@ export const STACK_TRACE_HINT = '(set PWLU_DEBUG=1 for the stack trace)';
  * stack-trace hint), else the last line. One rule for the bench's progress line and the report's error column.
  */
 export function errorLine(text: string): string {
-  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return [...lines].reverse().find((l) => /error/i.test(l) && l !== STACK_TRACE_HINT) ?? lines[lines.length - 1] ?? '';
 }

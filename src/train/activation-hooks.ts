@@ -94,7 +94,8 @@ export function describeActivations(model: tfl.LayersModel): Record<string, unkn
       continue;
     }
     const weights: Record<string, { shape: number[]; values: number[] }> = {};
-    for (const w of layer.weights) weights[w.originalName.slice(layer.name.length + 1)] = { shape: [...(w.shape as number[])], values: Array.from(w.read().dataSync()) };
+    for (const w of layer.weights)
+      weights[w.originalName.slice(layer.name.length + 1)] = { shape: [...(w.shape as number[])], values: Array.from(w.read().dataSync()) };
     out.push({ name: layer.name, type: layer.getClassName(), weights });
   }
   return out;

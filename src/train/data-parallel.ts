@@ -39,11 +39,22 @@ export class DataParallel {
   /** Joins the group the launcher described (blocks until every rank has, within dist.timeout_s). */
   static join(env: DistEnv, cfg: DistConfig, opts: { device: 'cpu' | 'cuda'; syncBatchNorm: boolean }): DataParallel {
     const backend = cfg.backend === 'auto' ? (opts.device === 'cuda' ? 'nccl' : 'gloo') : cfg.backend;
-    if (backend === 'nccl' && opts.device !== 'cuda') throw new BackendError(`dist.backend 'nccl' needs the torch backend on CUDA; this run is on the ${opts.device} (use gloo)`);
+    if (backend === 'nccl' && opts.device !== 'cuda')
+      throw new BackendError(`dist.backend 'nccl' needs the torch backend on CUDA; this run is on the ${opts.device} (use gloo)`);
     try {
-      initProcessGroup({ rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort, backend, timeoutS: cfg.timeout_s, agentStore: env.agentStore });
+      initProcessGroup({
+        rank: env.rank,
+        worldSize: env.worldSize,
+        masterAddr: env.masterAddr,
+        masterPort: env.masterPort,
+        backend,
+        timeoutS: cfg.timeout_s,
+        agentStore: env.agentStore,
+      });
     } catch (e) {
-      throw new BackendError(`rank ${env.rank} of ${env.worldSize} (${env.launcher}) could not join the process group at ${env.masterAddr}:${env.masterPort}: ${(e as Error).message}`);
+      throw new BackendError(
+        `rank ${env.rank} of ${env.worldSize} (${env.launcher}) could not join the process group at ${env.masterAddr}:${env.masterPort}: ${(e as Error).message}`,
+      );
     }
     setCollectiveWorld({ worldSize: env.worldSize, syncBatchNorm: opts.syncBatchNorm });
     return new DataParallel(env, backend, cfg);
@@ -103,14 +114,18 @@ export class DataParallel {
    */
   readonly reduceStep: GradientReducer = (grads, figures) => {
     const names = Object.keys(grads);
-    const reduced = this.collective('gradient allreduce', () => allReduce([...names.map((n) => grads[n]!), figures], { average: true, bucketBytes: this.bucketBytes }));
+    const reduced = this.collective('gradient allreduce', () =>
+      allReduce([...names.map((n) => grads[n]!), figures], { average: true, bucketBytes: this.bucketBytes }),
+    );
     names.forEach((n, i) => (grads[n] = reduced[i]!));
     return tf.mul(reduced[names.length]!, this.worldSize) as tf.Tensor1D;
   };
 
   /** Sums of plain numbers over every rank (evaluation counts, an epoch's training sums). */
   sum(values: readonly number[]): number[] {
-    return this.collective('sum', () => tf.tidy(() => Array.from(allReduce([tf.tensor1d(Float32Array.from(values))], { average: false, bucketBytes: this.bucketBytes })[0]!.dataSync())));
+    return this.collective('sum', () =>
+      tf.tidy(() => Array.from(allReduce([tf.tensor1d(Float32Array.from(values))], { average: false, bucketBytes: this.bucketBytes })[0]!.dataSync())),
+    );
   }
 
   /**
@@ -126,7 +141,9 @@ export class DataParallel {
     const anyBad = this.sum([bad >= 0 ? 1 : 0])[0]! > 0;
     if (anyBad) {
       const which = bad >= 0 ? `: weight ${vars[bad]!.name} is ${local[bad]} here, ${root[bad]} on rank 0` : ' on another rank';
-      throw new BackendError(`distributed consistency check at step ${step}: the ranks' weights differ${which} (rank ${this.rank} of ${this.worldSize}); a rank has diverged`);
+      throw new BackendError(
+        `distributed consistency check at step ${step}: the ranks' weights differ${which} (rank ${this.rank} of ${this.worldSize}); a rank has diverged`,
+      );
     }
   }
 
@@ -148,7 +165,9 @@ export async function joinDataParallel(
   opts: { syncBatchNorm: boolean; what: string },
 ): Promise<{ backend: BackendChoice; dp: DataParallel }> {
   if (config.backend !== 'auto' && config.backend !== 'torch') {
-    throw new BackendError(`${opts.what} (${env.launcher}, ${env.worldSize} ranks) needs the torch backend: its collectives are in the native addon; backend is '${config.backend}'`);
+    throw new BackendError(
+      `${opts.what} (${env.launcher}, ${env.worldSize} ranks) needs the torch backend: its collectives are in the native addon; backend is '${config.backend}'`,
+    );
   }
   const backend = await selectBackend('torch', { threads: config.threads, device: config.device, cudaIndex: env.localRank });
   const device = backend.detail.device === 'cuda' ? 'cuda' : 'cpu';

@@ -49,14 +49,19 @@ export class Optimizer {
             w.assign(tf.sub(w, tf.mul(g, lr)));
             continue;
           }
-          const { vars: [buf], fresh } = this.slotsFor(p, 1);
+          const {
+            vars: [buf],
+            fresh,
+          } = this.slotsFor(p, 1);
           // PyTorch: buf = m*buf + g (buf = g on its first step); update = nesterov ? g + m*buf : buf.
           const nb = fresh ? g : tf.add(tf.mul(buf, o.momentum), g);
           buf.assign(nb);
           const upd = o.nesterov ? tf.add(g, tf.mul(nb, o.momentum)) : nb;
           w.assign(tf.sub(w, tf.mul(upd, lr)));
         } else {
-          const { vars: [m, v] } = this.slotsFor(p, 2);
+          const {
+            vars: [m, v],
+          } = this.slotsFor(p, 2);
           const nm = tf.add(tf.mul(m, o.beta1), tf.mul(g, 1 - o.beta1));
           const nv = tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(g), 1 - o.beta2));
           m.assign(nm);

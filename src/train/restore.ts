@@ -37,7 +37,10 @@ export interface RestoredRun {
  */
 function resolveCheckpoint(run: RunDir, config: Config, asked: 'best' | 'last'): { file: 'best' | 'last'; note: string | null } {
   if (asked === 'best' && !run.has('best') && run.has('last') && config.data.val_split === 0) {
-    return { file: 'last', note: `${run.dir} holds out no validation split, so nothing was selected: loading the last checkpoint (the epoch summary.json reports)` };
+    return {
+      file: 'last',
+      note: `${run.dir} holds out no validation split, so nothing was selected: loading the last checkpoint (the epoch summary.json reports)`,
+    };
   }
   if (!run.has(asked)) throw new UserError(`${run.dir} has no ${asked} checkpoint yet (no epoch has finished)`);
   return { file: asked, note: null };
@@ -48,7 +51,11 @@ function resolveCheckpoint(run: RunDir, config: Config, asked: 'best' | 'last'):
  * backend and loads the checkpoint's weights (optimizer state left out). The dataset is opened for its shapes,
  * classes and normalisation, with no validation split, so its test split is the whole test set.
  */
-export async function restoreRun(run: RunDir, checkpoint: 'best' | 'last', opts: { sets?: string[]; extraChecks?: (c: Config) => ConfigIssue[] } = {}): Promise<RestoredRun> {
+export async function restoreRun(
+  run: RunDir,
+  checkpoint: 'best' | 'last',
+  opts: { sets?: string[]; extraChecks?: (c: Config) => ConfigIssue[] } = {},
+): Promise<RestoredRun> {
   const { config, hash, warnings } = loadConfig(run.path('config'), opts.sets ?? [], { extraChecks: opts.extraChecks });
   const { file, note } = resolveCheckpoint(run, config, checkpoint);
   const backend = await selectBackend(config.backend, { threads: config.threads, device: config.device });

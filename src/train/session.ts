@@ -61,7 +61,10 @@ export type TrainingResult =
   | { kind: 'trained'; dir: string; summary: Summary; reports: boolean };
 
 /** The summary fields fixed before training: what runs, on what, from which code. */
-export type SummaryBase = Pick<Summary, 'arch' | 'activation' | 'dataset' | 'seed' | 'epochs' | 'img_size' | 'backend' | 'versions' | 'git_commit' | 'git_dirty' | 'config_hash' | 'distributed'>;
+export type SummaryBase = Pick<
+  Summary,
+  'arch' | 'activation' | 'dataset' | 'seed' | 'epochs' | 'img_size' | 'backend' | 'versions' | 'git_commit' | 'git_dirty' | 'config_hash' | 'distributed'
+>;
 
 /** How a run ended, with what it achieved, for buildSummary. */
 export interface RunEnding {
@@ -121,7 +124,18 @@ function summaryBase(loaded: LoadedConfig, backend: BackendChoice, imgSize: numb
     git_commit: code.commit,
     git_dirty: code.dirty,
     config_hash: loaded.hash,
-    ...(dp ? { distributed: { world_size: dp.worldSize, backend: dp.backend, launcher: dp.env.launcher, per_rank_batch: config.train.batch, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn } } : {}),
+    ...(dp
+      ? {
+          distributed: {
+            world_size: dp.worldSize,
+            backend: dp.backend,
+            launcher: dp.env.launcher,
+            per_rank_batch: config.train.batch,
+            global_batch: config.train.batch * dp.worldSize,
+            sync_bn: config.train.sync_bn,
+          },
+        }
+      : {}),
   };
 }
 
@@ -229,12 +243,28 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
   let base: SummaryBase | null = null;
   let discard = false;
   try {
-    log.info({ run: run.dir, config: loaded.file, config_hash: loaded.hash, resume: Boolean(req.resume), ...(env ? { rank: env.rank, world_size: env.worldSize, launcher: env.launcher } : {}) }, 'run directory');
+    log.info(
+      {
+        run: run.dir,
+        config: loaded.file,
+        config_hash: loaded.hash,
+        resume: Boolean(req.resume),
+        ...(env ? { rank: env.rank, world_size: env.worldSize, launcher: env.launcher } : {}),
+      },
+      'run directory',
+    );
     const backend = joined?.backend ?? (await selectBackend(config.backend, { threads: config.threads, device: config.device }));
-    log.info({ backend: backend.name, reason: backend.reason, ...backend.detail, skipped: backend.skipped.map((s) => `${s.name}: ${s.reason}`) }, `backend ${backend.name}`);
+    log.info(
+      { backend: backend.name, reason: backend.reason, ...backend.detail, skipped: backend.skipped.map((s) => `${s.name}: ${s.reason}`) },
+      `backend ${backend.name}`,
+    );
     const fallback = fallbackWarning(backend);
     if (fallback && main) log.warn(fallback);
-    if (dp) log.info({ world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn }, `data-parallel over ${dp.worldSize} ranks (${dp.backend})`);
+    if (dp)
+      log.info(
+        { world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn },
+        `data-parallel over ${dp.worldSize} ranks (${dp.backend})`,
+      );
     const { dataset, val, location } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, log: (m: string) => log.info(m) });
     log.info({ dataset: dataset.name, train: dataset.train.n, test: dataset.test.n, val: val?.n ?? 0, from: location }, 'data');
     base = summaryBase(loaded, backend, dataset.height, dp);
@@ -260,7 +290,14 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
       // A run that stops on an error after it began still says how far it got and why (the last good checkpoint stays).
       const progress = e instanceof DivergedError ? (e.progress ?? trainer.progress()) : trainer.progress();
       try {
-        run.writeSummary(buildSummary(base, { status: e instanceof DivergedError ? 'diverged' : 'failed', progress, model: trainer.model, error }, run, config.activation.sites));
+        run.writeSummary(
+          buildSummary(
+            base,
+            { status: e instanceof DivergedError ? 'diverged' : 'failed', progress, model: trainer.model, error },
+            run,
+            config.activation.sites,
+          ),
+        );
       } catch (w) {
         log.error({ err: (w as Error).message }, 'could not write summary.json');
       }

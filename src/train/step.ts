@@ -79,7 +79,15 @@ export async function evaluate(model: tfl.LayersModel, split: AnySplit, ds: Data
   let top5 = 0;
   let n = 0;
   let skipped = 0;
-  for await (const b of splitBatches(split, ds, { batchSize, seed: 0, epoch: 0, shuffle: false, augment: null, dropLast: false, shard: sharding?.shard(false) })) {
+  for await (const b of splitBatches(split, ds, {
+    batchSize,
+    seed: 0,
+    epoch: 0,
+    shuffle: false,
+    augment: null,
+    dropLast: false,
+    shard: sharding?.shard(false),
+  })) {
     skipped += b.skipped;
     if (b.size === 0) continue; // every image of the batch was unreadable (and skipped)
     n += b.size;

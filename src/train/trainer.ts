@@ -133,7 +133,10 @@ export class Trainer {
     this.started = Date.now();
     this.begun = true;
     if (this.selection === 'none') log.info(NO_SELECTION_NOTE);
-    log.info({ params: this.nParams, act_params: this.actParams, steps_per_epoch: this.stepsPerEpoch, epochs: config.train.epochs, selection: this.selection }, `model ${config.model.arch} with ${config.activation.name}`);
+    log.info(
+      { params: this.nParams, act_params: this.actParams, steps_per_epoch: this.stepsPerEpoch, epochs: config.train.epochs, selection: this.selection },
+      `model ${config.model.arch} with ${config.activation.name}`,
+    );
     for (let epoch = this.pos.epoch; epoch < config.train.epochs; epoch++) {
       this.beginEpoch(epoch);
       const lr = await this.trainEpoch(epoch);
@@ -186,7 +189,9 @@ export class Trainer {
       log.warn(
         { saved_world_size: savedWorld ?? 1, world_size: world },
         `resuming a run saved with ${savedWorld ?? 1} rank(s) on ${world}: each rank's share of an epoch and the global batch change, so ` +
-          (this.pos.stepInEpoch > 0 ? `the rest of epoch ${this.pos.epoch + 1} (from step ${this.pos.stepInEpoch}) does not see the samples an uninterrupted run would have, and ` : '') +
+          (this.pos.stepInEpoch > 0
+            ? `the rest of epoch ${this.pos.epoch + 1} (from step ${this.pos.stepInEpoch}) does not see the samples an uninterrupted run would have, and `
+            : '') +
           'the following epochs differ from the uninterrupted run (same permutation, other shares)',
       );
     }
@@ -240,13 +245,18 @@ export class Trainer {
         acc.skipped = (acc.skipped ?? 0) + b.skipped;
         lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch);
         if (b.size === 0 && this.ctx.dp) {
-          throw new DataError(`every image of batch ${b.index + 1} of epoch ${epoch + 1} on rank ${this.ctx.dp.rank} was unreadable; a data-parallel step needs at least one (see the skipped files in the log)`);
+          throw new DataError(
+            `every image of batch ${b.index + 1} of epoch ${epoch + 1} on rank ${this.ctx.dp.rank} was unreadable; a data-parallel step needs at least one (see the skipped files in the log)`,
+          );
         }
         let stopAgreed = false;
         if (b.size > 0) {
           const r = step(b.x, b.y, b.size, lr, stopAsked);
           if (!Number.isFinite(r.loss)) {
-            throw new DivergedError(`training diverged: loss is ${r.loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`, this.progress());
+            throw new DivergedError(
+              `training diverged: loss is ${r.loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`,
+              this.progress(),
+            );
           }
           acc.loss += r.loss * r.seen;
           acc.correct += r.correct;
@@ -255,14 +265,20 @@ export class Trainer {
         }
         this.pos.stepInEpoch = b.index + 1;
         this.pos.globalStep++;
-        this.ctx.dp?.checkConsistency(this.params.map((p) => p.variable), this.pos.globalStep);
+        this.ctx.dp?.checkConsistency(
+          this.params.map((p) => p.variable),
+          this.pos.globalStep,
+        );
         if (stopAgreed) {
           acc.seconds += (performance.now() - t0) / 1000;
           acc.waitSeconds = (acc.waitSeconds ?? 0) + batches.stats.waitSeconds;
           return null;
         }
         const elapsed = (performance.now() - t0) / 1000 + acc.seconds;
-        const shown: Record<string, string | number> = { loss: (acc.loss / Math.max(acc.seen, 1)).toFixed(4), 'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)) };
+        const shown: Record<string, string | number> = {
+          loss: (acc.loss / Math.max(acc.seen, 1)).toFixed(4),
+          'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)),
+        };
         if (isStreamed(ds.train)) shown['input img/s'] = Math.round(batches.stats.decoded / Math.max(batches.stats.seconds, 1e-9));
         progress.update(this.pos.stepInEpoch, shown);
       }
@@ -320,7 +336,15 @@ export class Trainer {
     const learned = describeActivations(this.model);
     if (learned.length > 0 && this.writes) run.writeActivations(record.epoch, learned);
     log.info(
-      { epoch: record.epoch, lr: +record.lr.toPrecision(4), train_loss: +record.train_loss.toFixed(4), test_top1: round2(record.test_top1), test_top5: round2(record.test_top5), ...(record.val_top1 !== undefined ? { val_top1: round2(record.val_top1) } : {}), img_per_s: Math.round(record.img_per_s) },
+      {
+        epoch: record.epoch,
+        lr: +record.lr.toPrecision(4),
+        train_loss: +record.train_loss.toFixed(4),
+        test_top1: round2(record.test_top1),
+        test_top5: round2(record.test_top5),
+        ...(record.val_top1 !== undefined ? { val_top1: round2(record.val_top1) } : {}),
+        img_per_s: Math.round(record.img_per_s),
+      },
       `epoch ${record.epoch}/${config.train.epochs}`,
     );
     const score = this.selection === 'val' ? record.val_top1 : null;

@@ -24,7 +24,8 @@ export function parseOverride(raw: string): OverrideParse {
   const key = raw.slice(0, eq).trim();
   if (key === '') return { ok: false, problem: "empty key before '=' (expected key.path=value)" };
   const path = key.split('.');
-  if (path.some((s) => s.trim() === '' || s !== s.trim())) return { ok: false, problem: `empty or padded segment in key '${key}' (expected e.g. train.optimizer.momentum)` };
+  if (path.some((s) => s.trim() === '' || s !== s.trim()))
+    return { ok: false, problem: `empty or padded segment in key '${key}' (expected e.g. train.optimizer.momentum)` };
   return { ok: true, override: { key, path, value: raw.slice(eq + 1) } };
 }
 

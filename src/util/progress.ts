@@ -41,7 +41,11 @@ export function createProgress(enabled = process.stderr.isTTY === true): Progres
     },
     update(value, payload) {
       if (!running) return;
-      const info = payload ? Object.entries(payload).map(([k, v]) => `${k} ${v}`).join(' ') : '';
+      const info = payload
+        ? Object.entries(payload)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(' ')
+        : '';
       bar.update(value, { info });
     },
     stop() {

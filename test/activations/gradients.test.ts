@@ -125,7 +125,11 @@ describe('activation gradients match finite differences', () => {
     const w = Float32Array.from([0.7, -1.3, 0.4]);
     const g = tf.tidy(() => {
       const wT = tf.tensor1d(w);
-      return Array.from(tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(new HardSwishLayer({ name: 'hswish_kinks' }).apply(xs) as tf.Tensor, wT)))(tf.tensor1d(x)).dataSync());
+      return Array.from(
+        tf
+          .grad((xs: tf.Tensor) => tf.sum(tf.mul(new HardSwishLayer({ name: 'hswish_kinks' }).apply(xs) as tf.Tensor, wT)))(tf.tensor1d(x))
+          .dataSync(),
+      );
     });
     const x64 = Float64Array.from(x);
     const w64 = Float64Array.from(w);
@@ -323,7 +327,10 @@ describe('activation gradients match finite differences', () => {
             return y[i]! + ((y[i + 1]! - y[i]!) * (v - b[i]!)) / (b[i + 1]! - b[i]!);
           });
 
-      for (const [granularity, c, p] of [['layer', 4, 1], ['channel', 3, 3]] as const) {
+      for (const [granularity, c, p] of [
+        ['layer', 4, 1],
+        ['channel', 3, 3],
+      ] as const) {
         it(`${granularity}-wise: d/dx and every parameter, the widths included, against finite differences`, () => {
           const rng = new Rng(44);
           const bl = Array.from({ length: p }, (_, q) => -1.5 - 0.3 * q);
@@ -342,9 +349,21 @@ describe('activation gradients match finite differences', () => {
     });
 
     /** Gradients of sum(w * pwlu(x)) through the op, for a forced implementation. */
-    function opGrads(impl: OpImpl, x: Float32Array, shape: number[], P: number, Y: Float32Array, kl: number[], kr: number[], bl: number[], br: number[], w: Float32Array) {
+    function opGrads(
+      impl: OpImpl,
+      x: Float32Array,
+      shape: number[],
+      P: number,
+      Y: Float32Array,
+      kl: number[],
+      kr: number[],
+      bl: number[],
+      br: number[],
+      w: Float32Array,
+    ) {
       return tf.tidy(() => {
-        const f = (xs: tf.Tensor, y: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(pwlu(xs, { y, kl: a, kr: b, bl: c, br: d }, impl), tf.tensor(w, shape)));
+        const f = (xs: tf.Tensor, y: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+          tf.sum(tf.mul(pwlu(xs, { y, kl: a, kr: b, bl: c, br: d }, impl), tf.tensor(w, shape)));
         const g = tf.grads(f)([tf.tensor(x, shape), tf.tensor2d(Y, [P, N + 1]), tf.tensor1d(kl), tf.tensor1d(kr), tf.tensor1d(bl), tf.tensor1d(br)]);
         return g.map((t) => Array.from(t.dataSync()));
       });

@@ -189,7 +189,12 @@ describe('PWLU two-phase training', () => {
 
   it('channel-wise: per-channel statistics and bounds', async () => {
     const r = await runTraining(cfgWith({ pwlu: { granularity: 'channel' } }));
-    const ev = records(r.dir).find((l) => l.event === 'realign' && l.layer === 'stage3.block0.act1') as unknown as { mu: number[]; sigma: number[]; bl: number[]; br: number[] };
+    const ev = records(r.dir).find((l) => l.event === 'realign' && l.layer === 'stage3.block0.act1') as unknown as {
+      mu: number[];
+      sigma: number[];
+      bl: number[];
+      br: number[];
+    };
     expect(ev.mu).toHaveLength(8);
     ev.bl.forEach((b, c) => expect(b).toBeCloseTo(ev.mu[c]! - 3 * ev.sigma[c]!, 5));
     const dump = JSON.parse(readFileSync(join(r.dir, 'activations.json'), 'utf8')) as { layers: Described[] };
@@ -245,7 +250,13 @@ describe('PWLU two-phase training', () => {
     for (const phase of ['statistics', 'learning'] as const) {
       for (const l of model.layers) if (l instanceof PWLULayer) l.phase = phase;
       const frozen = new Set(model.layers.flatMap((l) => (l instanceof PWLULayer ? l.frozenVariables().map((v) => v.name) : [])));
-      const step = makeTrainStep(model, opt, params.map((p) => p.variable).filter((v) => !frozen.has(v.name)), [6, 6, 3], 0);
+      const step = makeTrainStep(
+        model,
+        opt,
+        params.map((p) => p.variable).filter((v) => !frozen.has(v.name)),
+        [6, 6, 3],
+        0,
+      );
       const counts: number[] = [];
       for (let i = 0; i < 3; i++) {
         step(x, y, 8, 0.01);
@@ -306,7 +317,13 @@ describe('step hooks of the other learnable activations', () => {
       const model = buildModel(cfg, ds);
       const params = paramGroups(model, cfg.train.no_decay);
       const opt = new Optimizer(cfg.train, params);
-      const step = makeTrainStep(model, opt, params.map((p) => p.variable), [6, 6, 3], 0);
+      const step = makeTrainStep(
+        model,
+        opt,
+        params.map((p) => p.variable),
+        [6, 6, 3],
+        0,
+      );
       const x = new Float32Array(8 * 6 * 6 * 3).map((_, i) => Math.sin(i));
       const y = new Int32Array(8).map((_, i) => i % 4);
       const counts: number[] = [];

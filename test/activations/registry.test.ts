@@ -66,7 +66,12 @@ describe('activation registry', () => {
         const noise = sample(rng, size, -0.2, 0.2);
         const old = w.read().dataSync();
         const isVar = /variance|std/.test(w.originalName);
-        w.write(tf.tensor(noise.map((v, i) => (isVar ? Math.abs(old[i]! + v) + 0.1 : old[i]! + v)), w.shape as number[]));
+        w.write(
+          tf.tensor(
+            noise.map((v, i) => (isVar ? Math.abs(old[i]! + v) + 0.1 : old[i]! + v)),
+            w.shape as number[],
+          ),
+        );
       }
       const topology = model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'];
       const loaded = await tfl.models.modelFromJSON({ modelTopology: topology });

@@ -21,7 +21,9 @@ import { expectClose, sample } from '../helpers/fd.js';
 
 const require = createRequire(import.meta.url);
 interface Ort {
-  InferenceSession: { create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }> };
+  InferenceSession: {
+    create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }>;
+  };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
 
@@ -43,7 +45,12 @@ function perturb(layer: SpecBacked, rng: Rng): void {
     const old = w.read().dataSync();
     const noise = sample(rng, old.length, -0.3, 0.3);
     const positive = /variance|std/.test(name);
-    w.write(tf.tensor(Array.from(old, (v, i) => (positive ? Math.abs(v + noise[i]!) + 0.1 : v + noise[i]!)), w.shape as number[]));
+    w.write(
+      tf.tensor(
+        Array.from(old, (v, i) => (positive ? Math.abs(v + noise[i]!) + 0.1 : v + noise[i]!)),
+        w.shape as number[],
+      ),
+    );
   }
 }
 
@@ -82,7 +89,15 @@ describe('every activation spec: training layer = pwlu/layers = ONNX', () => {
           const train = factory({ name: 'act', channels: C, rank })!;
           const shape = rank === 4 ? [2, 5, 4, C] : [7, C];
           const rng = new Rng(11);
-          const x = tf.tensor(sample(rng, shape.reduce((a, b) => a * b, 1), -4, 4), shape);
+          const x = tf.tensor(
+            sample(
+              rng,
+              shape.reduce((a, b) => a * b, 1),
+              -4,
+              4,
+            ),
+            shape,
+          );
           tf.dispose(train.apply(x) as tf.Tensor); // builds it
           expect(isSpecBacked(train)).toBe(true);
           if (!isSpecBacked(train)) return;

@@ -28,9 +28,12 @@ describe('JS kernel registration', () => {
   });
 
   it('covers the forward and backward PWLU kernels for cpu and wasm', () => {
-    expect(jsKernelConfigs.map((k) => `${k.backendName}:${k.kernelName}`).sort()).toEqual(
-      ['cpu:PwluBackward', 'cpu:PwluForward', 'wasm:PwluBackward', 'wasm:PwluForward'],
-    );
+    expect(jsKernelConfigs.map((k) => `${k.backendName}:${k.kernelName}`).sort()).toEqual([
+      'cpu:PwluBackward',
+      'cpu:PwluForward',
+      'wasm:PwluBackward',
+      'wasm:PwluForward',
+    ]);
   });
 
   it("selecting 'cpu' registers them", async () => {

@@ -49,8 +49,37 @@ const SIZE = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const F32 = (v: number) => Math.fround(v);
 /** Exactly the kinks, 0 and -0, the float32 neighbours of +-3, saturation at 3 = relu6's 6, huge values, infinities, NaN, tiny values. */
 const SPECIAL = [
-  -3, 3, 0, -0, F32(2.9999998), F32(3.0000002), F32(-2.9999998), F32(-3.0000002), 6, -6, 1e4, -1e4, 1e30, -1e30, 3e38, -3e38,
-  Infinity, -Infinity, NaN, 1e-30, -1e-30, 1e-45, -1e-45, F32(0.1), F32(-0.1), F32(1 / 3), F32(-1 / 3), 1.5, -1.5, 4.5, -4.5,
+  -3,
+  3,
+  0,
+  -0,
+  F32(2.9999998),
+  F32(3.0000002),
+  F32(-2.9999998),
+  F32(-3.0000002),
+  6,
+  -6,
+  1e4,
+  -1e4,
+  1e30,
+  -1e30,
+  3e38,
+  -3e38,
+  Infinity,
+  -Infinity,
+  NaN,
+  1e-30,
+  -1e-30,
+  1e-45,
+  -1e-45,
+  F32(0.1),
+  F32(-0.1),
+  F32(1 / 3),
+  F32(-1 / 3),
+  1.5,
+  -1.5,
+  4.5,
+  -4.5,
 ];
 
 interface Data {
@@ -95,7 +124,8 @@ function expectBitwise(got: Float32Array, want: Float32Array, what: string): voi
       expect(Number.isNaN(got[i]!), `${what}[${i}] NaN: got ${got[i]}, want ${want[i]}`).toBe(Number.isNaN(want[i]!));
       continue;
     }
-    if (g[i] !== w[i]) expect(`${what}[${i}] (x-index ${i}): got ${Object.is(got[i], -0) ? '-0' : got[i]}`).toBe(`want ${Object.is(want[i], -0) ? '-0' : want[i]}`);
+    if (g[i] !== w[i])
+      expect(`${what}[${i}] (x-index ${i}): got ${Object.is(got[i], -0) ? '-0' : got[i]}`).toBe(`want ${Object.is(want[i], -0) ? '-0' : want[i]}`);
   }
 }
 

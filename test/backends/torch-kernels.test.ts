@@ -62,11 +62,7 @@ async function run(backend: string, build: Build, seed: number): Promise<Out[]> 
 }
 
 /** Runs `build` on cpu and torch and compares shapes, dtypes and values. */
-async function same(
-  what: string,
-  build: Build,
-  { tol = 1e-4, seed = 1, reference }: { tol?: number; seed?: number; reference?: Build } = {},
-): Promise<void> {
+async function same(what: string, build: Build, { tol = 1e-4, seed = 1, reference }: { tol?: number; seed?: number; reference?: Build } = {}): Promise<void> {
   const want = await run('cpu', reference ?? build, seed);
   const got = await run('torch', build, seed);
   expect(got.length, `${what}: number of outputs`).toBe(want.length);
@@ -137,16 +133,44 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
 
   it('unary float ops', async () => {
     const ops: Array<[string, (x: tf.Tensor) => tf.Tensor, number, number]> = [
-      ['abs', tf.abs, -3, 3], ['neg', tf.neg, -3, 3], ['exp', tf.exp, -3, 3], ['log', tf.log, 0.1, 5],
-      ['sqrt', tf.sqrt, 0, 5], ['rsqrt', tf.rsqrt, 0.1, 5], ['square', tf.square, -3, 3], ['reciprocal', tf.reciprocal, 0.5, 3],
-      ['relu', tf.relu, -3, 3], ['relu6', tf.relu6, -3, 9], ['sigmoid', tf.sigmoid, -6, 6], ['tanh', tf.tanh, -3, 3],
-      ['floor', tf.floor, -3, 3], ['ceil', tf.ceil, -3, 3], ['round', tf.round, -3, 3], ['sign', tf.sign, -3, 3],
-      ['sin', tf.sin, -3, 3], ['cos', tf.cos, -3, 3], ['tan', tf.tan, -1, 1], ['asin', tf.asin, -0.9, 0.9],
-      ['acos', tf.acos, -0.9, 0.9], ['atan', tf.atan, -3, 3], ['sinh', tf.sinh, -2, 2], ['cosh', tf.cosh, -2, 2],
-      ['asinh', tf.asinh, -3, 3], ['acosh', tf.acosh, 1.1, 4], ['atanh', tf.atanh, -0.9, 0.9], ['erf', tf.erf, -2, 2],
-      ['expm1', tf.expm1, -2, 2], ['log1p', tf.log1p, -0.5, 3], ['softplus', tf.softplus, -5, 5], ['selu', tf.selu, -3, 3],
-      ['elu', tf.elu, -3, 3], ['leakyRelu', (x) => tf.leakyRelu(x, 0.3), -3, 3], ['step', (x) => tf.step(x, 0.25), -3, 3],
-      ['clipByValue', (x) => tf.clipByValue(x, -0.5, 0.7), -2, 2], ['onesLike', tf.onesLike, -1, 1], ['zerosLike', tf.zerosLike, -1, 1],
+      ['abs', tf.abs, -3, 3],
+      ['neg', tf.neg, -3, 3],
+      ['exp', tf.exp, -3, 3],
+      ['log', tf.log, 0.1, 5],
+      ['sqrt', tf.sqrt, 0, 5],
+      ['rsqrt', tf.rsqrt, 0.1, 5],
+      ['square', tf.square, -3, 3],
+      ['reciprocal', tf.reciprocal, 0.5, 3],
+      ['relu', tf.relu, -3, 3],
+      ['relu6', tf.relu6, -3, 9],
+      ['sigmoid', tf.sigmoid, -6, 6],
+      ['tanh', tf.tanh, -3, 3],
+      ['floor', tf.floor, -3, 3],
+      ['ceil', tf.ceil, -3, 3],
+      ['round', tf.round, -3, 3],
+      ['sign', tf.sign, -3, 3],
+      ['sin', tf.sin, -3, 3],
+      ['cos', tf.cos, -3, 3],
+      ['tan', tf.tan, -1, 1],
+      ['asin', tf.asin, -0.9, 0.9],
+      ['acos', tf.acos, -0.9, 0.9],
+      ['atan', tf.atan, -3, 3],
+      ['sinh', tf.sinh, -2, 2],
+      ['cosh', tf.cosh, -2, 2],
+      ['asinh', tf.asinh, -3, 3],
+      ['acosh', tf.acosh, 1.1, 4],
+      ['atanh', tf.atanh, -0.9, 0.9],
+      ['erf', tf.erf, -2, 2],
+      ['expm1', tf.expm1, -2, 2],
+      ['log1p', tf.log1p, -0.5, 3],
+      ['softplus', tf.softplus, -5, 5],
+      ['selu', tf.selu, -3, 3],
+      ['elu', tf.elu, -3, 3],
+      ['leakyRelu', (x) => tf.leakyRelu(x, 0.3), -3, 3],
+      ['step', (x) => tf.step(x, 0.25), -3, 3],
+      ['clipByValue', (x) => tf.clipByValue(x, -0.5, 0.7), -2, 2],
+      ['onesLike', tf.onesLike, -1, 1],
+      ['zerosLike', tf.zerosLike, -1, 1],
     ];
     for (const [name, f, lo, hi] of ops) await same(name, (r) => f(r.f([3, 7], lo, hi)), { tol: 2e-5 });
     // exact halves for round (banker's rounding) and NaN handling
@@ -158,8 +182,12 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
 
   it('activation gradients (one-pass torch overrides of Relu/Relu6/Sigmoid/Mean) match tfjs', async () => {
     const acts: Array<[string, (x: tf.Tensor) => tf.Tensor]> = [
-      ['relu', tf.relu], ['relu6', tf.relu6], ['sigmoid', tf.sigmoid], ['mean hw', (x) => tf.mean(x, [1, 2])],
-      ['mean keepDims', (x) => tf.mean(x, [0, 3], true)], ['mean all', (x) => tf.mean(x)],
+      ['relu', tf.relu],
+      ['relu6', tf.relu6],
+      ['sigmoid', tf.sigmoid],
+      ['mean hw', (x) => tf.mean(x, [1, 2])],
+      ['mean keepDims', (x) => tf.mean(x, [0, 3], true)],
+      ['mean all', (x) => tf.mean(x)],
     ];
     for (const [name, f] of acts) {
       await same(`grad ${name}`, (r) => {
@@ -177,18 +205,51 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
 
   it('unary int32 ops', async () => {
     const ops: Array<[string, (x: tf.Tensor) => tf.Tensor]> = [
-      ['abs', tf.abs], ['neg', tf.neg], ['square', tf.square], ['relu', tf.relu], ['sign', tf.sign],
-      ['onesLike', tf.onesLike], ['zerosLike', tf.zerosLike], ['clip', (x) => tf.clipByValue(x, -2, 3)],
+      ['abs', tf.abs],
+      ['neg', tf.neg],
+      ['square', tf.square],
+      ['relu', tf.relu],
+      ['sign', tf.sign],
+      ['onesLike', tf.onesLike],
+      ['zerosLike', tf.zerosLike],
+      ['clip', (x) => tf.clipByValue(x, -2, 3)],
     ];
     for (const [name, f] of ops) await same(`int32 ${name}`, (r) => f(r.i([4, 5], -6, 6)));
   });
 
   it('binary ops with broadcasting', async () => {
-    const pairs: Array<[number[], number[]]> = [[[2, 3, 4], [2, 3, 4]], [[2, 3, 4], [3, 1]], [[4], [2, 3, 4]], [[2, 1, 4], [3, 1]], [[5], []]];
+    const pairs: Array<[number[], number[]]> = [
+      [
+        [2, 3, 4],
+        [2, 3, 4],
+      ],
+      [
+        [2, 3, 4],
+        [3, 1],
+      ],
+      [[4], [2, 3, 4]],
+      [
+        [2, 1, 4],
+        [3, 1],
+      ],
+      [[5], []],
+    ];
     const ops: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
-      ['add', tf.add], ['sub', tf.sub], ['mul', tf.mul], ['div', tf.div], ['maximum', tf.maximum], ['minimum', tf.minimum],
-      ['squaredDifference', tf.squaredDifference], ['atan2', tf.atan2], ['mod', tf.mod], ['floorDiv', tf.floorDiv],
-      ['equal', tf.equal], ['notEqual', tf.notEqual], ['less', tf.less], ['lessEqual', tf.lessEqual], ['greater', tf.greater],
+      ['add', tf.add],
+      ['sub', tf.sub],
+      ['mul', tf.mul],
+      ['div', tf.div],
+      ['maximum', tf.maximum],
+      ['minimum', tf.minimum],
+      ['squaredDifference', tf.squaredDifference],
+      ['atan2', tf.atan2],
+      ['mod', tf.mod],
+      ['floorDiv', tf.floorDiv],
+      ['equal', tf.equal],
+      ['notEqual', tf.notEqual],
+      ['less', tf.less],
+      ['lessEqual', tf.lessEqual],
+      ['greater', tf.greater],
       ['greaterEqual', tf.greaterEqual],
     ];
     for (const [sa, sb] of pairs) {
@@ -199,7 +260,17 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       await same(`prelu ${sa}`, (r) => tf.prelu(r.f(sa, -3, 3), r.f(sb, 0, 1)), { tol: 2e-5 });
     }
     // int32 arithmetic and comparisons (floor semantics for floorDiv / mod)
-    for (const [name, f] of [['add', tf.add], ['sub', tf.sub], ['mul', tf.mul], ['floorDiv', tf.floorDiv], ['mod', tf.mod], ['maximum', tf.maximum], ['minimum', tf.minimum], ['equal', tf.equal], ['less', tf.less]] as const) {
+    for (const [name, f] of [
+      ['add', tf.add],
+      ['sub', tf.sub],
+      ['mul', tf.mul],
+      ['floorDiv', tf.floorDiv],
+      ['mod', tf.mod],
+      ['maximum', tf.maximum],
+      ['minimum', tf.minimum],
+      ['equal', tf.equal],
+      ['less', tf.less],
+    ] as const) {
       await same(`int32 ${name}`, (r) => f(r.i([3, 4], -9, 9), r.i([4], 1, 5)));
     }
     await same('int32 div → floorDiv', (r) => tf.div(r.i([3, 4], -9, 9), r.i([4], 1, 5)));
@@ -238,8 +309,28 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 2, p: 'same' },
       { x: [1, 7, 6, 2], f: [3, 2, 2, 3], s: [2, 1], p: 'valid' },
       { x: [2, 6, 6, 3], f: [1, 1, 3, 5], s: 2, p: 'valid' },
-      { x: [2, 6, 7, 3], f: [3, 3, 3, 2], s: 1, p: [[0, 0], [1, 2], [0, 1], [0, 0]] },
-      { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 2, p: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+      {
+        x: [2, 6, 7, 3],
+        f: [3, 3, 3, 2],
+        s: 1,
+        p: [
+          [0, 0],
+          [1, 2],
+          [0, 1],
+          [0, 0],
+        ],
+      },
+      {
+        x: [2, 8, 8, 3],
+        f: [3, 3, 3, 4],
+        s: 2,
+        p: [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+      },
       { x: [1, 9, 9, 2], f: [3, 3, 2, 3], s: 1, p: 'same', d: 2 },
       { x: [1, 9, 8, 2], f: [2, 3, 2, 3], s: 1, p: 'valid', d: 2 },
     ];
@@ -248,8 +339,14 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
     for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const) {
       await same(`fused conv2d ${activation}`, (r) =>
         tf.fused.conv2d({
-          x: r.f([2, 6, 5, 3]) as tf.Tensor4D, filter: r.f([3, 3, 3, 4]) as tf.Tensor4D, strides: 1, pad: 'same',
-          bias: r.f([4]), activation, preluActivationWeights: activation === 'prelu' ? r.f([4], 0, 0.5) : undefined, leakyreluAlpha: 0.15,
+          x: r.f([2, 6, 5, 3]) as tf.Tensor4D,
+          filter: r.f([3, 3, 3, 4]) as tf.Tensor4D,
+          strides: 1,
+          pad: 'same',
+          bias: r.f([4]),
+          activation,
+          preluActivationWeights: activation === 'prelu' ? r.f([4], 0, 0.5) : undefined,
+          leakyreluAlpha: 0.15,
         }),
       );
     }
@@ -269,17 +366,44 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       { x: [2, 7, 5, 3], f: [3, 3, 3, 1], s: 1, p: 'same' },
       { x: [2, 7, 7, 4], f: [3, 3, 4, 2], s: 2, p: 'same' },
       { x: [1, 8, 6, 2], f: [5, 5, 2, 1], s: 2, p: 'valid' },
-      { x: [1, 6, 6, 3], f: [3, 3, 3, 2], s: 1, p: [[0, 0], [0, 1], [2, 1], [0, 0]] },
+      {
+        x: [1, 6, 6, 3],
+        f: [3, 3, 3, 2],
+        s: 1,
+        p: [
+          [0, 0],
+          [0, 1],
+          [2, 1],
+          [0, 0],
+        ],
+      },
       { x: [1, 9, 9, 2], f: [3, 3, 2, 1], s: 1, p: 'same', d: 2 },
       // outputs of 2x2 and 1x1: the direct filter-gradient path
       { x: [3, 2, 2, 5], f: [3, 3, 5, 1], s: 1, p: 'same' },
       { x: [2, 3, 3, 4], f: [3, 3, 4, 2], s: 2, p: 'same' },
-      { x: [2, 4, 4, 3], f: [3, 3, 3, 1], s: 2, p: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+      {
+        x: [2, 4, 4, 3],
+        f: [3, 3, 3, 1],
+        s: 2,
+        p: [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+      },
       { x: [4, 1, 1, 6], f: [3, 3, 6, 1], s: 1, p: 'same' },
     ];
     await sameConvs('depthwise', (x, f, st, p, d) => tf.depthwiseConv2d(x, f, st, p, 'NHWC', d), cases);
     await same('fused depthwise relu6', (r) =>
-      tf.fused.depthwiseConv2d({ x: r.f([2, 6, 6, 3]) as tf.Tensor4D, filter: r.f([3, 3, 3, 2]) as tf.Tensor4D, strides: 1, pad: 'same', bias: r.f([6]), activation: 'relu6' }),
+      tf.fused.depthwiseConv2d({
+        x: r.f([2, 6, 6, 3]) as tf.Tensor4D,
+        filter: r.f([3, 3, 3, 2]) as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: r.f([6]),
+        activation: 'relu6',
+      }),
     );
   });
 
@@ -326,7 +450,11 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
   });
 
   it('fused batch-norm kernels match the composite', async () => {
-    for (const shape of [[4, 5, 3, 6], [8, 5], [3, 2, 7, 4]]) {
+    for (const shape of [
+      [4, 5, 3, 6],
+      [8, 5],
+      [3, 2, 7, 4],
+    ]) {
       const eps = 1e-3;
       const c = shape[shape.length - 1]!;
       const axes = shape.slice(0, -1).map((_, i) => i);
@@ -373,7 +501,12 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
   });
 
   it('matmul (transposes, batches, broadcast, fused bias + activation)', async () => {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       await same(`matMul ${ta} ${tb}`, (r) => tf.matMul(r.f(ta ? [4, 3] : [3, 4]), r.f(tb ? [5, 4] : [4, 5]), ta, tb));
       await same(`batched matMul ${ta} ${tb}`, (r) => tf.matMul(r.f(ta ? [2, 4, 3] : [2, 3, 4]), r.f(tb ? [2, 5, 4] : [2, 4, 5]), ta, tb));
     }
@@ -381,7 +514,9 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
     for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const) {
       await same(`fused matMul ${activation}`, (r) => tf.fused.matMul({ a: r.f([3, 4]), b: r.f([4, 5]), bias: r.f([5]), activation }));
     }
-    await same('matMul grads', (r) => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))))([r.f([3, 4]), r.f([4, 5])]));
+    await same('matMul grads', (r) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))))([r.f([3, 4]), r.f([4, 5])]),
+    );
   });
 
   it('softmax, log-softmax, top-k, one-hot, cross-entropy with label smoothing', async () => {
@@ -402,8 +537,39 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
   it('data movement kernels', async () => {
     await same('transpose', (r) => [tf.transpose(r.f([2, 3, 4]), [2, 0, 1]), tf.transpose(r.i([3, 4], 0, 9))]);
     await same('tile', (r) => tf.tile(r.f([2, 3]), [2, 3]));
-    await same('pad', (r) => [tf.pad(r.f([2, 3, 4]), [[0, 1], [2, 0], [1, 1]], 0.5), tf.pad(r.i([2, 3], 0, 5), [[1, 1], [0, 2]])]);
-    await same('mirrorPad', (r) => [tf.mirrorPad(r.f([4, 5]), [[1, 2], [2, 1]], 'reflect'), tf.mirrorPad(r.f([4, 5]), [[1, 2], [2, 1]], 'symmetric')]);
+    await same('pad', (r) => [
+      tf.pad(
+        r.f([2, 3, 4]),
+        [
+          [0, 1],
+          [2, 0],
+          [1, 1],
+        ],
+        0.5,
+      ),
+      tf.pad(r.i([2, 3], 0, 5), [
+        [1, 1],
+        [0, 2],
+      ]),
+    ]);
+    await same('mirrorPad', (r) => [
+      tf.mirrorPad(
+        r.f([4, 5]),
+        [
+          [1, 2],
+          [2, 1],
+        ],
+        'reflect',
+      ),
+      tf.mirrorPad(
+        r.f([4, 5]),
+        [
+          [1, 2],
+          [2, 1],
+        ],
+        'symmetric',
+      ),
+    ]);
     await same('slice', (r) => [tf.slice(r.f([4, 5, 6]), [1, 0, 2], [2, -1, 3]), tf.slice(r.i([5], 0, 9), 1, 3)]);
     await same('stridedSlice', (r) => {
       const x = r.f([5, 6, 4]);
@@ -415,7 +581,11 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
         tf.stridedSlice(x, [-1, 0, 0], [-4, 6, 4], [-1, 3, 2]),
       ];
     });
-    await same('concat', (r) => [tf.concat([r.f([2, 3]), r.f([2, 4]), r.f([2, 0])], 1), tf.concat([r.i([1, 3], 0, 5), r.i([2, 3], 0, 5)], 0), tf.concat([r.f([2, 3])], 0)]);
+    await same('concat', (r) => [
+      tf.concat([r.f([2, 3]), r.f([2, 4]), r.f([2, 0])], 1),
+      tf.concat([r.i([1, 3], 0, 5), r.i([2, 3], 0, 5)], 0),
+      tf.concat([r.f([2, 3])], 0),
+    ]);
     await same('stack/unstack', (r) => [tf.stack([r.f([2, 3]), r.f([2, 3])], 1), ...tf.unstack(r.f([3, 4]), 1)]);
     await same('split', (r) => [...tf.split(r.f([6, 4]), 3, 0), ...tf.split(r.f([3, 7]), [2, 5], 1), ...tf.split(r.f([3, 7]), [2, -1], 1)]);
     await same('reverse', (r) => [tf.reverse(r.f([3, 4, 2]), [0, 2]), tf.reverse(r.i([5], 0, 9))]);
@@ -434,8 +604,13 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
     ]);
     await same('where', (r) => [tf.where(r.b([3, 4]), r.f([3, 4]), r.f([3, 4])), tf.where(r.b([3, 4]), r.f([4]), r.f([3, 1]))]);
     await same('fill/range/linspace', () => [
-      tf.fill([2, 3], 1.5), tf.fill([3], 4, 'int32'), tf.range(0, 10, 3), tf.range(5, -3, -2, 'int32'), tf.range(2, 2.9, 0.3),
-      tf.linspace(-1, 2, 7), tf.ones([2, 2], 'bool'),
+      tf.fill([2, 3], 1.5),
+      tf.fill([3], 4, 'int32'),
+      tf.range(0, 10, 3),
+      tf.range(5, -3, -2, 'int32'),
+      tf.range(2, 2.9, 0.3),
+      tf.linspace(-1, 2, 7),
+      tf.ones([2, 2], 'bool'),
     ]);
     await same('cumsum/cumprod', (r) => {
       const x = r.f([3, 5], 0.5, 1.5);

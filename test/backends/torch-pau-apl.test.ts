@@ -179,8 +179,16 @@ describe.skipIf(!avail.available)(`torch PAU and APL kernels vs the composite on
     const grads = () =>
       tf.tidy(() => {
         const wt = tf.tensor(w, shape);
-        const gp = tf.grads((xs: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(pau(xs, a, b), wt)))([tf.tensor(x, shape), tf.tensor1d(a6), tf.tensor1d(b4)]);
-        const ga = tf.grads((xs: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(apl(xs, a, b), wt)))([tf.tensor(x, shape), tf.tensor2d(aS, [2, 4]), tf.tensor2d(bS, [2, 4])]);
+        const gp = tf.grads((xs: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(pau(xs, a, b), wt)))([
+          tf.tensor(x, shape),
+          tf.tensor1d(a6),
+          tf.tensor1d(b4),
+        ]);
+        const ga = tf.grads((xs: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(apl(xs, a, b), wt)))([
+          tf.tensor(x, shape),
+          tf.tensor2d(aS, [2, 4]),
+          tf.tensor2d(bS, [2, 4]),
+        ]);
         return [...gp, ...ga].map((t) => t.dataSync() as Float32Array);
       });
     const want = await on('cpu', grads);

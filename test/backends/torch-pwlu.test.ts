@@ -169,7 +169,13 @@ describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', ()
   /** Random PWLU parameters for P instances of N intervals, bounds around [-2, 2.5]. */
   function params(r: Rng, p: number, n: number): PwluTensors {
     const f = (len: number, lo: number, hi: number) => sample(r, len, lo, hi);
-    return { y: tf.tensor2d(f(p * (n + 1), -1, 2), [p, n + 1]), kl: tf.tensor1d(f(p, -0.5, 0.5)), kr: tf.tensor1d(f(p, 0.5, 1.5)), bl: tf.tensor1d(f(p, -2.2, -1.8)), br: tf.tensor1d(f(p, 2.3, 2.7)) };
+    return {
+      y: tf.tensor2d(f(p * (n + 1), -1, 2), [p, n + 1]),
+      kl: tf.tensor1d(f(p, -0.5, 0.5)),
+      kr: tf.tensor1d(f(p, 0.5, 1.5)),
+      bl: tf.tensor1d(f(p, -2.2, -1.8)),
+      br: tf.tensor1d(f(p, 2.3, 2.7)),
+    };
   }
 
   it('equals PwluForward up to float rounding (layer- and channel-wise, tails, breakpoints, NaN and infinities)', async () => {
@@ -177,7 +183,12 @@ describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', ()
     await tf.setBackend('torch');
     const r = new Rng(9);
     // [P, N, shape]: 1x16 and 5x4 use the float32 table path; 8x16 (144 entries) falls back to PwluForward's loops
-    for (const [p, n, shape] of [[1, 16, [3, 7, 5, 1]], [1, 16, [70001]], [5, 4, [2, 9, 11, 5]], [8, 16, [3, 5, 8]]] as const) {
+    for (const [p, n, shape] of [
+      [1, 16, [3, 7, 5, 1]],
+      [1, 16, [70001]],
+      [5, 4, [2, 9, 11, 5]],
+      [8, 16, [3, 5, 8]],
+    ] as const) {
       const prm = params(r, p, n);
       const size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
       const xs = sample(r, size, -4, 4);

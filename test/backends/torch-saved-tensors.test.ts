@@ -19,14 +19,21 @@ optionalPart('native', avail.available, avail.reason);
 async function grads(backend: string): Promise<{ values: Float32Array[]; kernels: string[]; leaked: number }> {
   await tf.setBackend(backend);
   const r = new Rng(4);
-  const t = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()), shape);
+  const t = (shape: number[]) =>
+    tf.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal()),
+      shape,
+    );
   const x = t([2, 6, 6, 3]) as tf.Tensor4D;
   const w1 = tf.variable(t([3, 3, 3, 4]), true, `st_${backend}_w1`) as tf.Variable<tf.Rank.R4>;
   const w2 = tf.variable(t([3, 3, 4, 2]), true, `st_${backend}_w2`) as tf.Variable<tf.Rank.R4>;
   const before = tf.memory().numTensors;
   let values: Float32Array[] = [];
   const profile = await tf.profile(() => {
-    const { value, grads: g } = tf.variableGrads(() => tf.mean(tf.sigmoid(tf.conv2d(tf.relu(tf.conv2d(x, w1, 1, 'same')), w2, 2, 'valid'))) as tf.Scalar, [w1, w2]);
+    const { value, grads: g } = tf.variableGrads(
+      () => tf.mean(tf.sigmoid(tf.conv2d(tf.relu(tf.conv2d(x, w1, 1, 'same')), w2, 2, 'valid'))) as tf.Scalar,
+      [w1, w2],
+    );
     values = [g[w1.name]!, g[w2.name]!].map((v) => v.dataSync() as Float32Array);
     tf.dispose([value, ...Object.values(g)]);
   });

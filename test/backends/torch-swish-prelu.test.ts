@@ -226,7 +226,10 @@ describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available 
     const d = data(c, 9);
     d.x[1] = NaN;
     d.x[6] = NaN;
-    for (const [beta, trainable] of [[1, false], [1.3, true]] as const) {
+    for (const [beta, trainable] of [
+      [1, false],
+      [1.3, true],
+    ] as const) {
       const got = await on('torch', () => runSwish(c, d, beta, trainable, 'fused'));
       const want = await on('cpu', () => runSwish(c, d, beta, trainable, 'composite'));
       got.forEach((g, k) => expect(worstRel(g, want[k]!, `swish ${beta} output ${k}`)).toBeLessThan(1e-6));
@@ -252,7 +255,11 @@ describe.skipIf(!avail.available)(`torch Swish / PReLU kernels${avail.available 
     await tf.setBackend('torch');
     const rng = new Rng(21);
     const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
-    const settings = [[1, false], [1.7, false], [1.3, true]] as const;
+    const settings = [
+      [1, false],
+      [1.7, false],
+      [1.3, true],
+    ] as const;
     for (const [k, [beta, trainable]] of settings.entries()) {
       checkLayerGradients({
         layer: new SwishLayer({ name: `swish_torch_${k}`, beta, trainable_beta: trainable }),

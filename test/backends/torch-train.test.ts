@@ -68,7 +68,10 @@ describe.skipIf(!avail.available)(`torch backend training${avail.available ? '' 
       const natives = new Set(nativeKernelNames());
       // profile names also list customGrad scopes: keep the registered kernels only
       const kernels = got.kernels.filter((k) => tf.getKernel(k, 'torch') !== undefined);
-      expect(kernels.filter((k) => !natives.has(k)), 'kernels without a native implementation').toEqual([]);
+      expect(
+        kernels.filter((k) => !natives.has(k)),
+        'kernels without a native implementation',
+      ).toEqual([]);
       expect(got.kernels).toContain('PwluBatchNormTrain');
       expect(fallbackKernelsUsed()).toEqual([]);
     });

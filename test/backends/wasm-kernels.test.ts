@@ -62,13 +62,33 @@ function expectClose(got: { shape: number[]; values: Float32Array }, want: { sha
 /** Zero-inserts a filter [kh,kw,a,b] so that dilation d becomes dilation 1 (the cpu kernels ignore dilations). */
 function dilateFilter(f: tf.Tensor4D, [dh, dw]: Pair): tf.Tensor4D {
   const [kh, kw, a, b] = f.shape;
-  const rows = tf.reshape(tf.pad(tf.reshape(f, [kh, 1, kw, 1, a, b]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]), [kh * dh, kw * dw, a, b]) as tf.Tensor4D;
+  const rows = tf.reshape(
+    tf.pad(tf.reshape(f, [kh, 1, kw, 1, a, b]), [
+      [0, 0],
+      [0, dh - 1],
+      [0, 0],
+      [0, dw - 1],
+      [0, 0],
+      [0, 0],
+    ]),
+    [kh * dh, kw * dw, a, b],
+  ) as tf.Tensor4D;
   return tf.slice(rows, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, a, b]);
 }
 
 const X: [number, number, number, number] = [2, 7, 9, 3];
-const EXPLICIT: Pad = [[0, 0], [1, 2], [2, 0], [0, 0]];
-const BIG_PAD: Pad = [[0, 0], [4, 0], [0, 5], [0, 0]];
+const EXPLICIT: Pad = [
+  [0, 0],
+  [1, 2],
+  [2, 0],
+  [0, 0],
+];
+const BIG_PAD: Pad = [
+  [0, 0],
+  [4, 0],
+  [0, 5],
+  [0, 0],
+];
 
 interface ConvCase {
   /** output-size rounding for numeric padding */
@@ -95,12 +115,58 @@ function label(c: ConvCase): string {
 
 // strides 1/2/3 (and mixed) with 3x3, 1x1, 5x5 filters; paddings same/valid/explicit (incl. pads larger than the filter reach).
 const CONV_CASES: ConvCase[] = [
-  ...cases([[3, 3], [1, 1], [5, 5]], [[1, 1], [2, 2], [3, 3]], ['same', 'valid', EXPLICIT]),
-  ...cases([[3, 3], [1, 1]], [[2, 1], [1, 3]], ['same', BIG_PAD]),
-  ...cases([[3, 3], [2, 3]], [[1, 1]], ['same', 'valid', EXPLICIT], [[2, 2], [1, 2]]),
+  ...cases(
+    [
+      [3, 3],
+      [1, 1],
+      [5, 5],
+    ],
+    [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ],
+    ['same', 'valid', EXPLICIT],
+  ),
+  ...cases(
+    [
+      [3, 3],
+      [1, 1],
+    ],
+    [
+      [2, 1],
+      [1, 3],
+    ],
+    ['same', BIG_PAD],
+  ),
+  ...cases(
+    [
+      [3, 3],
+      [2, 3],
+    ],
+    [[1, 1]],
+    ['same', 'valid', EXPLICIT],
+    [
+      [2, 2],
+      [1, 2],
+    ],
+  ),
   ...cases([[3, 3]], [[2, 2]], ['valid'], [[2, 2]]),
   // numeric padding with floor/ceil output rounding
-  ...cases([[3, 3], [1, 1]], [[2, 2], [3, 3]], [1, 2]).flatMap((c) => [{ ...c, round: 'floor' as const }, { ...c, round: 'ceil' as const }]),
+  ...cases(
+    [
+      [3, 3],
+      [1, 1],
+    ],
+    [
+      [2, 2],
+      [3, 3],
+    ],
+    [1, 2],
+  ).flatMap((c) => [
+    { ...c, round: 'floor' as const },
+    { ...c, round: 'ceil' as const },
+  ]),
 ];
 
 beforeAll(async () => {
@@ -119,7 +185,8 @@ describe('registration', () => {
       expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc, config.kernelName).toBe(config.kernelFunc);
     }
     expect(wasmTrainingKernelConfigs.map((c) => c.kernelName).sort()).toEqual(
-      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'].sort());
+      ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum'].sort(),
+    );
   });
 });
 
@@ -139,27 +206,53 @@ describe('Conv2DBackpropFilter / Conv2DBackpropInput on wasm match cpu', () => {
       const dyv = randomValues(size(fwd.shape), 3);
       const dyShape = fwd.shape as [number, number, number, number];
 
-      const filterGrad = (backend: 'cpu' | 'wasm') => on(backend, () => {
-        const x = tf.tensor4d(xv, X);
-        const dy = tf.tensor4d(dyv, dyShape);
-        if (backend === 'cpu') {
-          const [dh, dw] = c.dilations;
-          const effShape: [number, number, number, number] = [(c.k[0] - 1) * dh + 1, (c.k[1] - 1) * dw + 1, ci, co];
-          const full = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', filterShape: effShape }) as tf.Tensor4D;
-          return tf.stridedSlice(full, [0, 0, 0, 0], effShape, [dh, dw, 1, 1]);
-        }
-        return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', filterShape: fShape, dilations: c.dilations }) as tf.Tensor;
-      });
+      const filterGrad = (backend: 'cpu' | 'wasm') =>
+        on(backend, () => {
+          const x = tf.tensor4d(xv, X);
+          const dy = tf.tensor4d(dyv, dyShape);
+          if (backend === 'cpu') {
+            const [dh, dw] = c.dilations;
+            const effShape: [number, number, number, number] = [(c.k[0] - 1) * dh + 1, (c.k[1] - 1) * dw + 1, ci, co];
+            const full = tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropFilter',
+                { x, dy },
+                { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', filterShape: effShape },
+              ) as tf.Tensor4D;
+            return tf.stridedSlice(full, [0, 0, 0, 0], effShape, [dh, dw, 1, 1]);
+          }
+          return tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy },
+              { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', filterShape: fShape, dilations: c.dilations },
+            ) as tf.Tensor;
+        });
       expectClose(filterGrad('wasm'), filterGrad('cpu'), 'filter grad');
 
-      const inputGrad = (backend: 'cpu' | 'wasm') => on(backend, () => {
-        const dy = tf.tensor4d(dyv, dyShape);
-        const f = tf.tensor4d(fv, fShape);
-        if (backend === 'cpu') {
-          return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: dilateFilter(f, c.dilations) }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', inputShape: [n, h, w, ci] }) as tf.Tensor;
-        }
-        return tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', inputShape: [n, h, w, ci], dilations: c.dilations }) as tf.Tensor;
-      });
+      const inputGrad = (backend: 'cpu' | 'wasm') =>
+        on(backend, () => {
+          const dy = tf.tensor4d(dyv, dyShape);
+          const f = tf.tensor4d(fv, fShape);
+          if (backend === 'cpu') {
+            return tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropInput',
+                { dy, filter: dilateFilter(f, c.dilations) },
+                { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', inputShape: [n, h, w, ci] },
+              ) as tf.Tensor;
+          }
+          return tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropInput',
+              { dy, filter: f },
+              { strides: c.strides, pad: c.pad, ...roundAttr(c), dataFormat: 'NHWC', inputShape: [n, h, w, ci], dilations: c.dilations },
+            ) as tf.Tensor;
+        });
       expectClose(inputGrad('wasm'), inputGrad('cpu'), 'input grad');
     });
   }
@@ -167,58 +260,146 @@ describe('Conv2DBackpropFilter / Conv2DBackpropInput on wasm match cpu', () => {
 
 // Depthwise: strides 1/2/3 with dilation 1, dilation 2 with stride 1 (tfjs allows only one of them > 1).
 const DW_CASES: ConvCase[] = [
-  ...cases([[3, 3], [1, 1], [5, 5]], [[1, 1], [2, 2], [3, 3]], ['same', 'valid', EXPLICIT]),
+  ...cases(
+    [
+      [3, 3],
+      [1, 1],
+      [5, 5],
+    ],
+    [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ],
+    ['same', 'valid', EXPLICIT],
+  ),
   ...cases([[3, 3]], [[2, 1]], [BIG_PAD]),
-  ...cases([[3, 3]], [[2, 2], [3, 3]], [1]).flatMap((c) => [{ ...c, round: 'floor' as const }, { ...c, round: 'ceil' as const }]),
-  ...cases([[3, 3], [2, 3]], [[1, 1]], ['same', 'valid', EXPLICIT], [[2, 2], [1, 2]]),
+  ...cases(
+    [[3, 3]],
+    [
+      [2, 2],
+      [3, 3],
+    ],
+    [1],
+  ).flatMap((c) => [
+    { ...c, round: 'floor' as const },
+    { ...c, round: 'ceil' as const },
+  ]),
+  ...cases(
+    [
+      [3, 3],
+      [2, 3],
+    ],
+    [[1, 1]],
+    ['same', 'valid', EXPLICIT],
+    [
+      [2, 2],
+      [1, 2],
+    ],
+  ),
 ];
 
 // Small inputs (batch 1 and 3) make the depthwise filter gradient use 5x5 dy blocks, one block per image.
 const DW_INPUTS: [[number, number, number, number], ConvCase[]][] = [
   [X, DW_CASES],
-  [[1, 4, 5, 3], cases([[3, 3], [1, 1]], [[1, 1], [2, 2]], ['same', 'valid'])],
-  [[3, 4, 4, 2], cases([[3, 3], [2, 2]], [[1, 1]], ['same', EXPLICIT], [[1, 1], [2, 1]])],
+  [
+    [1, 4, 5, 3],
+    cases(
+      [
+        [3, 3],
+        [1, 1],
+      ],
+      [
+        [1, 1],
+        [2, 2],
+      ],
+      ['same', 'valid'],
+    ),
+  ],
+  [
+    [3, 4, 4, 2],
+    cases(
+      [
+        [3, 3],
+        [2, 2],
+      ],
+      [[1, 1]],
+      ['same', EXPLICIT],
+      [
+        [1, 1],
+        [2, 1],
+      ],
+    ),
+  ],
 ];
 
 describe('DepthwiseConv2dNativeBackpropFilter / Input on wasm match cpu', () => {
   for (const [xShape, dwCases] of DW_INPUTS) {
-  for (const mult of [1, 2]) {
-    for (const c of dwCases) {
-      it(`x [${xShape.join(',')}] multiplier ${mult} ${label(c)}`, () => {
-        const X = xShape;
-        const [n, h, w, ch] = X;
-        const xv = randomValues(size(X), 4);
-        const fShape: [number, number, number, number] = [c.k[0], c.k[1], ch, mult];
-        const fv = randomValues(size(fShape), 5);
-        const fwd = on('cpu', () => tf.depthwiseConv2d(tf.tensor4d(xv, X), dilateFilter(tf.tensor4d(fv, fShape), c.dilations), c.strides, c.pad, 'NHWC', 1, c.round));
-        const dyv = randomValues(size(fwd.shape), 6);
-        const dyShape = fwd.shape as [number, number, number, number];
-        const [dh, dw] = c.dilations;
-        const effShape: [number, number, number, number] = [(c.k[0] - 1) * dh + 1, (c.k[1] - 1) * dw + 1, ch, mult];
+    for (const mult of [1, 2]) {
+      for (const c of dwCases) {
+        it(`x [${xShape.join(',')}] multiplier ${mult} ${label(c)}`, () => {
+          const X = xShape;
+          const [n, h, w, ch] = X;
+          const xv = randomValues(size(X), 4);
+          const fShape: [number, number, number, number] = [c.k[0], c.k[1], ch, mult];
+          const fv = randomValues(size(fShape), 5);
+          const fwd = on('cpu', () =>
+            tf.depthwiseConv2d(tf.tensor4d(xv, X), dilateFilter(tf.tensor4d(fv, fShape), c.dilations), c.strides, c.pad, 'NHWC', 1, c.round),
+          );
+          const dyv = randomValues(size(fwd.shape), 6);
+          const dyShape = fwd.shape as [number, number, number, number];
+          const [dh, dw] = c.dilations;
+          const effShape: [number, number, number, number] = [(c.k[0] - 1) * dh + 1, (c.k[1] - 1) * dw + 1, ch, mult];
 
-        const filterGrad = (backend: 'cpu' | 'wasm') => on(backend, () => {
-          const x = tf.tensor4d(xv, X);
-          const dy = tf.tensor4d(dyv, dyShape);
-          if (backend === 'cpu') {
-            const full = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: [1, 1], filterShape: effShape }) as tf.Tensor4D;
-            return tf.stridedSlice(full, [0, 0, 0, 0], effShape, [dh, dw, 1, 1]);
-          }
-          return tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: c.dilations, filterShape: fShape }) as tf.Tensor;
-        });
-        expectClose(filterGrad('wasm'), filterGrad('cpu'), 'depthwise filter grad');
+          const filterGrad = (backend: 'cpu' | 'wasm') =>
+            on(backend, () => {
+              const x = tf.tensor4d(xv, X);
+              const dy = tf.tensor4d(dyv, dyShape);
+              if (backend === 'cpu') {
+                const full = tf
+                  .engine()
+                  .runKernel(
+                    'DepthwiseConv2dNativeBackpropFilter',
+                    { x, dy },
+                    { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: [1, 1], filterShape: effShape },
+                  ) as tf.Tensor4D;
+                return tf.stridedSlice(full, [0, 0, 0, 0], effShape, [dh, dw, 1, 1]);
+              }
+              return tf
+                .engine()
+                .runKernel(
+                  'DepthwiseConv2dNativeBackpropFilter',
+                  { x, dy },
+                  { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: c.dilations, filterShape: fShape },
+                ) as tf.Tensor;
+            });
+          expectClose(filterGrad('wasm'), filterGrad('cpu'), 'depthwise filter grad');
 
-        const inputGrad = (backend: 'cpu' | 'wasm') => on(backend, () => {
-          const dy = tf.tensor4d(dyv, dyShape);
-          const f = tf.tensor4d(fv, fShape);
-          if (backend === 'cpu') {
-            return tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: dilateFilter(f, c.dilations) }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: [1, 1], inputShape: [n, h, w, ch] }) as tf.Tensor;
-          }
-          return tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: c.dilations, inputShape: [n, h, w, ch] }) as tf.Tensor;
+          const inputGrad = (backend: 'cpu' | 'wasm') =>
+            on(backend, () => {
+              const dy = tf.tensor4d(dyv, dyShape);
+              const f = tf.tensor4d(fv, fShape);
+              if (backend === 'cpu') {
+                return tf
+                  .engine()
+                  .runKernel(
+                    'DepthwiseConv2dNativeBackpropInput',
+                    { dy, filter: dilateFilter(f, c.dilations) },
+                    { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: [1, 1], inputShape: [n, h, w, ch] },
+                  ) as tf.Tensor;
+              }
+              return tf
+                .engine()
+                .runKernel(
+                  'DepthwiseConv2dNativeBackpropInput',
+                  { dy, filter: f },
+                  { strides: c.strides, pad: c.pad, ...roundAttr(c), dilations: c.dilations, inputShape: [n, h, w, ch] },
+                ) as tf.Tensor;
+            });
+          expectClose(inputGrad('wasm'), inputGrad('cpu'), 'depthwise input grad');
         });
-        expectClose(inputGrad('wasm'), inputGrad('cpu'), 'depthwise input grad');
-      });
+      }
     }
-  }
   }
 });
 
@@ -244,7 +425,9 @@ describe('gradients through the tfjs engine on wasm match cpu', () => {
           const x = tf.tensor4d(xv, X);
           const f = tf.tensor4d(fv, fShape);
           const loss = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => {
-            const y = c.depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
+            const y = c.depthwise
+              ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad)
+              : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad);
             // A non-uniform weighting so that dy is not constant.
             return tf.sum(tf.mul(tf.square(y), tf.tensor(randomValues(y.size, 9), y.shape)));
           };
@@ -263,7 +446,10 @@ describe('gradients through the tfjs engine on wasm match cpu', () => {
 describe('UnsortedSegmentSum on wasm matches cpu', () => {
   it('sums duplicates and drops out-of-range ids (2-D and 1-D x)', () => {
     const xv = randomValues(24, 10);
-    const idsList = [[0, 2, 2, 1, 0, 3], [0, 2, 2, -1, 5, 1]];
+    const idsList = [
+      [0, 2, 2, 1, 0, 3],
+      [0, 2, 2, -1, 5, 1],
+    ];
     for (const ids of idsList) {
       for (const shape of [[6, 4], [6]] as const) {
         const values = xv.subarray(0, size([...shape]));

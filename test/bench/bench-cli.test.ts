@@ -96,7 +96,10 @@ describe('pwlu bench (CLI)', () => {
       expect(saved.activation).toMatchObject({ name: act, pwlu: { n: 8, phase1_epochs: 1 } });
     }
     expect(readFileSync(join(killedCell, 'train.log'), 'utf8')).toContain('resumed from checkpoint');
-    const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; status: string; attempts: { mode: string }[] }[]; base_config_hash: string };
+    const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as {
+      cells: { name: string; status: string; attempts: { mode: string }[] }[];
+      base_config_hash: string;
+    };
     const relu = manifest.cells.find((c) => c.name === 'resnet20-relu-s0')!;
     expect(relu.attempts.map((a) => a.mode)).toEqual(['new', 'resume']);
     expect(relu.status).toBe('finished');
@@ -135,7 +138,9 @@ describe('pwlu bench (CLI)', () => {
       const saved = parseYaml(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { activation: { pwlu: { n: number } } };
       expect(saved.activation.pwlu.n).toBe(n);
     }
-    const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; overrides: string[]; attempts: { mode: string }[] }[] };
+    const manifest = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as {
+      cells: { name: string; overrides: string[]; attempts: { mode: string }[] }[];
+    };
     expect(manifest.cells.map((c) => [c.name, c.overrides])).toEqual([
       ['resnet20-pwlu-n4-s0', ['activation.pwlu.n=4']],
       ['resnet20-pwlu-n6-s0', ['activation.pwlu.n=6']],
@@ -177,8 +182,13 @@ describe('pwlu bench (CLI)', () => {
     const out = join(tmp, 'ablation');
     // The base config has n=8 (MICRO) and realign on by default: those values name no override.
     expect(pwlu('bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.n=4,8', '--emit', 'slurm', '--out', out).code).toBe(0);
-    expect(pwlu('bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.realign=true,false', '--emit', 'slurm', '--out', out).code).toBe(0);
-    const m = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as { cells: { name: string; overrides?: string[]; attempts: unknown[] }[]; commands: string[][] };
+    expect(
+      pwlu('bench', '--config', CONFIG, '--activations', 'pwlu', '--sweep', 'activation.pwlu.realign=true,false', '--emit', 'slurm', '--out', out).code,
+    ).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as {
+      cells: { name: string; overrides?: string[]; attempts: unknown[] }[];
+      commands: string[][];
+    };
     // The n=4 cell of the first invocation never ran (only emitted), so the second manifest does not carry it;
     // a cell that ran stays listed (mergeCells). Both invocations are on record.
     expect(m.cells.map((c) => [c.name, c.overrides])).toEqual([
@@ -203,7 +213,13 @@ describe('pwlu bench (CLI)', () => {
     // pwlu report reads the same folder: nothing has run, every cell is reported missing.
     const rep = pwlu('report', out, '--format', 'csv');
     expect(rep.code).toBe(0);
-    expect(rep.stdout.trim().split('\n').slice(1).every((l) => l.includes(',missing,'))).toBe(true);
+    expect(
+      rep.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .every((l) => l.includes(',missing,')),
+    ).toBe(true);
   });
 
   it('the commands as first typed: a config by name, bench without --config (the default base), report without a folder', () => {

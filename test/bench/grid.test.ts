@@ -48,7 +48,10 @@ describe('bench grid', () => {
     // The overrides reach the cell's config, and bench.json records them.
     const cfg = loadConfig(null, cellSets(cells[1]!), { extraChecks: registryChecks }).config;
     expect([cfg.activation.pwlu?.n, cfg.activation.pwlu?.realign]).toEqual([4, false]);
-    expect(mergeCells(cells, null)[1]).toMatchObject({ name: 'resnet20-pwlu-n4-realignfalse-s0', overrides: ['activation.pwlu.n=4', 'activation.pwlu.realign=false'] });
+    expect(mergeCells(cells, null)[1]).toMatchObject({
+      name: 'resnet20-pwlu-n4-realignfalse-s0',
+      overrides: ['activation.pwlu.n=4', 'activation.pwlu.realign=false'],
+    });
     expect(cellName('resnet20', 'pwlu', 0, ['train.lr=0.05', 'data.augment.flip=auto'])).toBe('resnet20-pwlu-lr0.05-flipauto-s0');
     expect(expandGrid(['a'], ['b'], [0]).map((c) => c.overrides)).toEqual([undefined]);
   });
@@ -108,8 +111,25 @@ describe('bench grid', () => {
     const grid = expandGrid(['resnet20'], ['relu'], [0]);
     const prev = {
       cells: [
-        { name: 'resnet20-relu-s0', arch: 'resnet20', activation: 'relu', seed: 0, dir: 'cells/resnet20-relu-s0', status: 'running' as const, pid: 1, attempts: [{ mode: 'new' as const, started: 't' }] },
-        { name: 'resnet20-pwlu-s0', arch: 'resnet20', activation: 'pwlu', seed: 0, dir: 'cells/resnet20-pwlu-s0', status: 'finished' as const, attempts: [{ mode: 'new' as const, started: 't' }] },
+        {
+          name: 'resnet20-relu-s0',
+          arch: 'resnet20',
+          activation: 'relu',
+          seed: 0,
+          dir: 'cells/resnet20-relu-s0',
+          status: 'running' as const,
+          pid: 1,
+          attempts: [{ mode: 'new' as const, started: 't' }],
+        },
+        {
+          name: 'resnet20-pwlu-s0',
+          arch: 'resnet20',
+          activation: 'pwlu',
+          seed: 0,
+          dir: 'cells/resnet20-pwlu-s0',
+          status: 'finished' as const,
+          attempts: [{ mode: 'new' as const, started: 't' }],
+        },
         { name: 'resnet20-apl-s0', arch: 'resnet20', activation: 'apl', seed: 0, dir: 'cells/resnet20-apl-s0', status: 'pending' as const, attempts: [] },
       ],
     };
@@ -141,10 +161,16 @@ describe('cell directories', () => {
   it('classifies a cell from its files alone', () => {
     expect(inspectCell(join(tmp, 'cells', 'absent'))).toEqual({ kind: 'new' });
     expect(inspectCell(cell('empty', {}))).toEqual({ kind: 'new' });
-    expect(inspectCell(cell('done', { 'config.yaml': '', 'checkpoint-last.ckpt': '', 'summary.json': '{"status": "finished"}' }))).toEqual({ kind: 'done', status: 'finished' });
+    expect(inspectCell(cell('done', { 'config.yaml': '', 'checkpoint-last.ckpt': '', 'summary.json': '{"status": "finished"}' }))).toEqual({
+      kind: 'done',
+      status: 'finished',
+    });
     expect(inspectCell(cell('div', { 'config.yaml': '', 'summary.json': '{"status": "diverged"}' }))).toEqual({ kind: 'done', status: 'diverged' });
     expect(inspectCell(cell('killed', { 'config.yaml': '', 'checkpoint-last.ckpt': '' })).kind).toBe('resume');
-    expect(inspectCell(cell('int', { 'config.yaml': '', 'checkpoint-last.ckpt': '', 'summary.json': '{"status": "interrupted"}' }))).toEqual({ kind: 'resume', why: 'summary status interrupted' });
+    expect(inspectCell(cell('int', { 'config.yaml': '', 'checkpoint-last.ckpt': '', 'summary.json': '{"status": "interrupted"}' }))).toEqual({
+      kind: 'resume',
+      why: 'summary status interrupted',
+    });
     expect(inspectCell(cell('early', { 'config.yaml': '', 'train.log': '' })).kind).toBe('restart');
     expect(inspectCell(cell('odd', { 'bench-error.txt': 'x' })).kind).toBe('restart');
   });

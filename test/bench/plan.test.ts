@@ -48,12 +48,29 @@ describe('bench.json paths', () => {
     expect(resolveStoredPath('configs/x.yaml')).toBe(join(PROJECT_ROOT, 'configs', 'x.yaml'));
     expect(resolveStoredPath('/old/abs/base.yaml')).toBe('/old/abs/base.yaml');
     const cwd = join(PROJECT_ROOT, 'results');
-    expect(storedCommand(['bench', '--config', '../configs/a.yaml', '-o', 'b', '--out=c', '--seeds', '3'], cwd)).toEqual(['bench', '--config', 'configs/a.yaml', '-o', 'results/b', '--out=results/c', '--seeds', '3']);
+    expect(storedCommand(['bench', '--config', '../configs/a.yaml', '-o', 'b', '--out=c', '--seeds', '3'], cwd)).toEqual([
+      'bench',
+      '--config',
+      'configs/a.yaml',
+      '-o',
+      'results/b',
+      '--out=results/c',
+      '--seeds',
+      '3',
+    ]);
   });
 });
 
 describe('text tables', () => {
   it('pads columns by alignment and trims line ends', () => {
-    expect(formatTable([['a', 'bb', 'c'], ['ccc', 'd', '']], (i) => (i === 1 ? 'right' : 'left'))).toEqual(['a    bb  c', 'ccc   d']);
+    expect(
+      formatTable(
+        [
+          ['a', 'bb', 'c'],
+          ['ccc', 'd', ''],
+        ],
+        (i) => (i === 1 ? 'right' : 'left'),
+      ),
+    ).toEqual(['a    bb  c', 'ccc   d']);
   });
 });

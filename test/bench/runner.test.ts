@@ -18,7 +18,10 @@ afterAll(() => removeDir(tmp));
 type Behaviour = 'finish' | 'fail' | 'wait' | 'diverge';
 
 /** A launcher that plays pwlu train: writes the run files a real one would, without training. */
-function fakeLauncher(behaviour: (name: string) => Behaviour, log: { args: string[]; concurrent: number; maxConcurrent: number; interrupts: string[] }): Launcher {
+function fakeLauncher(
+  behaviour: (name: string) => Behaviour,
+  log: { args: string[]; concurrent: number; maxConcurrent: number; interrupts: string[] },
+): Launcher {
   return (args) => {
     log.args.push(args.join(' '));
     log.concurrent++;
@@ -34,7 +37,8 @@ function fakeLauncher(behaviour: (name: string) => Behaviour, log: { args: strin
       log.concurrent--;
       resolveDone(r);
     };
-    const summary = (status: string) => writeFileSync(join(dir, 'summary.json'), JSON.stringify({ status, final: { top1: 50 }, best: { top1: 50, epoch: 2 }, wall_s: 3 }));
+    const summary = (status: string) =>
+      writeFileSync(join(dir, 'summary.json'), JSON.stringify({ status, final: { top1: 50 }, best: { top1: 50, epoch: 2 }, wall_s: 3 }));
     const metrics = () => writeFileSync(join(dir, 'metrics.jsonl'), '{"epoch":1,"test_top1":40}\n{"epoch":2,"test_top1":50}\n');
     setTimeout(() => {
       if (b === 'finish') {
@@ -156,7 +160,12 @@ describe('bench runner', () => {
     const cells = expandGrid(['resnet20'], ['relu', 'swish', 'pwlu'], [0]);
     const log = { args: [] as string[], concurrent: 0, maxConcurrent: 0, interrupts: [] as string[] };
     const ctl = new AbortController();
-    const p = runBench(plan(out, cells, 2), manifestFor(out, cells), { launcher: fakeLauncher(() => 'wait', log), display: quiet, stop: ctl.signal, interruptGraceMs: 10 });
+    const p = runBench(plan(out, cells, 2), manifestFor(out, cells), {
+      launcher: fakeLauncher(() => 'wait', log),
+      display: quiet,
+      stop: ctl.signal,
+      interruptGraceMs: 10,
+    });
     await new Promise((r) => setTimeout(r, 50));
     ctl.abort();
     const outcome = await p;
@@ -179,7 +188,9 @@ describe('bench runner', () => {
       for (let i = 0; i < 500 && !(commandLine(owner.pid!) ?? '').includes('pwlu'); i++) await new Promise((r) => setTimeout(r, 10));
       writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: owner.pid, host: hostname(), started: 'now', what: 'pwlu train' }));
       const log = { args: [] as string[], concurrent: 0, maxConcurrent: 0, interrupts: [] as string[] };
-      const err = await runBench(plan(out, cells), manifestFor(out, cells), { launcher: fakeLauncher(() => 'finish', log), display: quiet }).catch((e: unknown) => e);
+      const err = await runBench(plan(out, cells), manifestFor(out, cells), { launcher: fakeLauncher(() => 'finish', log), display: quiet }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(UserError);
       expect((err as Error).message).toContain(`resnet20-swish-s0 (still being trained by pid ${owner.pid}`);
       expect(log.args).toEqual([]);

@@ -25,7 +25,11 @@ function pwluAs(fake: string): string {
 }
 
 function task(i: number, fake: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('bash', [script], { encoding: 'utf8', env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), PWLU: pwluAs(fake), SLURM_CPUS_PER_TASK: '4' }, timeout: 20_000 });
+  const r = spawnSync('bash', [script], {
+    encoding: 'utf8',
+    env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), PWLU: pwluAs(fake), SLURM_CPUS_PER_TASK: '4' },
+    timeout: 20_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -45,7 +49,7 @@ describe('pwlu bench --emit slurm script', () => {
         bin: '/opt/pwlu/bin/pwlu.js',
         cells,
         cellSets,
-        sets: ["train.lr=0.05", "name=it's"],
+        sets: ['train.lr=0.05', "name=it's"],
         backend: 'torch',
         throttle: 3,
         sbatch: ['partition=gpu', '--time=24:00:00'],
@@ -132,7 +136,19 @@ describe('pwlu bench --emit slurm script', () => {
     const ddpScript = join(dir, 'bench.sbatch');
     writeFileSync(
       ddpScript,
-      renderSlurmScript({ out: dir, config: join(dir, 'base-config.yaml'), bin: '/opt/pwlu/bin/pwlu.js', cells, cellSets, sets: [], backend: null, throttle: null, sbatch: [], tasksPerCell: 2, gpusPerCell: 2 }),
+      renderSlurmScript({
+        out: dir,
+        config: join(dir, 'base-config.yaml'),
+        bin: '/opt/pwlu/bin/pwlu.js',
+        cells,
+        cellSets,
+        sets: [],
+        backend: null,
+        throttle: null,
+        sbatch: [],
+        tasksPerCell: 2,
+        gpusPerCell: 2,
+      }),
     );
     const text = readFileSync(ddpScript, 'utf8');
     expect(spawnSync('bash', ['-n', ddpScript]).status).toBe(0);
@@ -141,13 +157,17 @@ describe('pwlu bench --emit slurm script', () => {
     expect(text).toContain('STOP=TERM');
     // A stand-in srun that prints how it was called.
     writeFileSync(join(dir, 'bin', 'srun'), '#!/bin/bash\necho "SRUN $*"\n', { mode: 0o755 });
-    const r = spawnSync('bash', [ddpScript], { encoding: 'utf8', env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, SLURM_ARRAY_TASK_ID: '0', PWLU: pwluAs('echo'), SLURM_CPUS_PER_TASK: '4' }, timeout: 20_000 });
+    const r = spawnSync('bash', [ddpScript], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, SLURM_ARRAY_TASK_ID: '0', PWLU: pwluAs('echo'), SLURM_CPUS_PER_TASK: '4' },
+      timeout: 20_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`SRUN --ntasks=2 --kill-on-bad-exit=1 bash ${wrapper} echo train --config ${dir}/base-config.yaml --set model.arch=resnet20`);
     expect(readFileSync(script, 'utf8')).toContain('STOP=INT'); // single-process cells keep SIGINT
   });
 
-  it('pwlu bench --cell prints what a cell needs and exits with its code, by the local runner\'s rules', async () => {
+  it("pwlu bench --cell prints what a cell needs and exits with its code, by the local runner's rules", async () => {
     const bench = join(tmp, 'cells-bench');
     const cellDir = (name: string) => join(bench, 'cells', name);
     const cell = (name: string) => {

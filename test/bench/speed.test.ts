@@ -9,10 +9,43 @@ const ROOT = resolve(__dirname, '..', '..');
 describe('pwlu speed --all-activations', () => {
   it('prints one JSON line per registered activation with the ratio to ReLU', () => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'speed.js'))) throw new Error('run `npm run build` first (npm test does)');
-    const args = ['speed', '--all-activations', '--arch', 'resnet20', '--size', '8', '--batch', '2', '--warmup', '0', '--steps', '1', '--backend', 'wasm', '--json'];
+    const args = [
+      'speed',
+      '--all-activations',
+      '--arch',
+      'resnet20',
+      '--size',
+      '8',
+      '--batch',
+      '2',
+      '--warmup',
+      '0',
+      '--steps',
+      '1',
+      '--backend',
+      'wasm',
+      '--json',
+    ];
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'pwlu.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { act: string; arch: string; train_img_per_s: number; train_vs_relu: number; infer_vs_relu: number; train_peak_bytes: number; infer_peak_bytes: number; peak_source: string; train_peak_vs_relu: number; train_peak_rss_bytes: number | null });
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            act: string;
+            arch: string;
+            train_img_per_s: number;
+            train_vs_relu: number;
+            infer_vs_relu: number;
+            train_peak_bytes: number;
+            infer_peak_bytes: number;
+            peak_source: string;
+            train_peak_vs_relu: number;
+            train_peak_rss_bytes: number | null;
+          },
+      );
     expect(rows.map((x) => x.act)).toEqual(['relu', ...activationNames().filter((a) => a !== 'relu')]);
     expect(rows[0]).toMatchObject({ train_vs_relu: 1, infer_vs_relu: 1, train_peak_vs_relu: 1, peak_source: 'tfjs' });
     for (const x of rows) {

@@ -19,7 +19,24 @@ function expectNoStack(stderr: string): void {
   expect(stderr).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)/m);
 }
 
-const MICRO = ['--set', 'data.name=synthetic', '--set', 'model.width=0.25', '--set', 'data.synthetic.size=8', '--set', 'data.synthetic.train=32', '--set', 'data.synthetic.test=16', '--set', 'train.batch=8', '--set', 'train.epochs=1', '--backend', 'cpu'];
+const MICRO = [
+  '--set',
+  'data.name=synthetic',
+  '--set',
+  'model.width=0.25',
+  '--set',
+  'data.synthetic.size=8',
+  '--set',
+  'data.synthetic.train=32',
+  '--set',
+  'data.synthetic.test=16',
+  '--set',
+  'train.batch=8',
+  '--set',
+  'train.epochs=1',
+  '--backend',
+  'cpu',
+];
 
 describe('pwlu CLI', () => {
   beforeAll(() => {
@@ -54,7 +71,9 @@ describe('pwlu CLI', () => {
       gloo: info.dist.backends?.includes('gloo') ?? false,
       jpeg: info.jpeg.available,
     });
-    expect(pwlu('doctor').stdout).toMatch(new RegExp(`native build: libtorch ${info.version.replace(/\./g, '\\.')} .*; CUDA (yes|no), NCCL (yes|no), Gloo (yes|no), JPEG (yes|no)`));
+    expect(pwlu('doctor').stdout).toMatch(
+      new RegExp(`native build: libtorch ${info.version.replace(/\./g, '\\.')} .*; CUDA (yes|no), NCCL (yes|no), Gloo (yes|no), JPEG (yes|no)`),
+    );
   });
 
   it('doctor says a missing tfjs-node is optional and what installing it gives, not a resolver error with a path', () => {
@@ -122,7 +141,12 @@ describe('pwlu CLI', () => {
   it('warns in one line when automatic selection falls back from a missing torch addon, and not when the backend is named', () => {
     const noAddon = { ...process.env, PWLU_DEBUG: '', PWLU_TORCH_ADDON: join(tmp, 'missing', 'pwlu_torch.node') };
     const run = (backend: string, out: string) =>
-      spawnSync(process.execPath, [BIN, 'train', ...MICRO, '--backend', backend, '--set', 'train.max_steps_per_epoch=1', '--out', join(tmp, out)], { encoding: 'utf8', cwd: tmp, env: noAddon, timeout: 120_000 });
+      spawnSync(process.execPath, [BIN, 'train', ...MICRO, '--backend', backend, '--set', 'train.max_steps_per_epoch=1', '--out', join(tmp, out)], {
+        encoding: 'utf8',
+        cwd: tmp,
+        env: noAddon,
+        timeout: 120_000,
+      });
     const auto = run('auto', 'r-auto');
     expect(auto.status).toBe(0);
     const warned = auto.stderr.split('\n').filter((l) => l.includes('native torch backend is unavailable'));

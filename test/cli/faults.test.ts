@@ -14,7 +14,22 @@ const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pwlu.js');
 const tmp = makeTmpDir('pwlu-cli-faults-');
 
-const MICRO = ['--set', 'data.name=synthetic', '--set', 'model.width=0.125', '--set', 'data.synthetic.size=6', '--set', 'data.synthetic.train=16', '--set', 'data.synthetic.test=8', '--set', 'train.batch=8', '--backend', 'cpu'];
+const MICRO = [
+  '--set',
+  'data.name=synthetic',
+  '--set',
+  'model.width=0.125',
+  '--set',
+  'data.synthetic.size=6',
+  '--set',
+  'data.synthetic.train=16',
+  '--set',
+  'data.synthetic.test=8',
+  '--set',
+  'train.batch=8',
+  '--backend',
+  'cpu',
+];
 
 function pwlu(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: tmp, env: { ...process.env, PWLU_DEBUG: '' }, timeout: 120_000 });
@@ -99,23 +114,30 @@ describe('pwlu train under faults', () => {
     expect(resume.stderr).toMatch(new RegExp(`in use by pwlu train \\(pid ${first.child.pid}`));
     first.child.kill('SIGINT');
     expect(await first.closed).toBe(130);
-    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { epoch: number }).epoch);
     expect(epochs).toEqual(epochs.map((_, i) => i + 1));
   });
 
   it('two processes started together on one new directory: exactly one trains it', async () => {
     const out = join(tmp, 'race');
     const args = [BIN, 'train', ...MICRO, '--set', 'train.epochs=2', '--out', out];
-    const start = () => new Promise<{ code: number | null; stderr: string }>((r) => {
-      const c = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      c.on('close', (code) => r({ code, stderr }));
-    });
+    const start = () =>
+      new Promise<{ code: number | null; stderr: string }>((r) => {
+        const c = spawn(process.execPath, args, { cwd: tmp, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('close', (code) => r({ code, stderr }));
+      });
     const results = await Promise.all([start(), start()]);
     expect(results.map((r) => r.code).sort()).toEqual([0, 1]);
     expect(results.find((r) => r.code === 1)!.stderr).toMatch(/in use by pwlu train|already exists and is not empty/);
-    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { epoch: number }).epoch);
     expect(epochs).toEqual([1, 2]);
   });
 
@@ -143,7 +165,19 @@ describe('pwlu train under faults', () => {
   it('an explicit data.dir without the dataset fails with exit 2, downloads nothing elsewhere and leaves no run directory', () => {
     const empty = join(tmp, 'empty-data');
     mkdirSync(empty, { recursive: true });
-    const r = pwlu('train', '--set', 'data.name=fashion-mnist', '--set', `data.dir=${empty}`, '--set', 'data.download=true', '--backend', 'cpu', '--out', join(tmp, 'fm-bad'));
+    const r = pwlu(
+      'train',
+      '--set',
+      'data.name=fashion-mnist',
+      '--set',
+      `data.dir=${empty}`,
+      '--set',
+      'data.download=true',
+      '--backend',
+      'cpu',
+      '--out',
+      join(tmp, 'fm-bad'),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(empty);
     expect(r.stderr).toMatch(/data\.dir/);

@@ -18,10 +18,22 @@ function load(text: string, sets: string[] = []) {
 
 function errorFor(text: string, sets: string[] = []): string {
   const file = tmp.write('x.yaml', text);
-  return userErrorOf(() => loadConfig(file, sets)).split(file).join('x.yaml');
+  return userErrorOf(() => loadConfig(file, sets))
+    .split(file)
+    .join('x.yaml');
 }
 
-const NEW_FORM = ['activation:', '  name: pwlu', '  pwlu:', '    n: 8', '    granularity: channel', '    init_bound: 2', '  swish:', '    trainable_beta: true', ''].join('\n');
+const NEW_FORM = [
+  'activation:',
+  '  name: pwlu',
+  '  pwlu:',
+  '    n: 8',
+  '    granularity: channel',
+  '    init_bound: 2',
+  '  swish:',
+  '    trainable_beta: true',
+  '',
+].join('\n');
 
 describe('activation options sections', () => {
   it('fill the chosen activation from its own defaults and validate every section present', () => {
@@ -39,25 +51,32 @@ describe('activation options sections', () => {
   it("the resolved config shows the chosen activation's full options and reloads to the same hash", () => {
     const first = loadConfig(null, ['activation.name=pwlu']);
     const text = stringifyConfig(first.config);
-    for (const key of ['n', 'granularity', 'phase1_epochs', 'momentum', 'alpha', 'realign', 'init_bound', 'min_width']) expect(text).toMatch(new RegExp(`^    ${key}: `, 'm'));
+    for (const key of ['n', 'granularity', 'phase1_epochs', 'momentum', 'alpha', 'realign', 'init_bound', 'min_width'])
+      expect(text).toMatch(new RegExp(`^    ${key}: `, 'm'));
     const again = loadConfig(tmp.write('saved.yaml', text), []);
     expect(again.hash).toBe(first.hash);
     expect(again.warnings).toEqual([]);
   });
 
   it('an unknown key in a section is an error naming the file, line and key, with a suggestion', () => {
-    expect(errorFor('activation:\n  name: pwlu\n  pwlu:\n    granularty: layer\n')).toBe("x.yaml:4: activation.pwlu.granularty: unknown key; did you mean 'granularity'?");
+    expect(errorFor('activation:\n  name: pwlu\n  pwlu:\n    granularty: layer\n')).toBe(
+      "x.yaml:4: activation.pwlu.granularty: unknown key; did you mean 'granularity'?",
+    );
     expect(errorFor('activation:\n  apl:\n    hinges: 3\n')).toBe('x.yaml:3: activation.apl.hinges: unknown key; valid keys in activation.apl: s, l2');
     expect(errorFor('activation:\n  pwlu:\n    n: 7\n')).toBe('x.yaml:3: activation.pwlu.n: must be even, so that 0 can be a breakpoint (got 7)');
   });
 
   it('an unknown section name is an error with a suggestion', () => {
     expect(errorFor('activation:\n  name: pwlu\n  pwl:\n    n: 8\n')).toBe("x.yaml:3: activation.pwl: unknown key; did you mean 'pwlu'?");
-    expect(userErrorOf(() => loadConfig(null, ['activation.swihs.beta=2']))).toBe("--set activation.swihs.beta: activation.swihs: unknown key; did you mean 'swish'?");
+    expect(userErrorOf(() => loadConfig(null, ['activation.swihs.beta=2']))).toBe(
+      "--set activation.swihs.beta: activation.swihs: unknown key; did you mean 'swish'?",
+    );
   });
 
   it('a misplaced option points at its section', () => {
-    expect(errorFor('phase1_epochs: 2\n')).toBe("x.yaml:1: phase1_epochs: unknown key; did you mean 'activation.pwlu.phase1_epochs' or 'activation.npwlu.phase1_epochs'?");
+    expect(errorFor('phase1_epochs: 2\n')).toBe(
+      "x.yaml:1: phase1_epochs: unknown key; did you mean 'activation.pwlu.phase1_epochs' or 'activation.npwlu.phase1_epochs'?",
+    );
   });
 });
 
@@ -83,9 +102,19 @@ describe('the old layout still loads, with a deprecation warning per key', () =>
   });
 
   it('a run config saved in the old layout (every pwlu key, no activation options) loads', () => {
-    const saved = 'activation:\n  name: relu\n  sites: all\npwlu:\n  phase1_epochs: 1\n  momentum: 0.9\n  alpha: 3\n  n: 16\n  granularity: layer\n  realign: true\n';
+    const saved =
+      'activation:\n  name: relu\n  sites: all\npwlu:\n  phase1_epochs: 1\n  momentum: 0.9\n  alpha: 3\n  n: 16\n  granularity: layer\n  realign: true\n';
     const { config, warnings } = load(saved);
-    expect(config.activation.pwlu).toEqual({ n: 16, granularity: 'layer', phase1_epochs: 1, momentum: 0.9, alpha: 3, realign: true, init_bound: 3, min_width: 1e-3 });
+    expect(config.activation.pwlu).toEqual({
+      n: 16,
+      granularity: 'layer',
+      phase1_epochs: 1,
+      momentum: 0.9,
+      alpha: 3,
+      realign: true,
+      init_bound: 3,
+      min_width: 1e-3,
+    });
     expect(config.activation.relu).toEqual({});
     expect(warnings).toHaveLength(6);
   });
@@ -104,11 +133,15 @@ describe('the old layout still loads, with a deprecation warning per key', () =>
 
   it('errors in old keys point at the old key', () => {
     expect(errorFor('pwlu:\n  momentum: 1\n')).toBe('x.yaml:2: activation.pwlu.momentum: must be < 1 (got 1)');
-    expect(errorFor('activation:\n  name: swish\n  trainable_beat: true\n')).toBe("x.yaml:3: activation.swish.trainable_beat: unknown key; did you mean 'trainable_beta'?");
+    expect(errorFor('activation:\n  name: swish\n  trainable_beat: true\n')).toBe(
+      "x.yaml:3: activation.swish.trainable_beat: unknown key; did you mean 'trainable_beta'?",
+    );
     expect(userErrorOf(() => loadConfig(null, ['pwlu.n=3']))).toBe('--set pwlu.n: must be even, so that 0 can be a breakpoint (got 3)');
   });
 
   it('an old key whose new place is set too is an error', () => {
-    expect(errorFor('activation:\n  pwlu:\n    n: 8\npwlu:\n  n: 4\n')).toBe("x.yaml:5: 'pwlu.n' is deprecated and 'activation.pwlu.n' is set too; keep only 'activation.pwlu.n'");
+    expect(errorFor('activation:\n  pwlu:\n    n: 8\npwlu:\n  n: 4\n')).toBe(
+      "x.yaml:5: 'pwlu.n' is deprecated and 'activation.pwlu.n' is set too; keep only 'activation.pwlu.n'",
+    );
   });
 });

@@ -8,7 +8,9 @@ const tmp = tempConfigs();
 /** Writes `text` to a temp file and returns the load error's message, with the temp path replaced by `x.yaml`. */
 function errorFor(text: string, sets: string[] = [], extraChecks?: (cfg: Config) => ConfigIssue[]): string {
   const file = tmp.write('x.yaml', text);
-  return userErrorOf(() => loadConfig(file, sets, { extraChecks })).split(file).join('x.yaml');
+  return userErrorOf(() => loadConfig(file, sets, { extraChecks }))
+    .split(file)
+    .join('x.yaml');
 }
 
 /** A stand-in for the model/activation registries the CLI passes in. */
@@ -61,7 +63,9 @@ describe('validation errors name the file, line and key path', () => {
   });
 
   it('odd activation.pwlu.n', () => {
-    expect(errorFor('activation:\n  pwlu:\n    alpha: 3\n    n: 15\n')).toBe('x.yaml:4: activation.pwlu.n: must be even, so that 0 can be a breakpoint (got 15)');
+    expect(errorFor('activation:\n  pwlu:\n    alpha: 3\n    n: 15\n')).toBe(
+      'x.yaml:4: activation.pwlu.n: must be even, so that 0 can be a breakpoint (got 15)',
+    );
   });
 
   it('bad enum value lists the choices', () => {
@@ -75,9 +79,7 @@ describe('validation errors name the file, line and key path', () => {
   });
 
   it('bad list element points at its own line', () => {
-    expect(errorFor('train:\n  schedule:\n    milestones:\n      - 3\n      - 0\n')).toBe(
-      'x.yaml:5: train.schedule.milestones[1]: must be > 0 (got 0)',
-    );
+    expect(errorFor('train:\n  schedule:\n    milestones:\n      - 3\n      - 0\n')).toBe('x.yaml:5: train.schedule.milestones[1]: must be > 0 (got 0)');
   });
 
   it('regex-checked name', () => {
@@ -155,7 +157,7 @@ describe('YAML-level errors name file, line and column', () => {
 
   it('duplicate key', () => {
     expect(errorFor('seed: 1\ntrain:\n  lr: 0.1\n  lr: 0.2\n')).toBe(
-      "x.yaml:4:3: train.lr: duplicate key (first on line 3); each key may appear once per mapping",
+      'x.yaml:4:3: train.lr: duplicate key (first on line 3); each key may appear once per mapping',
     );
   });
 

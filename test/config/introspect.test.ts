@@ -24,7 +24,13 @@ describe('describeSchema', () => {
       const row = rows.find((r) => r.split(/\s+/)[0] === path);
       expect(row, path).toBeDefined();
       const shown = stringify(value, { collectionStyle: 'flow' }).trim();
-      expect(row!.slice(row!.indexOf(path) + path.length).trim().startsWith(shown), `${path}: ${row}`).toBe(true);
+      expect(
+        row!
+          .slice(row!.indexOf(path) + path.length)
+          .trim()
+          .startsWith(shown),
+        `${path}: ${row}`,
+      ).toBe(true);
     }
     // Header, the defaults, and the options of the activations not chosen by default (absent from the defaults).
     const unchosen = Object.entries(ACTIVATION_OPTIONS).filter(([name]) => name !== ConfigSchema.parse({}).activation.name);

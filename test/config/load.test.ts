@@ -141,11 +141,7 @@ describe('hash and stringifyConfig', () => {
   it.each([
     ['defaults', null, []],
     ['full file', fixture('full.yaml'), []],
-    [
-      'awkward values',
-      fixture('minimal.yaml'),
-      ['name=null', 'data.dir="true"', 'train.optimizer.eps=1e-12', 'activation={name: x, swish: {beta: 1e-3}}'],
-    ],
+    ['awkward values', fixture('minimal.yaml'), ['name=null', 'data.dir="true"', 'train.optimizer.eps=1e-12', 'activation={name: x, swish: {beta: 1e-3}}']],
   ] as const)('round trip: stringifyConfig -> load gives the same config and hash (%s)', (label, file, sets) => {
     const first = loadConfig(file, [...sets]);
     const saved = tmp.write(`saved-${label.replace(/\W/g, '_')}.yaml`, stringifyConfig(first.config));

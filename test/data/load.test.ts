@@ -6,7 +6,17 @@ import { loadDataset, selectIndices } from '../../src/data/load.js';
 import { splitBatches } from '../../src/data/batches.js';
 import { isStreamed } from '../../src/data/types.js';
 import { DataError } from '../../src/util/errors.js';
-import { expectDataError, inMemory, memorySplit, fixtureIndex, mockFetch, writeCifar10, writeCifar100, writeIdxDataset, writeImageFolder } from '../helpers/fixtures.js';
+import {
+  expectDataError,
+  inMemory,
+  memorySplit,
+  fixtureIndex,
+  mockFetch,
+  writeCifar10,
+  writeCifar100,
+  writeIdxDataset,
+  writeImageFolder,
+} from '../helpers/fixtures.js';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 let tmp: string;
@@ -110,7 +120,11 @@ describe('loadDataset', () => {
     expect(err.message).toContain(`a copy exists in ${join(system, 'fashion-mnist')}: unset data.dir to use it`);
     const { fetch, calls } = mockFetch({});
     removeDir(join(system, 'fashion-mnist'));
-    await expectDataError(loadDataset(cfg({ name: 'fashion-mnist', dir: named, download: true }), { ...base(), fetchImpl: fetch }), named, /data\.dir is set, so nothing was downloaded elsewhere/);
+    await expectDataError(
+      loadDataset(cfg({ name: 'fashion-mnist', dir: named, download: true }), { ...base(), fetchImpl: fetch }),
+      named,
+      /data\.dir is set, so nothing was downloaded elsewhere/,
+    );
     expect(calls).toEqual([]);
   });
 
@@ -179,7 +193,8 @@ describe('loadDataset', () => {
     expect(d.test.n).toBe(3);
     expect(d.mean).toEqual([0.485, 0.456, 0.406]);
     const batches = [];
-    for await (const b of splitBatches(d.train, d, { batchSize: 6, seed: 0, epoch: 0, shuffle: true, augment: null, dropLast: false })) batches.push(b.x.length);
+    for await (const b of splitBatches(d.train, d, { batchSize: 6, seed: 0, epoch: 0, shuffle: true, augment: null, dropLast: false }))
+      batches.push(b.x.length);
     expect(batches).toEqual([6 * 16 * 16 * 3]);
     const def = await loadDataset(cfg({ name: 'imagefolder', dir }), base());
     expect(def.dataset.height).toBe(224);

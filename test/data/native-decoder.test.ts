@@ -33,16 +33,11 @@ function pattern(w: number, h: number, f: (x: number, y: number) => Rgb): Buffer
 }
 
 /** Four flat colours split at (sx, sy). */
-const quadrants = (w: number, h: number, sx: number, sy: number): Buffer =>
-  pattern(w, h, (x, y) => (y < sy ? (x < sx ? TL : TR) : x < sx ? BL : BR));
+const quadrants = (w: number, h: number, sx: number, sy: number): Buffer => pattern(w, h, (x, y) => (y < sy ? (x < sx ? TL : TR) : x < sx ? BL : BR));
 
 /** Smooth colour waves: resampling differences stay small. */
 const waves = (w: number, h: number): Buffer =>
-  pattern(w, h, (x, y) => [
-    Math.round(128 + 100 * Math.sin(x / 17)),
-    Math.round(128 + 100 * Math.cos(y / 13)),
-    Math.round(128 + 80 * Math.sin((x + y) / 23)),
-  ]);
+  pattern(w, h, (x, y) => [Math.round(128 + 100 * Math.sin(x / 17)), Math.round(128 + 100 * Math.cos(y / 13)), Math.round(128 + 80 * Math.sin((x + y) / 23))]);
 
 async function jpeg(px: Buffer, w: number, h: number, channels: 1 | 3 = 3): Promise<Uint8Array> {
   const img = sharp(px, { raw: { width: w, height: h, channels } });
@@ -55,9 +50,7 @@ async function sharpReference(bytes: Uint8Array, g: Geometry, size: number): Pro
   const raw = { raw: { width: info.width, height: info.height, channels: 3 as const } };
   let img;
   if (g.kind === 'crop-resize') {
-    img = sharp(data, raw)
-      .extract({ left: g.left, top: g.top, width: g.width, height: g.height })
-      .resize(size, size, { fit: 'fill', kernel: 'linear' });
+    img = sharp(data, raw).extract({ left: g.left, top: g.top, width: g.width, height: g.height }).resize(size, size, { fit: 'fill', kernel: 'linear' });
   } else {
     const resized = await sharp(data, raw).resize(g.resizeWidth, g.resizeHeight, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
     img = sharp(resized, { raw: { width: g.resizeWidth, height: g.resizeHeight, channels: 3 } }).extract({
@@ -104,7 +97,11 @@ describe.skipIf(!native.decoder)(`native JPEG decoder${native.decoder ? '' : ` (
   it('is the libjpeg-turbo decoder and accepts JPEG only (not PNG, not short or random bytes)', async () => {
     const px = quadrants(32, 32, 16, 16);
     const jpg = await jpeg(px, 32, 32);
-    const png = new Uint8Array(await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+    const png = new Uint8Array(
+      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
     expect(native.decoder!.name).toBe('libjpeg-turbo');
     expect(native.reason).toMatch(/^libjpeg-turbo \d+\.\d+\.\d+ in the native addon, 2 threads$/);
     expect(native.decoder!.accepts(jpg)).toBe(true);
@@ -186,7 +183,7 @@ describe.skipIf(!native.decoder)(`native JPEG decoder${native.decoder ? '' : ` (
   it('decodes a grayscale JPEG to RGB (R = G = B)', async () => {
     const [w, h] = [96, 64];
     const grey = Buffer.alloc(w * h);
-    for (let i = 0; i < w * h; i++) grey[i] = (i % w) < w / 2 ? 40 : 200;
+    for (let i = 0; i < w * h; i++) grey[i] = i % w < w / 2 ? 40 : 200;
     const jpg = await jpeg(grey, w, h, 1);
     expect((await sharp(jpg).metadata()).channels).toBe(1);
     const img = await decodeOne(jpg, { kind: 'crop-resize', top: 0, left: 0, height: h, width: w, flip: false }, 32);
@@ -245,20 +242,21 @@ describe.skipIf(!native.decoder)(`native JPEG decoder${native.decoder ? '' : ` (
       [300, 200],
       [517, 470],
       [640, 360],
-    ] as const) images.push({ bytes: await jpeg(waves(w, h), w, h), w, h });
+    ] as const)
+      images.push({ bytes: await jpeg(waves(w, h), w, h), w, h });
     const size = 56;
     const jobs: DecodeJob[] = [];
     for (let k = 0; k < 48; k++) {
       const im = images[k % images.length]!;
-      const width = 20 + rng.int((im.w - 20));
-      const height = 20 + rng.int((im.h - 20));
+      const width = 20 + rng.int(im.w - 20);
+      const height = 20 + rng.int(im.h - 20);
       const geometry: Geometry =
         k % 4 === 3
           ? { kind: 'resize-crop', resizeHeight: 64, resizeWidth: 64 + (k % 7), top: 4, left: k % 7, flip: k % 2 === 0 }
           : {
               kind: 'crop-resize',
-              top: rng.int((im.h - height + 1)),
-              left: rng.int((im.w - width + 1)),
+              top: rng.int(im.h - height + 1),
+              left: rng.int(im.w - width + 1),
               height,
               width,
               flip: rng.uniform() < 0.5,
@@ -272,10 +270,7 @@ describe.skipIf(!native.decoder)(`native JPEG decoder${native.decoder ? '' : ` (
     expect((await one.decode(jobs, size, a)).every((e) => e === null)).toBe(true);
     expect((await native.decoder!.decode(jobs, size, b)).every((e) => e === null)).toBe(true);
     const half = jobs.length / 2;
-    const [r1, r2] = await Promise.all([
-      native.decoder!.decode(jobs.slice(0, half), size, c),
-      native.decoder!.decode(jobs.slice(half), size, c),
-    ]);
+    const [r1, r2] = await Promise.all([native.decoder!.decode(jobs.slice(0, half), size, c), native.decoder!.decode(jobs.slice(half), size, c)]);
     expect([...r1, ...r2].every((e) => e === null)).toBe(true);
     expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
     expect(Buffer.compare(Buffer.from(a), Buffer.from(c))).toBe(0);

@@ -54,7 +54,14 @@ function options(source: SampleSource, over: Partial<PipelineOptions> = {}): Pip
     std: [1, 1, 1],
     prefetch: 2,
     // The geometry is a function of (index, epoch) only, as the real train transform is.
-    geometry: (_b, index, epoch) => ({ kind: 'crop-resize', top: (index * 3 + epoch) % 5, left: index % 4, height: 1, width: 1, flip: (index + epoch) % 2 === 0 }),
+    geometry: (_b, index, epoch) => ({
+      kind: 'crop-resize',
+      top: (index * 3 + epoch) % 5,
+      left: index % 4,
+      height: 1,
+      width: 1,
+      flip: (index + epoch) % 2 === 0,
+    }),
     onBadImage: 'skip',
     warn: () => {},
     ...over,

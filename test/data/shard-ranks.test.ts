@@ -21,9 +21,21 @@ afterAll(() => removeDir(tmp));
 
 // In-memory images of 1x1x3 pixels whose first channel is the image's index, so a batch names its images.
 const N = 26;
-const split: Split = { images: Uint8Array.from({ length: N * 3 }, (_, i) => (i % 3 === 0 ? i / 3 : 0)), labels: Int32Array.from({ length: N }, (_, i) => i % 4), n: N };
+const split: Split = {
+  images: Uint8Array.from({ length: N * 3 }, (_, i) => (i % 3 === 0 ? i / 3 : 0)),
+  labels: Int32Array.from({ length: N }, (_, i) => i % 4),
+  n: N,
+};
 const ds = { height: 1, width: 1, channels: 3, mean: [0, 0, 0], std: [1 / 255, 1, 1], flipOk: true };
-const opts = (o: Partial<EpochBatchOptions> = {}): EpochBatchOptions => ({ batchSize: 3, seed: 9, epoch: 1, shuffle: true, augment: null, dropLast: false, ...o });
+const opts = (o: Partial<EpochBatchOptions> = {}): EpochBatchOptions => ({
+  batchSize: 3,
+  seed: 9,
+  epoch: 1,
+  shuffle: true,
+  augment: null,
+  dropLast: false,
+  ...o,
+});
 const ids = (o: EpochBatchOptions) => Array.from(epochBatches(split, ds, o), (b) => Array.from({ length: b.size }, (_, k) => Math.round(b.x[k * 3]!)));
 const shard = (rank: number, worldSize: number, pad = true): RankShard => ({ rank, worldSize, pad });
 

@@ -37,7 +37,8 @@ async function tarOf(members: [string, Uint8Array | string][]): Promise<Buffer> 
   const done = (async () => {
     for await (const c of p) chunks.push(c as Buffer);
   })();
-  for (const [name, data] of members) await new Promise<void>((res, rej) => p.entry({ name }, typeof data === 'string' ? Buffer.from(data) : data, (e) => (e ? rej(e) : res())));
+  for (const [name, data] of members)
+    await new Promise<void>((res, rej) => p.entry({ name }, typeof data === 'string' ? Buffer.from(data) : data, (e) => (e ? rej(e) : res())));
   p.finalize();
   await done;
   return Buffer.concat(chunks);
@@ -76,7 +77,12 @@ describe('pwlu data shard (writer)', () => {
   it('resumes after a crash (a temp file left, fewer shards listed) with the same result as an uninterrupted run', async () => {
     const crashed = join(tmp, 'crashed');
     cpSync(out, crashed, { recursive: true });
-    const partial: ShardIndex = { ...index, complete: false, train: { ...index.train, n: 0, shards: index.train.shards.slice(0, 2) }, eval: { ...index.eval, n: 0, shards: [] } };
+    const partial: ShardIndex = {
+      ...index,
+      complete: false,
+      train: { ...index.train, n: 0, shards: index.train.shards.slice(0, 2) },
+      eval: { ...index.eval, n: 0, shards: [] },
+    };
     partial.train.n = partial.train.shards.reduce((a, s) => a + s.samples, 0);
     writeFileSync(join(crashed, 'index.json'), JSON.stringify(partial));
     writeFileSync(join(crashed, 'train-000002.tar.tmp-99999'), 'half a shard');
@@ -133,7 +139,10 @@ describe('shard source', () => {
     expect(() => listShards(`${out}/train-{000000..000999}.tar`, '/')).toThrow(/do not exist/);
 
     // Patterns through the config, with index.json found next to them; a folder without one is scanned.
-    const s = await openShardSources(cfg({ shards: { train: 'train-only', eval: `${out}/eval-{000000..${String(index.eval.shards.length - 1).padStart(6, '0')}}.tar` } }), opts());
+    const s = await openShardSources(
+      cfg({ shards: { train: 'train-only', eval: `${out}/eval-{000000..${String(index.eval.shards.length - 1).padStart(6, '0')}}.tar` } }),
+      opts(),
+    );
     expect([s.train.n, s.eval.n, s.train.numClasses]).toEqual([15, 6, 3]);
     expect(s.train.classNames).toEqual(['cat', 'dog', 'emu']); // train scanned (no names), eval's index names them
     expect(readdirSync(folderOnly).some((f) => f.startsWith('.pwlu-shard-scan-'))).toBe(true);
@@ -174,11 +183,34 @@ describe('shard source', () => {
     const img = readFileSync((await scanImageFolder(folder)).train.files[0]!);
     writeFileSync(
       join(dir, 'a-0.tar'),
-      await tarOf([['k0.png', img], ['k0.cls', '1'], ['k1.png', img], ['k2.png', img], ['k2.cls', 'cat'], ['k3.txt', 'no image'], ['k3.cls', '0'], ['k4.PNG', img], ['k4.cls', '2']]),
+      await tarOf([
+        ['k0.png', img],
+        ['k0.cls', '1'],
+        ['k1.png', img],
+        ['k2.png', img],
+        ['k2.cls', 'cat'],
+        ['k3.txt', 'no image'],
+        ['k3.cls', '0'],
+        ['k4.PNG', img],
+        ['k4.cls', '2'],
+      ]),
     );
-    const second = await tarOf([['m0.png', img], ['m0.cls', '0'], ['m1.png', img], ['m1.cls', '1'], ['m2.png', img], ['m2.cls', '1']]);
+    const second = await tarOf([
+      ['m0.png', img],
+      ['m0.cls', '0'],
+      ['m1.png', img],
+      ['m1.cls', '1'],
+      ['m2.png', img],
+      ['m2.cls', '1'],
+    ]);
     writeFileSync(join(dir, 'a-1.tar'), second.subarray(0, second.indexOf('m1.png') + 512 + 10)); // m0 whole, m1.png's data cut
-    writeFileSync(join(dir, 'a-2.tar'), await tarOf([['z0.png', img], ['z0.cls', '0']]));
+    writeFileSync(
+      join(dir, 'a-2.tar'),
+      await tarOf([
+        ['z0.png', img],
+        ['z0.cls', '0'],
+      ]),
+    );
     const logs: string[] = [];
     const s = await openShardSources(cfg({ shards: { train: 'broken/a-{0..2}.tar', eval: 'broken/a-2.tar' } }), opts({ log: (m: string) => logs.push(m) }));
     expect(s.train.n).toBe(5 + 1 + 1); // a truncated shard counts what could be read
@@ -195,7 +227,14 @@ describe('shard source', () => {
     expect(summary[6]).toBe('a-2.tar:z0 0');
 
     // With counts from an index (written before the shard was damaged), the lost samples are BadSamples.
-    const src = new ShardSource([{ path: join(dir, 'a-1.tar'), samples: 3 }, { path: join(dir, 'a-2.tar'), samples: 1 }], ['a', 'b'], 'test');
+    const src = new ShardSource(
+      [
+        { path: join(dir, 'a-1.tar'), samples: 3 },
+        { path: join(dir, 'a-2.tar'), samples: 1 },
+      ],
+      ['a', 'b'],
+      'test',
+    );
     const items = await collect(src);
     expect(items.map((x) => x.index)).toEqual([0, 1, 2, 3]);
     expect('label' in items[0]!).toBe(true);
@@ -207,9 +246,23 @@ describe('shard source', () => {
   it('refuses a shard set without labels, and missing shards, before training', async () => {
     const dir = join(tmp, 'unlabelled');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'u-0.tar'), await tarOf([['a.jpg', 'x'], ['b.jpg', 'y']]));
-    await expectDataError(openShardSources(cfg({ shards: { train: 'unlabelled', eval: 'unlabelled' } }), opts()), 'unlabelled', /none of the 2 samples .* has a \.cls label/);
-    await expectDataError(openShardSources(cfg({ shards: { train: 'nowhere/x-{0..3}.tar', eval: 'unlabelled' } }), opts()), 'nowhere/x-{0..3}.tar', /4 of 4 shards do not exist/);
+    writeFileSync(
+      join(dir, 'u-0.tar'),
+      await tarOf([
+        ['a.jpg', 'x'],
+        ['b.jpg', 'y'],
+      ]),
+    );
+    await expectDataError(
+      openShardSources(cfg({ shards: { train: 'unlabelled', eval: 'unlabelled' } }), opts()),
+      'unlabelled',
+      /none of the 2 samples .* has a \.cls label/,
+    );
+    await expectDataError(
+      openShardSources(cfg({ shards: { train: 'nowhere/x-{0..3}.tar', eval: 'unlabelled' } }), opts()),
+      'nowhere/x-{0..3}.tar',
+      /4 of 4 shards do not exist/,
+    );
   });
 });
 
@@ -232,7 +285,7 @@ describe('pwlu data shard (CLI)', () => {
     for (const f of readdirSync(out)) expect(readFileSync(join(tmp, 'cli-out', f)).equals(readFileSync(join(out, f)))).toBe(true);
 
     const badSize = run('--config', 'cfg.yaml', '--out', 'x', '--shard-size', 'lots');
-    expect([badSize.code, badSize.stderr]).toEqual([1, expect.stringContaining("--shard-size must be a size like 500MB, 1GB")]);
+    expect([badSize.code, badSize.stderr]).toEqual([1, expect.stringContaining('--shard-size must be a size like 500MB, 1GB')]);
     writeFileSync(join(tmp, 'missing.yaml'), `data:\n  dir: ${join(tmp, 'no-such-folder')}\n`);
     const missing = run('--config', 'missing.yaml', '--out', 'y');
     expect(missing.code).toBe(2);

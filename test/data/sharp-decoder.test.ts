@@ -36,7 +36,14 @@ async function decodeAll(bytes: Uint8Array, geometries: Geometry[], size: number
 }
 
 const cr = (top: number, left: number, height: number, width: number, flip = false): Geometry => ({ kind: 'crop-resize', top, left, height, width, flip });
-const rc = (resizeWidth: number, resizeHeight: number, top: number, left: number, flip = false): Geometry => ({ kind: 'resize-crop', resizeHeight, resizeWidth, top, left, flip });
+const rc = (resizeWidth: number, resizeHeight: number, top: number, left: number, flip = false): Geometry => ({
+  kind: 'resize-crop',
+  resizeHeight,
+  resizeWidth,
+  top,
+  left,
+  flip,
+});
 
 /** PIL's antialiased bilinear (triangle filter, support scaled when shrinking) in floating point, written from ImagingResample. */
 function pilResize(src: Uint8Array, w: number, h: number, ow: number, oh: number): Float64Array {
@@ -82,7 +89,12 @@ describe('SharpDecoder', () => {
     const S = 8;
     const { out, result } = await decodeAll(png, [cr(0, 0, 20, 20), cr(0, 0, 40, 40), cr(0, 0, 40, 40, true), cr(15, 15, 10, 10), cr(15, 15, 10, 10, true)], S);
     expect(result).toEqual([null, null, null, null, null]);
-    for (const [y, x] of [[0, 0], [7, 7], [3, 4]]) expect(pixel(out, S, 0, y!, x!)).toEqual(RED);
+    for (const [y, x] of [
+      [0, 0],
+      [7, 7],
+      [3, 4],
+    ])
+      expect(pixel(out, S, 0, y!, x!)).toEqual(RED);
     const corners = (slot: number) => [pixel(out, S, slot, 0, 0), pixel(out, S, slot, 0, 7), pixel(out, S, slot, 7, 0), pixel(out, S, slot, 7, 7)];
     expect(corners(1)).toEqual([RED, GREEN, BLUE, WHITE]);
     expect(corners(2)).toEqual([GREEN, RED, WHITE, BLUE]);
@@ -91,8 +103,18 @@ describe('SharpDecoder', () => {
     expect(corners(4)).toEqual([GREEN, RED, WHITE, BLUE]);
     const big = await decodeAll(png, [cr(14, 14, 12, 12), cr(14, 14, 12, 12, true)], 32);
     expect(big.result).toEqual([null, null]);
-    expect([pixel(big.out, 32, 0, 0, 0), pixel(big.out, 32, 0, 0, 31), pixel(big.out, 32, 0, 31, 0), pixel(big.out, 32, 0, 31, 31)]).toEqual([RED, GREEN, BLUE, WHITE]);
-    expect([pixel(big.out, 32, 1, 0, 0), pixel(big.out, 32, 1, 0, 31), pixel(big.out, 32, 1, 31, 0), pixel(big.out, 32, 1, 31, 31)]).toEqual([GREEN, RED, WHITE, BLUE]);
+    expect([pixel(big.out, 32, 0, 0, 0), pixel(big.out, 32, 0, 0, 31), pixel(big.out, 32, 0, 31, 0), pixel(big.out, 32, 0, 31, 31)]).toEqual([
+      RED,
+      GREEN,
+      BLUE,
+      WHITE,
+    ]);
+    expect([pixel(big.out, 32, 1, 0, 0), pixel(big.out, 32, 1, 0, 31), pixel(big.out, 32, 1, 31, 0), pixel(big.out, 32, 1, 31, 31)]).toEqual([
+      GREEN,
+      RED,
+      WHITE,
+      BLUE,
+    ]);
   });
 
   it('resize-crop: resizes the whole image, then takes the box (mirrored if flip)', async () => {
@@ -130,7 +152,11 @@ describe('SharpDecoder', () => {
       [rc(20, 16, 0, 2), [0, 0, H, W], 20, 16, 0, 2, 8], // shrink whole image
       [rc(80, 62, 30, 40, true), [0, 0, H, W], 80, 62, 30, 40, 1], // enlarge whole image (flip)
     ];
-    const { out, result } = await decodeAll(png, cases.map((c) => c[0]), S);
+    const { out, result } = await decodeAll(
+      png,
+      cases.map((c) => c[0]),
+      S,
+    );
     expect(result.every((r) => r === null)).toBe(true);
     for (const [slot, [g, bx, ow, oh, top, left, bound]] of cases.entries()) {
       const ref = pilResize(cropRgb(src, W, bx), bx[3]!, bx[2]!, ow, oh);

@@ -83,9 +83,33 @@ describe('roundHalfEven', () => {
 
 describe('randomResizedCrop', () => {
   it('matches a transcription of torchvision get_params on the same scripted draws', () => {
-    const sizes = [[1, 1], [2, 3], [10, 10], [17, 5], [5, 17], [224, 224], [500, 375], [375, 500], [1000, 37], [640, 480]] as const;
-    const scales: [number, number][] = [[0.08, 1], [0.25, 1], [0.99, 1], [0.5, 0.5], [1, 1], [0.01, 0.02]];
-    const ratios: [number, number][] = [[3 / 4, 4 / 3], [3, 4], [0.25, 0.5], [1, 1], [0.1, 10]];
+    const sizes = [
+      [1, 1],
+      [2, 3],
+      [10, 10],
+      [17, 5],
+      [5, 17],
+      [224, 224],
+      [500, 375],
+      [375, 500],
+      [1000, 37],
+      [640, 480],
+    ] as const;
+    const scales: [number, number][] = [
+      [0.08, 1],
+      [0.25, 1],
+      [0.99, 1],
+      [0.5, 0.5],
+      [1, 1],
+      [0.01, 0.02],
+    ];
+    const ratios: [number, number][] = [
+      [3 / 4, 4 / 3],
+      [3, 4],
+      [0.25, 0.5],
+      [1, 1],
+      [0.1, 10],
+    ];
     const gen = new Rng(11);
     let cases = 0;
     let fallbacks = 0;
@@ -173,7 +197,14 @@ describe('trainGeometry', () => {
 });
 
 describe('evalGeometry', () => {
-  const rc = (resizeWidth: number, resizeHeight: number, top: number, left: number): Geometry => ({ kind: 'resize-crop', resizeHeight, resizeWidth, top, left, flip: false });
+  const rc = (resizeWidth: number, resizeHeight: number, top: number, left: number): Geometry => ({
+    kind: 'resize-crop',
+    resizeHeight,
+    resizeWidth,
+    top,
+    left,
+    flip: false,
+  });
 
   it('Resize(int(size / crop_pct)) then CenterCrop(size), as torchvision computes them', () => {
     // 224 / 0.875 = 256; long side int(256 * 500 / 375) = int(341.33) = 341; left = round(117 / 2 = 58.5) = 58 (half to even).
@@ -203,7 +234,14 @@ describe('imageSize', () => {
     const files: [string, Buffer][] = [
       ['jpeg', await raw(37, 23, 3).jpeg().toBuffer()],
       ['jpeg', await raw(37, 23, 3).jpeg({ progressive: true }).toBuffer()],
-      ['jpeg', await raw(37, 23, 3).withExif({ IFD0: { Copyright: 'x' } }).withMetadata({ orientation: 6 }).jpeg().toBuffer()],
+      [
+        'jpeg',
+        await raw(37, 23, 3)
+          .withExif({ IFD0: { Copyright: 'x' } })
+          .withMetadata({ orientation: 6 })
+          .jpeg()
+          .toBuffer(),
+      ],
       ['png', await raw(37, 23, 4).png().toBuffer()],
       ['webp', await raw(37, 23, 3).webp().toBuffer()],
       ['webp', await raw(37, 23, 3).webp({ lossless: true }).toBuffer()],

@@ -16,7 +16,12 @@ const WORKER = join(__dirname, 'fixtures', 'collective-worker.mjs');
 const support = distSupport();
 optionalPart('dist', support.available, support.reason);
 
-interface RankResult { code: number | null; stdout: string; stderr: string; seconds: number }
+interface RankResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
 
 /** Runs the worker as `world` ranks; once rank 0 has exited, the others get `graceS` seconds before a SIGKILL (a hung rank). */
 async function runRanks(world: number, env: Record<string, string> = {}, graceS = 30): Promise<RankResult[]> {
@@ -24,18 +29,25 @@ async function runRanks(world: number, env: Record<string, string> = {}, graceS 
   const t0 = performance.now();
   const children: ReturnType<typeof spawn>[] = [];
   return Promise.all(
-    Array.from({ length: world }, (_, rank) => new Promise<RankResult>((res) => {
-      const child = spawn(process.execPath, [WORKER], { env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), MASTER_PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      children.push(child);
-      child.on('close', (code) => {
-        if (rank === 0) setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), graceS * 1000).unref();
-        res({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
-      });
-    })),
+    Array.from(
+      { length: world },
+      (_, rank) =>
+        new Promise<RankResult>((res) => {
+          const child = spawn(process.execPath, [WORKER], {
+            env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), MASTER_PORT: String(port), ...env },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          children.push(child);
+          child.on('close', (code) => {
+            if (rank === 0) setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), graceS * 1000).unref();
+            res({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 });
+          });
+        }),
+    ),
   );
 }
 
@@ -47,7 +59,10 @@ describe.skipIf(!support.available)('torch.distributed (gloo, 2 ranks on 127.0.0
     const out = ranks.map((r) => JSON.parse(r.stdout) as { rank: number; sum: number[][]; mean: number[][]; bcast: number[][]; grad: number[] });
     for (const o of out) {
       expect(o.sum).toEqual([[3, 6, 9, 12], [21, 41, 61], [1]]);
-      expect(o.mean).toEqual([[1.5, 3, 4.5, 6], [10.5, 20.5, 30.5]]);
+      expect(o.mean).toEqual([
+        [1.5, 3, 4.5, 6],
+        [10.5, 20.5, 30.5],
+      ]);
       expect(o.bcast).toEqual([[1, 1.5]]);
       // The objective is the sum of every rank's loss: each rank's dL/ds is 1, so its x gets w_rank * 2.
       expect(o.grad).toEqual([2 * (o.rank + 1), 4 * (o.rank + 1)]);

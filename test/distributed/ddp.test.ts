@@ -23,16 +23,50 @@ optionalPart('dist', support.available, support.reason);
 
 /** A micro ResNet-20 with PWLU on synthetic 8x8 images, no augmentation (so both sides see the same pixels), plain SGD. */
 const BASE = [
-  '--backend', 'torch', '--threads', '1',
-  '--set', 'seed=11', '--set', 'data.name=synthetic', '--set', 'data.synthetic.size=8', '--set', 'data.synthetic.train=64', '--set', 'data.synthetic.test=20',
-  '--set', 'data.augment.crop_padding=0', '--set', 'data.augment.flip=false',
-  '--set', 'model.arch=resnet20', '--set', 'model.width=0.125',
-  '--set', 'activation.name=pwlu', '--set', 'activation.pwlu.phase1_epochs=1',
-  '--set', 'train.epochs=2', '--set', 'train.max_steps_per_epoch=3', '--set', 'train.lr=0.05', '--set', 'train.schedule.name=constant',
-  '--set', 'dist.timeout_s=30',
+  '--backend',
+  'torch',
+  '--threads',
+  '1',
+  '--set',
+  'seed=11',
+  '--set',
+  'data.name=synthetic',
+  '--set',
+  'data.synthetic.size=8',
+  '--set',
+  'data.synthetic.train=64',
+  '--set',
+  'data.synthetic.test=20',
+  '--set',
+  'data.augment.crop_padding=0',
+  '--set',
+  'data.augment.flip=false',
+  '--set',
+  'model.arch=resnet20',
+  '--set',
+  'model.width=0.125',
+  '--set',
+  'activation.name=pwlu',
+  '--set',
+  'activation.pwlu.phase1_epochs=1',
+  '--set',
+  'train.epochs=2',
+  '--set',
+  'train.max_steps_per_epoch=3',
+  '--set',
+  'train.lr=0.05',
+  '--set',
+  'train.schedule.name=constant',
+  '--set',
+  'dist.timeout_s=30',
 ];
 
-interface Proc { code: number | null; stdout: string; stderr: string; seconds: number }
+interface Proc {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
 
 function pwlu(args: string[], env: Record<string, string> = {}): Promise<Proc> {
   const t0 = performance.now();
@@ -51,7 +85,15 @@ async function ranks(world: number, args: string[], env: (rank: number) => Recor
   const port = String(await freePort());
   return Promise.all(
     Array.from({ length: world }, (_, rank) =>
-      pwlu(['train', ...args], { RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, ...env(rank) }),
+      pwlu(['train', ...args], {
+        RANK: String(rank),
+        WORLD_SIZE: String(world),
+        LOCAL_RANK: String(rank),
+        LOCAL_WORLD_SIZE: String(world),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: port,
+        ...env(rank),
+      }),
     ),
   );
 }
@@ -71,7 +113,11 @@ function expectClose(got: Map<string, Float32Array>, want: Map<string, Float32Ar
 }
 
 type Line = Record<string, unknown>;
-const lines = (dir: string): Line[] => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+const lines = (dir: string): Line[] =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 
 describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', () => {
   beforeAll(() => {
@@ -89,7 +135,10 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
     const [s, d] = [join(tmp, 'single'), join(tmp, 'dist')];
     expectClose(weights(d), weights(s), 1e-5);
     // PWLU realigned at the start of epoch 2 to the global statistics.
-    const realign = (dir: string) => lines(dir).filter((l) => l.event === 'realign').map((l) => [l.layer, l.bl, l.br]);
+    const realign = (dir: string) =>
+      lines(dir)
+        .filter((l) => l.event === 'realign')
+        .map((l) => [l.layer, l.bl, l.br]);
     expect(realign(d).length).toBeGreaterThan(0);
     const [rs, rd] = [realign(s), realign(d)];
     rd.forEach((r, i) => {
@@ -113,10 +162,14 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
     const single = await pwlu(['train', ...plain, '--set', 'train.batch=8', '--out', 'plain-single']);
     expect(single.code, single.stderr).toBe(0);
     const dist = await ranks(2, [...plain, '--set', 'train.batch=4', '--out', 'plain-dist']);
-    expect(dist.map((r) => r.code), dist[0]!.stderr).toEqual([0, 0]);
+    expect(
+      dist.map((r) => r.code),
+      dist[0]!.stderr,
+    ).toEqual([0, 0]);
     expectClose(weights(join(tmp, 'plain-dist')), weights(join(tmp, 'plain-single')), 1e-5);
     // The control: ResNet-20's batch norm without sync_bn normalises each rank's half-batch on its own.
-    if (!existsSync(join(tmp, 'single', 'checkpoint-last.ckpt'))) expect((await pwlu(['train', ...BASE, '--set', 'train.batch=8', '--out', 'single'])).code).toBe(0);
+    if (!existsSync(join(tmp, 'single', 'checkpoint-last.ckpt')))
+      expect((await pwlu(['train', ...BASE, '--set', 'train.batch=8', '--out', 'single'])).code).toBe(0);
     const perRankBn = await ranks(2, [...BASE, '--set', 'train.batch=4', '--out', 'bn-local']);
     expect(perRankBn.map((r) => r.code)).toEqual([0, 0]);
     expect(() => expectClose(weights(join(tmp, 'bn-local')), weights(join(tmp, 'single')), 1e-5)).toThrow();
@@ -128,7 +181,9 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
     expect(straight.map((r) => r.code)).toEqual([0, 0]);
     const port = String(await freePort());
     const env = (rank: number) => ({ ...process.env, RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port });
-    const children = [0, 1].map((rank) => spawn(process.execPath, [BIN, 'train', ...args, '--out', 'stopped'], { cwd: tmp, env: env(rank), stdio: ['ignore', 'ignore', 'pipe'] }));
+    const children = [0, 1].map((rank) =>
+      spawn(process.execPath, [BIN, 'train', ...args, '--out', 'stopped'], { cwd: tmp, env: env(rank), stdio: ['ignore', 'ignore', 'pipe'] }),
+    );
     let err0 = '';
     children[0]!.stderr.on('data', (d: Buffer) => {
       err0 += d.toString();
@@ -166,10 +221,18 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
   }, 120_000);
 
   it('refuses a bad launcher environment and a backend without collectives (exit 3)', () => {
-    const bad = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--out', 'bad'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29999' } });
+    const bad = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--out', 'bad'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      env: { ...process.env, RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29999' },
+    });
     expect(bad.status).toBe(3);
     expect(bad.stderr).toMatch(/RANK/);
-    const wasm = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--backend', 'wasm', '--out', 'wasm'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29999' } });
+    const wasm = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--backend', 'wasm', '--out', 'wasm'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      env: { ...process.env, RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29999' },
+    });
     expect(wasm.status).toBe(3);
     expect(wasm.stderr).toMatch(/needs the torch backend/);
   });
@@ -177,7 +240,11 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
   it('an unreachable master is exit 3 after dist.timeout_s, naming the address', async () => {
     const port = String(await freePort()); // nothing listens there
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--set', 'dist.timeout_s=2', '--out', 'orphan'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port } });
+    const r = spawnSync(process.execPath, [BIN, 'train', ...BASE, '--set', 'dist.timeout_s=2', '--out', 'orphan'], {
+      cwd: tmp,
+      encoding: 'utf8',
+      env: { ...process.env, RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
+    });
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`rank 1 of 2 \\(torchrun\\) could not join the process group at 127\\.0\\.0\\.1:${port}`));
     expect((performance.now() - t0) / 1000).toBeLessThan(30);
@@ -186,16 +253,49 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
   // Debian's torchrun (torch 1.13 on Python 3.11) fails to parse its default --redirects 0; any single stream works.
   const torchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { encoding: 'utf8' });
   optionalPart('torchrun', torchrun.status === 0, '/usr/bin/python3 has no torch.distributed.run (apt-get install python3-torch)');
-  it.skipIf(torchrun.status !== 0)('launches unchanged under torchrun --no_python (its agent serves the rendezvous store)', async () => {
-    const port = String(await freePort());
-    const r = spawnSync(
-      '/usr/bin/python3',
-      ['-m', 'torch.distributed.run', '--no_python', '--nnodes', '1', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', port, '--redirects', '1', '--tee', '1', '--log_dir', join(tmp, 'torchrun-logs'), BIN, 'train', ...BASE, '--set', 'train.batch=4', '--out', 'torchrun', '--json'],
-      { cwd: tmp, encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const summary = JSON.parse(readFileSync(join(tmp, 'torchrun', 'summary.json'), 'utf8')) as { status: string; distributed: { world_size: number; launcher: string } };
-    expect(summary.status).toBe('finished');
-    expect(summary.distributed).toMatchObject({ world_size: 2, launcher: 'torchrun' });
-  }, 120_000);
+  it.skipIf(torchrun.status !== 0)(
+    'launches unchanged under torchrun --no_python (its agent serves the rendezvous store)',
+    async () => {
+      const port = String(await freePort());
+      const r = spawnSync(
+        '/usr/bin/python3',
+        [
+          '-m',
+          'torch.distributed.run',
+          '--no_python',
+          '--nnodes',
+          '1',
+          '--nproc_per_node',
+          '2',
+          '--master_addr',
+          '127.0.0.1',
+          '--master_port',
+          port,
+          '--redirects',
+          '1',
+          '--tee',
+          '1',
+          '--log_dir',
+          join(tmp, 'torchrun-logs'),
+          BIN,
+          'train',
+          ...BASE,
+          '--set',
+          'train.batch=4',
+          '--out',
+          'torchrun',
+          '--json',
+        ],
+        { cwd: tmp, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(r.status, r.stderr.slice(-2000)).toBe(0);
+      const summary = JSON.parse(readFileSync(join(tmp, 'torchrun', 'summary.json'), 'utf8')) as {
+        status: string;
+        distributed: { world_size: number; launcher: string };
+      };
+      expect(summary.status).toBe('finished');
+      expect(summary.distributed).toMatchObject({ world_size: 2, launcher: 'torchrun' });
+    },
+    120_000,
+  );
 });

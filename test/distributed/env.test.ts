@@ -3,7 +3,14 @@ import { distEnvFrom, firstSlurmHost } from '../../src/distributed/env.js';
 import { BackendError } from '../../src/util/errors.js';
 
 const TORCHRUN = { RANK: '3', WORLD_SIZE: '8', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: 'node01', MASTER_PORT: '29500' };
-const SLURM = { SLURM_PROCID: '5', SLURM_NTASKS: '8', SLURM_LOCALID: '1', SLURM_NTASKS_PER_NODE: '4(x2)', SLURM_JOB_NODELIST: 'gpu[03-04]', SLURM_JOB_ID: '123456' };
+const SLURM = {
+  SLURM_PROCID: '5',
+  SLURM_NTASKS: '8',
+  SLURM_LOCALID: '1',
+  SLURM_NTASKS_PER_NODE: '4(x2)',
+  SLURM_JOB_NODELIST: 'gpu[03-04]',
+  SLURM_JOB_ID: '123456',
+};
 
 /** The BackendError (exit 3) a bad environment gives. */
 function failure(env: NodeJS.ProcessEnv): BackendError {
@@ -26,7 +33,16 @@ describe('launcher environments', () => {
   });
 
   it('reads torchrun (and pwlu --nproc, and torchrun’s agent store)', () => {
-    expect(distEnvFrom(TORCHRUN)).toEqual({ rank: 3, worldSize: 8, localRank: 1, localWorldSize: 2, masterAddr: 'node01', masterPort: 29500, launcher: 'torchrun', agentStore: false });
+    expect(distEnvFrom(TORCHRUN)).toEqual({
+      rank: 3,
+      worldSize: 8,
+      localRank: 1,
+      localWorldSize: 2,
+      masterAddr: 'node01',
+      masterPort: 29500,
+      launcher: 'torchrun',
+      agentStore: false,
+    });
     expect(distEnvFrom({ ...TORCHRUN, PWLU_LAUNCHER: 'pwlu' })?.launcher).toBe('pwlu');
     expect(distEnvFrom({ ...TORCHRUN, TORCHELASTIC_USE_AGENT_STORE: 'True' })?.agentStore).toBe(true);
     // Without the local variables: one node.
@@ -34,7 +50,16 @@ describe('launcher environments', () => {
   });
 
   it('reads srun: the first node of the job is the master, the port comes from the job id; MASTER_* override', () => {
-    expect(distEnvFrom(SLURM)).toEqual({ rank: 5, worldSize: 8, localRank: 1, localWorldSize: 4, masterAddr: 'gpu03', masterPort: 20000 + (123456 % 20000), launcher: 'slurm', agentStore: false });
+    expect(distEnvFrom(SLURM)).toEqual({
+      rank: 5,
+      worldSize: 8,
+      localRank: 1,
+      localWorldSize: 4,
+      masterAddr: 'gpu03',
+      masterPort: 20000 + (123456 % 20000),
+      launcher: 'slurm',
+      agentStore: false,
+    });
     expect(distEnvFrom({ ...SLURM, MASTER_ADDR: 'head', MASTER_PORT: '4000' })).toMatchObject({ masterAddr: 'head', masterPort: 4000 });
     expect(distEnvFrom({ ...SLURM, SLURM_STEP_NODELIST: 'cpu7', SLURM_STEP_TASKS_PER_NODE: '2,1' })).toMatchObject({ masterAddr: 'cpu7', localWorldSize: 2 });
   });

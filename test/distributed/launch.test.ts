@@ -35,7 +35,14 @@ async function launch(name: string, codes: string, extra: Partial<Parameters<typ
   mkdirSync(out);
   const reports: string[] = [];
   const t0 = performance.now();
-  const code = await launchLocal({ nproc: codes.split(',').length, args: ['train', '--config', 'x.yaml'], threads: 5, command: [process.execPath, RANK_SCRIPT, out, codes], report: (t) => reports.push(t), ...extra });
+  const code = await launchLocal({
+    nproc: codes.split(',').length,
+    args: ['train', '--config', 'x.yaml'],
+    threads: 5,
+    command: [process.execPath, RANK_SCRIPT, out, codes],
+    report: (t) => reports.push(t),
+    ...extra,
+  });
   const ranks = codes.split(',').map((_, r) => JSON.parse(readFileSync(join(out, `rank${r}.json`), 'utf8')) as { env: Record<string, string>; args: string[] });
   return { code, ranks, reports: reports.join(''), seconds: (performance.now() - t0) / 1000, out };
 }
@@ -45,7 +52,15 @@ describe('pwlu --nproc launcher', () => {
     const r = await launch('ok', '0,0');
     expect(r.code).toBe(0);
     r.ranks.forEach((rank, i) => {
-      expect(rank.env).toEqual({ RANK: String(i), WORLD_SIZE: '2', LOCAL_RANK: String(i), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: r.ranks[0]!.env.MASTER_PORT, PWLU_LAUNCHER: 'pwlu' });
+      expect(rank.env).toEqual({
+        RANK: String(i),
+        WORLD_SIZE: '2',
+        LOCAL_RANK: String(i),
+        LOCAL_WORLD_SIZE: '2',
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: r.ranks[0]!.env.MASTER_PORT,
+        PWLU_LAUNCHER: 'pwlu',
+      });
       expect(rank.args).toEqual(['train', '--config', 'x.yaml', '--threads', '2']); // floor(5 / 2)
     });
     expect(Number(r.ranks[0]!.env.MASTER_PORT)).toBeGreaterThan(0);
@@ -75,8 +90,11 @@ describe('pwlu --nproc launcher', () => {
   });
 
   it('drops the options it sets itself, in every spelling', () => {
-    expect(withoutOptions(['train', '--nproc', '2', '-c', 'a.yaml', '--threads', '4', '--set', 'x=1', '-t', '3', '--threads=2', '--nproc=4', '--out', 'o'], [{ long: '--nproc' }, { long: '--threads', short: '-t' }])).toEqual([
-      'train', '-c', 'a.yaml', '--set', 'x=1', '--out', 'o',
-    ]);
+    expect(
+      withoutOptions(
+        ['train', '--nproc', '2', '-c', 'a.yaml', '--threads', '4', '--set', 'x=1', '-t', '3', '--threads=2', '--nproc=4', '--out', 'o'],
+        [{ long: '--nproc' }, { long: '--threads', short: '-t' }],
+      ),
+    ).toEqual(['train', '-c', 'a.yaml', '--set', 'x=1', '--out', 'o']);
   });
 });

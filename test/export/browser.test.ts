@@ -46,7 +46,13 @@ describe.skipIf(!CHROMIUM)(`pwlu/layers in headless Chromium${CHROMIUM ? '' : ' 
   let expected: Float32Array;
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    const m = buildArch('mobilenet_v3_small', { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS.mobilenet_v3_small, sites: 'all', activation: factory('pwlu', { granularity: 'channel' }) });
+    const m = buildArch('mobilenet_v3_small', {
+      inputShape: [16, 16, 3],
+      numClasses: 5,
+      ...MICRO_OPTIONS.mobilenet_v3_small,
+      sites: 'all',
+      activation: factory('pwlu', { granularity: 'channel' }),
+    });
     perturb(m, 3);
     const x = tf.randomNormal([4, 16, 16, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
     expected = ownLogits(m, x).values;
@@ -58,8 +64,20 @@ describe.skipIf(!CHROMIUM)(`pwlu/layers in headless Chromium${CHROMIUM ? '' : ' 
     x.dispose();
     m.dispose();
     writeFileSync(join(tmp, 'entry.js'), PAGE);
-    await build({ entryPoints: [join(tmp, 'entry.js')], bundle: true, format: 'esm', platform: 'browser', outfile: join(tmp, 'page.js'), nodePaths: [join(ROOT, 'node_modules')], alias: { 'pwlu/layers': join(ROOT, 'dist', 'layers', 'index.js') }, logLevel: 'silent' });
-    writeFileSync(join(tmp, 'index.html'), '<!doctype html><html><body><pre id="result">pending</pre><script type="module" src="/page.js"></script></body></html>');
+    await build({
+      entryPoints: [join(tmp, 'entry.js')],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outfile: join(tmp, 'page.js'),
+      nodePaths: [join(ROOT, 'node_modules')],
+      alias: { 'pwlu/layers': join(ROOT, 'dist', 'layers', 'index.js') },
+      logLevel: 'silent',
+    });
+    writeFileSync(
+      join(tmp, 'index.html'),
+      '<!doctype html><html><body><pre id="result">pending</pre><script type="module" src="/page.js"></script></body></html>',
+    );
     server = createServer((req, res) => {
       const path = join(tmp, (req.url ?? '/').split('?')[0] === '/' ? 'index.html' : (req.url ?? '').split('?')[0]!);
       if (!path.startsWith(tmp) || !existsSync(path)) {
@@ -78,7 +96,20 @@ describe.skipIf(!CHROMIUM)(`pwlu/layers in headless Chromium${CHROMIUM ? '' : ' 
   it('loads the export through pwlu/layers: the same logits (1e-4 relative) and top-1 classes as pwlu', async () => {
     const port = (server.address() as AddressInfo).port;
     // Asynchronous: this process serves the page while Chromium loads it.
-    const child = spawn(CHROMIUM!, ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${join(tmp, 'profile')}`, '--virtual-time-budget=60000', '--dump-dom', `http://127.0.0.1:${port}/`], { timeout: 120_000 });
+    const child = spawn(
+      CHROMIUM!,
+      [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        `--user-data-dir=${join(tmp, 'profile')}`,
+        '--virtual-time-budget=60000',
+        '--dump-dom',
+        `http://127.0.0.1:${port}/`,
+      ],
+      { timeout: 120_000 },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

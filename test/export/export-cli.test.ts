@@ -37,13 +37,21 @@ train: { epochs: 2, batch: 8 }
       const r = pwlu('export', '--run', run, '--format', format, '--checkpoint', 'last', '--json');
       expect(r.code, r.stderr).toBe(0);
       const out = join(run, 'exports', `${format}-last`);
-      const record = JSON.parse(readFileSync(join(out, 'export.json'), 'utf8')) as { format: string; epoch: number; activation: string; config_hash: string; check: { max_rel_diff: number; same_top1: boolean } };
+      const record = JSON.parse(readFileSync(join(out, 'export.json'), 'utf8')) as {
+        format: string;
+        epoch: number;
+        activation: string;
+        config_hash: string;
+        check: { max_rel_diff: number; same_top1: boolean };
+      };
       expect(record).toMatchObject({ format, epoch: 2, activation: 'pwlu' });
       expect(record.config_hash).toMatch(/^[0-9a-f]{12}$/);
       expect(record.check.max_rel_diff).toBeLessThan(1e-4);
       expect(JSON.parse(readFileSync(join(out, 'labels.json'), 'utf8'))).toEqual(['class0', 'class1', 'class2', 'class3']);
       expect(JSON.parse(readFileSync(join(out, 'preprocessing.json'), 'utf8'))).toMatchObject({ layout: format === 'onnx' ? 'NCHW' : 'NHWC' });
-      expect(readdirSync(out).sort()).toEqual(['export.json', 'labels.json', 'preprocessing.json', ...(format === 'onnx' ? ['model.onnx'] : ['model.json', 'weights.bin'])].sort());
+      expect(readdirSync(out).sort()).toEqual(
+        ['export.json', 'labels.json', 'preprocessing.json', ...(format === 'onnx' ? ['model.onnx'] : ['model.json', 'weights.bin'])].sort(),
+      );
       const before = readFileSync(join(out, 'export.json'), 'utf8');
       const again = pwlu('export', '--run', run, '--format', format, '--checkpoint', 'last');
       expect(again.code).toBe(1);
@@ -75,7 +83,11 @@ train: { epochs: 2, batch: 8 }
   });
 
   it("'pwlu/layers' resolves by package name to the browser-safe module", () => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('pwlu/layers'); console.log(m.LAYER_CLASSES.map((c) => c.className).join(','))"], { encoding: 'utf8', cwd: ROOT });
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', "const m = await import('pwlu/layers'); console.log(m.LAYER_CLASSES.map((c) => c.className).join(','))"],
+      { encoding: 'utf8', cwd: ROOT },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split(',')).toContain('PwluPWLU');
   });

@@ -14,7 +14,9 @@ async function roundTrip(m: tfl.LayersModel, x: tf.Tensor4D) {
   const { modelJson, weights } = await exportTfjs(m);
   const manifest = (modelJson.weightsManifest as { weights: tf.io.WeightsManifestEntry[] }[])[0]!;
   const json = JSON.parse(JSON.stringify(modelJson)) as { modelTopology: object };
-  const loaded = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: manifest.weights, weightData: weights.slice().buffer }));
+  const loaded = await tfl.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: manifest.weights, weightData: weights.slice().buffer }),
+  );
   const want = ownLogits(m, x);
   const got = tf.tidy(() => loaded.predict(x) as tf.Tensor);
   const r = compareLogits(want.values, got.dataSync(), want.classes);
@@ -52,7 +54,16 @@ describe('pwlu export: TensorFlow.js layers format, loaded with pwlu/layers', ()
   it('pwlu/layers bundles for a browser from tfjs-core, tfjs-layers, zod and side-effect-free spec modules only', async () => {
     const { build } = await import('esbuild');
     const packages = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'zod'];
-    const r = await build({ entryPoints: ['src/layers/index.ts'], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, external: packages, logLevel: 'silent' });
+    const r = await build({
+      entryPoints: ['src/layers/index.ts'],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      external: packages,
+      logLevel: 'silent',
+    });
     const files = Object.keys(r.metafile.inputs);
     const allowed = /^src\/(layers\/|activations\/(spec|layer|onnx)\.ts$|activations\/specs\/|ops\/pwlu-table\.ts$|util\/rng\.ts$)/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);

@@ -20,12 +20,16 @@ export function perturb(model: tfl.LayersModel, seed: number): void {
   }
 }
 
-
 /** Every architecture the export tests cover (micro widths). */
 export const EXPORT_ARCHS = ['resnet20', 'plainnet', ...ZOO] as const;
 
 /** Builds a micro `arch` with `act` (and its options) at 16x16x3 and 5 classes, perturbed; runs `check` on it and a fixed batch, then disposes both. */
-export async function withExportModel(arch: string, act: string, options: Record<string, unknown>, check: (m: tfl.LayersModel, x: tf.Tensor4D) => Promise<void>): Promise<void> {
+export async function withExportModel(
+  arch: string,
+  act: string,
+  options: Record<string, unknown>,
+  check: (m: tfl.LayersModel, x: tf.Tensor4D) => Promise<void>,
+): Promise<void> {
   const m = buildArch(arch, { inputShape: [16, 16, 3], numClasses: 5, ...MICRO_OPTIONS[arch], activation: factory(act, options) });
   perturb(m, 7);
   const x = tf.randomNormal([3, 16, 16, 3], 0, 2, 'float32', 3) as tf.Tensor4D;

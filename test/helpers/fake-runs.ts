@@ -52,7 +52,17 @@ export function writeRun(dir: string, r: FakeRun): string {
   const lines: string[] = [];
   for (let e = 1; e <= completed; e++) {
     const top1 = r.top1 - (completed - e) * 2;
-    const line = JSON.stringify({ epoch: e, lr: 0.1 / e, train_loss: 2 / e, train_top1: top1 - 1, test_loss: 1.5 / e, test_top1: top1, test_top5: Math.min(100, top1 + 10), seconds: 1, img_per_s: r.imgPerS ?? 1000 });
+    const line = JSON.stringify({
+      epoch: e,
+      lr: 0.1 / e,
+      train_loss: 2 / e,
+      train_top1: top1 - 1,
+      test_loss: 1.5 / e,
+      test_top1: top1,
+      test_top5: Math.min(100, top1 + 10),
+      seconds: 1,
+      img_per_s: r.imgPerS ?? 1000,
+    });
     lines.push(line);
     if (e === r.duplicateEpoch) lines.push(line.replace(`"test_top1":${top1}`, `"test_top1":${top1 + 0.5}`));
     if (e === 1 && r.activation === 'pwlu') lines.push(JSON.stringify({ event: 'realign', layer: 'stem.act', epoch: 1 }));

@@ -70,8 +70,7 @@ export function writeIdxDataset(
 ): IdxFixture {
   const { nTrain = 60, nTest = 20, rows = 28, cols = 28, gzip = true, naming = 'dash', classes = 10 } = opts;
   const ext = gzip ? '.gz' : '';
-  const name = (split: string, kind: string, suffix: string) =>
-    naming === 'dash' ? `${split}-${kind}-${suffix}${ext}` : `${split}-${kind}.${suffix}${ext}`;
+  const name = (split: string, kind: string, suffix: string) => (naming === 'dash' ? `${split}-${kind}-${suffix}${ext}` : `${split}-${kind}.${suffix}${ext}`);
   const enc = (b: Buffer) => (gzip ? gzipSync(b) : b);
   const train = { images: fixturePixels(nTrain, rows * cols), labels: fixtureLabels(nTrain, classes), n: nTrain };
   const test = { images: fixturePixels(nTest, rows * cols, 99), labels: fixtureLabels(nTest, classes).reverse(), n: nTest };
@@ -111,7 +110,10 @@ export function cifarRecords(hwc: Uint8Array, labels: Uint8Array[], labelBytes: 
 }
 
 /** Writes CIFAR-10 binary batches (5 train batches of `perBatch`, one test batch), optionally in the tarball's subfolder. */
-export function writeCifar10(dir: string, opts: { perBatch?: number; nTest?: number; subdir?: boolean } = {}): {
+export function writeCifar10(
+  dir: string,
+  opts: { perBatch?: number; nTest?: number; subdir?: boolean } = {},
+): {
   root: string;
   train: CifarFixtureSplit;
   test: CifarFixtureSplit;
@@ -127,13 +129,23 @@ export function writeCifar10(dir: string, opts: { perBatch?: number; nTest?: num
     const labels = Array.from(train.labels.subarray(s, s + perBatch), (l) => Uint8Array.of(l));
     writeFile(join(root, `data_batch_${b + 1}.bin`), cifarRecords(hwc, labels, 1));
   }
-  writeFile(join(root, 'test_batch.bin'), cifarRecords(test.images, Array.from(test.labels, (l) => Uint8Array.of(l)), 1));
+  writeFile(
+    join(root, 'test_batch.bin'),
+    cifarRecords(
+      test.images,
+      Array.from(test.labels, (l) => Uint8Array.of(l)),
+      1,
+    ),
+  );
   writeFile(join(root, 'batches.meta.txt'), Buffer.from('airplane\nautomobile\n'));
   return { root, train, test };
 }
 
 /** Writes CIFAR-100 binary train.bin/test.bin (coarse = fine % 20), optionally in the tarball's subfolder. */
-export function writeCifar100(dir: string, opts: { nTrain?: number; nTest?: number; subdir?: boolean } = {}): {
+export function writeCifar100(
+  dir: string,
+  opts: { nTrain?: number; nTest?: number; subdir?: boolean } = {},
+): {
   root: string;
   train: CifarFixtureSplit;
   test: CifarFixtureSplit;
@@ -143,7 +155,12 @@ export function writeCifar100(dir: string, opts: { nTrain?: number; nTest?: numb
   const fine = (n: number, off: number) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + off) % 100);
   const train = { images: fixturePixels(nTrain, 3072, 1), labels: fine(nTrain, 0), n: nTrain };
   const test = { images: fixturePixels(nTest, 3072, 2), labels: fine(nTest, 50), n: nTest };
-  const recs = (s: CifarFixtureSplit) => cifarRecords(s.images, Array.from(s.labels, (l) => Uint8Array.of(l % 20, l)), 2);
+  const recs = (s: CifarFixtureSplit) =>
+    cifarRecords(
+      s.images,
+      Array.from(s.labels, (l) => Uint8Array.of(l % 20, l)),
+      2,
+    );
   writeFile(join(root, 'train.bin'), recs(train));
   writeFile(join(root, 'test.bin'), recs(test));
   return { root, train, test };

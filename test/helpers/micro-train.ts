@@ -54,7 +54,13 @@ export function microTrain(arch: string, activation: Record<string, unknown>, ex
   const model = buildModel(config, { height: 8, width: 8, channels: 3, numClasses: 5 });
   const params = paramGroups(model, config.train.no_decay);
   const optimizer = new Optimizer(config.train, params);
-  const step = makeTrainStep(model, optimizer, params.map((p) => p.variable), [8, 8, 3], 0.1);
+  const step = makeTrainStep(
+    model,
+    optimizer,
+    params.map((p) => p.variable),
+    [8, 8, 3],
+    0.1,
+  );
   const x = new Float32Array(4 * 8 * 8 * 3).map((_, i) => Math.sin(i * 0.37));
   const y = new Int32Array([0, 1, 2, 4]);
   return {

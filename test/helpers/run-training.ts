@@ -10,7 +10,12 @@ import { createProgress } from '../../src/util/progress.js';
  * Trains `cfg` on `ds` into a new run directory `dir`, or resumes the run in `dir`; with `stopAfter`,
  * asks to stop before step stopAfter + 1 (as Ctrl-C would).
  */
-export async function runTraining(cfg: Config, ds: Dataset, dir: string, opts: { resume?: boolean; stopAfter?: number } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
+export async function runTraining(
+  cfg: Config,
+  ds: Dataset,
+  dir: string,
+  opts: { resume?: boolean; stopAfter?: number } = {},
+): Promise<{ outcome: TrainOutcome; dir: string }> {
   const run = opts.resume ? new RunDir(dir) : createRunDir(dir).run;
   let steps = 0;
   const outcome = await train({

@@ -31,7 +31,10 @@ describe('CIFAR ResNets', () => {
   });
 
   it('gives [batch, classes] logits at 28x28x1 and 32x32x3', () => {
-    for (const shape of [[28, 28, 1], [32, 32, 3]] as [number, number, number][]) {
+    for (const shape of [
+      [28, 28, 1],
+      [32, 32, 3],
+    ] as [number, number, number][]) {
       const m = build('resnet20', 'relu', shape, 7);
       const y = tf.tidy(() => m.apply(tf.zeros([2, ...shape]), { training: false }) as tf.Tensor);
       expect(y.shape).toEqual([2, 7]);

@@ -60,14 +60,18 @@ describe('activation sites', () => {
     const m = buildArch('mobilenet_v3_large', { width: 0.25, activation: factory('relu') });
     const acts = m.layers.filter((l) => /\.act\d?$/.test(l.name)).map((l) => l.name);
     expect(new Set(acts).size).toBe(acts.length);
-    expect(acts).toEqual(expect.arrayContaining(['features.0.act', 'features.2.expand.act', 'features.2.dw.act', 'features.4.se.act', 'features.16.act', 'classifier.act']));
+    expect(acts).toEqual(
+      expect.arrayContaining(['features.0.act', 'features.2.expand.act', 'features.2.dw.act', 'features.4.se.act', 'features.16.act', 'classifier.act']),
+    );
     expect(countActivationSites(m)).toBe(40);
     m.dispose();
     const r = buildArch('resnet50', { width: 0.125 });
     expect(r.layers.map((l) => l.name)).toEqual(expect.arrayContaining(['stem.act', 'layer1.0.act1', 'layer1.0.act2', 'layer1.0.act3', 'layer4.2.act3']));
     r.dispose();
     const e = buildArch('efficientnet_b0', { width: 0.25 });
-    expect(e.layers.map((l) => l.name)).toEqual(expect.arrayContaining(['features.1.0.dw.act', 'features.1.0.se.act', 'features.6.3.expand.act', 'features.8.act']));
+    expect(e.layers.map((l) => l.name)).toEqual(
+      expect.arrayContaining(['features.1.0.dw.act', 'features.1.0.se.act', 'features.6.3.expand.act', 'features.8.act']),
+    );
     e.dispose();
   });
 
@@ -85,7 +89,10 @@ describe('activation sites', () => {
   });
 
   it("sites: 'default' replaces only MobileNet-V3's hard-swish sites and keeps its ReLU sites", () => {
-    for (const [arch, hs] of [['mobilenet_v3_large', 21], ['mobilenet_v3_small', 19]] as const) {
+    for (const [arch, hs] of [
+      ['mobilenet_v3_large', 21],
+      ['mobilenet_v3_small', 19],
+    ] as const) {
       const m = buildArch(arch, { width: 0.25, activation: factory('swish', { trainable_beta: true }), sites: 'default' });
       expect(countActivationSites(m)).toBe(hs);
       expect(activationParamCount(m)).toBe(hs);

@@ -13,7 +13,15 @@ function finalSide(m: tfl.LayersModel): number | null {
 }
 
 // Tiny widths keep the forward passes fast on the pure-JS backend.
-const TINY: Record<string, number> = { resnet18: 0.125, resnet34: 0.125, resnet50: 0.0625, mobilenet_v2: 0.1, mobilenet_v3_large: 0.1, mobilenet_v3_small: 0.1, efficientnet_b0: 0.1 };
+const TINY: Record<string, number> = {
+  resnet18: 0.125,
+  resnet34: 0.125,
+  resnet50: 0.0625,
+  mobilenet_v2: 0.1,
+  mobilenet_v3_large: 0.1,
+  mobilenet_v3_small: 0.1,
+  efficientnet_b0: 0.1,
+};
 
 describe('architecture zoo: output shapes', () => {
   beforeAll(async () => {

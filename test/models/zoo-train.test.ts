@@ -11,7 +11,13 @@ function trainGrads(m: tfl.LayersModel, size: number, channels: number, batch: n
   const out = new Map<string, Float32Array>();
   tf.tidy(() => {
     const x = tf.randomNormal([batch, size, size, channels], 0, 1, 'float32', 7);
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 5), 'int32'), 5);
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: batch }, (_, i) => i % 5),
+        'int32',
+      ),
+      5,
+    );
     const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
     m.trainableWeights.forEach((w, i) => out.set(w.originalName, grads[vars[i].name].dataSync() as Float32Array));
   });

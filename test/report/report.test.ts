@@ -28,14 +28,31 @@ describe('pwlu report', () => {
     const cells = join(results, 'bench', 'cells');
     for (const [act, values] of Object.entries(R18)) {
       values.forEach((top1, seed) =>
-        writeRun(join(cells, `resnet18-${act}-s${seed}`), { arch: 'resnet18', activation: act, seed, top1, actParams: act === 'pwlu' ? 357 : 0, imgPerS: act === 'pwlu' ? 800 : 1000, pwluLayers: act === 'pwlu' ? 3 : 0, peakBytes: ((act === 'pwlu' ? 150 : 100) - 10 * seed) * 2 ** 20 }),
+        writeRun(join(cells, `resnet18-${act}-s${seed}`), {
+          arch: 'resnet18',
+          activation: act,
+          seed,
+          top1,
+          actParams: act === 'pwlu' ? 357 : 0,
+          imgPerS: act === 'pwlu' ? 800 : 1000,
+          pwluLayers: act === 'pwlu' ? 3 : 0,
+          peakBytes: ((act === 'pwlu' ? 150 : 100) - 10 * seed) * 2 ** 20,
+        }),
       );
     }
     writeRun(join(cells, 'resnet18-pwlu-s3'), { arch: 'resnet18', activation: 'pwlu', seed: 3, top1: 60, status: 'interrupted', completed: 2 });
     writeRun(join(cells, 'resnet20-swish-s0'), { arch: 'resnet20', activation: 'swish', seed: 0, top1: 91.0 });
     writeRun(join(cells, 'resnet20-swish-s1'), { arch: 'resnet20', activation: 'swish', seed: 1, top1: 91.2 });
     writeRun(join(cells, 'resnet20-pwlu-s0'), { arch: 'resnet20', activation: 'pwlu', seed: 0, top1: 91.5 });
-    writeRun(join(cells, 'resnet20-pwlu-s1'), { arch: 'resnet20', activation: 'pwlu', seed: 1, top1: 0, status: 'none', completed: 0, benchError: 'pwlu: error: cifar10 not found' });
+    writeRun(join(cells, 'resnet20-pwlu-s1'), {
+      arch: 'resnet20',
+      activation: 'pwlu',
+      seed: 1,
+      top1: 0,
+      status: 'none',
+      completed: 0,
+      benchError: 'pwlu: error: cifar10 not found',
+    });
     writeRun(join(cells, 'resnet20-pwlu-s1.failed-1'), { arch: 'resnet20', activation: 'pwlu', seed: 1, top1: 0, status: 'none', completed: 0 });
     writeRun(join(cells, 'resnet20-relu-s1'), { arch: 'resnet20', activation: 'relu', seed: 1, top1: 10, status: 'diverged', completed: 1 });
     // A plain run directory, nested deeper, with a repeated epoch line (a resume after a crash).
@@ -43,7 +60,9 @@ describe('pwlu report', () => {
     // Another setup (a different lr): its own table.
     writeRun(join(results, 'plain', 'lr05'), { arch: 'resnet20', activation: 'relu', seed: 0, top1: 89.0, lr: 0.05 });
     const manifestCells = [
-      ...['relu', 'swish', 'pwlu'].flatMap((a) => [0, 1, 2].map((s) => ({ name: `resnet18-${a}-s${s}`, arch: 'resnet18', activation: a, seed: s, dir: `cells/resnet18-${a}-s${s}` }))),
+      ...['relu', 'swish', 'pwlu'].flatMap((a) =>
+        [0, 1, 2].map((s) => ({ name: `resnet18-${a}-s${s}`, arch: 'resnet18', activation: a, seed: s, dir: `cells/resnet18-${a}-s${s}` })),
+      ),
       { name: 'resnet20-relu-s0', arch: 'resnet20', activation: 'relu', seed: 0, dir: 'cells/resnet20-relu-s0' },
     ];
     const setup = collectRuns(join(results, 'bench', 'cells', 'resnet18-relu-s0'))[0]!.setup;
@@ -102,7 +121,9 @@ describe('pwlu report', () => {
   it('Markdown: tables, the test footnote, and every run that is not a result named in the notes', () => {
     const md = renderMarkdown(report());
     expect(md).toContain('| arch | relu | swish | pwlu | PWLU − Swish (ours) | PWLU − Swish (paper) |');
-    expect(md).toMatch(/\| resnet18 \| 70\.20 ± 0\.10 \(n=3\) −0\.50\* \| 70\.70 ± 0\.20 \(n=3\) base \| 71\.63 ± 0\.15 \(n=3\) \+0\.93\*\* † \| \+0\.93\*\* \| \+0\.90 \|/);
+    expect(md).toMatch(
+      /\| resnet18 \| 70\.20 ± 0\.10 \(n=3\) −0\.50\* \| 70\.70 ± 0\.20 \(n=3\) base \| 71\.63 ± 0\.15 \(n=3\) \+0\.93\*\* † \| \+0\.93\*\* \| \+0\.90 \|/,
+    );
     expect(md).toContain("Welch's two-sided t-test");
     // The fake PWLU layers' shape (heights 0.2, 0.1, 0, 1.2, 2 on -2..2): slopes -0.1 and 1.0, pooled over seeds.
     expect(md).toMatch(/Learned PWLU shapes by depth, resnet18 \+ pwlu/);
@@ -120,7 +141,11 @@ describe('pwlu report', () => {
   it('CSV: the timm-style columns, one row per run, every run included', () => {
     const csv = renderCsv(report()).trim().split('\n');
     expect(csv[0]).toBe(CSV_COLUMNS.join(','));
-    expect(csv[0]!.startsWith('arch,activation,dataset,seed,top1,top5,top1_best,epoch_best,param_count,act_param_count,epochs,img_size,backend,train_img_per_s,wall_s')).toBe(true);
+    expect(
+      csv[0]!.startsWith(
+        'arch,activation,dataset,seed,top1,top5,top1_best,epoch_best,param_count,act_param_count,epochs,img_size,backend,train_img_per_s,wall_s',
+      ),
+    ).toBe(true);
     expect(csv.length - 1).toBe(collectRuns(results).length);
     const row = csv.find((l) => l.startsWith('resnet18,pwlu,cifar10,0,'))!.split(',');
     const col = (name: string) => row[CSV_COLUMNS.indexOf(name as (typeof CSV_COLUMNS)[number])];
@@ -190,7 +215,11 @@ describe('setupHash', () => {
   });
 
   it('gives a run saved in the old layout (top-level pwlu) the setup of the same run today', () => {
-    const old = { ...resolved('relu'), activation: { name: 'relu', sites: 'all' }, pwlu: { phase1_epochs: 1, momentum: 0.9, alpha: 3, n: 8, granularity: 'layer', realign: true } };
+    const old = {
+      ...resolved('relu'),
+      activation: { name: 'relu', sites: 'all' },
+      pwlu: { phase1_epochs: 1, momentum: 0.9, alpha: 3, n: 8, granularity: 'layer', realign: true },
+    };
     expect(setupHash(old)).toBe(setupHash(resolved('relu', ['activation.pwlu.n=8'])));
   });
 });

@@ -14,7 +14,18 @@ const tmp = makeTmpDir('pwlu-report-sel-');
 afterAll(() => removeDir(tmp));
 
 function epoch(e: number, test: number, val?: number): EpochRecord {
-  return { epoch: e, lr: 0.1, train_loss: 1, train_top1: 50, test_loss: 1, test_top1: test, test_top5: 99, ...(val === undefined ? {} : { val_top1: val }), seconds: 1, img_per_s: 1 };
+  return {
+    epoch: e,
+    lr: 0.1,
+    train_loss: 1,
+    train_top1: 50,
+    test_loss: 1,
+    test_top1: test,
+    test_top5: 99,
+    ...(val === undefined ? {} : { val_top1: val }),
+    seconds: 1,
+    img_per_s: 1,
+  };
 }
 
 /** Rewrites fields of a fake run's summary.json. */
@@ -58,7 +69,8 @@ describe('model selection in the report: never on test', () => {
 });
 
 describe('code version of a grid', () => {
-  const run = (commit: string | null, dirty: boolean | null, status: RunRecord['status'] = 'finished') => ({ git_commit: commit, git_dirty: dirty, status }) as RunRecord;
+  const run = (commit: string | null, dirty: boolean | null, status: RunRecord['status'] = 'finished') =>
+    ({ git_commit: commit, git_dirty: dirty, status }) as RunRecord;
 
   it('reads git_commit + git_dirty, and the -dirty suffix of older summaries', () => {
     const dir = writeRun(join(tmp, 'cv', 'a'), { arch: 'resnet20', activation: 'relu', seed: 0, top1: 91 });
@@ -83,7 +95,8 @@ describe('confidence intervals, the paper column and the sweep axis', () => {
   it('lists every Δ with its 95% interval in Markdown', () => {
     const root = join(tmp, 'ci');
     const values: Record<string, number[]> = { swish: [91.2, 91.5, 91.1], pwlu: [90.8, 90.9, 91.0] };
-    for (const [act, vs] of Object.entries(values)) vs.forEach((top1, seed) => writeRun(join(root, `resnet20-${act}-s${seed}`), { arch: 'resnet20', activation: act, seed, top1 }));
+    for (const [act, vs] of Object.entries(values))
+      vs.forEach((top1, seed) => writeRun(join(root, `resnet20-${act}-s${seed}`), { arch: 'resnet20', activation: act, seed, top1 }));
     const report = buildReport(collectRuns(root), { resultsDir: 'ci', baseline: 'swish' });
     const t = report.tables[0]!;
     // scipy.stats.ttest_ind(pwlu, swish, equal_var=False).confidence_interval(0.95) = (-0.8015, 0.0682)
@@ -91,7 +104,7 @@ describe('confidence intervals, the paper column and the sweep axis', () => {
     expect(renderMarkdown(report)).toContain('| resnet20 | pwlu | swish | 3 vs 3 | −0.37 | [−0.80, +0.07] | 0.074 | 2.9 |');
   });
 
-  it('attaches the abstract\'s unnamed MobileNet-V3 figure to neither variant, and says so', () => {
+  it("attaches the abstract's unnamed MobileNet-V3 figure to neither variant, and says so", () => {
     expect(paperDelta('mobilenet_v3_large')).toBeNull();
     expect(paperDelta('mobilenet_v3_small')).toBeNull();
     expect(paperDelta('resnet18')).toBe(0.9);

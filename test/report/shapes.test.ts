@@ -34,7 +34,15 @@ describe('learned-shape numbers', () => {
   });
 
   it('pools each layer over seeds (mean ± std) in model order, averaging channels', () => {
-    const layer = (name: string, fs: ((x: number) => number)[]): PwluLayer => ({ name, n: 8, granularity: fs.length > 1 ? 'channel' : 'layer', phase: 'learning', stat_steps: 10, realigned: true, instances: fs.map((f) => instance(f)) });
+    const layer = (name: string, fs: ((x: number) => number)[]): PwluLayer => ({
+      name,
+      n: 8,
+      granularity: fs.length > 1 ? 'channel' : 'layer',
+      phase: 'learning',
+      stat_steps: 10,
+      realigned: true,
+      instances: fs.map((f) => instance(f)),
+    });
     const run = (layers: PwluLayer[]) => ({ pwlu: layers }) as unknown as RunRecord;
     const runs = [
       run([layer('stem.act', [(x) => x]), layer('deep.act', [(x) => Math.abs(x)])]),

@@ -20,7 +20,8 @@ const SETTINGS: { overrides: string[]; pwlu: Record<string, unknown>; top1: numb
   { overrides: ['activation.pwlu.realign=false'], pwlu: { n: 16, realign: false }, top1: [90.0, 90.5, 90.2] },
 ];
 
-const nameOf = (overrides: string[], seed: number) => ['resnet20', 'pwlu', ...overrides.map((o) => o.replace(/^.*\.(\w+)=(.*)$/, '$1$2')), `s${seed}`].join('-');
+const nameOf = (overrides: string[], seed: number) =>
+  ['resnet20', 'pwlu', ...overrides.map((o) => o.replace(/^.*\.(\w+)=(.*)$/, '$1$2')), `s${seed}`].join('-');
 
 function report(baseline: string): Report {
   return buildReport(collectRuns(bench), { resultsDir: 'ablation', baseline, now: new Date('2026-01-02T03:04:05Z') });
@@ -33,11 +34,29 @@ describe('pwlu report on a sweep bench', () => {
       s.top1.forEach((top1, seed) => {
         const name = nameOf(s.overrides, seed);
         writeRun(join(bench, 'cells', name), { arch: 'resnet20', activation: 'pwlu', seed, top1, pwlu: s.pwlu, pwluLayers: 2 });
-        cells.push({ name, arch: 'resnet20', activation: 'pwlu', seed, dir: `cells/${name}`, ...(s.overrides.length ? { overrides: s.overrides } : {}), status: 'finished', attempts: [] });
+        cells.push({
+          name,
+          arch: 'resnet20',
+          activation: 'pwlu',
+          seed,
+          dir: `cells/${name}`,
+          ...(s.overrides.length ? { overrides: s.overrides } : {}),
+          status: 'finished',
+          attempts: [],
+        });
       });
     }
     // A setting that never started: a row of its own, from the manifest's overrides.
-    cells.push({ name: 'resnet20-pwlu-n8-s0', arch: 'resnet20', activation: 'pwlu', seed: 0, dir: 'cells/resnet20-pwlu-n8-s0', overrides: ['activation.pwlu.n=8'], status: 'pending', attempts: [] });
+    cells.push({
+      name: 'resnet20-pwlu-n8-s0',
+      arch: 'resnet20',
+      activation: 'pwlu',
+      seed: 0,
+      dir: 'cells/resnet20-pwlu-n8-s0',
+      overrides: ['activation.pwlu.n=8'],
+      status: 'pending',
+      attempts: [],
+    });
     writeFileSync(join(bench, 'bench.json'), JSON.stringify({ version: 1, dataset: 'cifar10', setup: 'x', cells }));
   });
   afterAll(() => removeDir(tmp));
@@ -84,7 +103,9 @@ describe('pwlu report on a sweep bench', () => {
       expect(t.cells.find((c) => c.row === 'resnet20 · base')!.is_baseline).toBe(true);
     }
     expect(report('swish').tables[0]!.notes.join('\n')).toMatch(/no swish runs in this table/);
-    expect(report('granularity=channel').tables[0]!.notes.join('\n')).toMatch(/sweeps activation\.pwlu\.n, activation\.pwlu\.realign|sweeps activation\.pwlu\.realign, activation\.pwlu\.n/);
+    expect(report('granularity=channel').tables[0]!.notes.join('\n')).toMatch(
+      /sweeps activation\.pwlu\.n, activation\.pwlu\.realign|sweeps activation\.pwlu\.realign, activation\.pwlu\.n/,
+    );
   });
 
   it('plots top-1 against a numeric swept value with error bars (the rows that differ from the base only there)', () => {

@@ -87,7 +87,17 @@ type Meta = TrainPosition & { optimizer: { step: number } };
 async function trainIn(dir: string, cfg: Config, resume: boolean, shouldStop?: () => boolean): Promise<Trainer> {
   const run = resume ? new RunDir(dir) : createRunDir(dir).run;
   const { dataset, val } = await loadDataset(cfg.data, { projectRoot: PROJECT_ROOT, seed: cfg.seed });
-  const trainer = new Trainer({ config: cfg, configHash: 'test', run, log: createLogger({ quiet: true }), progress: createProgress(false), dataset, val, resume, shouldStop });
+  const trainer = new Trainer({
+    config: cfg,
+    configHash: 'test',
+    run,
+    log: createLogger({ quiet: true }),
+    progress: createProgress(false),
+    dataset,
+    val,
+    resume,
+    shouldStop,
+  });
   return trainer;
 }
 
@@ -173,7 +183,19 @@ describe('run directory faults (in-process)', () => {
     const err = await trainer.run().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DivergedError);
     const progress = (err as DivergedError).progress!;
-    const base: SummaryBase = { arch: 'resnet20', activation: 'relu', dataset: 'synthetic', seed: 2, epochs: 3, img_size: 6, backend: { name: 'cpu', reason: 'test', detail: {} }, versions: {}, git_commit: null, git_dirty: null, config_hash: 'test' };
+    const base: SummaryBase = {
+      arch: 'resnet20',
+      activation: 'relu',
+      dataset: 'synthetic',
+      seed: 2,
+      epochs: 3,
+      img_size: 6,
+      backend: { name: 'cpu', reason: 'test', detail: {} },
+      versions: {},
+      git_commit: null,
+      git_dirty: null,
+      config_hash: 'test',
+    };
     const s = buildSummary(base, { status: 'diverged', progress, model: trainer.model, error: (err as Error).message }, new RunDir(dir), 'all');
     expect(s.epochs_completed).toBe(1);
     expect(s.best).toMatchObject({ epoch: 1, split: 'val' });

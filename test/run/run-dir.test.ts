@@ -15,7 +15,17 @@ const tmp = makeTmpDir('pwlu-rundir-');
 afterAll(() => removeDir(tmp));
 
 function epoch(n: number, evaluated = true): EpochRecord {
-  return { epoch: n, lr: 0.1, train_loss: 1 / n, train_top1: 50 + n, test_loss: evaluated ? 0.5 : null, test_top1: evaluated ? 60 + n : null, test_top5: evaluated ? 90 : null, seconds: 2, img_per_s: 100 };
+  return {
+    epoch: n,
+    lr: 0.1,
+    train_loss: 1 / n,
+    train_top1: 50 + n,
+    test_loss: evaluated ? 0.5 : null,
+    test_top1: evaluated ? 60 + n : null,
+    test_top5: evaluated ? 90 : null,
+    seconds: 2,
+    img_per_s: 100,
+  };
 }
 
 describe('run directory round trip through src/run', () => {

@@ -19,7 +19,7 @@ describe('PWLU_REQUIRE', () => {
     warn.mockRestore();
   });
 
-  it('PWLU_TEST_DEVICE picks the torch tests\' device; anything else is an error', () => {
+  it("PWLU_TEST_DEVICE picks the torch tests' device; anything else is an error", () => {
     expect(torchTestDevice('')).toBe('auto');
     expect(torchTestDevice('cuda')).toBe('cuda');
     expect(torchTestDevice('cpu')).toBe('cpu');

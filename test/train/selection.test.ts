@@ -32,10 +32,25 @@ async function trainRun(name: string, valSplit: number) {
   });
   const { run } = createRunDir(join(tmp, name));
   const { dataset, val } = await loadDataset(cfg.data, { projectRoot: PROJECT_ROOT, seed: cfg.seed });
-  const outcome = await new Trainer({ config: cfg, configHash: 'test', run, log: createLogger({ quiet: true }), progress: createProgress(false), dataset, val, resume: false }).run();
+  const outcome = await new Trainer({
+    config: cfg,
+    configHash: 'test',
+    run,
+    log: createLogger({ quiet: true }),
+    progress: createProgress(false),
+    dataset,
+    val,
+    resume: false,
+  }).run();
   const summary = buildSummary(BASE, { status: outcome.status, progress: outcome, model: outcome.model }, run, cfg.activation.sites);
   outcome.model.dispose();
-  return { outcome, summary, epochs: run.readMetrics().epochs, bestFile: run.has('best') ? readTrainCheckpoint(run.path('best')).meta : null, lastFile: readTrainCheckpoint(run.path('last')).meta };
+  return {
+    outcome,
+    summary,
+    epochs: run.readMetrics().epochs,
+    bestFile: run.has('best') ? readTrainCheckpoint(run.path('best')).meta : null,
+    lastFile: readTrainCheckpoint(run.path('last')).meta,
+  };
 }
 
 /** The summary fields these tests do not look at. */
@@ -59,13 +74,19 @@ describe('model selection', () => {
   });
   afterAll(() => removeDir(tmp));
 
-  it('chooses the best checkpoint on val when the run holds one out, and reports that epoch\'s test top-1', async () => {
+  it("chooses the best checkpoint on val when the run holds one out, and reports that epoch's test top-1", async () => {
     const { outcome, summary, epochs, bestFile } = await trainRun('val', 0.2);
     const byVal = argmax(epochs, 'val_top1');
     expect(outcome.selection).toBe('val');
     expect(summary.selection).toBe('val');
     expect(summary.best).toEqual(outcome.position.best);
-    expect(outcome.position.best).toEqual({ epoch: byVal.epoch, split: 'val', top1: byVal.val_top1 as number, test_top1: byVal.test_top1, test_top5: byVal.test_top5 } satisfies BestRecord);
+    expect(outcome.position.best).toEqual({
+      epoch: byVal.epoch,
+      split: 'val',
+      top1: byVal.val_top1 as number,
+      test_top1: byVal.test_top1,
+      test_top5: byVal.test_top5,
+    } satisfies BestRecord);
     expect(bestFile?.epoch).toBe(byVal.epoch);
     // The test set did not choose it: at this seed the test-best epoch is another one.
     expect(argmax(epochs, 'test_top1').epoch).not.toBe(byVal.epoch);

@@ -15,7 +15,16 @@ import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
 
 const tmp = makeTmpDir('pwlu-session-');
 
-const MICRO = ['data.name=synthetic', 'model.width=0.125', 'data.synthetic.size=6', 'data.synthetic.train=16', 'data.synthetic.test=8', 'data.synthetic.classes=4', 'train.batch=8', 'train.epochs=2'];
+const MICRO = [
+  'data.name=synthetic',
+  'model.width=0.125',
+  'data.synthetic.size=6',
+  'data.synthetic.train=16',
+  'data.synthetic.test=8',
+  'data.synthetic.classes=4',
+  'train.batch=8',
+  'train.epochs=2',
+];
 
 function request(over: Partial<TrainingRequest>): TrainingRequest {
   return { sets: [], machineSets: ['backend=cpu'], quiet: true, progressBar: false, ...over };

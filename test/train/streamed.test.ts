@@ -70,7 +70,10 @@ async function epochBatches(split: AnySplit, ds: Dataset, epoch: number, augment
 
 /** Trains (or resumes, with resumeDir) in a fresh run directory under tmp. */
 function runTraining(cfg: Config, ds: Dataset, opts: { resumeDir?: string; stopAfter?: number } = {}): Promise<{ outcome: TrainOutcome; dir: string }> {
-  return trainIn(cfg, ds, opts.resumeDir ?? join(tmp, `run-${Math.random().toString(36).slice(2)}`), { resume: Boolean(opts.resumeDir), stopAfter: opts.stopAfter });
+  return trainIn(cfg, ds, opts.resumeDir ?? join(tmp, `run-${Math.random().toString(36).slice(2)}`), {
+    resume: Boolean(opts.resumeDir),
+    stopAfter: opts.stopAfter,
+  });
 }
 
 function pwlu(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -79,7 +82,12 @@ function pwlu(...args: string[]): { code: number; stdout: string; stderr: string
 }
 
 type Metric = { epoch: number; skipped_images?: number; eval_skipped_images?: number; data_wait_s?: number; test_top1: number };
-const metrics = (dir: string): Metric[] => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Metric).filter((m) => 'epoch' in m && 'test_top1' in m);
+const metrics = (dir: string): Metric[] =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Metric)
+    .filter((m) => 'epoch' in m && 'test_top1' in m);
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -121,7 +129,9 @@ describe.skipIf(!native.decoder)('streamed image folder (libjpeg-turbo)', () => 
     const w = (o: TrainOutcome) => o.model.weights.map((v) => Array.from(v.read().dataSync()));
     expect(w(resumed.outcome)).toEqual(w(straight.outcome));
     const [a, b] = [metrics(straight.dir), metrics(first.dir)];
-    expect(b.map((m) => [m.epoch, m.skipped_images, m.eval_skipped_images, m.test_top1])).toEqual(a.map((m) => [m.epoch, m.skipped_images, m.eval_skipped_images, m.test_top1]));
+    expect(b.map((m) => [m.epoch, m.skipped_images, m.eval_skipped_images, m.test_top1])).toEqual(
+      a.map((m) => [m.epoch, m.skipped_images, m.eval_skipped_images, m.test_top1]),
+    );
     expect(a.map((m) => m.skipped_images)).toEqual([1, 1]);
     expect(a.every((m) => typeof m.data_wait_s === 'number' && m.data_wait_s >= 0)).toBe(true);
     straight.outcome.model.dispose();
@@ -133,7 +143,22 @@ describe('pwlu train over bad images', () => {
   beforeAll(() => {
     if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('run `npm run build` first (npm test does)');
   });
-  const MICRO = ['--backend', 'cpu', '--set', 'model.arch=resnet20', '--set', 'model.width=0.125', '--set', 'data.image_size=12', '--set', 'train.epochs=2', '--set', 'train.batch=8', '--set', 'data.workers=2'];
+  const MICRO = [
+    '--backend',
+    'cpu',
+    '--set',
+    'model.arch=resnet20',
+    '--set',
+    'model.width=0.125',
+    '--set',
+    'data.image_size=12',
+    '--set',
+    'train.epochs=2',
+    '--set',
+    'train.batch=8',
+    '--set',
+    'data.workers=2',
+  ];
 
   it('a corrupt JPEG in the folder is skipped, logged once and counted (metrics and summary); on_bad_image: error stops with exit 2 naming it', () => {
     const out = join(tmp, 'cli-folder');
@@ -141,10 +166,24 @@ describe('pwlu train over bad images', () => {
     expect(ok.stderr).not.toMatch(/error/i);
     expect(ok.code).toBe(0);
     expect(ok.stderr.match(/skipping .*train\/emu\/z-bad\.jpg/g)).toHaveLength(1);
-    expect(metrics(out).map((m) => [m.skipped_images, m.eval_skipped_images])).toEqual([[1, 1], [1, 1]]);
+    expect(metrics(out).map((m) => [m.skipped_images, m.eval_skipped_images])).toEqual([
+      [1, 1],
+      [1, 1],
+    ]);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toMatchObject({ status: 'finished', skipped_images: 2 });
 
-    const fatal = pwlu('train', ...MICRO, '--set', 'data.name=imagefolder', '--set', `data.dir=${folder}`, '--set', 'data.on_bad_image=error', '--out', join(tmp, 'cli-fatal'));
+    const fatal = pwlu(
+      'train',
+      ...MICRO,
+      '--set',
+      'data.name=imagefolder',
+      '--set',
+      `data.dir=${folder}`,
+      '--set',
+      'data.on_bad_image=error',
+      '--out',
+      join(tmp, 'cli-fatal'),
+    );
     expect(fatal.code).toBe(2);
     expect(fatal.stderr).toMatch(/train\/emu\/z-bad\.jpg: .*on_bad_image is 'error'/);
     expect(fatal.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -157,7 +196,10 @@ describe('pwlu train over bad images', () => {
     const members: { name: string; data: Uint8Array }[] = [];
     for (let i = 0; i < 16; i++) {
       const k = i % 3;
-      members.push({ name: `s${i}.jpg`, data: i === 9 ? jpg(CLASSES[k]!, 1).subarray(0, 300) : jpg(CLASSES[k]!, i % 7) }, { name: `s${i}.cls`, data: Buffer.from(String(k)) });
+      members.push(
+        { name: `s${i}.jpg`, data: i === 9 ? jpg(CLASSES[k]!, 1).subarray(0, 300) : jpg(CLASSES[k]!, i % 7) },
+        { name: `s${i}.cls`, data: Buffer.from(String(k)) },
+      );
     }
     writeFileSync(join(dir, 'train-0.tar'), tarBuffer(members.slice(0, 16)));
     writeFileSync(join(dir, 'train-1.tar'), tarBuffer(members.slice(16)));

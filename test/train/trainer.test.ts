@@ -60,7 +60,11 @@ describe('training loop', () => {
     expect(resumed.outcome.status).toBe('finished');
     expect(weights(resumed.outcome)).toEqual(weights(straight.outcome));
     // metrics.jsonl has one line per epoch, and the resumed epoch's train loss matches too.
-    const lines = (d: string) => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; train_loss: number; test_top1: number });
+    const lines = (d: string) =>
+      readFileSync(join(d, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { epoch: number; train_loss: number; test_top1: number });
     const a = lines(straight.dir);
     const b = lines(first.dir);
     expect(b.map((l) => l.epoch)).toEqual([1, 2]);
@@ -76,7 +80,13 @@ describe('training loop', () => {
     const model = buildModel(cfg, ds);
     const params = paramGroups(model, cfg.train.no_decay);
     const opt = new Optimizer(cfg.train, params);
-    const step = makeTrainStep(model, opt, params.map((p) => p.variable), [8, 8, 3], 0.1);
+    const step = makeTrainStep(
+      model,
+      opt,
+      params.map((p) => p.variable),
+      [8, 8, 3],
+      0.1,
+    );
     const x = new Float32Array(8 * 8 * 8 * 3).map((_, i) => Math.sin(i));
     const y = new Int32Array(8).map((_, i) => i % 4);
     const counts: number[] = [];
@@ -125,7 +135,10 @@ describe('metrics after a crash', () => {
     ];
     for (const l of lines) appendFileSync(run.path('metrics'), `${JSON.stringify(l)}\n`);
     expect(trimMetricsToCheckpoint(run, { epoch: 2, epochStarted: false })).toBe(1);
-    const left = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const left = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(left).toEqual(lines.slice(0, 3));
     // A checkpoint taken after epoch index 1 started (Ctrl-C) covers its realignment event...
     expect(trimMetricsToCheckpoint(run, { epoch: 1, epochStarted: true })).toBe(1);

@@ -43,7 +43,11 @@ export const freluSpec = defineActivation({
     const c = w.gamma!.length;
     const k = convWeight(w.kernel!, [3, 3, c, 1], true);
     const dw = g.node('Conv', [x.name, g.constant(`${prefix}.kernel`, k.data, k.dims)], convAttrs(1, [1, 1], [1, 1], [3, 3], c));
-    const bn = g.node('BatchNormalization', [dw, ...(['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).map((n, i) => g.constant(`${prefix}.bn${i}`, w[n]!, [c]))], { epsilon: { float: FRELU_BN.epsilon } });
+    const bn = g.node(
+      'BatchNormalization',
+      [dw, ...(['gamma', 'beta', 'moving_mean', 'moving_variance'] as const).map((n, i) => g.constant(`${prefix}.bn${i}`, w[n]!, [c]))],
+      { epsilon: { float: FRELU_BN.epsilon } },
+    );
     return g.node('Max', [x.name, bn], {}, g.name(prefix));
   },
   describe: (w) => {

@@ -52,7 +52,14 @@ function tableFromBreakpoints(b: tf.Tensor2D, w: TensorWeights): { slopes: tf.Te
     const bl = tf.slice(b, [0, 0], [p, n]);
     const k = tf.div(tf.sub(tf.slice(y, [0, 1], [p, n]), yl), tf.sub(tf.slice(b, [0, 1], [p, n]), bl));
     const slopes = tf.concat([col(w.kl!), k, col(w.kr!)], 1) as tf.Tensor2D;
-    const intercepts = tf.concat([tf.sub(tf.slice(y, [0, 0], [p, 1]), tf.mul(col(w.kl!), col(w.bl!))), tf.sub(yl, tf.mul(k, bl)), tf.sub(tf.slice(y, [0, n], [p, 1]), tf.mul(col(w.kr!), col(w.br!)))], 1) as tf.Tensor2D;
+    const intercepts = tf.concat(
+      [
+        tf.sub(tf.slice(y, [0, 0], [p, 1]), tf.mul(col(w.kl!), col(w.bl!))),
+        tf.sub(yl, tf.mul(k, bl)),
+        tf.sub(tf.slice(y, [0, n], [p, 1]), tf.mul(col(w.kr!), col(w.br!))),
+      ],
+      1,
+    ) as tf.Tensor2D;
     return { slopes, intercepts };
   });
 }
@@ -81,7 +88,18 @@ export function npwluForward(x: tf.Tensor, w: TensorWeights): tf.Tensor {
     const seg = untaped(() => {
       const ge = tf.greaterEqual(tf.expandDims(x, -1), p === 1 ? tf.reshape(b, [n1]) : b);
       const count = tf.sum(tf.cast(ge, 'int32'), -1);
-      return p === 1 ? count : tf.add(count, lastAxis(tf.tensor1d(Array.from({ length: p }, (_, c) => c * (n1 + 1)), 'int32'), x));
+      return p === 1
+        ? count
+        : tf.add(
+            count,
+            lastAxis(
+              tf.tensor1d(
+                Array.from({ length: p }, (_, c) => c * (n1 + 1)),
+                'int32',
+              ),
+              x,
+            ),
+          );
     });
     return tf.add(tf.mul(tf.gather(tf.reshape(slopes, [-1]), seg), x), tf.gather(tf.reshape(intercepts, [-1]), seg));
   });
@@ -96,7 +114,8 @@ export function npwluForward(x: tf.Tensor, w: TensorWeights): tf.Tensor {
 export const npwluSpec = defineActivation({
   name: 'npwlu',
   className: 'PwluNonUniformPWLU',
-  description: 'Non-uniform PWLU: PWLU with learnable breakpoints (interval widths softmax-normalised), same options and two-phase training as pwlu (in activation.npwlu)',
+  description:
+    'Non-uniform PWLU: PWLU with learnable breakpoints (interval widths softmax-normalised), same options and two-phase training as pwlu (in activation.npwlu)',
   options: pwluSpec.options,
   color: '#59a14f',
   weights: (o, site, seed) => {

@@ -25,7 +25,12 @@ export function distSupport(): NativeDistInfo {
   } catch (e) {
     return { available: false, reason: `native torch backend unavailable: ${(e as Error).message}`, backends: [] };
   }
-  if (!addon.distInfo) return { available: false, reason: readBuildInfo()?.dist?.reason ?? 'the addon predates torch.distributed; rebuild with `npm run build:native`', backends: [] };
+  if (!addon.distInfo)
+    return {
+      available: false,
+      reason: readBuildInfo()?.dist?.reason ?? 'the addon predates torch.distributed; rebuild with `npm run build:native`',
+      backends: [],
+    };
   return addon.distInfo();
 }
 

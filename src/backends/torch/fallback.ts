@@ -2,14 +2,7 @@
 // kernel runs, outputs are copied back. Each such kernel warns once and is recorded, so tests can
 // assert that a training step used none.
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import {
-  getKernel,
-  type KernelConfig,
-  type KernelFunc,
-  type NamedAttrMap,
-  type NamedTensorInfoMap,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { getKernel, type KernelConfig, type KernelFunc, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { TorchBackend } from './backend.js';
 

@@ -43,7 +43,12 @@ export function requireNHWC(dataFormat: string | undefined, kernel: string): voi
 
 /** NHWC explicit padding from per-side amounts, the form the wasm Conv2D takes. */
 export function explicitPad(top: number, bottom: number, left: number, right: number): number[][] {
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }
 
 /** Geometry of one spatial axis, shared by the filter- and input-gradient formulas. */

@@ -43,8 +43,7 @@ function conv2dFilterGrad(
   if (filterShape[2] !== ci || filterShape[3] !== co || dn !== n) {
     throw new Error(`wasm Conv2DBackpropFilter: shapes disagree: x [${x.shape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`);
   }
-  const info = backend_util.computeConv2DInfo(
-    [n, h, w, ci], filterShape, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+  const info = backend_util.computeConv2DInfo([n, h, w, ci], filterShape, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
   const rows = filterGradInputExtent({ size: h, out: oh, k: kh, stride: strides[0], dilation: dilations[0], padBefore: info.padInfo.top });
   const cols = filterGradInputExtent({ size: w, out: ow, k: kw, stride: strides[1], dilation: dilations[1], padBefore: info.padInfo.left });
   if (rows.keep === 0 || cols.keep === 0 || n === 0 || oh === 0 || ow === 0) {
@@ -57,12 +56,16 @@ function conv2dFilterGrad(
   const xt = s.transpose(xc, [3, 1, 2, 0]);
   // [N,OH,OW,Co] -> [OH,OW,N,Co]: dy as a filter with N input and Co output channels.
   const f = s.transpose(dy, [1, 2, 0, 3]);
-  const out = s.run('Conv2D', { x: xt, filter: f }, {
-    strides: [dilations[0], dilations[1]],
-    dilations: [strides[0], strides[1]],
-    pad: explicitPad(info.padInfo.top, rows.padAfter, info.padInfo.left, cols.padAfter),
-    dataFormat: 'NHWC',
-  });
+  const out = s.run(
+    'Conv2D',
+    { x: xt, filter: f },
+    {
+      strides: [dilations[0], dilations[1]],
+      dilations: [strides[0], strides[1]],
+      pad: explicitPad(info.padInfo.top, rows.padAfter, info.padInfo.left, cols.padAfter),
+      dataFormat: 'NHWC',
+    },
+  );
   checkShape(out.shape, [ci, kh, kw, co], 'Conv2DBackpropFilter');
   // [Ci,kh,kw,Co] -> [kh,kw,Ci,Co]
   return s.transpose(out, [1, 2, 0, 3]);
@@ -75,7 +78,8 @@ const conv2dBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const x = tensorInput(inputs, 'x', kernel);
   const dy = tensorInput(inputs, 'dy', kernel);
   return withScope(asBackend(backend), (s) =>
-    conv2dFilterGrad(s, x, dy, shape4(a.filterShape, 'filterShape'), pair(a.strides, 'strides'), dilationsOf(attrs), a.pad, a.dimRoundingMode));
+    conv2dFilterGrad(s, x, dy, shape4(a.filterShape, 'filterShape'), pair(a.strides, 'strides'), dilationsOf(attrs), a.pad, a.dimRoundingMode),
+  );
 };
 
 /** The Conv2DBackpropFilter kernel of the wasm backend, for register.ts. */

@@ -32,7 +32,14 @@ function zeroInsert(s: KernelScope, dy: TensorInfo, strides: Pair): TensorInfo {
   const [sh, sw] = strides;
   if (sh === 1 && sw === 1) return dy;
   const d6 = s.reshape(dy, [n, oh, 1, ow, 1, c]);
-  const padded = s.pad(d6, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const padded = s.pad(d6, [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   return s.reshape(padded, [n, oh * sh, ow * sw, c]);
 }
 
@@ -41,12 +48,7 @@ function zeroInsert(s: KernelScope, dy: TensorInfo, strides: Pair): TensorInfo {
  * filter: zero-inserts dy by the stride and works out the convolution's padding; negative padding
  * (explicit pads larger than the filter reach, or strides beyond the filter) becomes a crop.
  */
-export function inputGradOperand(
-  s: KernelScope,
-  dy: TensorInfo,
-  rows: Axis,
-  cols: Axis,
-): { operand: TensorInfo; pad: number[][] } {
+export function inputGradOperand(s: KernelScope, dy: TensorInfo, rows: Axis, cols: Axis): { operand: TensorInfo; pad: number[][] } {
   let d = zeroInsert(s, dy, [rows.stride, cols.stride]);
   const [, dh, dw] = shape4(d, 'dilated dy');
   // dx[h] = sum_a' D[h + pt - (k-1)*d + a'*d] * wrot[a']  over h in [0, size).
@@ -87,10 +89,11 @@ function conv2dInputGrad(
   const filterShape = shape4(filter, 'filter');
   const [kh, kw] = filterShape;
   if (filterShape[2] !== ci || filterShape[3] !== co || dn !== n) {
-    throw new Error(`wasm Conv2DBackpropInput: shapes disagree: input [${inputShape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`);
+    throw new Error(
+      `wasm Conv2DBackpropInput: shapes disagree: input [${inputShape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`,
+    );
   }
-  const info = backend_util.computeConv2DInfo(
-    inputShape, filterShape, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+  const info = backend_util.computeConv2DInfo(inputShape, filterShape, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
   const rows: Axis = { size: h, out: oh, k: kh, stride: strides[0], dilation: dilations[0], padBefore: info.padInfo.top };
   const cols: Axis = { size: w, out: ow, k: kw, stride: strides[1], dilation: dilations[1], padBefore: info.padInfo.left };
   if (kh === 1 && kw === 1 && (strides[0] > 1 || strides[1] > 1)) {
@@ -113,16 +116,19 @@ function conv2dInputGrad(
   // [kh,kw,Ci,Co] rotated by 180° and transposed to [kh,kw,Co,Ci].
   const rotated = s.run('Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = s.transpose(rotated, [0, 1, 3, 2]);
-  const dx = s.run('Conv2D', { x: operand, filter: swapped }, {
-    strides: [1, 1],
-    dilations: [dilations[0], dilations[1]],
-    pad: convPad,
-    dataFormat: 'NHWC',
-  });
+  const dx = s.run(
+    'Conv2D',
+    { x: operand, filter: swapped },
+    {
+      strides: [1, 1],
+      dilations: [dilations[0], dilations[1]],
+      pad: convPad,
+      dataFormat: 'NHWC',
+    },
+  );
   checkShape(dx.shape, [n, h, w, ci], 'Conv2DBackpropInput');
   return dx;
 }
-
 
 const conv2dBackpropInputFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const kernel = Conv2DBackpropInput;
@@ -131,7 +137,8 @@ const conv2dBackpropInputFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const dy = tensorInput(inputs, 'dy', kernel);
   const filter = tensorInput(inputs, 'filter', kernel);
   return withScope(asBackend(backend), (s) =>
-    conv2dInputGrad(s, dy, filter, shape4(a.inputShape, 'inputShape'), pair(a.strides, 'strides'), dilationsOf(attrs), a.pad, a.dimRoundingMode));
+    conv2dInputGrad(s, dy, filter, shape4(a.inputShape, 'inputShape'), pair(a.strides, 'strides'), dilationsOf(attrs), a.pad, a.dimRoundingMode),
+  );
 };
 
 /** The Conv2DBackpropInput kernel of the wasm backend, for register.ts. */

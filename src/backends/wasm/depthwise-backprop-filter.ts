@@ -151,13 +151,14 @@ function depthwiseFilterGrad(
   const [, oh, ow, cm] = shape4(dy, 'dy');
   const [kh, kw, fc, m] = filterShape;
   if (fc !== c || cm !== c * m || dy.shape[0] !== n) {
-    throw new Error(`wasm DepthwiseConv2dNativeBackpropFilter: shapes disagree: x [${x.shape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`);
+    throw new Error(
+      `wasm DepthwiseConv2dNativeBackpropFilter: shapes disagree: x [${x.shape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`,
+    );
   }
   if (n === 0 || oh === 0 || ow === 0 || h === 0 || w === 0) {
     return s.run('Fill', {}, { shape: [...filterShape], value: 0, dtype: 'float32' });
   }
-  const info = backend_util.computeConv2DInfo(
-    [n, h, w, c], filterShape, strides, dilations, pad, dimRoundingMode, true, 'channelsLast');
+  const info = backend_util.computeConv2DInfo([n, h, w, c], filterShape, strides, dilations, pad, dimRoundingMode, true, 'channelsLast');
   const rows: Axis = { size: h, out: oh, k: kh, stride: strides[0], dilation: dilations[0], padBefore: info.padInfo.top };
   const cols: Axis = { size: w, out: ow, k: kw, stride: strides[1], dilation: dilations[1], padBefore: info.padInfo.left };
   const b = chooseDepthwiseBlock(rows, cols);
@@ -172,14 +173,32 @@ function depthwiseFilterGrad(
   const blocks = s.alloc([b, b, channels, 1]);
   const { heap, at } = s.heap([x, dy, windows, blocks]);
   const [xAt, dyAt, winAt, blkAt] = at as [number, number, number, number];
-  gatherWindows(heap, xAt, winAt, { n, h, w, c, m, lh, lw, bu, bv, rowStep: b * rows.stride, colStep: b * cols.stride, padTop: rows.padBefore, padLeft: cols.padBefore });
-  gatherBlocks(heap, dyAt, blkAt, { n, oh, ow, cm, b, bu, bv });
-  const out = s.run('DepthwiseConv2dNative', { x: windows, filter: blocks }, {
-    strides: [dilations[0], dilations[1]],
-    dilations: [strides[0], strides[1]],
-    pad: 'valid',
-    dataFormat: 'NHWC',
+  gatherWindows(heap, xAt, winAt, {
+    n,
+    h,
+    w,
+    c,
+    m,
+    lh,
+    lw,
+    bu,
+    bv,
+    rowStep: b * rows.stride,
+    colStep: b * cols.stride,
+    padTop: rows.padBefore,
+    padLeft: cols.padBefore,
   });
+  gatherBlocks(heap, dyAt, blkAt, { n, oh, ow, cm, b, bu, bv });
+  const out = s.run(
+    'DepthwiseConv2dNative',
+    { x: windows, filter: blocks },
+    {
+      strides: [dilations[0], dilations[1]],
+      dilations: [strides[0], strides[1]],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+    },
+  );
   checkShape(out.shape, [1, kh, kw, channels], 'DepthwiseConv2dNativeBackpropFilter');
   if (groups === 1) return s.reshape(out, [kh, kw, c, m]);
   // Sum over the (n,u,v) groups as a batched product with ones: about 3x faster than the Sum
@@ -196,8 +215,13 @@ const depthwiseBackpropFilterFunc: KernelFunc = ({ inputs, backend, attrs }) => 
   const x = tensorInput(inputs, 'x', kernel);
   const dy = tensorInput(inputs, 'dy', kernel);
   return withScope(asBackend(backend), (s) =>
-    depthwiseFilterGrad(s, x, dy, shape4(a.filterShape, 'filterShape'), pair(a.strides, 'strides'), pair(a.dilations, 'dilations'), a.pad, a.dimRoundingMode));
+    depthwiseFilterGrad(s, x, dy, shape4(a.filterShape, 'filterShape'), pair(a.strides, 'strides'), pair(a.dilations, 'dilations'), a.pad, a.dimRoundingMode),
+  );
 };
 
 /** The DepthwiseConv2dNativeBackpropFilter kernel of the wasm backend, for register.ts. */
-export const depthwiseBackpropFilterConfig: KernelConfig = { kernelName: DepthwiseConv2dNativeBackpropFilter, backendName: WASM, kernelFunc: depthwiseBackpropFilterFunc };
+export const depthwiseBackpropFilterConfig: KernelConfig = {
+  kernelName: DepthwiseConv2dNativeBackpropFilter,
+  backendName: WASM,
+  kernelFunc: depthwiseBackpropFilterFunc,
+};

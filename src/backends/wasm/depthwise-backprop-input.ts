@@ -27,10 +27,11 @@ function depthwiseInputGrad(
   const filterShape = shape4(filter, 'filter');
   const [kh, kw, fc, m] = filterShape;
   if (fc !== c || cm !== c * m || dn !== n) {
-    throw new Error(`wasm DepthwiseConv2dNativeBackpropInput: shapes disagree: input [${inputShape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`);
+    throw new Error(
+      `wasm DepthwiseConv2dNativeBackpropInput: shapes disagree: input [${inputShape.join(',')}], dy [${dy.shape.join(',')}], filter [${filterShape.join(',')}]`,
+    );
   }
-  const info = backend_util.computeConv2DInfo(
-    inputShape, filterShape, strides, dilations, pad, dimRoundingMode, true, 'channelsLast');
+  const info = backend_util.computeConv2DInfo(inputShape, filterShape, strides, dilations, pad, dimRoundingMode, true, 'channelsLast');
   const rows: Axis = { size: h, out: oh, k: kh, stride: strides[0], dilation: dilations[0], padBefore: info.padInfo.top };
   const cols: Axis = { size: w, out: ow, k: kw, stride: strides[1], dilation: dilations[1], padBefore: info.padInfo.left };
   const { operand, pad: convPad } = inputGradOperand(s, dy, rows, cols);
@@ -40,12 +41,16 @@ function depthwiseInputGrad(
   const rotated = s.run('Reverse', { x: filter }, { dims: [0, 1] });
   // [kh,kw,C,M] -> [kh,kw,C*M,1]: one filter per dy channel (index c*M + m).
   const f = s.reshape(rotated, [kh, kw, c * m, 1]);
-  const dxAll = s.run('DepthwiseConv2dNative', { x: operand, filter: f }, {
-    strides: [1, 1],
-    dilations: [dilations[0], dilations[1]],
-    pad: convPad,
-    dataFormat: 'NHWC',
-  });
+  const dxAll = s.run(
+    'DepthwiseConv2dNative',
+    { x: operand, filter: f },
+    {
+      strides: [1, 1],
+      dilations: [dilations[0], dilations[1]],
+      pad: convPad,
+      dataFormat: 'NHWC',
+    },
+  );
   checkShape(dxAll.shape, [n, h, w, c * m], 'DepthwiseConv2dNativeBackpropInput');
   if (m === 1) return dxAll;
   const split = s.reshape(dxAll, [n, h, w, c, m]);
@@ -58,8 +63,13 @@ const depthwiseBackpropInputFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   const dy = tensorInput(inputs, 'dy', kernel);
   const filter = tensorInput(inputs, 'filter', kernel);
   return withScope(asBackend(backend), (s) =>
-    depthwiseInputGrad(s, dy, filter, shape4(a.inputShape, 'inputShape'), pair(a.strides, 'strides'), pair(a.dilations, 'dilations'), a.pad, a.dimRoundingMode));
+    depthwiseInputGrad(s, dy, filter, shape4(a.inputShape, 'inputShape'), pair(a.strides, 'strides'), pair(a.dilations, 'dilations'), a.pad, a.dimRoundingMode),
+  );
 };
 
 /** The DepthwiseConv2dNativeBackpropInput kernel of the wasm backend, for register.ts. */
-export const depthwiseBackpropInputConfig: KernelConfig = { kernelName: DepthwiseConv2dNativeBackpropInput, backendName: WASM, kernelFunc: depthwiseBackpropInputFunc };
+export const depthwiseBackpropInputConfig: KernelConfig = {
+  kernelName: DepthwiseConv2dNativeBackpropInput,
+  backendName: WASM,
+  kernelFunc: depthwiseBackpropInputFunc,
+};

@@ -57,6 +57,5 @@ const unsortedSegmentSumFunc: KernelFunc = ({ inputs, backend, attrs }) => {
   return withScope(asBackend(backend), (s) => unsortedSegmentSumImpl(s, x, segmentIds, a.numSegments));
 };
 
-
 /** The UnsortedSegmentSum kernel of the wasm backend, for register.ts. */
 export const unsortedSegmentSumConfig: KernelConfig = { kernelName: UnsortedSegmentSum, backendName: WASM, kernelFunc: unsortedSegmentSumFunc };

@@ -30,7 +30,8 @@ export function defaultWorkers(trainerThreads: number, cores = availableParallel
 export function imageDecoders(workers: number): DecoderSet {
   const sharp = new SharpDecoder({ concurrency: workers });
   const native = nativeJpegDecoder({ threads: workers });
-  if (native.decoder) return { decoders: [native.decoder, sharp], description: `libjpeg-turbo, ${workers} thread${workers === 1 ? '' : 's'} (sharp for PNG/WebP)` };
+  if (native.decoder)
+    return { decoders: [native.decoder, sharp], description: `libjpeg-turbo, ${workers} thread${workers === 1 ? '' : 's'} (sharp for PNG/WebP)` };
   return { decoders: [sharp], description: `sharp, concurrency ${workers} (libjpeg-turbo unavailable: ${native.reason})` };
 }
 
@@ -57,9 +58,22 @@ export function streamSplit(source: SampleSource, s: StreamSettings): StreamSpli
     batches(opts: EpochBatchOptions) {
       const augment = opts.augment;
       const geometry = (bytes: Uint8Array, index: number, epoch: number): Geometry =>
-        augment ? trainGeometry(imageSize(bytes), { seed: opts.seed, epoch, index }, s.augment, flip) : evalGeometry(imageSize(bytes), s.size, s.augment.crop_pct);
+        augment
+          ? trainGeometry(imageSize(bytes), { seed: opts.seed, epoch, index }, s.augment, flip)
+          : evalGeometry(imageSize(bytes), s.size, s.augment.crop_pct);
       return streamBatches(
-        { source, decoders: s.decoders, size: s.size, batchSize: opts.batchSize, mean: s.mean, std: s.std, prefetch: s.prefetch, geometry, onBadImage: s.onBadImage, warn: s.warn },
+        {
+          source,
+          decoders: s.decoders,
+          size: s.size,
+          batchSize: opts.batchSize,
+          mean: s.mean,
+          std: s.std,
+          prefetch: s.prefetch,
+          geometry,
+          onBadImage: s.onBadImage,
+          warn: s.warn,
+        },
         { seed: opts.seed, epoch: opts.epoch, shuffle: opts.shuffle, dropLast: opts.dropLast, startBatch: opts.startBatch, shard: opts.shard },
       );
     },
@@ -83,7 +97,9 @@ export async function loadStreamed(entry: CatalogEntry, cfg: DataConfig, opts: L
     decoders,
     warn: opts.log ?? (() => {}),
   };
-  opts.log?.(`${entry.title}: streaming ${sources.train.n} train, ${sources.val?.n ?? 0} validation, ${sources.eval.n} eval images at ${size}x${size}; decoder ${description}`);
+  opts.log?.(
+    `${entry.title}: streaming ${sources.train.n} train, ${sources.val?.n ?? 0} validation, ${sources.eval.n} eval images at ${size}x${size}; decoder ${description}`,
+  );
   return {
     dataset: {
       name: entry.name,

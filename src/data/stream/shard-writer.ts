@@ -171,7 +171,8 @@ function checkOut(out: string, fresh: ShardIndex): ShardIndex | null {
     throw new UserError(`--out ${out}: ${(e as Error).message}; choose an empty or new folder`);
   }
   if (prev === null) {
-    if (names.some((n) => SHARD_FILE.test(n))) throw new UserError(`--out ${out} holds shards without an index.json (not written by pwlu data shard); choose an empty or new folder`);
+    if (names.some((n) => SHARD_FILE.test(n)))
+      throw new UserError(`--out ${out} holds shards without an index.json (not written by pwlu data shard); choose an empty or new folder`);
     return null;
   }
   const differ: string[] = (['source', 'seed', 'shard_size'] as const).filter((k) => prev[k] !== fresh[k]);

@@ -338,7 +338,9 @@ export class ShardSource implements SampleSource {
     // The samples to yield, in order: the epoch's order from `start`, or a rank's stride of it. A tar
     // shard reads sequentially, so every rank of a data-parallel run reads every shard it has samples in.
     const { shardOrder, samples: seq } = this.epochOrder(order);
-    const want = rankPositions(this.n, order.shard).subarray(order.start).map((p) => seq[p]!);
+    const want = rankPositions(this.n, order.shard)
+      .subarray(order.start)
+      .map((p) => seq[p]!);
     if (want.length === 0) return;
     const wanted = new Uint8Array(this.total);
     for (const g of want) wanted[g] = 1;
@@ -396,7 +398,10 @@ export async function openShardSources(cfg: DataConfig, opts: LoadOptions & { sh
   }
   const train = await resolveShardSet(trainPaths, opts);
   const test = await resolveShardSet(evalPaths, opts);
-  for (const [set, what] of [[train, cfg.shards?.train ?? `${location} (train)`], [test, cfg.shards?.eval ?? `${location} (eval)`]] as const) {
+  for (const [set, what] of [
+    [train, cfg.shards?.train ?? `${location} (train)`],
+    [test, cfg.shards?.eval ?? `${location} (eval)`],
+  ] as const) {
     const n = set.shards.reduce((a, s) => a + s.samples, 0);
     if (n === 0) throw new DataError(`${what}: the shards hold no samples`);
     if (set.labelled === 0) throw new DataError(`${what}: none of the ${n} samples in its shards has a .cls label (expected KEY.jpg + KEY.cls members)`);
@@ -416,10 +421,12 @@ export async function openShardSources(cfg: DataConfig, opts: LoadOptions & { sh
   const sel = selectIndices(total, cfg.train_subset, cfg.val_split, opts.seed);
   const all = sel.train.length === total;
   const sourceOpts = { shuffleBuffer: opts.shuffleBuffer, log: opts.log };
-  const describe = (paths: readonly string[]) => (paths.length === 1 ? paths[0]! : `${paths[0]} … ${basename(paths[paths.length - 1]!)} (${paths.length} shards)`);
+  const describe = (paths: readonly string[]) =>
+    paths.length === 1 ? paths[0]! : `${paths[0]} … ${basename(paths[paths.length - 1]!)} (${paths.length} shards)`;
   return {
     train: new ShardSource(train.shards, classes, describe(trainPaths), { ...sourceOpts, subset: all ? null : sel.train }),
-    val: sel.val.length > 0 ? new ShardSource(train.shards, classes, `${describe(trainPaths)} (validation hold-out)`, { ...sourceOpts, subset: sel.val }) : null,
+    val:
+      sel.val.length > 0 ? new ShardSource(train.shards, classes, `${describe(trainPaths)} (validation hold-out)`, { ...sourceOpts, subset: sel.val }) : null,
     eval: new ShardSource(test.shards, classes, describe(evalPaths), sourceOpts),
     location,
   };

@@ -83,7 +83,13 @@ export class OnnxBuilder {
   /** Appends a node with one output and returns the output's name. */
   node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, out?: string): string {
     const output = out ?? this.name(`${inputs[0] ?? op}.${op.toLowerCase()}`);
-    this.nodes.push({ opType: op, input: inputs, output: [output], name: this.name(`node.${output}`), attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({
+      opType: op,
+      input: inputs,
+      output: [output],
+      name: this.name(`node.${output}`),
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
     return output;
   }
 

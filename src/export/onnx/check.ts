@@ -28,7 +28,12 @@ interface Ort {
  * onnxruntime-node session of `bytes`, and releases the session after. onnxruntime-node is loaded on first use
  * (its native binding is large).
  */
-export async function withOrtSession<T>(bytes: Uint8Array, x: tf.Tensor4D, threads: number, use: (run: () => Promise<Record<string, OrtTensor>>) => Promise<T>): Promise<T> {
+export async function withOrtSession<T>(
+  bytes: Uint8Array,
+  x: tf.Tensor4D,
+  threads: number,
+  use: (run: () => Promise<Record<string, OrtTensor>>) => Promise<T>,
+): Promise<T> {
   const ort = require('onnxruntime-node') as Ort;
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   try {

@@ -56,7 +56,18 @@ const conv: LayerExporter = (g, layer, [x]) => {
   const w = convWeight(k!.dataSync(), k!.shape, depthwise);
   const ins = [x!.name, g.constant(`${layer.name}.weight`, w.data, w.dims)];
   if (b) ins.push(g.constant(`${layer.name}.bias`, b.dataSync(), [w.dims[0]!]));
-  const y = g.node('Conv', ins, convAttrs(cfg.padding as 'same' | 'valid', cfg.strides as number | number[], (cfg.dilationRate ?? 1) as number | number[], [shape[0], shape[1]!], depthwise ? shape[2]! : 1), g.name(layer.name));
+  const y = g.node(
+    'Conv',
+    ins,
+    convAttrs(
+      cfg.padding as 'same' | 'valid',
+      cfg.strides as number | number[],
+      (cfg.dilationRate ?? 1) as number | number[],
+      [shape[0], shape[1]!],
+      depthwise ? shape[2]! : 1,
+    ),
+    g.name(layer.name),
+  );
   return { name: fixedActivation(g, y, activationOf(cfg), 4), rank: 4 };
 };
 
@@ -65,7 +76,18 @@ const batchNorm: LayerExporter = (g, layer, [x]) => {
   const eps = (layer as unknown as { epsilon: number }).epsilon;
   const c = gamma!.length;
   const p = layer.name;
-  const y = g.node('BatchNormalization', [x!.name, g.constant(`${p}.gamma`, gamma!, [c]), g.constant(`${p}.beta`, beta!, [c]), g.constant(`${p}.mean`, mean!, [c]), g.constant(`${p}.var`, variance!, [c])], { epsilon: { float: eps } }, g.name(p));
+  const y = g.node(
+    'BatchNormalization',
+    [
+      x!.name,
+      g.constant(`${p}.gamma`, gamma!, [c]),
+      g.constant(`${p}.beta`, beta!, [c]),
+      g.constant(`${p}.mean`, mean!, [c]),
+      g.constant(`${p}.var`, variance!, [c]),
+    ],
+    { epsilon: { float: eps } },
+    g.name(p),
+  );
   return { name: y, rank: x!.rank };
 };
 
@@ -81,7 +103,8 @@ const dense: LayerExporter = (g, layer, [x]) => {
 /** SE's reshape of pooled features [N, C] to a [1, 1, C] map: in NCHW, [N, C, 1, 1]. */
 const reshape: LayerExporter = (g, layer, [x]) => {
   const target = layer.getConfig().targetShape as number[];
-  if (x!.rank !== 2 || target.length !== 3 || target[0] !== 1 || target[1] !== 1) throw new Error(`${layer.name}: only the [N, C] -> [N, 1, 1, C] reshape has an ONNX form here (target ${JSON.stringify(target)})`);
+  if (x!.rank !== 2 || target.length !== 3 || target[0] !== 1 || target[1] !== 1)
+    throw new Error(`${layer.name}: only the [N, C] -> [N, 1, 1, C] reshape has an ONNX form here (target ${JSON.stringify(target)})`);
   return { name: g.node('Unsqueeze', [x!.name, g.ints('axes', [2, 3])], {}, g.name(layer.name)), rank: 4 };
 };
 
@@ -93,10 +116,16 @@ const zeroPadding: LayerExporter = (g, layer, [x]) => {
 const maxPool: LayerExporter = (g, layer, [x]) => {
   const { poolSize, strides } = layer.getConfig() as { poolSize: number; strides: number };
   const p = Math.floor(poolSize / 2);
-  return { name: g.node('MaxPool', [x!.name], { kernel_shape: [poolSize, poolSize], strides: [strides, strides], pads: [p, p, p, p] }, g.name(layer.name)), rank: 4 };
+  return {
+    name: g.node('MaxPool', [x!.name], { kernel_shape: [poolSize, poolSize], strides: [strides, strides], pads: [p, p, p, p] }, g.name(layer.name)),
+    rank: 4,
+  };
 };
 
-const globalPool: LayerExporter = (g, layer, [x]) => ({ name: g.node('Flatten', [g.node('GlobalAveragePool', [x!.name])], { axis: 1 }, g.name(layer.name)), rank: 2 });
+const globalPool: LayerExporter = (g, layer, [x]) => ({
+  name: g.node('Flatten', [g.node('GlobalAveragePool', [x!.name])], { axis: 1 }, g.name(layer.name)),
+  rank: 2,
+});
 
 const binary =
   (op: 'Add' | 'Mul'): LayerExporter =>
@@ -106,7 +135,10 @@ const binary =
     return { name: g.node('Identity', [y], {}, g.name(layer.name)), rank: Math.max(...ins.map((v) => v.rank)) };
   };
 
-const fixed: LayerExporter = (g, layer, [x]) => ({ name: fixedActivation(g, x!.name, String((layer as unknown as { kind: string }).kind), x!.rank), rank: x!.rank });
+const fixed: LayerExporter = (g, layer, [x]) => ({
+  name: fixedActivation(g, x!.name, String((layer as unknown as { kind: string }).kind), x!.rank),
+  rank: x!.rank,
+});
 
 const identity: LayerExporter = (_g, _layer, [x]) => x!;
 

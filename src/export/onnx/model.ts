@@ -42,7 +42,12 @@ export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions): Uin
         const w = convWeight(s.filter.dataSync(), s.filter.shape, depthwise);
         const weight = g.constant(`${s.name}.weight`, w.data, w.dims);
         const bias = g.constant(`${s.name}.bias`, s.bias.dataSync(), [w.dims[0]!]);
-        const y = g.node('Conv', [take(s.input).name, weight, bias], convAttrs(s.pad, s.strides, s.dilations, [shape[0], shape[1]], depthwise ? shape[2] : 1), g.name(s.name));
+        const y = g.node(
+          'Conv',
+          [take(s.input).name, weight, bias],
+          convAttrs(s.pad, s.strides, s.dilations, [shape[0], shape[1]], depthwise ? shape[2] : 1),
+          g.name(s.name),
+        );
         values.set(s.output, { name: fixedActivation(g, y, s.epilogue, 4), rank: 4 });
         continue;
       }

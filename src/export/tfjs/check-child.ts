@@ -11,11 +11,20 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '../../layers/index.js';
 
 const [dir, inputFile, shapeText, outputFile] = process.argv.slice(2);
-const modelJson = JSON.parse(readFileSync(join(dir!, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+const modelJson = JSON.parse(readFileSync(join(dir!, 'model.json'), 'utf8')) as {
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+};
 const manifest = modelJson.weightsManifest[0]!;
 const bin = readFileSync(join(dir!, manifest.paths[0]!));
 await tf.setBackend('cpu');
-const model = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: manifest.weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }));
+const model = await tfl.loadLayersModel(
+  tf.io.fromMemory({
+    modelTopology: modelJson.modelTopology,
+    weightSpecs: manifest.weights,
+    weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+  }),
+);
 const raw = readFileSync(inputFile!);
 const x = tf.tensor(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), shapeText!.split(',').map(Number));
 const y = model.predict(x) as tf.Tensor;

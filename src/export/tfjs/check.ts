@@ -19,7 +19,8 @@ export function checkTfjs(model: tfl.LayersModel, dir: string, x: tf.Tensor4D): 
     const output = join(tmp, 'logits.f32');
     writeFileSync(input, Buffer.from((x.dataSync() as Float32Array).buffer));
     const r = spawnSync(process.execPath, [CHILD, dir, input, x.shape.join(','), output], { encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) throw new Error(`loading the tfjs export with pwlu/layers failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
+    if (r.status !== 0)
+      throw new Error(`loading the tfjs export with pwlu/layers failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
     const raw = readFileSync(output);
     return compareLogits(want.values, new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), want.classes);
   } finally {

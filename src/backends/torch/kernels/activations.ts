@@ -104,9 +104,11 @@ export const activationKernels: KernelFamily = {
     addon.hardswishBackward(b.h(dy), b.h(x));
     return b.out1();
   }),
-  Softmax: (addon) => ({ logits }, b, a) => {
-    const dim = a.dim as number;
-    addon.softmax(b.h(logits), dim < 0 ? logits.shape.length + dim : dim);
-    return b.out1();
-  },
+  Softmax:
+    (addon) =>
+    ({ logits }, b, a) => {
+      const dim = a.dim as number;
+      addon.softmax(b.h(logits), dim < 0 ? logits.shape.length + dim : dim);
+      return b.out1();
+    },
 };

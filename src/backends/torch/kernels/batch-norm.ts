@@ -12,8 +12,10 @@ export const batchNormKernels: KernelFamily = {
     addon.bnGrad(b.h(dy), b.h(x), b.hOpt(scale), b.h(mean), b.h(invstd), Number(a.epsilon ?? 1e-3));
     return b.outs();
   }),
-  FusedBatchNorm: (addon) => ({ x, mean, variance, offset, scale }, b, a) => {
-    addon.fusedBatchNorm(b.h(x), b.h(mean), b.h(variance), b.hOpt(offset), b.hOpt(scale), Number(a.varianceEpsilon ?? 1e-3));
-    return b.out1();
-  },
+  FusedBatchNorm:
+    (addon) =>
+    ({ x, mean, variance, offset, scale }, b, a) => {
+      addon.fusedBatchNorm(b.h(x), b.h(mean), b.h(variance), b.hOpt(offset), b.hOpt(scale), Number(a.varianceEpsilon ?? 1e-3));
+      return b.out1();
+    },
 };

@@ -13,7 +13,10 @@ import { kernel, type KernelFamily } from './common.js';
 /** The addon's collective, or an error saying why this build has none. */
 function need<K extends 'distAllreduce' | 'distBroadcast'>(addon: TorchAddon, name: K): NonNullable<TorchAddon[K]> {
   const f = addon[name];
-  if (!f) throw new Error(`torch backend: this native addon has no torch.distributed (${addon.distInfo?.().reason || 'built before it'}); rebuild with \`npm run build:native\``);
+  if (!f)
+    throw new Error(
+      `torch backend: this native addon has no torch.distributed (${addon.distInfo?.().reason || 'built before it'}); rebuild with \`npm run build:native\``,
+    );
   return f.bind(addon) as NonNullable<TorchAddon[K]>;
 }
 

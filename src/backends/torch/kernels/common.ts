@@ -74,11 +74,13 @@ export function tableKernels<T>(
   make: (addon: TorchAddon, op: number, entry: T) => Impl,
 ): KernelFamily {
   const names = Object.keys(table);
-  const bind = (name: string, entry: T): Bind => (addon) => {
-    const exported = opList(addon);
-    const drift = [...exported.filter((n) => !(n in table)), ...names.filter((n) => !exported.includes(n))];
-    if (drift.length > 0) throw new Error(`torch backend: the addon's op list and the kernel table disagree on ${drift.join(', ')}`);
-    return make(addon, exported.indexOf(name), entry);
-  };
+  const bind =
+    (name: string, entry: T): Bind =>
+    (addon) => {
+      const exported = opList(addon);
+      const drift = [...exported.filter((n) => !(n in table)), ...names.filter((n) => !exported.includes(n))];
+      if (drift.length > 0) throw new Error(`torch backend: the addon's op list and the kernel table disagree on ${drift.join(', ')}`);
+      return make(addon, exported.indexOf(name), entry);
+    };
   return Object.fromEntries(Object.entries(table).map(([name, entry]) => [name, bind(name, entry)]));
 }

@@ -36,7 +36,7 @@ export function torchKernelNames(): string[] {
 
 function config(kernelName: string, impl: Impl): KernelConfig {
   const kernelFunc = ((args: KernelArgs) =>
-    impl(args.inputs as unknown as Record<string, TensorInfo>, args.backend, (args.attrs ?? {}), args, kernelName)) as unknown as KernelFunc;
+    impl(args.inputs as unknown as Record<string, TensorInfo>, args.backend, args.attrs ?? {}, args, kernelName)) as unknown as KernelFunc;
   return { kernelName, backendName: 'torch', kernelFunc };
 }
 
