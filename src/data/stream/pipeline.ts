@@ -81,9 +81,8 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
 
   async function* run(): AsyncGenerator<Batch> {
     if (start >= total) return;
-    const it = source
-      .samples({ seed: order.seed, epoch: order.epoch, shuffle: order.shuffle, start: start * batchSize, shard: order.shard })
-      [Symbol.asyncIterator]();
+    const samples = source.samples({ seed: order.seed, epoch: order.epoch, shuffle: order.shuffle, start: start * batchSize, shard: order.shard });
+    const it = samples[Symbol.asyncIterator]();
     let exhausted = false;
     const nextSamples = async (count: number): Promise<(EncodedSample | BadSample)[]> => {
       const out: (EncodedSample | BadSample)[] = [];
