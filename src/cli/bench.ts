@@ -1,23 +1,14 @@
 import { relative, resolve, join } from 'node:path';
 import type { Command } from 'commander';
+import type { BenchRequest } from '../bench/plan.js';
 import { ExitCode, UserError } from '../util/errors.js';
 import { backendOption, collect, parseIntArg } from './options.js';
 
-/** Options of `pwlu bench`. */
-export interface BenchCliOptions {
-  config?: string;
-  set: string[];
-  allActivations: boolean;
-  activations?: string;
-  archs?: string;
-  seeds: number;
+/** Options of `pwlu bench`: the bench request (src/bench/plan.ts) and how to run it. */
+export interface BenchCliOptions extends BenchRequest {
   jobs?: number;
-  out?: string;
-  backend?: string;
   emit?: string;
   sbatch: string[];
-  /** `KEY=V1,V2,…` per --sweep: the grid takes every combination of their values. */
-  sweep: string[];
   /** --emit slurm: ranks per cell (each cell one data-parallel run, srun inside the array task). */
   tasksPerCell?: number;
   /** --emit slurm: GPUs per cell, one per rank. */

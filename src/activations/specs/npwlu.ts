@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineActivation, type ArrayWeights, type TensorWeights } from '../spec.js';
 import { lastAxis } from './common.js';
-import { onnxSegmentLookup, pwluInstances, pwluStateRecord, pwluStateWeights, PwluDescribe, pwluSpec } from './pwlu.js';
+import { onnxSegmentLookup, pwluInstances, pwluRecord, pwluStateWeights, PwluDescribe, pwluSpec } from './pwlu.js';
 
 /**
  * Non-uniform PWLU's breakpoints: B_0 = BL, B_N = BR and B_i = BL + (BR - BL) * (f_0 + … + f_{i-1}) for the interval
@@ -153,19 +153,8 @@ export const npwluSpec = defineActivation({
     return onnxSegmentLookup(g, x, prefix, p, n, slopes, intercepts, seg);
   },
   describe: (w, o) => {
-    const n = o.n;
-    const b = npwluBreakpointArrays(w, n);
-    const instances = Array.from(w.bl!, (bl, q) => ({
-      bl,
-      br: w.br![q]!,
-      kl: w.kl![q]!,
-      kr: w.kr![q]!,
-      breakpoints: Array.from(b.subarray(q * (n + 1), (q + 1) * (n + 1))),
-      heights: Array.from(w.heights!.subarray(q * (n + 1), (q + 1) * (n + 1))),
-      running_mean: w.running_mean![q]!,
-      running_std: w.running_std![q]!,
-    }));
-    return { ...pwluStateRecord(w, o), instances };
+    const b = npwluBreakpointArrays(w, o.n);
+    return pwluRecord(w, o, (q) => Array.from(b.subarray(q * (o.n + 1), (q + 1) * (o.n + 1))));
   },
   describeSchema: PwluDescribe,
 });

@@ -80,9 +80,23 @@ export function pwluStateWeights(p: number): WeightDef[] {
   ];
 }
 
-/** The describe record's common part: statistics and flags, from the state weights. */
-export function pwluStateRecord(w: ArrayWeights, o: { n: number; granularity: string }) {
-  return { n: o.n, granularity: o.granularity, stat_steps: w.stat_steps![0]!, realigned: w.realigned![0]! > 0 };
+/** The describe record of a PWLU variant: statistics and flags, and per instance its shape at the given breakpoints. */
+export function pwluRecord(w: ArrayWeights, o: { n: number; granularity: string }, breakpoints: (q: number, bl: number, br: number) => number[]): PwluDescribe {
+  const n = o.n;
+  const instances = Array.from(w.bl!, (bl, q) => {
+    const br = w.br![q]!;
+    return {
+      bl,
+      br,
+      kl: w.kl![q]!,
+      kr: w.kr![q]!,
+      breakpoints: breakpoints(q, bl, br),
+      heights: Array.from(w.heights!.subarray(q * (n + 1), (q + 1) * (n + 1))),
+      running_mean: w.running_mean![q]!,
+      running_std: w.running_std![q]!,
+    };
+  });
+  return { n, granularity: o.granularity, stat_steps: w.stat_steps![0]!, realigned: w.realigned![0]! > 0, instances };
 }
 
 /**
@@ -183,23 +197,10 @@ export const pwluSpec = defineActivation({
     const seg = g.node('Clip', [u1, onnxScalar(g, 'zero', 0), onnxScalar(g, `${prefix}.last`, n + 1)]);
     return onnxSegmentLookup(g, x, prefix, p, n, slopes, intercepts, seg);
   },
-  describe: (w, o) => {
-    const n = o.n;
-    const instances = Array.from(w.bl!, (bl, q) => {
-      const br = w.br![q]!;
-      const d = (br - bl) / n;
-      return {
-        bl,
-        br,
-        kl: w.kl![q]!,
-        kr: w.kr![q]!,
-        breakpoints: Array.from({ length: n + 1 }, (_, i) => bl + i * d),
-        heights: Array.from(w.heights!.subarray(q * (n + 1), (q + 1) * (n + 1))),
-        running_mean: w.running_mean![q]!,
-        running_std: w.running_std![q]!,
-      };
-    });
-    return { ...pwluStateRecord(w, o), instances };
-  },
+  describe: (w, o) =>
+    pwluRecord(w, o, (_q, bl, br) => {
+      const d = (br - bl) / o.n;
+      return Array.from({ length: o.n + 1 }, (_, i) => bl + i * d);
+    }),
   describeSchema: PwluDescribe,
 });
