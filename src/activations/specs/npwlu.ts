@@ -86,8 +86,16 @@ export function npwluForward(x: tf.Tensor, w: TensorWeights): tf.Tensor {
     const [p, n1] = b.shape;
     const { slopes, intercepts } = tableFromBreakpoints(b, w);
     const seg = untaped(() => {
-      const ge = tf.greaterEqual(tf.expandDims(x, -1), p === 1 ? tf.reshape(b, [n1]) : b);
-      const count = tf.sum(tf.cast(ge, 'int32'), -1);
+      // One breakpoint at a time, each step in its own scope: the count stays one int32 tensor the size of x, where a
+      // comparison against all N + 1 breakpoints at once would hold an (N + 1)-times larger one.
+      const columns = tf.unstack(b, 1); // N + 1 tensors of [P]
+      let count = tf.zeros(x.shape, 'int32');
+      for (const bi of columns) {
+        const next = tf.tidy(() => tf.add(count, tf.cast(tf.greaterEqual(x, p === 1 ? tf.reshape(bi, []) : lastAxis(bi, x)), 'int32')));
+        count.dispose();
+        count = next;
+      }
+      tf.dispose(columns);
       return p === 1
         ? count
         : tf.add(
