@@ -66,13 +66,29 @@ export async function loadTensorflowPackage(): Promise<{ ok: true; pkg: string }
   const errors: string[] = [];
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
-      await importOptional(pkg);
+      await withoutReregistrationWarnings(() => importOptional(pkg));
       return { ok: true, pkg };
     } catch (e) {
       if (!isNotInstalled(e, pkg)) errors.push(`${pkg}: ${firstLine(e)}`);
     }
   }
   return { ok: false, reason: errors.length === 0 ? TENSORFLOW_NOT_INSTALLED : errors.join('; ') };
+}
+
+/**
+ * Runs `load` with tfjs's "The kernel 'X' for backend 'tensorflow' is already registered" warnings dropped: a package
+ * that fails after registering its kernels (tfjs-node without its binding) makes the next one repeat ~150 of them.
+ */
+async function withoutReregistrationWarnings<T>(load: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!(typeof args[0] === 'string' && /^The kernel '[^']+' for backend '[^']+' is already registered$/.test(args[0]))) warn(...args);
+  };
+  try {
+    return await load();
+  } finally {
+    console.warn = warn;
+  }
 }
 
 const ACTIVATORS: Record<ConcreteBackend, Activator> = {
