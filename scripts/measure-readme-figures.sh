@@ -52,6 +52,7 @@ REPEATS=$(q 3 1)
 # name | README place | estimated time on the 2-core reference machine (not measured) | heavy? | what it reproduces
 FIGURES=(
   "speed-vs-pytorch|README Performance, first table (470/497 … 0.94×, ±0.05 across a session)|est. 20 min|no|pwlu vs PyTorch train/infer img/s, ResNet-20, MobileNet-V2, ResNet-18, EfficientNet-B0, batch 64 at 32x32, 3 alternating runs"
+  "speed-vs-pytorch-contiguous|README Performance, first table (PyTorch contiguous)|est. 3 min|no|the same with the reference in PyTorch's contiguous memory format"
   "act-speed-torch|README Performance, activation table (569 … 1.15×; ±0.1× between runs)|est. 3 min|no|pwlu speed --all-activations on torch, one run"
   "act-speed-pairs|README Performance (Swish 1.05×/1.10×, PWLU 1.12×/1.02×)|est. 6 min|no|alternating relu|X single runs, 3 pairs"
   "onnx-infer|README Performance, ONNX table (4168 … 0.19×; PWLU 0.98× ReLU on torch, same runs)|est. 8 min|no|pwlu speed --onnx, 3 runs"
@@ -116,6 +117,11 @@ ACTS="relu swish hardswish prelu apl pau frelu pwlu"
 if wanted speed-vs-pytorch no; then
   measure speed-vs-pytorch "README Performance, first table" \
     node scripts/speed-vs-pytorch.mjs --arch "$ARCHS" --repeats "$REPEATS" --threads 2 --json
+fi
+
+if wanted speed-vs-pytorch-contiguous no; then
+  measure speed-vs-pytorch-contiguous "README Performance, first table (PyTorch in its contiguous format)" \
+    node scripts/speed-vs-pytorch.mjs --arch "$ARCHS" --repeats "$REPEATS" --threads 2 --memory-format contiguous --json
 fi
 
 if wanted act-speed-torch no; then

@@ -30,6 +30,7 @@ training and inference images/s of both and their ratio. Needs \`npm run build\`
     threads: { type: 'number', help: 'threads for both' },
     repeats: { type: 'number', default: 3, help: 'runs of each, alternating' },
     python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch' },
+    'memory-format': { type: 'string', choices: ['channels_last', 'contiguous'], help: "PyTorch's memory format (default: the reference's, channels_last)" },
     json: { type: 'boolean', help: 'also print one JSON line per architecture' },
   },
 });
@@ -66,6 +67,7 @@ for (const arch of archs) {
     ours.push(runJson(process.execPath, pwluArgs));
     const refArgs = [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct];
     if (args.threads) refArgs.push('--threads', String(args.threads));
+    if (args['memory-format']) refArgs.push('--memory-format', args['memory-format']);
     theirs.push(runJson(python, refArgs));
   }
   const o = { train: median(ours.map((r) => r.train_img_per_s)), infer: median(ours.map((r) => r.infer_img_per_s)) };
@@ -85,6 +87,7 @@ for (const arch of archs) {
     infer_img_per_s: o.infer,
     pytorch_infer_img_per_s: t.infer,
     infer_ratio: +(o.infer / t.infer).toFixed(3),
+    pytorch_memory_format: theirs[0].memory_format ?? 'contiguous',
   });
 }
 if (args.json) for (const r of rows) console.log(JSON.stringify(r));
