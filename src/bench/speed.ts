@@ -11,11 +11,11 @@ import { ConfigSchema, type Config } from '../config/schema.js';
 import type { DistEnv } from '../distributed/env.js';
 import { countTrainable } from '../models/census.js';
 import { disposeModel, predict } from '../models/infer.js';
-import { DataParallel } from '../train/data-parallel.js';
+import { joinDataParallel } from '../train/data-parallel.js';
 import { Optimizer } from '../train/optimizer.js';
 import { registryChecks } from '../train/registry-checks.js';
 import { buildModel, makeTrainStep, paramGroups, type GradientReducer, type StepResult } from '../train/step.js';
-import { BackendError, UserError } from '../util/errors.js';
+import { UserError } from '../util/errors.js';
 import { median } from '../util/median.js';
 import { versions } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
@@ -198,10 +198,9 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
   });
   const issues = registryChecks(config);
   if (issues.length) throw new UserError(issues.map((i) => `--${i.path[0] === 'model' ? 'arch' : 'activation'}: ${i.message}`).join('\n'));
-  if (env && config.backend !== 'auto' && config.backend !== 'torch')
-    throw new BackendError(`a data-parallel measurement needs the torch backend (its collectives are in the native addon), not '${config.backend}'`);
-  const backend = await selectBackend(env ? 'torch' : config.backend, { threads: config.threads, device: config.device, cudaIndex: env?.localRank });
-  const dp = env ? DataParallel.join(env, config.dist, { device: backend.detail.device === 'cuda' ? 'cuda' : 'cpu', syncBatchNorm: false }) : null;
+  const joined = env ? await joinDataParallel(env, config, { syncBatchNorm: false, what: 'a data-parallel measurement' }) : null;
+  const backend = joined?.backend ?? (await selectBackend(config.backend, { threads: config.threads, device: config.device }));
+  const dp = joined?.dp ?? null;
   let reduceS = 0;
   const reduce: GradientReducer | undefined = dp
     ? (grads, figures) => {

@@ -69,20 +69,15 @@ const SOURCE_NAMES: Record<TensorBytesSource, string> = { 'torch-allocator': "th
  * With --all-activations: every registered activation on each --arch, with the ratio to ReLU.
  */
 export async function speedCommand(o: SpeedCliOptions): Promise<void> {
-  const { distEnvFrom } = await import('../distributed/env.js');
   if (o.nproc !== undefined && o.nproc > 1) {
     if (o.allActivations) throw new UserError('--nproc measures one model; drop --all-activations');
-    if (distEnvFrom(process.env)) throw new UserError("--nproc inside a launcher's rank (WORLD_SIZE or SLURM_NTASKS is set): drop --nproc");
-    const { launchLocal, withoutOptions } = await import('../distributed/launch.js');
+    const { relaunchAsRanks } = await import('../train/data-parallel.js');
     // --threads is per rank here; the launcher splits a total.
     const perRank = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.nproc));
-    process.exitCode = await launchLocal({
-      nproc: o.nproc,
-      args: withoutOptions(process.argv.slice(2), [{ long: '--nproc' }, { long: '--threads', short: '-t' }]),
-      threads: perRank * o.nproc,
-    });
+    process.exitCode = await relaunchAsRanks({ nproc: o.nproc, threads: perRank * o.nproc });
     return;
   }
+  const { distEnvFrom } = await import('../distributed/env.js');
   if (o.allActivations) {
     await speedAllActivations(o);
     return;
