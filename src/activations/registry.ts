@@ -9,7 +9,7 @@ import { PAULayer } from './pau.js';
 import { PReLULayer } from './prelu.js';
 import { PWLULayer } from './pwlu.js';
 import { ReLULayer } from './relu.js';
-import { ACTIVATION_SPECS, specOf, type ActivationName, type AnyActivationSpec } from './specs/index.js';
+import { ACTIVATION_SPECS, specOf, type ActivationName } from './specs/index.js';
 import { SwishLayer } from './swish.js';
 import type { ActivationFactory, ActivationSection } from './types.js';
 
@@ -32,11 +32,6 @@ const TRAINING_LAYERS: { readonly [N in ActivationName]: new (config: SpecLayerC
 /** Registered activation names, in display order. */
 export function activationNames(): string[] {
   return ACTIVATION_SPECS.map((s) => s.name);
-}
-
-/** Looks an activation's spec up by name; undefined when unknown. */
-export function getActivation(name: string): AnyActivationSpec | undefined {
-  return specOf(name);
 }
 
 /** The chosen activation's options section; the config schema fills it with that activation's defaults when absent. */

@@ -1,5 +1,6 @@
 /** A census of the model zoo: every architecture's parameters, activation sites and MACs at an input size. */
-import { activationNames, getActivation, makeActivationFactory } from '../activations/registry.js';
+import { activationNames, makeActivationFactory } from '../activations/registry.js';
+import { specOf } from '../activations/specs/index.js';
 import type { ActivationFactory } from '../activations/types.js';
 import { ActivationSchema } from '../config/schema.js';
 import { UserError } from '../util/errors.js';
@@ -48,7 +49,7 @@ export function describeModels(o: DescribeOptions): ModelRow[] {
   if (o.activation === 'reference') {
     factory = () => referenceActivation;
   } else {
-    if (!getActivation(o.activation)) {
+    if (!specOf(o.activation)) {
       throw new UserError(`--activation: unknown activation '${o.activation}'; choose one of: reference, ${activationNames().join(', ')}`);
     }
     factory = () => makeActivationFactory(ActivationSchema.parse({ name: o.activation, sites: o.sites ?? 'all' }), 0);

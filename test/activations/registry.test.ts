@@ -8,7 +8,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVATION_OPTIONS } from '../../src/activations/options.js';
-import { activationNames, checkActivationName, getActivation, makeActivationFactory } from '../../src/activations/registry.js';
+import { activationNames, checkActivationName, makeActivationFactory } from '../../src/activations/registry.js';
+import { specOf } from '../../src/activations/specs/index.js';
 import { isActivationLayer } from '../../src/activations/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ActivationSchema, ConfigSchema, type ActivationConfig } from '../../src/config/schema.js';
@@ -38,7 +39,7 @@ describe('activation registry', () => {
     const trainable = (n: string) => tinyModel(n).getLayer('act').trainableWeights.length;
     for (const n of ['prelu', 'apl', 'pau', 'frelu', 'pwlu', 'npwlu']) expect(trainable(n), n).toBeGreaterThan(0);
     for (const n of ['relu', 'hardswish', 'swish']) expect(trainable(n), n).toBe(0);
-    expect(getActivation('swish')?.options.parse({ trainable_beta: true })).toEqual({ beta: 1, trainable_beta: true });
+    expect(specOf('swish')?.options.parse({ trainable_beta: true })).toEqual({ beta: 1, trainable_beta: true });
   });
 
   const variants: [string, Record<string, unknown>][] = [
