@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TwoPhaseLayer } from './pwlu.js';
-import type { SpecLayerConfig } from './layer.js';
+import { tensorWeights, type SpecLayerConfig } from './layer.js';
 import { npwluForward, npwluSpec } from './specs/npwlu.js';
 
 /**
@@ -15,15 +15,11 @@ export class NonUniformPWLULayer extends TwoPhaseLayer {
   }
 
   protected train(x: tf.Tensor): tf.Tensor {
-    return npwluForward(x, this.tensors());
+    return npwluForward(x, tensorWeights(this.namedWeights()));
   }
 
   protected infer(x: tf.Tensor): tf.Tensor {
-    return npwluForward(x, this.tensors());
-  }
-
-  private tensors() {
-    return Object.fromEntries([...this.namedWeights()].map(([k, v]) => [k, v.read()]));
+    return npwluForward(x, tensorWeights(this.namedWeights()));
   }
 
   protected override resetShape(bl: number[], br: number[]): void {
