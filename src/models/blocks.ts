@@ -15,6 +15,8 @@ export class Builder {
     readonly activation: ActivationFactory,
     /** Which sites `site()` gives the configured activation: every one, or only the primary ones. */
     readonly sites: 'all' | 'default' = 'all',
+    /** 'frozen': every `bn()` is a FrozenBatchNorm2d (detection backbones); 'train': ordinary batch norm. */
+    readonly bnMode: 'train' | 'frozen' = 'train',
   ) {}
 
   /** A fresh seed per initialiser, so that the same config always gives the same weights. */
@@ -32,25 +34,45 @@ export class Builder {
     return { input: x, padding: 'same' };
   }
 
-  /** Convolution with PyTorch's padding and torchvision's Kaiming-normal (fan-out) init. */
-  conv(x: Sym, name: string, filters: number, kernel: number, stride = 1, opts: { bias?: boolean } = {}): Sym {
-    const { input, padding } = this.torchPadding(x, name, kernel, stride);
-    return tfl.layers
-      .conv2d({
-        name,
-        filters,
-        kernelSize: kernel,
-        strides: stride,
-        padding,
-        useBias: opts.bias ?? false,
-        kernelInitializer: tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: this.nextSeed() }),
-      })
-      .apply(input) as Sym;
+  /** The tfjs layer of a convolution (its initialiser draws the next seed). */
+  private convLayer(name: string, filters: number, kernel: number, stride: number, padding: 'same' | 'valid', opts: ConvOptions): tfl.layers.Layer {
+    const init = opts.init ?? 'kaimingNormalFanOut';
+    const seed = this.nextSeed();
+    const kernelInitializer =
+      init === 'kaimingNormalFanOut'
+        ? tfl.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed })
+        : init === 'kaimingUniformA1'
+          ? tfl.initializers.varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'uniform', seed })
+          : tfl.initializers.randomNormal({ mean: 0, stddev: init.std, seed });
+    return tfl.layers.conv2d({
+      name,
+      filters,
+      kernelSize: kernel,
+      strides: stride,
+      padding,
+      useBias: opts.bias ?? false,
+      kernelInitializer,
+      biasInitializer: opts.biasValue === undefined ? 'zeros' : tfl.initializers.constant({ value: opts.biasValue }),
+    });
   }
 
-  /** Batch norm with the family's epsilon/momentum (PyTorch convention). */
+  /** Convolution with PyTorch's padding and torchvision's Kaiming-normal (fan-out) init unless `opts.init` says otherwise. */
+  conv(x: Sym, name: string, filters: number, kernel: number, stride = 1, opts: ConvOptions = {}): Sym {
+    const { input, padding } = this.torchPadding(x, name, kernel, stride);
+    return this.convLayer(name, filters, kernel, stride, padding, opts).apply(input) as Sym;
+  }
+
+  /**
+   * A stride-1 convolution (PyTorch padding: 'same') as a layer, for weights shared across inputs
+   * (RetinaNet's heads run one set of convolutions over every pyramid level).
+   */
+  sharedConv(name: string, filters: number, kernel: number, opts: ConvOptions = {}): tfl.layers.Layer {
+    return this.convLayer(name, filters, kernel, 1, 'same', opts);
+  }
+
+  /** Batch norm with the family's epsilon/momentum (PyTorch convention), frozen when the builder's mode says so. */
   bn(x: Sym, name: string, opts: { momentum?: number; epsilon?: number } = {}): Sym {
-    return new BatchNorm({ name, ...opts }).apply(x) as Sym;
+    return new BatchNorm({ name, ...opts, frozen: this.bnMode === 'frozen' }).apply(x) as Sym;
   }
 
   /** One activation site: a new instance of the configured activation (the site's `kind` where it does not apply). */
@@ -87,9 +109,24 @@ export class Builder {
    * reference function. With `referenceActivation` every site gets its reference function.
    */
   site(x: Sym, name: string, kind: SiteKind, primary = true): Sym {
-    if (this.activation === referenceActivation) return new FixedActivation({ name, kind, role: 'configured' }).apply(x) as Sym;
-    if (this.sites === 'default' && !primary) return new FixedActivation({ name, kind, role: 'kept' }).apply(x) as Sym;
-    return this.act(x, name, kind);
+    const channels = x.shape[x.shape.length - 1];
+    if (channels == null) throw new Error(`${name}: channel dimension must be known`);
+    return this.siteLayer(name, channels, x.shape.length, kind, primary).apply(x) as Sym;
+  }
+
+  /**
+   * An activation site as a layer (the rules of `site`), for a site shared across inputs: one
+   * instance applied to every pyramid level, so its state (PWLU's statistics) accumulates over
+   * the levels as a shared torch module's does.
+   */
+  sharedSite(name: string, channels: number, kind: SiteKind, primary = true): tfl.layers.Layer {
+    return this.siteLayer(name, channels, 4, kind, primary);
+  }
+
+  private siteLayer(name: string, channels: number, rank: number, kind: SiteKind, primary: boolean): tfl.layers.Layer {
+    if (this.activation === referenceActivation) return new FixedActivation({ name, kind, role: 'configured' });
+    if (this.sites === 'default' && !primary) return new FixedActivation({ name, kind, role: 'kept' });
+    return this.activation({ name, channels, rank }) ?? new FixedActivation({ name, kind, role: 'kept' });
   }
 
   /** A squeeze-excitation gate (sigmoid / hard-sigmoid): fixed, never replaced (a gate, not an activation). */
@@ -159,6 +196,19 @@ export class Builder {
     s = this.gate(s, `${prefix}.gate`, gate);
     return this.multiply(x, s, `${prefix}.scale`);
   }
+}
+
+/**
+ * Convolution kernel init: torchvision's classification default (Kaiming normal, fan-out), the
+ * FPN's kaiming_uniform_(a=1) (U(+-sqrt(3 / fan_in))), or N(0, std) (RetinaNet's heads).
+ */
+export type ConvInit = 'kaimingNormalFanOut' | 'kaimingUniformA1' | { std: number };
+
+/** Options of `Builder.conv` / `sharedConv`: bias (default none), kernel init, constant bias init (default 0). */
+export interface ConvOptions {
+  bias?: boolean;
+  init?: ConvInit;
+  biasValue?: number;
 }
 
 /** Classifier init of a family (see `Builder.linear`). */

@@ -1,6 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { buildMobileNet, makeDivisible, type BlockSpec, type MobileNetSpec } from './inverted-residual.js';
-import type { ModelBuildOptions, ModelEntry } from './types.js';
+import { mobileFeatures, type FeatureModelEntry } from './features.js';
+import type { ModelBuildOptions } from './types.js';
 
 /**
  * EfficientNet-B0 (Tan & Le 2019) as torchvision builds it: MBConv blocks with SE (squeeze =
@@ -65,10 +66,15 @@ export function efficientnetB0Spec(width: number, numClasses: number): MobileNet
   };
 }
 
-export const efficientnetB0: ModelEntry = {
+/**
+ * Detection features: C3 = `features.3.1` (stride 8), C4 = `features.5.2` (16), C5 = `features.7.0`
+ * (32), as timm's taps; the classifier's init (which depends on the class count) is never built.
+ */
+export const efficientnetB0: FeatureModelEntry = {
   name: 'efficientnet_b0',
   family: 'efficientnet',
   description: 'EfficientNet-B0 (torchvision), MBConv + SE, SiLU, stochastic depth 0.2; 5.3M params',
   referenceSize: 224,
   build: (o: ModelBuildOptions): tfl.LayersModel => buildMobileNet('efficientnet_b0', efficientnetB0Spec(o.width, o.numClasses), o),
+  features: (o) => mobileFeatures(efficientnetB0Spec(o.width, 1), o),
 };

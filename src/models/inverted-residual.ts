@@ -100,6 +100,22 @@ function invertedResidual(b: Builder, x: Sym, s: BlockSpec, stride: number, bn: 
 }
 
 /**
+ * The stem and the blocks, shared by the classifier (`buildMobileNet`) and the detection backbone
+ * (src/models/features.ts), so both have the same layer names and creation order; returns every
+ * block's output in order. Stems and rates as `buildMobileNet`.
+ */
+export function mobileTrunk(b: Builder, input: Sym, spec: MobileNetSpec, o: { stem: 'imagenet' | 'small'; dropPath?: number }): Sym[] {
+  const small = o.stem === 'small';
+  let x = convBnAct(b, input, spec.stem.name, spec.stem.channels, 3, small ? 1 : 2, spec.bn, { kind: spec.stem.act, primary: spec.stem.primary });
+  const firstDown = small ? spec.blocks.findIndex((s) => s.stride === 2) : -1;
+  const dropPath = o.dropPath ?? spec.dropPath;
+  return spec.blocks.map((s, i) => {
+    x = invertedResidual(b, x, s, i === firstDown ? 1 : s.stride, spec.bn, (dropPath * i) / spec.blocks.length);
+    return x;
+  });
+}
+
+/**
  * Builds a resolved mobile network. Stems: 'imagenet' = the reference (3x3/2 stem conv, 32x
  * downsampling, 224 -> 7); 'small' = 3x3/1 stem and the first stride-2 block at stride 1
  * (8x downsampling, 32 -> 4, 28 -> 4), as the usual CIFAR ports of MobileNet-V2 do. A block whose
@@ -110,13 +126,8 @@ function invertedResidual(b: Builder, x: Sym, s: BlockSpec, stride: number, bn: 
 export function buildMobileNet(name: string, spec: MobileNetSpec, o: ModelBuildOptions): tfl.LayersModel {
   const b = new Builder(o.seed, o.activation, o.sites ?? 'all');
   const input = tfl.input({ shape: o.inputShape, name: 'input' });
-  const small = o.stem === 'small';
-  let x = convBnAct(b, input, spec.stem.name, spec.stem.channels, 3, small ? 1 : 2, spec.bn, { kind: spec.stem.act, primary: spec.stem.primary });
-  const firstDown = small ? spec.blocks.findIndex((s) => s.stride === 2) : -1;
-  const dropPath = o.dropPath ?? spec.dropPath;
-  spec.blocks.forEach((s, i) => {
-    x = invertedResidual(b, x, s, i === firstDown ? 1 : s.stride, spec.bn, (dropPath * i) / spec.blocks.length);
-  });
+  const blocks = mobileTrunk(b, input, spec, o);
+  let x = blocks[blocks.length - 1];
   x = convBnAct(b, x, spec.head.name, spec.head.channels, 1, 1, spec.bn, { kind: spec.head.act, primary: spec.head.primary });
   x = b.globalPool(x);
   const c = spec.classifier;

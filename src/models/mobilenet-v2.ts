@@ -1,6 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { buildMobileNet, makeDivisible, type BlockSpec, type MobileNetSpec } from './inverted-residual.js';
-import type { ModelBuildOptions, ModelEntry } from './types.js';
+import { mobileFeatures, type FeatureModelEntry } from './features.js';
+import type { ModelBuildOptions } from './types.js';
 
 /**
  * MobileNet-V2 (Sandler et al. 2018) as torchvision builds it: ReLU6 at every site (the harness's
@@ -62,10 +63,12 @@ export function mobilenetV2Spec(width: number): MobileNetSpec {
   };
 }
 
-export const mobilenetV2: ModelEntry = {
+/** Detection features: C3 = `features.6` (stride 8), C4 = `features.13` (16), C5 = `features.17` (32), as timm's taps. */
+export const mobilenetV2: FeatureModelEntry = {
   name: 'mobilenet_v2',
   family: 'mobilenet_v2',
   description: 'MobileNet-V2 (torchvision), inverted residuals, width multiplier; 3.5M params at width 1',
   referenceSize: 224,
   build: (o: ModelBuildOptions): tfl.LayersModel => buildMobileNet('mobilenet_v2', mobilenetV2Spec(o.width), o),
+  features: (o) => mobileFeatures(mobilenetV2Spec(o.width), o),
 };

@@ -1,6 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { Builder } from './blocks.js';
-import type { ModelBuildOptions, ModelEntry } from './types.js';
+import { backboneBuilder, backboneInput, featuresOf, type BackboneFeatures, type BackboneOptions, type FeatureModelEntry } from './features.js';
+import type { ModelBuildOptions } from './types.js';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -50,12 +51,14 @@ function block(b: Builder, x: Sym, prefix: string, kind: BlockKind, planes: numb
   return b.site(b.add(out, shortcut, `${prefix}.add`), `${prefix}.act${kind === 'basic' ? 2 : 3}`, 'relu');
 }
 
-function resnet(name: string, spec: ResNetSpec, o: ModelBuildOptions): tfl.LayersModel {
-  const b = new Builder(o.seed, o.activation, o.sites ?? 'all');
-  const base = Math.max(1, Math.round(64 * o.width));
-  const input = tfl.input({ shape: o.inputShape, name: 'input' });
+/**
+ * conv1 ... layer4 (shared by the classifier and the detection backbone, so both have the same layer
+ * names, creation order and, for one seed, the same initial weights); returns layer1..layer4's outputs.
+ */
+function trunk(b: Builder, input: Sym, spec: ResNetSpec, width: number, stem: 'imagenet' | 'small'): Sym[] {
+  const base = Math.max(1, Math.round(64 * width));
   let x: Sym;
-  if (o.stem === 'imagenet') {
+  if (stem === 'imagenet') {
     x = b.conv(input, 'stem.conv', base, 7, 2);
     x = b.site(b.bn(x, 'stem.bn'), 'stem.act', 'relu');
     x = b.maxPool(x, 'stem.pool', 3, 2);
@@ -63,20 +66,40 @@ function resnet(name: string, spec: ResNetSpec, o: ModelBuildOptions): tfl.Layer
     x = b.conv(input, 'stem.conv', base, 3, 1);
     x = b.site(b.bn(x, 'stem.bn'), 'stem.act', 'relu');
   }
+  const stages: Sym[] = [];
   spec.layers.forEach((n, stage) => {
     for (let i = 0; i < n; i++) {
       const stride = i === 0 && stage > 0 ? 2 : 1;
       x = block(b, x, `layer${stage + 1}.${i}`, spec.block, base * 2 ** stage, stride);
     }
+    stages.push(x);
   });
+  return stages;
+}
+
+function resnet(name: string, spec: ResNetSpec, o: ModelBuildOptions): tfl.LayersModel {
+  const b = new Builder(o.seed, o.activation, o.sites ?? 'all');
+  const input = tfl.input({ shape: o.inputShape, name: 'input' });
+  let x = trunk(b, input, spec, o.width, o.stem)[3];
   x = b.globalPool(x);
   if ((o.dropout ?? 0) > 0) x = b.dropout(x, 'dropout', o.dropout ?? 0);
   const logits = b.linear(x, 'fc', o.numClasses, 'torch');
   return tfl.model({ inputs: input, outputs: logits, name });
 }
 
-function entry(name: string, description: string, spec: ResNetSpec): ModelEntry {
-  return { name, family: 'resnet', description, referenceSize: 224, build: (o) => resnet(name, spec, o) };
+/**
+ * torchvision's `resnet_fpn_backbone(returned_layers=[2, 3, 4])`: C3 = layer2's output (stride 8),
+ * C4 = layer3 (16), C5 = layer4 (32) with the 'imagenet' stem (the 'small' stem divides the strides by 4).
+ */
+function resnetFeatures(spec: ResNetSpec, o: BackboneOptions): BackboneFeatures {
+  const b = backboneBuilder(o);
+  const input = backboneInput(o.channels);
+  const [, c3, c4, c5] = trunk(b, input, spec, o.width, o.stem);
+  return featuresOf(b, input, c3, c4, c5);
+}
+
+function entry(name: string, description: string, spec: ResNetSpec): FeatureModelEntry {
+  return { name, family: 'resnet', description, referenceSize: 224, build: (o) => resnet(name, spec, o), features: (o) => resnetFeatures(spec, o) };
 }
 
 export const resnet18 = entry('resnet18', 'ResNet-18 (torchvision), basic blocks [2,2,2,2], 11.7M params', { block: 'basic', layers: [2, 2, 2, 2] });

@@ -13,6 +13,11 @@ interface BatchNormArgs {
   /** PyTorch convention: running = (1 - momentum) * running + momentum * batch. */
   momentum?: number;
   epsilon?: number;
+  /**
+   * torchvision's FrozenBatchNorm2d (detection backbones): always the running statistics, never
+   * updated, and gamma/beta not trainable, so they get no gradient and no optimizer slot.
+   */
+  frozen?: boolean;
 }
 
 /** The four weights of a batch norm over the last axis, and its conventions. */
@@ -49,11 +54,13 @@ export function applyBatchNorm(x: tf.Tensor, w: BatchNormWeights, training: bool
  * Batch normalisation over the channel (last) axis with a fused, hand-written gradient.
  * Replaces tfjs-layers' BatchNormalization, whose training path is ~15 passes over the data;
  * follows PyTorch's conventions (momentum 0.1, epsilon 1e-5, unbiased running variance).
+ * `frozen`: FrozenBatchNorm2d (running statistics in training too; no trainable weights).
  */
 export class BatchNorm extends tfl.layers.Layer implements BatchNormWeights {
   static className = 'PwluBatchNorm';
   readonly momentum: number;
   readonly epsilon: number;
+  readonly frozen: boolean;
   gamma!: tfl.LayerVariable;
   beta!: tfl.LayerVariable;
   movingMean!: tfl.LayerVariable;
@@ -63,14 +70,15 @@ export class BatchNorm extends tfl.layers.Layer implements BatchNormWeights {
     super({ name: args.name });
     this.momentum = args.momentum ?? 0.1;
     this.epsilon = args.epsilon ?? 1e-5;
+    this.frozen = args.frozen ?? false;
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     const c = shape[shape.length - 1];
     if (c == null) throw new Error(`${this.name}: channel dimension must be known`);
-    this.gamma = this.addWeight('gamma', [c], 'float32', tfl.initializers.ones());
-    this.beta = this.addWeight('beta', [c], 'float32', tfl.initializers.zeros());
+    this.gamma = this.addWeight('gamma', [c], 'float32', tfl.initializers.ones(), undefined, !this.frozen);
+    this.beta = this.addWeight('beta', [c], 'float32', tfl.initializers.zeros(), undefined, !this.frozen);
     this.movingMean = this.addWeight('moving_mean', [c], 'float32', tfl.initializers.zeros(), undefined, false);
     this.movingVariance = this.addWeight('moving_variance', [c], 'float32', tfl.initializers.ones(), undefined, false);
     this.built = true;
@@ -78,11 +86,11 @@ export class BatchNorm extends tfl.layers.Layer implements BatchNormWeights {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return applyBatchNorm(x, this, Boolean(kwargs.training));
+    return applyBatchNorm(x, this, Boolean(kwargs.training) && !this.frozen);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon, frozen: this.frozen };
   }
 }
 tf.serialization.registerClass(BatchNorm);
