@@ -13,7 +13,10 @@ export interface RawImage {
   channels: number;
 }
 
-/** A window of a resized image: `size` × `size` pixels at (top, left) of the target, mirrored if `flip`. */
+/**
+ * A window of a resized image: `size` × `size` pixels (or `height` × `width` where given: detection's whole resized
+ * image) at (top, left) of the target, mirrored if `flip`.
+ */
 export interface ResizeWindow {
   targetWidth: number;
   targetHeight: number;
@@ -21,6 +24,8 @@ export interface ResizeWindow {
   left: number;
   size: number;
   flip: boolean;
+  height?: number;
+  width?: number;
 }
 
 /** One output sample's source taps on one axis. */
@@ -63,32 +68,33 @@ function clip8(v: number): number {
  */
 export function resizeWindowInto(src: RawImage, win: ResizeWindow, out: Uint8Array, offset: number): void {
   const { width: W, height: H, channels: c, data } = src;
-  const { size } = win;
-  const cols = axisTaps(W, win.targetWidth, win.left, size);
-  const rows = axisTaps(H, win.targetHeight, win.top, size);
+  const outW = win.width ?? win.size;
+  const outH = win.height ?? win.size;
+  const cols = axisTaps(W, win.targetWidth, win.left, outW);
+  const rows = axisTaps(H, win.targetHeight, win.top, outH);
   const y0 = rows[0]!.first;
-  const last = rows[size - 1]!;
+  const last = rows[outH - 1]!;
   const nRows = last.first + last.weights.length - y0;
   const band = [0, c < 3 ? 0 : 1, c < 3 ? 0 : 2];
-  const tmp = new Uint8Array(nRows * size * 3);
+  const tmp = new Uint8Array(nRows * outW * 3);
   for (let y = 0; y < nRows; y++) {
     const rowIn = (y0 + y) * W * c;
-    for (let x = 0; x < size; x++) {
+    for (let x = 0; x < outW; x++) {
       const t = cols[x]!;
       for (let ch = 0; ch < 3; ch++) {
         let s = 0;
         for (let k = 0; k < t.weights.length; k++) s += t.weights[k]! * data[rowIn + (t.first + k) * c + band[ch]!]!;
-        tmp[(y * size + x) * 3 + ch] = clip8(s);
+        tmp[(y * outW + x) * 3 + ch] = clip8(s);
       }
     }
   }
-  for (let y = 0; y < size; y++) {
+  for (let y = 0; y < outH; y++) {
     const t = rows[y]!;
-    for (let x = 0; x < size; x++) {
-      const o = offset + (y * size + (win.flip ? size - 1 - x : x)) * 3;
+    for (let x = 0; x < outW; x++) {
+      const o = offset + (y * outW + (win.flip ? outW - 1 - x : x)) * 3;
       for (let ch = 0; ch < 3; ch++) {
         let s = 0;
-        for (let k = 0; k < t.weights.length; k++) s += t.weights[k]! * tmp[((t.first - y0 + k) * size + x) * 3 + ch]!;
+        for (let k = 0; k < t.weights.length; k++) s += t.weights[k]! * tmp[((t.first - y0 + k) * outW + x) * 3 + ch]!;
         out[o + ch] = clip8(s);
       }
     }

@@ -47,6 +47,19 @@ export interface DecodeJob {
 export type DecodeResult = (string | null)[];
 
 /**
+ * Detection's decode job (src/data/coco): the whole image resized to height × width (the caller keeps the aspect),
+ * antialiased bilinear as for the other geometries, mirrored if `flip`; its height × width × 3 RGB pixels (HWC, rows
+ * of width × 3 bytes) go at byte `offset` of the output.
+ */
+export interface ResizeJob {
+  bytes: Uint8Array;
+  height: number;
+  width: number;
+  flip: boolean;
+  offset: number;
+}
+
+/**
  * A decoder turns a batch of jobs into pixels in `out`. It never throws for a bad image: the failed
  * job's slot says why (a corrupt or truncated file is the data's fault, and the pipeline decides
  * whether to skip it). Its promise rejects only when the decoder itself is broken.
@@ -57,6 +70,8 @@ export interface Decoder {
   /** Whether it can decode these bytes (e.g. the native path takes JPEG only). */
   accepts(bytes: Uint8Array): boolean;
   decode(jobs: readonly DecodeJob[], size: number, out: Uint8Array): Promise<DecodeResult>;
+  /** Whole-image resizes of any size (detection); same failure rules as `decode`. Absent: the decoder cannot. */
+  decodeResized?(jobs: readonly ResizeJob[], out: Uint8Array): Promise<DecodeResult>;
 }
 
 /** A sample a source could not read (a broken shard member, an unreadable file): the pipeline skips and counts it, or stops. */

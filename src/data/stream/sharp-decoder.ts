@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Sharp } from 'sharp';
 import { loadSharp } from '../sharp.js';
-import type { DecodeJob, DecodeResult, Decoder } from './contract.js';
+import type { DecodeJob, DecodeResult, Decoder, ResizeJob } from './contract.js';
 import { resizeWindowInto } from './bilinear.js';
 import { type ImageFormat, imageFormat, imageSize } from './transforms.js';
 
@@ -33,9 +33,8 @@ async function withoutAlpha(bytes: Uint8Array, format: ImageFormat): Promise<Sha
   return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
 }
 
-/** Copies size × size decoded pixels into `out` as RGB: grey replicated, a leftover alpha band dropped. */
-function copyRgb(data: Uint8Array, channels: number, size: number, out: Uint8Array, offset: number): void {
-  const px = size * size;
+/** Copies `px` decoded pixels into `out` as RGB: grey replicated, a leftover alpha band dropped. */
+function copyRgb(data: Uint8Array, channels: number, px: number, out: Uint8Array, offset: number): void {
   if (channels === 3) {
     out.set(data.subarray(0, px * 3), offset);
     return;
@@ -89,7 +88,33 @@ async function decodeOne(job: DecodeJob, size: number, out: Uint8Array): Promise
     if (g.flip) img = img.flop();
     const { data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.width !== size || info.height !== size) return `decoded to ${info.width}x${info.height}, expected ${size}x${size}`;
-    copyRgb(data, info.channels, size, out, job.offset);
+    copyRgb(data, info.channels, size * size, out, job.offset);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Decodes one whole-image resize (detection) into `out`, shrinking in sharp and enlarging in JS as `decodeOne` does. */
+async function decodeResizedOne(job: ResizeJob, out: Uint8Array): Promise<string | null> {
+  try {
+    const format = imageFormat(job.bytes);
+    if (format === null) return 'not a JPEG, PNG or WebP file';
+    const src = imageSize(job.bytes);
+    const shrunkWidth = Math.min(job.width, src.width);
+    const shrunkHeight = Math.min(job.height, src.height);
+    let img = await withoutAlpha(job.bytes, format);
+    if (shrunkWidth !== src.width || shrunkHeight !== src.height) {
+      img = img.resize(shrunkWidth, shrunkHeight, { fit: 'fill', kernel: RESIZE_KERNEL, fastShrinkOnLoad: false });
+    }
+    const enlarges = shrunkWidth < job.width || shrunkHeight < job.height;
+    if (job.flip && !enlarges) img = img.flop();
+    const { data, info } = await img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.width !== shrunkWidth || info.height !== shrunkHeight) return `decoded to ${info.width}x${info.height}, expected ${shrunkWidth}x${shrunkHeight}`;
+    if (enlarges) {
+      const win = { targetWidth: job.width, targetHeight: job.height, top: 0, left: 0, size: 0, height: job.height, width: job.width, flip: job.flip };
+      resizeWindowInto({ data, width: info.width, height: info.height, channels: info.channels }, win, out, job.offset);
+    } else copyRgb(data, info.channels, job.width * job.height, out, job.offset);
     return null;
   } catch (e) {
     return (e as Error).message;
@@ -129,5 +154,29 @@ export class SharpDecoder implements Decoder {
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
     return result;
+  }
+
+  /** Decodes whole-image resizes (detection) into their slots of `out`; a bad image fails only its own job. */
+  async decodeResized(jobs: readonly ResizeJob[], out: Uint8Array): Promise<DecodeResult> {
+    for (const j of jobs) checkResizeJob(j, out.length);
+    await loadSharp();
+    const result: DecodeResult = new Array<string | null>(jobs.length).fill(null);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < jobs.length; i = next++) result[i] = await decodeResizedOne(jobs[i]!, out);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
+    return result;
+  }
+}
+
+/** Throws for a resize job whose size is not positive integers or whose pixels fall outside the output (a caller bug). */
+export function checkResizeJob(j: ResizeJob, outLength: number): void {
+  if (!Number.isInteger(j.height) || !Number.isInteger(j.width) || j.height < 1 || j.width < 1) {
+    throw new RangeError(`resize job size must be positive integers, got ${j.width}x${j.height}`);
+  }
+  const bytes = j.height * j.width * 3;
+  if (!Number.isInteger(j.offset) || j.offset < 0 || j.offset + bytes > outLength) {
+    throw new RangeError(`job offset ${j.offset} + ${bytes} bytes lies outside the ${outLength}-byte output`);
   }
 }
