@@ -1,6 +1,6 @@
 // Import boundaries (`npm run deps`): the layering as the code has it (shared/reviews/architecture-2026-12.md §4),
 //
-//   cli → bench / report / train / export → models / data → run / distributed → config → activations → nn → ops → util
+//   cli → bench / report / train / export → models / data / detection → run / distributed → config → activations → nn → ops → util
 //
 // and ops is the leaf contract that backends implement (backends → ops, util; models, activations, nn, ops, util and
 // pwlu/layers never import backends).
@@ -18,6 +18,7 @@ const RANK = {
   export: 8,
   models: 6,
   data: 6,
+  detection: 6, // box math, losses and COCO's metrics: used by models, data and train
   run: 5, // the run-directory format: usable from any layer above
   distributed: 5,
   config: 4,

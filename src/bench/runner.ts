@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { writeManifest, type BenchManifest, type ManifestCell, type ManifestStatus } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES } from '../run/files.js';
 import { RunDir } from '../run/run-dir.js';
+import { describeBest, headlineResult } from '../run/records.js';
 import { classifyRun, errorLine, isDone } from '../run/status.js';
 import { UserError } from '../util/errors.js';
 import { inspectCell, prepareCell, summaryStatus } from './cells.js';
@@ -118,10 +119,9 @@ function describeEnd(r: LaunchResult): string {
 function resultLine(dir: string): string {
   const s = new RunDir(dir).readSummary();
   if (!s) return '';
-  const top1 = typeof s.final?.top1 === 'number' ? `top-1 ${s.final.top1.toFixed(2)}%` : 'top-1 n/a';
-  const best = s.best && typeof s.best.top1 === 'number' ? ` (best ${s.best.top1.toFixed(2)}% ${s.best.split ?? 'test'} at epoch ${s.best.epoch})` : '';
+  const best = s.best ? ` (best: ${describeBest(s.best)})` : '';
   const wall = typeof s.wall_s === 'number' ? ` in ${formatDuration(s.wall_s)}` : '';
-  return `${top1}${best}${wall}`;
+  return `${headlineResult(s)}${best}${wall}`;
 }
 
 /** Writes `bench-error.txt` into the cell directory: the command, how it ended and its stderr tail. */

@@ -19,6 +19,7 @@ import { UserError } from '../util/errors.js';
 import { median } from '../util/median.js';
 import { versions } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
+import { benchDetector } from './speed-detection.js';
 
 /** The input of a benchmark model: NHWC images of side `size`, `batch` of them, `classes` labels. */
 export interface BenchInput {
@@ -28,6 +29,8 @@ export interface BenchInput {
   classes: number;
   /** Seed of the random batch (default 0). */
   seed?: number;
+  /** classification (default), or detection: a RetinaNet over `arch` as the backbone, `classes` logits per anchor, random boxes per image. */
+  task?: 'classification' | 'detection';
 }
 
 /** A model ready to time: one training step or one inference pass on its fixed random batch. */
@@ -62,6 +65,7 @@ export interface BenchModelOptions {
  * scripts (scripts/lib/pwlu.mjs) time, so no benchmark keeps its own model, optimizer or step.
  */
 export function benchModel(config: Config, inp: BenchInput, opts: BenchModelOptions = {}): BenchModel {
+  if (inp.task === 'detection') return benchDetector(config, inp, opts);
   const shape: [number, number, number] = [inp.size, inp.size, inp.channels];
   const model = buildModel(config, { height: inp.size, width: inp.size, channels: inp.channels, numClasses: inp.classes });
   const groups = paramGroups(model, config.train.no_decay);
@@ -120,6 +124,10 @@ export interface SpeedOptions {
   steps: number;
   /** Also time inference of the ONNX export in onnxruntime-node. */
   onnx?: boolean;
+  /** classification (default) or detection (RetinaNet over the architecture, as shared/bench/detection_reference.py). */
+  task?: 'classification' | 'detection';
+  /** Detection: FPN and head width. */
+  headWidth?: number;
 }
 
 /** One measurement; the same JSON fields as shared/bench/pytorch_reference.py prints, plus memory. */
@@ -188,13 +196,25 @@ async function timeOnnx(model: tfl.LayersModel, x: tf.Tensor4D, threads: number,
 
 /** One measurement: a model of `arch` with `activation`, timed for training steps and inference (over the ranks of `env`, if given). */
 export async function measureSpeed(o: SpeedOptions, arch: string, activation: string, env: DistEnv | null = null): Promise<SpeedResult> {
+  const detection = o.task === 'detection';
+  if (detection && o.onnx) throw new UserError('--onnx times classification networks; detectors are not exported');
   const config = ConfigSchema.parse({
     backend: o.backend ?? 'auto',
     device: o.device ?? 'auto',
     threads: o.threads ?? 0,
     model: { arch, stem: o.stem },
     activation: { name: activation },
-    train: { batch: o.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
+    // The reference's optimizer: SGD with momentum 0.9 and weight decay 1e-4 on every parameter.
+    train: detection
+      ? { batch: o.batch, lr: 0.01, weight_decay: 1e-4, no_decay: { bn: false, bias: false, activation: true }, optimizer: { name: 'sgd', momentum: 0.9 } }
+      : { batch: o.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
+    ...(detection
+      ? {
+          task: 'detection',
+          data: { name: 'fashion-mnist-detection' },
+          detection: { head_width: o.headWidth ?? 256, backbone_bn: 'train', min_size: o.size, max_size: o.size },
+        }
+      : {}),
   });
   const issues = registryChecks(config);
   if (issues.length) throw new UserError(issues.map((i) => `--${i.path[0] === 'model' ? 'arch' : 'activation'}: ${i.message}`).join('\n'));
@@ -211,7 +231,7 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
         return out;
       }
     : undefined;
-  const inp: BenchInput = { size: o.size, channels: o.channels, batch: o.batch, classes: o.classes };
+  const inp: BenchInput = { size: o.size, channels: o.channels, batch: o.batch, classes: o.classes, task: o.task };
   const m = benchModel(config, inp, { reduce, prepare: (model) => dp?.broadcastWeights(model.weights.map((w) => w.read() as tf.Variable)) });
   const reduceTimes: number[] = [];
   const trainS = timed(

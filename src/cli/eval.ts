@@ -10,13 +10,16 @@ export interface EvalCliOptions {
   checkpoint: 'best' | 'last';
   backend?: string;
   json: boolean;
+  detections?: string;
 }
 
 /** Defines `pwlu eval` and its options on the program, so that main.ts only lists commands; the model code loads only when it runs. */
 export function register(program: Command): void {
   program
     .command('eval')
-    .description("Evaluate a run's checkpoint on the test split (top-1, top-5, loss).")
+    .description(
+      "Evaluate a run's checkpoint on the test split: top-1, top-5 and loss; for a detection run COCO's twelve AP/AR figures, with the detections written in COCO's results format (<run>/detections-<checkpoint>.json).",
+    )
     .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
     .addOption(
       new Option('--checkpoint <which>', 'which checkpoint to load (best: the epoch chosen on val; a run without a val split selects nothing and loads last)')
@@ -25,6 +28,7 @@ export function register(program: Command): void {
     )
     .addOption(backendOption())
     .option('--json', 'print the result as JSON', false)
+    .option('--detections <file>', 'detection runs: where to write the detections (default <run>/detections-<checkpoint>.json, rewritten from the checkpoint)')
     .action(async (opts: EvalCliOptions) => {
       await evalCommand(opts);
     });
@@ -41,9 +45,19 @@ export async function evalCommand(opts: EvalCliOptions): Promise<void> {
   const run = openRunDir(resolve(opts.run));
   const sets = opts.backend ? [`backend=${opts.backend}`] : [];
   const restored = await restoreRun(run, opts.checkpoint, { sets, extraChecks: registryChecks });
-  const { config, warnings, dataset, model, checkpoint, epoch, backend } = restored;
+  const { config, warnings, model, checkpoint, epoch, backend } = restored;
   printConfigWarnings('eval', warnings);
   if (restored.note) process.stderr.write(`pwlu eval: ${restored.note}\n`);
+  if (restored.task === 'detection') {
+    try {
+      const { evaluateDetectionCommand } = await import('./eval-detection.js');
+      await evaluateDetectionCommand(restored, run, opts);
+    } finally {
+      disposeModel(model);
+    }
+    return;
+  }
+  const dataset = restored.dataset;
   const r = await evaluate(model, dataset.test, dataset, evalBatchSize(config.train));
   disposeModel(model);
   const result = { run: run.dir, checkpoint, epoch, dataset: dataset.name, n: r.n, top1: r.top1, top5: r.top5, loss: r.loss, backend: backend.name };

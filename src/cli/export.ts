@@ -76,6 +76,10 @@ export async function exportCommand(o: ExportCliOptions): Promise<void> {
   ]);
   const run = openRunDir(resolve(o.run));
   const restored = await restoreRun(run, o.checkpoint, { extraChecks: registryChecks });
+  if (restored.task === 'detection') {
+    disposeModel(restored.model);
+    throw new UserError(`${run.dir} is a detection run: pwlu export writes classification networks (detectors are not exported yet)`);
+  }
   printConfigWarnings('export', restored.warnings);
   if (restored.note) process.stderr.write(`pwlu export: ${restored.note}\n`);
   // The default folder is named from the checkpoint loaded: `best` of a run that selects nothing loads `last`.

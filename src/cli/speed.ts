@@ -22,7 +22,18 @@ export interface SpeedCliOptions extends SpeedOptions {
 export function register(program: Command): void {
   program
     .command('speed')
-    .description('Measure training-step and inference throughput on random data (same JSON fields as shared/bench/pytorch_reference.py).')
+    .description(
+      'Measure training-step and inference throughput on random data (same JSON fields as shared/bench/pytorch_reference.py; with --task detection, as shared/bench/detection_reference.py).',
+    )
+    .addOption(
+      new Option(
+        '--task <task>',
+        'classification, or detection: RetinaNet with --arch as the backbone (FPN P3-P7, 9 anchors, focal + L1 loss; inference includes decoding and NMS), random boxes; --classes = logits per anchor (torchvision counts background: 11 for 10 classes)',
+      )
+        .choices(['classification', 'detection'])
+        .default('classification'),
+    )
+    .option('--head-width <n>', 'detection: FPN and head width', (v) => parseIntArg('--head-width', v), 256)
     .option('-a, --arch <name>', 'architecture', 'resnet20')
     .option('--size <n>', 'input side length', (v) => parseIntArg('--size', v), 32)
     .option('--batch <n>', 'batch size', (v) => parseIntArg('--batch', v), 64)

@@ -1,6 +1,6 @@
 /** `pwlu train`: its options, flags → a training request (src/train/session.ts), the printed summary and the exit code. */
 import type { Command } from 'commander';
-import { NO_SELECTION_NOTE, type Summary } from '../run/records.js';
+import { describeBest, NO_SELECTION_NOTE, type Summary } from '../run/records.js';
 import type { TrainingRequest } from '../train/session.js';
 import { ExitCode, UserError } from '../util/errors.js';
 import { formatTable } from '../util/table.js';
@@ -120,21 +120,24 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   }
 }
 
+/** The COCO figures the printed summary of a detection run shows. */
+const COCO_HEADLINE = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'];
+
 /** The printed summary: one `key  value` row per line. */
 function textSummary(s: Summary, dir: string): string {
   const f = (v: number | null | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
-  const best = s.best
-    ? `epoch ${s.best.epoch} (chosen on ${s.best.split}: top-1 ${f(s.best.top1)} %), test top-1 ${f(s.best.test_top1)} %`
-    : s.selection === 'none'
-      ? NO_SELECTION_NOTE
-      : 'n/a (no epoch evaluated yet)';
+  const best = s.best ? describeBest(s.best) : s.selection === 'none' ? NO_SELECTION_NOTE : 'n/a (no epoch evaluated yet)';
   const rows = [
     ['run', dir],
     ['status', s.status],
     ['model', `${s.arch} + ${s.activation} on ${s.dataset} (seed ${s.seed})`],
     ['epochs', `${s.epochs_completed}/${s.epochs}`],
-    ['test top-1', `${f(s.final?.top1)} %`],
-    ['test top-5', `${f(s.final?.top5)} %`],
+    ...(s.task === 'detection'
+      ? COCO_HEADLINE.map((k) => [`test ${k}`, f(s.final_coco?.[k] != null && s.final_coco[k] >= 0 ? s.final_coco[k] * 100 : null)])
+      : [
+          ['test top-1', `${f(s.final?.top1)} %`],
+          ['test top-5', `${f(s.final?.top5)} %`],
+        ]),
     ['best', best],
     ['parameters', `${s.params.toLocaleString('en-US')} (activation: ${s.act_params})`],
     ['backend', `${s.backend.name} (${s.backend.reason})`],

@@ -10,7 +10,11 @@ import { BACKENDS, DEVICES } from '../backends/names.js';
 
 /** The backend choices (src/backends/names.ts owns the list; re-exported for the config's readers). */
 export { BACKENDS };
-export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'shards', 'synthetic'] as const;
+export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefolder', 'shards', 'synthetic', 'coco', 'fashion-mnist-detection'] as const;
+/** The datasets `task: detection` reads (COCO's layout: `annotations/instances_<split>.json` + `<split>/` images). */
+export const DETECTION_DATASETS = ['coco', 'fashion-mnist-detection'] as const;
+/** What a run learns: image classification (top-1/top-5), or object detection (COCO's AP). */
+export const TASKS = ['classification', 'detection'] as const;
 
 export const ModelSchema = z
   .strictObject({
@@ -20,8 +24,14 @@ export const ModelSchema = z
     width: z.number().positive().max(4).default(1),
     /** Stem: 'imagenet' for 224x224 inputs, 'small' for 32x32/28x28, 'auto' picks by input size. */
     stem: z.enum(['auto', 'imagenet', 'small']).default('auto'),
+    /**
+     * Initial weights: a pwlu run directory or checkpoint (by weight name, learned activation parameters included), or a
+     * torchvision state_dict saved with torch.save (`.pth`/`.pt`). Detection: the backbone's; classification: the whole
+     * network's (fine-tuning, possibly with another activation swapped in). null = random init.
+     */
+    init: z.string().min(1).nullable().default(null),
   })
-  .default({ arch: 'resnet20', width: 1, stem: 'auto' });
+  .default({ arch: 'resnet20', width: 1, stem: 'auto', init: null });
 
 /** Every activation's options section, each optional and validated by that activation's own schema. */
 function optionSections<T extends Record<string, z.ZodType>>(schemas: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
@@ -128,6 +138,8 @@ export const ScheduleSchema = z
     name: z.enum(['cosine', 'step', 'constant']).default('cosine'),
     /** Linear warm-up from lr*warmup_factor to lr over this many epochs (fractional allowed). */
     warmup_epochs: z.number().min(0).default(0),
+    /** Warm-up length in optimizer steps instead (detection recipes: 500 iterations); null = warmup_epochs. */
+    warmup_steps: z.number().int().min(0).nullable().default(null),
     warmup_factor: z.number().min(0).max(1).default(0.1),
     /** Step schedule: multiply lr by gamma at each of these epochs. */
     milestones: z.array(z.number().int().positive()).default([]),
@@ -135,7 +147,7 @@ export const ScheduleSchema = z
     /** Cosine schedule: final lr as a fraction of the peak lr. */
     min_lr_factor: z.number().min(0).max(1).default(0),
   })
-  .default({ name: 'cosine', warmup_epochs: 0, warmup_factor: 0.1, milestones: [], gamma: 0.1, min_lr_factor: 0 });
+  .default({ name: 'cosine', warmup_epochs: 0, warmup_steps: null, warmup_factor: 0.1, milestones: [], gamma: 0.1, min_lr_factor: 0 });
 
 export const TrainSchema = z
   .strictObject({
@@ -169,7 +181,7 @@ export const TrainSchema = z
     batch: 64,
     lr: 0.1,
     optimizer: { name: 'sgd', momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-    schedule: { name: 'cosine', warmup_epochs: 0, warmup_factor: 0.1, milestones: [], gamma: 0.1, min_lr_factor: 0 },
+    schedule: { name: 'cosine', warmup_epochs: 0, warmup_steps: null, warmup_factor: 0.1, milestones: [], gamma: 0.1, min_lr_factor: 0 },
     weight_decay: 5e-4,
     no_decay: { bn: true, bias: true, activation: true },
     label_smoothing: 0,
@@ -193,7 +205,58 @@ export const DistSchema = z
   })
   .default({ backend: 'auto', timeout_s: 300, bucket_mb: 25, check_every: 0 });
 
+/**
+ * Object detection (`task: detection`): the detector, its input transform, anchors, losses and inference. Defaults are
+ * torchvision's / Detectron2's RetinaNet (the "1x" COCO recipe); configs/coco/*.yaml say which values are the paper's.
+ */
+export const DetectionSchema = z
+  .strictObject({
+    /** Detector family (the registry in src/models/detectors.ts). */
+    detector: z.enum(['retinanet']).default('retinanet'),
+    /** FPN and head width (channels). */
+    head_width: z.number().int().min(1).max(1024).default(256),
+    /** Convolutions (each followed by an activation site) per head. */
+    head_convs: z.number().int().min(0).max(8).default(4),
+    /** Backbone batch norm: frozen (running statistics, no gradient: torchvision's FrozenBatchNorm2d), train, or sync (statistics over every rank). */
+    backbone_bn: z.enum(['frozen', 'train', 'sync']).default('frozen'),
+    /** Split names under data.dir (COCO layout); null = the dataset's own (coco: train2017 / held out from train / val2017). */
+    splits: z
+      .strictObject({
+        train: z.string().min(1).nullable().default(null),
+        val: z.string().min(1).nullable().default(null),
+        test: z.string().min(1).nullable().default(null),
+      })
+      .prefault({}),
+    /** Input: resize the shorter side to min_size, capped so the longer side is <= max_size; pad each batch to a multiple of pad_to. */
+    min_size: z.number().int().min(16).max(4096).default(800),
+    max_size: z.number().int().min(16).max(8192).default(1333),
+    pad_to: z.literal(128).default(128),
+    /** Probability of a horizontal flip in training. */
+    flip: z.number().min(0).max(1).default(0.5),
+    /** Anchor sizes of P3..P7 (3 scales per octave and ratios 0.5/1/2 at each). */
+    anchor_sizes: z.array(z.number().positive()).length(5).default([32, 64, 128, 256, 512]),
+    /** Matching: IoU >= fg_iou is positive, < bg_iou negative, in between ignored; low-quality matches allowed. */
+    fg_iou: z.number().gt(0).max(1).default(0.5),
+    bg_iou: z.number().min(0).max(1).default(0.4),
+    focal_alpha: z.number().min(0).max(1).default(0.25),
+    focal_gamma: z.number().min(0).max(10).default(2),
+    /** Box regression loss on the encoded deltas (l1, smooth_l1) or on the decoded boxes (giou). */
+    box_loss: z.enum(['l1', 'smooth_l1', 'giou']).default('l1'),
+    /** smooth_l1's beta: torchvision's RetinaNet default 1.0 (Detectron2 uses 0.1). */
+    smooth_l1_beta: z.number().positive().default(1),
+    /** Inference: per level the top `topk_candidates` scoring above score_thresh, per-class NMS at nms_iou, detections_per_img kept. */
+    score_thresh: z.number().min(0).max(1).default(0.05),
+    topk_candidates: z.number().int().positive().default(1000),
+    nms_iou: z.number().gt(0).max(1).default(0.5),
+    detections_per_img: z.number().int().positive().default(100),
+  })
+  .refine((d) => d.bg_iou <= d.fg_iou, { error: 'bg_iou must be <= fg_iou' })
+  .refine((d) => d.min_size <= d.max_size, { error: 'min_size must be <= max_size' })
+  .prefault({});
+
 export const ConfigSchema = z.strictObject({
+  /** What the run learns: classification (the default) or detection (RetinaNet, COCO metrics; the `detection` section). */
+  task: z.enum(TASKS).default('classification'),
   /** Free-form run name; used in the run directory name. */
   name: z
     .string()
@@ -215,6 +278,7 @@ export const ConfigSchema = z.strictObject({
   activation: ActivationSchema,
   data: DataSchema,
   train: TrainSchema,
+  detection: DetectionSchema,
   dist: DistSchema,
 });
 
@@ -222,6 +286,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type DataConfig = Config['data'];
 export type TrainConfig = Config['train'];
 export type DistConfig = Config['dist'];
+export type DetectionConfig = Config['detection'];
 export type ModelConfig = Config['model'];
 export type ActivationConfig = Config['activation'];
 export type BackendName = Config['backend'];

@@ -16,7 +16,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from './imagefolder.js';
 /** Names accepted by `data.name`. */
 export type DatasetName = (typeof DATASETS)[number];
 /** Which loader reads a dataset. */
-export type DatasetFormat = 'idx' | 'cifar10' | 'cifar100' | 'imagefolder' | 'shards' | 'synthetic';
+export type DatasetFormat = 'idx' | 'cifar10' | 'cifar100' | 'imagefolder' | 'shards' | 'synthetic' | 'coco';
 
 /** One file to download. */
 export interface DownloadSpec {
@@ -239,6 +239,50 @@ export const CATALOG: Record<DatasetName, CatalogEntry> = {
     flipOk: true,
     classNames: null,
     files: ['index.json (written by pwlu data shard)', 'train-{000000..N}.tar', 'eval-{000000..M}.tar'],
+    downloads: [],
+    aptPackage: null,
+    homepage: null,
+    license: null,
+  },
+  coco: {
+    name: 'coco',
+    title: 'COCO (detection)',
+    description:
+      'COCO 2017 detection (task: detection): point data.dir at a download holding annotations/instances_{train,val}2017.json and train2017/, val2017/ (https://cocodataset.org/#download); val2017 is the test split, val is held out of train2017 (data.val_split).',
+    format: 'coco',
+    height: null,
+    width: null,
+    channels: 3,
+    numClasses: 80,
+    trainSize: 118287,
+    testSize: 5000,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    flipOk: true,
+    classNames: null,
+    files: ['annotations/instances_train2017.json', 'annotations/instances_val2017.json', 'train2017/*.jpg', 'val2017/*.jpg'],
+    downloads: [],
+    aptPackage: null,
+    homepage: 'https://cocodataset.org',
+    license: 'CC BY 4.0 (annotations); images under their Flickr licences',
+  },
+  'fashion-mnist-detection': {
+    name: 'fashion-mnist-detection',
+    title: 'Fashion-MNIST detection (generated)',
+    description:
+      'A COCO-format detection set made here from Fashion-MNIST items on textured canvases (task: detection): `pwlu data make fashion-mnist-detection` writes it, deterministic by seed.',
+    format: 'coco',
+    height: null,
+    width: null,
+    channels: 3,
+    numClasses: 10,
+    trainSize: null,
+    testSize: null,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    flipOk: true,
+    classNames: null,
+    files: ['annotations/instances_{train,val,test}.json', '{train,val,test}/*.jpg'],
     downloads: [],
     aptPackage: null,
     homepage: null,

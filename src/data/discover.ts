@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveCifarDir } from './cifar.js';
 import type { CatalogEntry } from './catalog.js';
@@ -62,6 +63,8 @@ export function hasDatasetFiles(entry: CatalogEntry, dir: string): boolean {
       return hasShardIndex(dir);
     case 'synthetic':
       return true;
+    case 'coco':
+      return existsSync(join(dir, 'annotations'));
   }
 }
 

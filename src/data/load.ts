@@ -57,6 +57,8 @@ export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<L
     base = makeSynthetic(s);
     location = 'synthetic';
     ({ train: trainIdx, val: valIdx } = selectIndices(base.train.n, cfg.train_subset, cfg.val_split, opts.seed));
+  } else if (entry.format === 'coco') {
+    throw new DataError(`'${entry.name}' is a detection dataset: it is read by task: detection, not as a classification set`);
   } else if (entry.format === 'imagefolder' || entry.format === 'shards') {
     // Streamed from disk with bounded memory; imported on demand, so runs on in-memory datasets never load the
     // streaming modules (tar reader, decoders, the native addon's loader).

@@ -21,6 +21,11 @@ export const RUN_FILES = {
   exports: 'exports',
 } as const;
 
+/** `pwlu eval`'s detections of a detection run's test split, in COCO's results format, one file per checkpoint. */
+export function detectionsFile(checkpoint: 'best' | 'last'): string {
+  return `detections-${checkpoint}.json`;
+}
+
 /** The log of rank `rank` > 0 of a data-parallel run (rank 0 writes train.log). */
 export function rankLogFile(rank: number): string {
   return `train.rank${rank}.log`;

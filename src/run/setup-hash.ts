@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ACTIVATION_OPTIONS, isActivationName } from '../activations/options.js';
 import { migrateConfig } from '../config/deprecated.js';
-import { canonicalJson } from '../config/format.js';
+import { canonicalJson, withoutNeutralKeys } from '../config/format.js';
 import { isRecord, type Json } from '../util/json.js';
 
 /**
@@ -16,7 +16,7 @@ import { isRecord, type Json } from '../util/json.js';
  * `activation.pwlu.n`) gets its own. `omit`: the dotted key paths a bench sweeps, which vary inside one comparison.
  */
 export function setupHash(config: Json, omit: readonly string[] = []): string {
-  const c = structuredClone(config);
+  const c = withoutNeutralKeys(config);
   migrateConfig(c); // runs saved before activations owned their options
   for (const key of omit) {
     const path = key.split('.');

@@ -15,6 +15,8 @@ export interface EpochAcc {
   seconds: number;
   waitSeconds?: number;
   skipped?: number;
+  /** A task's loss terms summed over the images seen (detection: cls, box). */
+  parts?: Record<string, number>;
 }
 
 /** Where training stands; stored in every checkpoint so a run resumes exactly. */

@@ -12,14 +12,15 @@ import { PROJECT_ROOT } from '../util/paths.js';
 import { readTrainCheckpoint } from './checkpoint-contents.js';
 import { loadModelTensors } from './state.js';
 import { buildModel } from './step.js';
+import type { DetectionDataset } from '../data/coco/dataset.js';
+import { buildDetectorModel, openDetectionData } from './detection/task.js';
 
-/** What `pwlu eval` and `pwlu export` start from. */
-export interface RestoredRun {
+/** What `pwlu eval` and `pwlu export` start from, whichever the run's task. */
+interface RestoredBase {
   config: Config;
   /** The config's hash, as summary.json records it. */
   configHash: string;
   warnings: string[];
-  dataset: Dataset;
   model: tfl.LayersModel;
   /** The checkpoint loaded: the one asked for, except `best` of a run that selects nothing (see restoreRun). */
   checkpoint: 'best' | 'last';
@@ -28,6 +29,18 @@ export interface RestoredRun {
   /** The epoch the checkpoint was written at. */
   epoch: number;
   backend: BackendChoice;
+}
+
+/** A classification run restored, with its dataset (test split = the whole test set). */
+export interface RestoredRun extends RestoredBase {
+  task: 'classification';
+  dataset: Dataset;
+}
+
+/** A detection run restored, with its COCO-format dataset. */
+export interface RestoredDetectionRun extends RestoredBase {
+  task: 'detection';
+  dataset: DetectionDataset;
 }
 
 /**
@@ -55,13 +68,20 @@ export async function restoreRun(
   run: RunDir,
   checkpoint: 'best' | 'last',
   opts: { sets?: string[]; extraChecks?: (c: Config) => ConfigIssue[] } = {},
-): Promise<RestoredRun> {
+): Promise<RestoredRun | RestoredDetectionRun> {
   const { config, hash, warnings } = loadConfig(run.path('config'), opts.sets ?? [], { extraChecks: opts.extraChecks });
   const { file, note } = resolveCheckpoint(run, config, checkpoint);
   const backend = await selectBackend(config.backend, { threads: config.threads, device: config.device });
+  const ckpt = readTrainCheckpoint(run.path(file));
+  const base = { config, configHash: hash, warnings, checkpoint: file, note, epoch: ckpt.meta.epoch, backend };
+  if (config.task === 'detection') {
+    const dataset = await openDetectionData(config, { projectRoot: PROJECT_ROOT, threads: config.threads });
+    const model = buildDetectorModel(config, dataset.numClasses);
+    loadModelTensors(model, ckpt.weights, run.path(file));
+    return { ...base, task: 'detection', dataset, model };
+  }
   const { dataset } = await loadDataset({ ...config.data, val_split: 0, train_subset: null }, { projectRoot: PROJECT_ROOT, seed: config.seed });
   const model = buildModel(config, dataset);
-  const ckpt = readTrainCheckpoint(run.path(file));
   loadModelTensors(model, ckpt.weights, run.path(file));
-  return { config, configHash: hash, warnings, dataset, model, checkpoint: file, note, epoch: ckpt.meta.epoch, backend };
+  return { ...base, task: 'classification', dataset, model };
 }

@@ -32,6 +32,10 @@ import type { TrainPosition } from './checkpoint-contents.js';
 import { joinDataParallel, type DataParallel } from './data-parallel.js';
 import { registryChecks } from './registry-checks.js';
 import { DivergedError, Trainer, type TrainProgress } from './trainer.js';
+import { classificationTask } from './classification.js';
+import { detectionTask, openDetectionData } from './detection/task.js';
+import { opaqueTask, type TrainTask } from './task.js';
+import type { Config } from '../config/schema.js';
 
 /** What to train: a new run from a config, or an existing run to continue. */
 export interface TrainingRequest {
@@ -63,7 +67,19 @@ export type TrainingResult =
 /** The summary fields fixed before training: what runs, on what, from which code. */
 export type SummaryBase = Pick<
   Summary,
-  'arch' | 'activation' | 'dataset' | 'seed' | 'epochs' | 'img_size' | 'backend' | 'versions' | 'git_commit' | 'git_dirty' | 'config_hash' | 'distributed'
+  | 'arch'
+  | 'activation'
+  | 'dataset'
+  | 'seed'
+  | 'epochs'
+  | 'img_size'
+  | 'backend'
+  | 'versions'
+  | 'git_commit'
+  | 'git_dirty'
+  | 'config_hash'
+  | 'distributed'
+  | 'task'
 >;
 
 /** How a run ended, with what it achieved, for buildSummary. */
@@ -74,6 +90,19 @@ export interface RunEnding {
   model: tfl.LayersModel;
   /** The error that stopped it (diverged, failed). */
   error?: string;
+}
+
+/** Loads the config's data and builds its task (classification or detection); the image size is what the summary records. */
+async function buildTask(config: Config, log: Logger): Promise<{ task: TrainTask; imgSize: number }> {
+  const info = (m: string) => log.info(m);
+  if (config.task === 'detection') {
+    const ds = await openDetectionData(config, { projectRoot: PROJECT_ROOT, threads: config.threads, log: info });
+    log.info({ dataset: ds.name, train: ds.train.n, test: ds.test.n, val: ds.val?.n ?? 0, classes: ds.numClasses, from: ds.source }, 'data');
+    return { task: opaqueTask(detectionTask(config, ds)), imgSize: config.detection.min_size };
+  }
+  const { dataset, val, location } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, log: info });
+  log.info({ dataset: dataset.name, train: dataset.train.n, test: dataset.test.n, val: val?.n ?? 0, from: location }, 'data');
+  return { task: opaqueTask(classificationTask(config, dataset, val)), imgSize: dataset.height };
 }
 
 /** Loads the request's config: the new run's file and overrides, or the saved config of the run to resume (only machine settings may differ on resume: another machine does not change a result's meaning). */
@@ -113,6 +142,7 @@ function summaryBase(loaded: LoadedConfig, backend: BackendChoice, imgSize: numb
   const config = loaded.config;
   const code = codeVersion();
   return {
+    ...(config.task === 'detection' ? { task: 'detection' as const } : {}),
     arch: config.model.arch,
     activation: config.activation.name,
     dataset: config.data.name,
@@ -161,6 +191,7 @@ export function buildSummary(base: SummaryBase, end: RunEnding, run: RunDir, mod
     status: end.status,
     epochs_completed: p.position.epoch,
     final: m && m.test_top1 !== null ? { top1: m.test_top1, top5: m.test_top5 ?? NaN, loss: m.test_loss ?? NaN } : null,
+    ...(base.task === 'detection' ? { task: base.task, final_coco: epochs.findLast((e) => e.test_coco)?.test_coco ?? null } : {}),
     selection: p.selection,
     best: p.selection === 'none' ? null : bestRecord(p.position.best),
     params: p.params,
@@ -265,17 +296,15 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
         { world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn },
         `data-parallel over ${dp.worldSize} ranks (${dp.backend})`,
       );
-    const { dataset, val, location } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, log: (m: string) => log.info(m) });
-    log.info({ dataset: dataset.name, train: dataset.train.n, test: dataset.test.n, val: val?.n ?? 0, from: location }, 'data');
-    base = summaryBase(loaded, backend, dataset.height, dp);
+    const { task, imgSize } = await buildTask(config, log);
+    base = summaryBase(loaded, backend, imgSize, dp);
     trainer = new Trainer({
       config,
       configHash: loaded.hash,
       run,
       log,
       progress: createProgress(main && req.progressBar),
-      dataset,
-      val,
+      task,
       resume: Boolean(req.resume),
       shouldStop: req.shouldStop,
       dp,

@@ -119,6 +119,8 @@ export interface StepResult {
   seen: number;
   /** Whether any rank asked to stop (a data-parallel run stops every rank after the same step). */
   stop: boolean;
+  /** A task's loss terms, each summed over the images seen (detection: cls, box). */
+  parts?: Record<string, number>;
 }
 
 /**
@@ -128,11 +130,64 @@ export interface StepResult {
 export type GradientReducer = (grads: tf.NamedTensorMap, figures: tf.Tensor1D) => tf.Tensor1D;
 
 /**
- * One optimisation step (forward, backward, update) on a batch given as flat NHWC floats; returns
- * the batch loss (cross-entropy; an activation's penalty term is optimised but not reported) and
- * the number of correct top-1 predictions. Shared by training and `pwlu speed`. The activations'
- * step hooks (penalty, gradient clipping, post-update guard) are applied here; in a data-parallel run
- * `reduce` averages the gradients before them, as DistributedDataParallel does during backward.
+ * A task's forward pass and loss on one batch, run inside the gradient tape: the loss to minimise (mean over the
+ * batch) and the step's other figures, each summed over the batch's images (top-1 count; detection's loss terms).
+ */
+export type StepForward = () => { loss: tf.Scalar; figures: tf.Scalar[] };
+
+/** What one optimizer step reports: the loss and the figures of StepForward, summed over every rank's images. */
+export interface OptimizerStepResult {
+  loss: number;
+  seen: number;
+  stop: boolean;
+  figures: number[];
+}
+
+/**
+ * The task-independent part of a step: the tape, the activations' step hooks (penalty, gradient clipping,
+ * post-update guard), the data-parallel gradient average (before the hooks, as DistributedDataParallel averages
+ * during backward) and the update. The reported loss leaves out an activation's penalty term.
+ */
+export function makeOptimizerStep(
+  model: tfl.LayersModel,
+  optimizer: Optimizer,
+  vars: tf.Variable[],
+  reduce?: GradientReducer,
+): (forward: StepForward, size: number, lr: number, stop: boolean) => OptimizerStepResult {
+  const hooks = stepHooks(model);
+  return (forward, size, lr, stop) => {
+    const out = tf.tidy(() => {
+      let kept: tf.Scalar[] = [];
+      let task: tf.Scalar | null = null;
+      const { value, grads } = tf.variableGrads(() => {
+        const r = forward();
+        kept = r.figures.map((f) => tf.keep(f));
+        const reg = hooks.regularization();
+        if (!reg) return r.loss;
+        task = tf.keep(r.loss);
+        return tf.add(r.loss, reg) as tf.Scalar;
+      }, vars);
+      const taskLoss = (task as tf.Scalar | null) ?? value;
+      const local = tf.stack([tf.mul(taskLoss, size), tf.scalar(size), tf.scalar(stop ? 1 : 0), ...kept]) as tf.Tensor1D;
+      // Kept past variableGrads' scope; no longer needed once stacked.
+      tf.dispose(kept);
+      (task as tf.Scalar | null)?.dispose();
+      const all = reduce ? reduce(grads, local) : local;
+      hooks.clip(grads);
+      optimizer.apply(grads, lr);
+      return all;
+    });
+    hooks.afterStep();
+    const v = out.dataSync();
+    out.dispose();
+    const seen = v[1]!;
+    return { loss: v[0]! / Math.max(seen, 1), seen, stop: v[2]! > 0, figures: Array.from(v.subarray(3)) };
+  };
+}
+
+/**
+ * One classification step (forward, backward, update) on a batch given as flat NHWC floats; returns the batch
+ * loss (cross-entropy) and the number of correct top-1 predictions. Shared by training and `pwlu speed`.
  */
 export function makeTrainStep(
   model: tfl.LayersModel,
@@ -142,35 +197,20 @@ export function makeTrainStep(
   labelSmoothing: number,
   reduce?: GradientReducer,
 ): (x: Float32Array, y: Int32Array, size: number, lr: number, stop?: boolean) => StepResult {
-  const hooks = stepHooks(model);
+  const step = makeOptimizerStep(model, optimizer, vars, reduce);
   return (xs, ys, size, lr, stop = false) => {
-    const figures = tf.tidy(() => {
-      const x = tf.tensor4d(xs.subarray(0, size * h * w * c), [size, h, w, c]);
-      const y = tf.tensor1d(ys.subarray(0, size), 'int32');
-      let correct: tf.Tensor | null = null;
-      let ce: tf.Scalar | null = null;
-      const { value, grads } = tf.variableGrads(() => {
+    const r = step(
+      () => {
+        const x = tf.tensor4d(xs.subarray(0, size * h * w * c), [size, h, w, c]);
+        const y = tf.tensor1d(ys.subarray(0, size), 'int32');
         const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-        const loss = crossEntropy(logits, y, labelSmoothing);
-        const reg = hooks.regularization();
-        if (!reg) return loss;
-        ce = tf.keep(loss);
-        return tf.add(loss, reg) as tf.Scalar;
-      }, vars);
-      const kept = correct as tf.Tensor | null;
-      const local = tf.stack([tf.mul(ce ?? value, size), kept ?? tf.scalar(0), tf.scalar(size), tf.scalar(stop ? 1 : 0)]) as tf.Tensor1D;
-      // Kept past variableGrads' scope; no longer needed once stacked.
-      kept?.dispose();
-      (ce as tf.Scalar | null)?.dispose();
-      const all = reduce ? reduce(grads, local) : local;
-      hooks.clip(grads);
-      optimizer.apply(grads, lr);
-      return all;
-    });
-    hooks.afterStep();
-    const [lossSum, correct, seen, stops] = figures.dataSync();
-    figures.dispose();
-    return { loss: lossSum! / Math.max(seen!, 1), correct: correct!, seen: seen!, stop: stops! > 0 };
+        const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar;
+        return { loss: crossEntropy(logits, y, labelSmoothing), figures: [correct] };
+      },
+      size,
+      lr,
+      stop,
+    );
+    return { loss: r.loss, correct: r.figures[0]!, seen: r.seen, stop: r.stop };
   };
 }

@@ -9,11 +9,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Config } from '../config/schema.js';
-import { numBatches, shardCount, splitBatches } from '../data/batches.js';
-import { isStreamed } from '../data/types.js';
+import { numBatches } from '../data/batches.js';
 import type { AnySplit, Dataset } from '../data/types.js';
 import { activationParamCount, countTrainable } from '../models/census.js';
-import { NO_SELECTION_NOTE, type EpochRecord, type Selection } from '../run/records.js';
+import { bestScore, NO_SELECTION_NOTE, type EpochRecord, type Selection } from '../run/records.js';
 import { trimMetricsToCheckpoint, type RunDir } from '../run/run-dir.js';
 import { DataError, ExitCode, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -23,12 +22,21 @@ import { readTrainCheckpoint, writeTrainCheckpoint, type EpochAcc, type TrainPos
 import { Optimizer, type ParamGroupEntry } from './optimizer.js';
 import { learningRate } from './schedule.js';
 import { loadModelTensors, modelTensors } from './state.js';
-import { buildModel, evalBatchSize, evaluate, makeTrainStep, paramGroups } from './step.js';
+import { evalBatchSize, paramGroups } from './step.js';
 import type { DataParallel } from './data-parallel.js';
+import { classificationTask } from './classification.js';
+import { opaqueTask, type TaskBatch, type TaskStep, type TrainTask } from './task.js';
 
 /** The sums of an epoch not yet begun. */
 function emptyEpochAcc(): EpochAcc {
   return { loss: 0, correct: 0, seen: 0, seconds: 0, waitSeconds: 0, skipped: 0 };
+}
+
+/** Adds a step's loss terms (sums over its images) to the epoch's. */
+function addParts(acc: Record<string, number> | undefined, step: Record<string, number>): Record<string, number> {
+  const out = { ...acc };
+  for (const [k, v] of Object.entries(step)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 /** What a run has achieved so far: the summary's numbers whether it finished, stopped or failed. */
@@ -60,25 +68,22 @@ export class DivergedError extends UserError {
   }
 }
 
+/** What is trained: a task (detection, or a prepared classification one), or a classification dataset and its val hold-out. */
+export type TaskSource = { task: TrainTask } | { dataset: Dataset; val: AnySplit | null };
+
 /** Everything `train` needs from the command that calls it. */
-export interface TrainContext {
+export type TrainContext = TaskSource & {
   config: Config;
   configHash: string;
   run: RunDir;
   log: Logger;
   progress: Progress;
-  dataset: Dataset;
-  val: AnySplit | null;
   resume: boolean;
   /** Polled between steps; when it returns true a checkpoint is written and training stops. */
   shouldStop?: () => boolean;
   /** This process's place in a data-parallel run; absent for a single process. Only rank 0 writes the run directory. */
   dp?: DataParallel;
-}
-
-type Step = ReturnType<typeof makeTrainStep>;
-
-const round2 = (v: number | null) => (v === null ? null : +v.toFixed(2));
+};
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -96,7 +101,8 @@ export class Trainer {
   private readonly stepsPerEpoch: number;
   private readonly evalBatch: number;
   private readonly selection: Selection;
-  private readonly steps = new Map<string, Step>();
+  private readonly task: TrainTask;
+  private readonly steps = new Map<string, TaskStep<TaskBatch>>();
   private pos: TrainPosition;
   private lastMetrics: EpochRecord | null = null;
   private trainImages = 0;
@@ -105,23 +111,25 @@ export class Trainer {
   private begun = false;
 
   constructor(private readonly ctx: TrainContext) {
-    const { config, dataset: ds } = ctx;
+    const { config } = ctx;
     const tc = config.train;
-    this.model = buildModel(config, ds);
+    this.task = 'task' in ctx ? ctx.task : opaqueTask(classificationTask(config, ctx.dataset, ctx.val));
+    this.model = this.task.model;
     this.params = paramGroups(this.model, tc.no_decay);
     this.optimizer = new Optimizer(tc, this.params);
     this.nParams = countTrainable(this.model);
     this.actParams = activationParamCount(this.model);
     this.pos = freshPosition(ctx.configHash);
-    const fullSteps = numBatches(shardCount(ds.train.n, ctx.dp?.shard(true)), tc.batch, true);
+    const trainImages = this.task.trainImages(ctx.dp?.shard(true));
+    const fullSteps = numBatches(trainImages, tc.batch, true);
     this.stepsPerEpoch = Math.min(fullSteps, tc.max_steps_per_epoch ?? Infinity);
     if (this.stepsPerEpoch < 1) {
       const share = ctx.dp ? ` split over ${ctx.dp.worldSize} ranks` : '';
-      throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${ds.train.n} images${share})`);
+      throw new UserError(`train.batch (${tc.batch}) is larger than the training set (${this.task.trainImages()} images${share})`);
     }
     this.evalBatch = evalBatchSize(tc);
     // The test split never chooses anything: without a val split the result is the last epoch.
-    this.selection = ctx.val ? 'val' : 'none';
+    this.selection = this.task.hasVal ? 'val' : 'none';
   }
 
   /** Trains from where the run directory stands to the last epoch, or until shouldStop says so. */
@@ -213,23 +221,20 @@ export class Trainer {
 
   /** The train steps of one epoch from the current position; returns the last lr, or null when stopped. */
   private async trainEpoch(epoch: number): Promise<number | null> {
-    const { config, dataset: ds, progress } = this.ctx;
+    const { config, progress } = this.ctx;
     const tc = config.train;
     const step = this.stepFor(frozenVariableNames(this.model));
     const t0 = performance.now();
     const acc = this.pos.epochAcc;
     progress.start(this.stepsPerEpoch, `epoch ${epoch + 1}/${tc.epochs}`);
-    const batches = splitBatches(ds.train, ds, {
+    const batches = this.task.trainBatches({
       batchSize: tc.batch,
       seed: config.seed,
       epoch,
-      shuffle: true,
-      augment: config.data.augment,
-      dropLast: true,
       startBatch: this.pos.stepInEpoch,
       shard: this.ctx.dp?.shard(true),
     });
-    let lr = learningRate(tc, epoch + this.pos.stepInEpoch / this.stepsPerEpoch);
+    let lr = learningRate(tc, epoch + this.pos.stepInEpoch / this.stepsPerEpoch, this.stepsPerEpoch);
     try {
       for await (const b of batches) {
         if (b.index >= this.stepsPerEpoch) break;
@@ -243,7 +248,7 @@ export class Trainer {
           return null;
         }
         acc.skipped = (acc.skipped ?? 0) + b.skipped;
-        lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch);
+        lr = learningRate(tc, epoch + b.index / this.stepsPerEpoch, this.stepsPerEpoch);
         if (b.size === 0 && this.ctx.dp) {
           throw new DataError(
             `every image of batch ${b.index + 1} of epoch ${epoch + 1} on rank ${this.ctx.dp.rank} was unreadable; a data-parallel step needs at least one (see the skipped files in the log)`,
@@ -251,7 +256,7 @@ export class Trainer {
         }
         let stopAgreed = false;
         if (b.size > 0) {
-          const r = step(b.x, b.y, b.size, lr, stopAsked);
+          const r = step(b, lr, stopAsked);
           if (!Number.isFinite(r.loss)) {
             throw new DivergedError(
               `training diverged: loss is ${r.loss} at epoch ${epoch + 1}, step ${b.index + 1} (global step ${this.pos.globalStep + 1}); try a lower train.lr`,
@@ -261,6 +266,7 @@ export class Trainer {
           acc.loss += r.loss * r.seen;
           acc.correct += r.correct;
           acc.seen += r.seen;
+          if (r.parts) acc.parts = addParts(acc.parts, r.parts);
           stopAgreed = r.stop;
         }
         this.pos.stepInEpoch = b.index + 1;
@@ -279,7 +285,7 @@ export class Trainer {
           loss: (acc.loss / Math.max(acc.seen, 1)).toFixed(4),
           'img/s': Math.round(acc.seen / Math.max(elapsed, 1e-9)),
         };
-        if (isStreamed(ds.train)) shown['input img/s'] = Math.round(batches.stats.decoded / Math.max(batches.stats.seconds, 1e-9));
+        if (this.task.streamed) shown['input img/s'] = Math.round(batches.stats.decoded / Math.max(batches.stats.seconds, 1e-9));
         progress.update(this.pos.stepInEpoch, shown);
       }
     } finally {
@@ -295,31 +301,26 @@ export class Trainer {
 
   /** The epoch's metrics record: train figures, and test (and val) figures on evaluated epochs. */
   private async evaluateEpoch(epoch: number, lr: number): Promise<EpochRecord> {
-    const { config, dataset: ds, val } = this.ctx;
+    const { config } = this.ctx;
     const tc = config.train;
     const acc = this.pos.epochAcc;
     const record: EpochRecord = {
       epoch: epoch + 1,
       lr,
       train_loss: acc.loss / Math.max(acc.seen, 1),
-      train_top1: (100 * acc.correct) / Math.max(acc.seen, 1),
+      ...this.task.trainFields(acc),
       test_loss: null,
       test_top1: null,
       test_top5: null,
       seconds: acc.seconds,
       img_per_s: acc.seen / Math.max(acc.seconds, 1e-9),
-      ...(isStreamed(ds.train) ? { data_wait_s: acc.waitSeconds ?? 0, skipped_images: acc.skipped ?? 0 } : {}),
+      ...(this.task.streamed ? { data_wait_s: acc.waitSeconds ?? 0, skipped_images: acc.skipped ?? 0 } : {}),
     };
     if ((epoch + 1) % tc.eval_every === 0 || epoch === tc.epochs - 1) {
-      const te = await evaluate(this.model, ds.test, ds, this.evalBatch, this.ctx.dp);
-      Object.assign(record, { test_loss: te.loss, test_top1: te.top1, test_top5: te.top5 });
-      let evalSkipped = te.skipped;
-      if (val) {
-        const va = await evaluate(this.model, val, ds, this.evalBatch, this.ctx.dp);
-        Object.assign(record, { val_loss: va.loss, val_top1: va.top1, val_top5: va.top5 });
-        evalSkipped += va.skipped;
-      }
-      if (isStreamed(ds.test)) record.eval_skipped_images = evalSkipped;
+      const te = await this.task.evaluate('test', this.evalBatch, this.ctx.dp);
+      const va = this.task.hasVal ? await this.task.evaluate('val', this.evalBatch, this.ctx.dp) : {};
+      Object.assign(record, te, va);
+      if (te.eval_skipped_images !== undefined) record.eval_skipped_images = te.eval_skipped_images + (va.eval_skipped_images ?? 0);
     }
     return record;
   }
@@ -340,15 +341,13 @@ export class Trainer {
         epoch: record.epoch,
         lr: +record.lr.toPrecision(4),
         train_loss: +record.train_loss.toFixed(4),
-        test_top1: round2(record.test_top1),
-        test_top5: round2(record.test_top5),
-        ...(record.val_top1 !== undefined ? { val_top1: round2(record.val_top1) } : {}),
+        ...this.task.logFields(record),
         img_per_s: Math.round(record.img_per_s),
       },
       `epoch ${record.epoch}/${config.train.epochs}`,
     );
-    const score = this.selection === 'val' ? record.val_top1 : null;
-    const improved = score != null && (this.pos.best === null || score > this.pos.best.top1);
+    const score = this.selection === 'val' ? this.task.score(record) : null;
+    const improved = score != null && (this.pos.best === null || score > bestScore(this.pos.best));
     // The position moves on only once both checkpoints are written: a failed write (disk full)
     // leaves the summary agreeing with checkpoint-last.
     const next: TrainPosition = {
@@ -357,7 +356,7 @@ export class Trainer {
       stepInEpoch: 0,
       epochStarted: false,
       epochAcc: emptyEpochAcc(),
-      best: improved ? { epoch: record.epoch, split: 'val', top1: score, test_top1: record.test_top1, test_top5: record.test_top5 } : this.pos.best,
+      best: improved ? this.task.best(record, score) : this.pos.best,
     };
     if (improved) this.saveCheckpoint('best', next);
     this.saveCheckpoint('last', next);
@@ -388,13 +387,12 @@ export class Trainer {
   }
 
   /** One step function per set of frozen variables (PWLU's phase I freezes its parameters). */
-  private stepFor(frozen: Set<string>): Step {
+  private stepFor(frozen: Set<string>): TaskStep<TaskBatch> {
     const key = [...frozen].sort().join('|');
     let s = this.steps.get(key);
     if (!s) {
       const vars = this.params.map((p) => p.variable).filter((v) => !frozen.has(v.name));
-      const { height: h, width: w, channels: c } = this.ctx.dataset;
-      s = makeTrainStep(this.model, this.optimizer, vars, [h, w, c], this.ctx.config.train.label_smoothing, this.ctx.dp?.reduceStep);
+      s = this.task.makeStep(this.optimizer, vars, this.ctx.dp?.reduceStep);
       this.steps.set(key, s);
     }
     return s;

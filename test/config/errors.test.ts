@@ -44,7 +44,7 @@ describe('validation errors name the file, line and key path', () => {
   });
 
   it('an unknown key with nothing close lists the valid keys', () => {
-    expect(errorFor('model:\n  colour: blue\n')).toBe('x.yaml:2: model.colour: unknown key; valid keys in model: arch, width, stem');
+    expect(errorFor('model:\n  colour: blue\n')).toBe('x.yaml:2: model.colour: unknown key; valid keys in model: arch, width, stem, init');
   });
 
   it('wrong type', () => {
@@ -70,7 +70,7 @@ describe('validation errors name the file, line and key path', () => {
 
   it('bad enum value lists the choices', () => {
     expect(errorFor('data:\n  name: cifar\n')).toBe(
-      'x.yaml:2: data.name: must be one of: fashion-mnist, mnist, cifar10, cifar100, imagefolder, shards, synthetic (got "cifar")',
+      'x.yaml:2: data.name: must be one of: fashion-mnist, mnist, cifar10, cifar100, imagefolder, shards, synthetic, coco, fashion-mnist-detection (got "cifar")',
     );
   });
 

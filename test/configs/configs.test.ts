@@ -17,7 +17,7 @@ const files = yamlFiles(CONFIGS);
 const load = (file: string, sets: string[] = []) => loadConfig(file, sets, { extraChecks: registryChecks }).config;
 
 describe('shipped configs', () => {
-  it('are all found (quickstart, five ImageNet, four CIFAR, four Fashion-MNIST)', () => {
+  it('are all found (quickstart, five ImageNet, four CIFAR, four Fashion-MNIST, three detection)', () => {
     const rel = files.map((f) => relative(CONFIGS, f)).sort();
     expect(rel).toEqual(
       [
@@ -25,6 +25,9 @@ describe('shipped configs', () => {
         'cifar/cifar10-resnet56.yaml',
         'cifar/cifar100-resnet20.yaml',
         'cifar/cifar100-resnet56.yaml',
+        'coco/retinanet-r18.yaml',
+        'coco/retinanet-r50.yaml',
+        'fashion-mnist-detection/retinanet-r18.yaml',
         'fashion-mnist/fashion-mnist-resnet20.yaml',
         'fashion-mnist/first-result.yaml',
         'fashion-mnist/pwlu-ablation.yaml',

@@ -1,0 +1,54 @@
+/** `pwlu eval` on a detection run: the test split's detections (COCO results format) and COCO's figures. */
+import { join, resolve } from 'node:path';
+import { detectionsFile } from '../run/files.js';
+import type { RunDir } from '../run/run-dir.js';
+import type { RestoredDetectionRun } from '../train/restore.js';
+import { evalBatchSize } from '../train/step.js';
+import { writeFileAtomic } from '../util/io.js';
+import { createProgress } from '../util/progress.js';
+import type { EvalCliOptions } from './eval.js';
+
+/** Runs the detector over the test split, writes the detections atomically and prints the twelve figures. */
+export async function evaluateDetectionCommand(r: RestoredDetectionRun, run: RunDir, opts: EvalCliOptions): Promise<void> {
+  const [{ detectSplit }, { headOptions }, { cocoEvaluate, COCO_METRICS }] = await Promise.all([
+    import('../train/detection/step.js'),
+    import('../train/detection/options.js'),
+    import('../detection/coco-eval.js'),
+  ]);
+  const { dataset, config, model } = r;
+  const progress = createProgress(process.stderr.isTTY === true && !opts.json);
+  progress.start(dataset.test.n, `detect ${dataset.test.name}`);
+  let done = 0;
+  let out;
+  try {
+    out = await detectSplit(model, dataset.test, dataset, headOptions(config.detection), evalBatchSize(config.train), (k) => progress.update((done += k), {}));
+  } finally {
+    progress.stop();
+  }
+  const file = resolve(opts.detections ?? join(run.dir, detectionsFile(r.checkpoint)));
+  writeFileAtomic(file, JSON.stringify(out.detections));
+  const coco = cocoEvaluate(dataset.test.groundTruth(), out.detections, { imageIds: dataset.test.imageIds() });
+  const result = {
+    run: run.dir,
+    checkpoint: r.checkpoint,
+    epoch: r.epoch,
+    dataset: dataset.name,
+    split: dataset.test.name,
+    n: out.n,
+    skipped: out.skipped,
+    detections: out.detections.length,
+    detections_file: file,
+    coco,
+    backend: r.backend.name,
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const figures = COCO_METRICS.map((k) => `${k} ${coco[k] < 0 ? 'n/a' : (100 * coco[k]).toFixed(1)}`).join('  ');
+  process.stdout.write(
+    `${r.checkpoint} checkpoint (epoch ${r.epoch}) on ${dataset.name} ${dataset.test.name} (${out.n} images, ${out.detections.length} detections) [${r.backend.name}]\n` +
+      `${figures}\n` +
+      `detections: ${file}\n`,
+  );
+}
