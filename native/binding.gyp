@@ -16,6 +16,7 @@
         "src/ops_nn.cc",
         "src/ops_optim.cc",
         "src/ops_pau_apl.cc",
+        "src/ops_pickle.cc",
         "src/ops_pwlu.cc",
         "src/ops_shape.cc",
         "src/ops_swish_prelu.cc"

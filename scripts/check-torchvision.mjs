@@ -7,9 +7,10 @@
 // Without --from it first runs scripts/check-torchvision.py with Debian's /usr/bin/python3 (torch
 // 1.13 / torchvision 0.14) into a temporary folder (--keep DIR: into DIR, kept). Each pwlu model is
 // built with `referenceActivation` (ReLU / ReLU6 / hard-swish / SiLU where torchvision has them),
-// the torchvision tensors are mapped in layer-creation order (our families create their layers in
-// torchvision's module order), every shape is checked, and one image is run in inference mode, both
-// through model.apply and through pwlu's folded inference plan (src/models/infer.ts: conv + BN folded).
+// the torchvision tensors are mapped by name with the mapping model initialisation uses
+// (src/models/torchvision-names.ts: every pwlu weight must find its tensor, with its shape and layout,
+// and every tensor a weight), and one image is run in inference mode, both through model.apply and
+// through pwlu's folded inference plan (src/models/infer.ts: conv + BN folded).
 // PASS when max |logit difference| / max |logit| < 1e-3 against torchvision's float64 forward, for both.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,12 +24,13 @@ import { parseScriptArgs } from './lib/args.mjs';
 import { importDist } from './lib/pwlu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const [{ getModel }, { referenceActivation }, { disposeModel, predict }] = await Promise.all(
-  ['models/registry.js', 'models/sites.js', 'models/infer.js'].map(importDist),
+const [{ getModel }, { referenceActivation }, { disposeModel, predict }, { torchvisionKeys }] = await Promise.all(
+  ['models/registry.js', 'models/sites.js', 'models/infer.js', 'models/torchvision-names.js'].map(importDist),
 );
 
 const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'];
-const PARAM_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'PwluBatchNorm']);
+/** The layout torchvision-names.ts gives each kind of tensor check-torchvision.py writes (already in tfjs layout). */
+const LAYOUT_OF_KIND = { conv: 'conv', depthwise: 'depthwise', linear: 'linear', bias: 'same', bn: 'same' };
 
 const o = parseScriptArgs({
   description: `Layer-for-layer equivalence of pwlu's ImageNet architectures with torchvision: the same weights must give
@@ -73,22 +75,29 @@ for (const arch of archs) {
     activation: referenceActivation,
     seed: 0,
   });
-  // Our parameterised layers in creation order (Layer.id increases with construction).
+  // Every weight by its torchvision key (the mapping model initialisation uses), every tensor used once.
+  // Seeded dropout's call counters (PwluSeededDropout 'step') are training positions, not weights.
   const ours = model.layers
-    .filter((l) => PARAM_CLASSES.has(l.getClassName()))
-    .sort((a, b) => a.id - b.id)
-    .flatMap((l) => l.weights);
-  if (ours.length !== manifest.tensors.length) {
-    throw new Error(`${arch}: ${ours.length} tensors in pwlu, ${manifest.tensors.length} in torchvision`);
-  }
-  ours.forEach((w, i) => {
-    const t = manifest.tensors[i];
-    if (w.shape.join('x') !== t.shape.join('x')) {
-      throw new Error(`${arch}: tensor ${i}: pwlu ${w.originalName} [${w.shape}] vs torchvision ${t.name} [${t.shape}]`);
-    }
+    .filter((l) => l.getClassName() !== 'PwluSeededDropout')
+    .flatMap((l) => l.weights)
+    .map((w) => ({ name: w.originalName, shape: w.shape, variable: w }));
+  const { family, keys } = torchvisionKeys(ours);
+  if (!family) throw new Error(`${arch}: torchvision-names.ts recognises no torchvision family in the model's layers`);
+  const byName = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const used = new Set();
+  for (const w of ours) {
+    const k = keys.get(w.name);
+    const t = k && byName.get(k.key);
+    if (!t) throw new Error(`${arch}: pwlu ${w.name} maps to ${k ? `torchvision ${k.key}, not in the state dict` : 'no torchvision tensor'}`);
+    if (used.has(t.name)) throw new Error(`${arch}: torchvision ${t.name} is mapped twice (second: pwlu ${w.name})`);
+    used.add(t.name);
+    if (LAYOUT_OF_KIND[t.kind] !== k.layout) throw new Error(`${arch}: pwlu ${w.name} -> ${t.name}: layout ${k.layout}, but the tensor is a ${t.kind}`);
+    if (w.shape.join('x') !== t.shape.join('x')) throw new Error(`${arch}: pwlu ${w.name} [${w.shape}] vs torchvision ${t.name} [${t.shape}]`);
     const n = t.shape.reduce((a, b) => a * b, 1);
-    w.write(tf.tensor(floats.subarray(t.offset, t.offset + n), t.shape));
-  });
+    w.variable.write(tf.tensor(floats.subarray(t.offset, t.offset + n), t.shape));
+  }
+  const unused = manifest.tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
+  if (unused.length) throw new Error(`${arch}: ${unused.length} torchvision tensors map to no pwlu weight: ${unused.slice(0, 5).join(', ')}`);
   const n = manifest.input.shape.reduce((a, b) => a * b, 1);
   const x = tf.tensor(floats.subarray(manifest.input.offset, manifest.input.offset + n), manifest.input.shape);
   const ref = manifest.logits;

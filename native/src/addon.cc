@@ -461,6 +461,9 @@ static Napi::Value tinfo(const Napi::CallbackInfo& info) {
   return a;
 }
 
+/** loadStateDict: the tensors of a torch.save file (ops_pickle.cc). */
+void init_pickle(Napi::Env env, Napi::Object exports);
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   install_caching_allocator();
   def(env, exports, "allocatorStats", allocator_stats);
@@ -489,6 +492,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_swish_prelu(env, exports);
   init_jpeg(env, exports);
   init_dist(env, exports);
+  init_pickle(env, exports);
   return exports;
 }
 

@@ -152,6 +152,16 @@ export interface TorchAddon {
   distBroadcast?(ids: number[], root: number): void;
   distBarrier?(): void;
   distDestroy?(): void;
+  /** The tensors of a torch.save file (native/src/ops_pickle.cc); absent from addons built before it. */
+  loadStateDict?(path: string): StateDictTensor[];
+}
+
+/** One tensor of a torch.save file: its key, shape, stored dtype ('float32', 'int64', ...) and values as float32. */
+export interface StateDictTensor {
+  name: string;
+  shape: number[];
+  dtype: string;
+  data: Float32Array;
 }
 
 /** Whether the addon was built with torch.distributed (c10d) and which collective backends it has, or why not. */
@@ -243,4 +253,16 @@ export function loadAddon(): TorchAddon {
     loadError = `native torch addon cannot be loaded: ${(e as Error).message.split('\n')[0]}`;
     throw new Error(loadError, { cause: e });
   }
+}
+
+/**
+ * The tensors of a file written by Python's torch.save (a state_dict, or a checkpoint dict whose 'state_dict' or
+ * 'model' entry is one), read by the addon with libtorch's archive reader, so that pwlu needs no Python to start
+ * from torchvision's weights. Throws when the addon is missing or predates the reader, and when the file is not
+ * such a file (the message starts with its path).
+ */
+export function loadStateDict(file: string): StateDictTensor[] {
+  const addon = loadAddon();
+  if (!addon.loadStateDict) throw new Error('the native torch addon predates the torch.save reader: rebuild it with `npm run build:native`');
+  return addon.loadStateDict(file);
 }
