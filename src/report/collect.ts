@@ -3,7 +3,7 @@
  * runs, at any depth), whatever state it is in. A run that did not finish is read too and carries its
  * status, so a report can say what is missing instead of dropping it.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ACTIVATION_SPECS } from '../activations/specs/index.js';
@@ -11,7 +11,7 @@ import { PwluDescribe, type PwluInstanceRecord } from '../activations/specs/pwlu
 import { valueAtPath } from '../config/introspect.js';
 import { readManifest, sweptKeys } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES, SUPERSEDED_RE } from '../run/files.js';
-import type { EpochRecord } from '../run/records.js';
+import type { CocoFigures, EpochRecord } from '../run/records.js';
 import { findRunDirs, isSearchableDir } from '../run/discover.js';
 import { RunDir } from '../run/run-dir.js';
 import { setupHash } from '../run/setup-hash.js';
@@ -46,6 +46,17 @@ export interface RunRecord {
   status: RunStatus;
   /** A failed attempt moved aside by `pwlu bench` (`cells/<name>.failed-<n>`); never counted as a result. */
   superseded: boolean;
+  /** What the run learned: classification (top-1) or detection (COCO AP), from summary.json's or config.yaml's `task`. */
+  task: 'classification' | 'detection';
+  /** Detection: the detector (config `detection.detector`, e.g. retinanet); null for classification. */
+  detector: string | null;
+  /**
+   * Detection: COCO's twelve figures on test (fractions; -1 where COCO leaves one undefined) at the reported epoch: the
+   * epoch val AP chose, else the last evaluated one (no val split, or a run that did not finish); null for classification.
+   */
+  coco: CocoFigures | null;
+  /** Whether `coco` is the val-chosen epoch's (false: the last evaluated epoch's). */
+  coco_selected: boolean;
   /** Groups runs that share every setting but arch, activation, seed, the bench's swept keys and where/how they ran. */
   setup: string;
   /** The bench cell's sweep overrides as a row label (`n=4, realign=false`; `base` for none); '' outside a sweep bench. */
@@ -131,6 +142,62 @@ export function valSelection(best: unknown, curve: readonly EpochRecord[], selec
   return chosen ? { epoch: chosen.epoch, test_top1: chosen.test_top1 } : null;
 }
 
+/** COCO's figures as read from disk: the numeric entries of an object, null for anything else. */
+export function cocoFigures(v: unknown): CocoFigures | null {
+  if (!isRecord(v)) return null;
+  const out: CocoFigures = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
+  return Object.keys(out).length ? out : null;
+}
+
+/**
+ * The curve with each epoch's test_coco and val_coco from metrics.jsonl, where the curve as read lacks them (a reader
+ * that keeps only the classification fields); the last line of an epoch wins, as in the curve.
+ */
+function withCoco(metricsPath: string, curve: EpochRecord[]): EpochRecord[] {
+  if (curve.length === 0 || curve.some((p) => p.test_coco != null || p.val_coco != null)) return curve;
+  let text: string;
+  try {
+    text = readFileSync(metricsPath, 'utf8');
+  } catch {
+    return curve;
+  }
+  const byEpoch = new Map<number, { test: CocoFigures | null; val: CocoFigures | null }>();
+  for (const line of text.split('\n')) {
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      continue; // blank, or torn by a crash mid-write
+    }
+    if (!isRecord(r) || typeof r.event === 'string') continue;
+    const epoch = num(r.epoch);
+    if (epoch !== null) byEpoch.set(epoch, { test: cocoFigures(r.test_coco), val: cocoFigures(r.val_coco) });
+  }
+  return curve.map((p) => {
+    const c = byEpoch.get(p.epoch);
+    return c ? { ...p, test_coco: c.test, ...(c.val ? { val_coco: c.val } : {}) } : p;
+  });
+}
+
+/**
+ * The COCO figures a detection run reports: the val-chosen epoch's test figures (summary.best.test_coco), else the
+ * summary's final_coco, else (no summary yet, or one without it) the last evaluated epoch's test_coco from the curve.
+ */
+export function reportedCoco(
+  summary: { best?: unknown; final_coco?: unknown; selection?: unknown } | null,
+  curve: readonly EpochRecord[],
+  finished: boolean,
+): { coco: CocoFigures | null; selected: boolean } {
+  const best = summary?.best;
+  if (finished && summary?.selection !== 'none' && isRecord(best) && best.split === 'val') {
+    const chosen = cocoFigures(best.test_coco);
+    if (chosen) return { coco: chosen, selected: true };
+  }
+  const last = [...curve].reverse().find((p) => p.test_coco != null)?.test_coco ?? null;
+  return { coco: (finished ? cocoFigures(summary?.final_coco) : null) ?? cocoFigures(last), selected: false };
+}
+
 /** What a run's bench says about it: the keys the bench sweeps and the cell's overrides. */
 export interface SweepContext {
   keys: string[];
@@ -167,7 +234,8 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   const summaryFile = run.summaryFile();
   const summary = summaryFile.state === 'ok' ? summaryFile.value : null;
   const corrupt = summaryFile.state === 'corrupt' ? `${RUN_FILES.summary} is corrupt: ${summaryFile.reason}` : null;
-  const curve = run.readMetrics().epochs;
+  const task = summary?.task === 'detection' || config.task === 'detection' ? 'detection' : 'classification';
+  const curve = task === 'detection' ? withCoco(run.path('metrics'), run.readMetrics().epochs) : run.readMetrics().epochs;
   const pwlu = readPwlu(run);
   const name = basename(dir);
   const superseded = SUPERSEDED_RE.test(name);
@@ -181,6 +249,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   const selected = valSelection(summary?.best, curve, summary?.selection);
   const code = recordedCodeVersion(isRecord(summary) ? summary : {});
   const finished = status === 'finished';
+  const coco = task === 'detection' ? reportedCoco(summary, curve, finished) : { coco: null, selected: false };
   return {
     dir,
     rel: relative(root, dir) || '.',
@@ -189,6 +258,10 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
     activation: str(summary?.activation, str(cfg('activation').name, '?')),
     dataset: str(summary?.dataset, str(dataCfg.name, '?')),
     seed: num(summary?.seed) ?? num(config.seed) ?? 0,
+    task,
+    detector: task === 'detection' ? str(cfg('detection').detector, 'retinanet') : null,
+    coco: coco.coco,
+    coco_selected: coco.selected,
     status,
     superseded,
     setup: Object.keys(config).length ? setupHash(config, sweep.keys) : 'unknown',
@@ -264,6 +337,7 @@ export function collectRuns(root: string): RunRecord[] {
   const have = new Set(runs.map((r) => r.dir));
   // A cell that never started takes the setup of its bench's runs (they share it by construction), else the manifest's.
   const setupOf = new Map(runs.filter((r) => r.setup !== 'unknown').map((r) => [r.dir, r.setup]));
+  const taskOf = new Map(runs.map((r) => [r.dir, { task: r.task, detector: r.detector }]));
   for (const c of expected) {
     if (have.has(c.dir)) continue;
     const sibling = expected.find((e) => dirname(e.dir) === dirname(c.dir) && setupOf.has(e.dir));
@@ -277,6 +351,10 @@ export function collectRuns(root: string): RunRecord[] {
       activation: c.activation,
       seed: c.seed,
       dataset: c.dataset,
+      task: sibling ? taskOf.get(sibling.dir)!.task : 'classification',
+      detector: sibling ? taskOf.get(sibling.dir)!.detector : null,
+      coco: null,
+      coco_selected: false,
       status: errorText === null ? 'missing' : 'failed',
       superseded: false,
       setup: sibling ? setupOf.get(sibling.dir)! : c.setup,

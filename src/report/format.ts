@@ -1,10 +1,15 @@
 /** Text renderings of a report: Markdown (the terminal and README table), CSV (one row per run) and JSON. */
 import type { RunRecord } from './collect.js';
+import { DETECTION_METRICS, DETECTION_TEST_NOTE, figure, type DetectionCell, type DetectionTable, type MetricStats } from './detection.js';
 import { TEST_NOTE, type CellStats, type Delta, type Report, type SetupTable, type TableRow } from './model.js';
-import { PAPER_CITATION, paperNotes } from './paper.js';
+import { detectorLabel, PAPER_CITATION, PAPER_DETECTION_CITATION, paperNotes } from './paper.js';
 import type { LayerShapes } from './shapes.js';
 
-/** The columns of results.csv, timm style, then what says whether the row is a result at all. */
+/**
+ * The columns of results.csv, timm style, then what says whether the row is a result at all, then the task and a
+ * detection run's COCO figures in percent at its reported epoch (empty for classification, and where COCO leaves one
+ * undefined). New columns go at the end, so readers that index by position keep working.
+ */
 export const CSV_COLUMNS = [
   'arch',
   'activation',
@@ -30,6 +35,8 @@ export const CSV_COLUMNS = [
   'best_split',
   'git_commit',
   'git_dirty',
+  'task',
+  ...DETECTION_METRICS,
 ] as const;
 
 /** Formats a number with fixed decimals; an em dash for a missing value. */
@@ -47,6 +54,11 @@ export function signed(v: number, digits = 2): string {
 export function fmtDelta(d: Delta | null): string {
   if (!d || !Number.isFinite(d.diff)) return '—';
   return `${signed(d.diff)}${d.mark === 'n/a' ? ' (n/a)' : d.mark === 'n.s.' ? ' (n.s.)' : d.mark}`;
+}
+
+/** A p-value as the tables print it: three decimals, scientific below 0.001, n/a where the test is undefined. */
+export function fmtP(p: number | null): string {
+  return p === null ? 'n/a' : p < 0.001 ? p.toExponential(1) : p.toFixed(3);
 }
 
 /** A 95% confidence interval: "[−0.04, +0.30]"; an em dash where there is none. */
@@ -70,7 +82,7 @@ export function comparisonTable(t: SetupTable): { head: string[]; rows: string[]
     `${d.n[0]} vs ${d.n[1]}`,
     signed(d.diff),
     fmtCI(d.ci95),
-    d.p === null ? 'n/a' : d.p < 0.001 ? d.p.toExponential(1) : d.p.toFixed(3),
+    fmtP(d.p),
     d.df === null ? '—' : d.df.toFixed(1),
   ];
   for (const row of t.rows) {
@@ -90,14 +102,17 @@ export function paperColumnNotes(t: SetupTable): string[] {
   return [`PWLU − Swish (paper): ${PAPER_CITATION}; beside a non-ImageNet setup it is context, not a target.`, ...paperNotes(t.archs)];
 }
 
+/** A cell without a counted seed: "— (1 interrupted, 2 failed)", or "—". */
+function fmtNothing(incomplete: readonly { status: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const i of incomplete) counts.set(i.status, (counts.get(i.status) ?? 0) + 1);
+  const what = [...counts].map(([s, k]) => `${k} ${s}`).join(', ');
+  return what ? `— (${what})` : '—';
+}
+
 /** The top-1 part of a pivot cell: "91.20 ± 0.10 (n=3)". */
 export function fmtTop1(c: CellStats): string {
-  if (c.n === 0) {
-    const counts = new Map<string, number>();
-    for (const i of c.incomplete) counts.set(i.status, (counts.get(i.status) ?? 0) + 1);
-    const what = [...counts].map(([s, k]) => `${k} ${s}`).join(', ');
-    return what ? `— (${what})` : '—';
-  }
+  if (c.n === 0) return fmtNothing(c.incomplete);
   return c.std === null ? `${fmt(c.mean)} (n=${c.n})` : `${fmt(c.mean)} ± ${fmt(c.std)} (n=${c.n})`;
 }
 
@@ -170,6 +185,83 @@ export function shapeRow(l: LayerShapes): string[] {
   return [String(l.depth + 1), l.layer, v('slope_left'), v('slope_right'), v('linearity'), v('relu_linearity'), v('non_monotonic'), String(l.n)];
 }
 
+/** A detection table's heading: dataset, detector, epochs, input size and setup hash. */
+export function detectionTitle(t: DetectionTable): string {
+  const parts = [t.dataset, detectorLabel(t.detector)];
+  if (t.epochs !== null) parts.push(`${t.epochs} epochs`);
+  if (t.img_size !== null) parts.push(`shorter side ${t.img_size} px`);
+  parts.push(`setup ${t.setup}`);
+  return parts.join(' · ');
+}
+
+/** What a detection table's figures are and which epoch they come from, in every format. */
+export function detectionCaption(t: DetectionTable): string {
+  const epoch =
+    t.selected_on === 'val'
+      ? 'at the epoch val AP chose'
+      : t.selected_on === 'last epoch'
+        ? 'at the last evaluated epoch (no validation split, so nothing is chosen)'
+        : 'at the epoch val AP chose, or the last evaluated one where nothing was chosen (see the notes)';
+  return `COCO box AP (%) on the test split ${epoch}, mean ± sample std over seeds (n = finished seeds with the figure); Δ AP vs ${t.baseline} with Welch's p.`;
+}
+
+/** One figure of a detection cell: "37.20 ± 0.30 (n=3)"; an em dash without seeds. */
+export function fmtFigure(s: MetricStats): string {
+  if (s.n === 0) return '—';
+  return s.std === null ? `${fmt(s.mean)} (n=${s.n})` : `${fmt(s.mean)} ± ${fmt(s.std)} (n=${s.n})`;
+}
+
+/** Whether a detection cell has something the notes explain (runs not counted, or fewer seeds). */
+export function detectionFlagged(c: DetectionCell): boolean {
+  return c.incomplete.length > 0 || c.fewer_seeds;
+}
+
+/** A detection table's head and rows (one per arch × activation: the figures, Δ AP with its mark, and p), in every format. */
+export function detectionRows(t: DetectionTable): { head: string[]; rows: string[][] } {
+  const sweep = t.rows.some((r) => r.variant !== '');
+  const head = ['arch', ...(sweep ? ['setting'] : []), 'activation', ...t.metrics, `Δ AP vs ${t.baseline}`, 'p'];
+  const rows: string[][] = [];
+  for (const row of t.rows) {
+    for (const act of t.activations) {
+      const c = t.cells.find((x) => x.row === row.key && x.activation === act);
+      if (!c) continue;
+      const ap = c.metrics.AP;
+      const figures = t.metrics.map((m, i) => (i === 0 && c.seeds.length === 0 ? fmtNothing(c.incomplete) : fmtFigure(c.metrics[m])));
+      const d = c.is_baseline ? (ap.n ? 'base' : '—') : fmtDelta(ap.delta);
+      const p = c.is_baseline || !ap.delta ? '—' : fmtP(ap.delta.p);
+      rows.push([row.arch, ...(sweep ? [row.variant] : []), `${act}${detectionFlagged(c) ? ' †' : ''}`, ...figures, d, p]);
+    }
+  }
+  return { head, rows };
+}
+
+/** Whether a detection table shows PWLU − Swish beside the paper's. */
+export function showsDetectionPaper(t: DetectionTable): boolean {
+  return (t.activations.includes('pwlu') && t.activations.includes('swish')) || t.pwlu_vs_swish.some((r) => r.paper !== null);
+}
+
+/** PWLU − Swish AP per row, ours (with Welch's p) beside the paper's for the table's detector; none where it does not apply. */
+export function detectionPaperLines(t: DetectionTable): string[] {
+  if (!showsDetectionPaper(t)) return [];
+  return t.pwlu_vs_swish.map((v) => {
+    const ours = v.ours && Number.isFinite(v.ours.diff) ? `${fmtDelta(v.ours)} (p ${fmtP(v.ours.p)}, n ${v.ours.n[0]} vs ${v.ours.n[1]})` : '—';
+    const paper = v.paper === null ? '— (the paper reports none for this detector)' : `${signed(v.paper, 1)} (${detectorLabel(t.detector)}, ResNet-50 on COCO)`;
+    return `PWLU − Swish AP, ${v.row}: ours ${ours} · paper ${paper}`;
+  });
+}
+
+/** The numbered notes under a detection table: the test, code versions, the paper's source, and every run not counted. */
+export function detectionNotes(t: DetectionTable): string[] {
+  return [
+    DETECTION_TEST_NOTE,
+    ...(t.code_versions ? [t.code_versions] : []),
+    ...(showsDetectionPaper(t)
+      ? [`PWLU − Swish (paper): ${PAPER_DETECTION_CITATION}; beside another backbone, schedule or dataset it is context, not a target.`]
+      : []),
+    ...t.notes.map((n) => `† ${n}`),
+  ];
+}
+
 function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -185,7 +277,9 @@ export function renderMarkdown(r: Report): string {
   out.push(`# pwlu report: ${r.results_dir}`);
   out.push('');
   out.push(
-    `Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs the baseline each table names.`,
+    r.tables.length > 0 || r.detection.length === 0
+      ? `Generated ${r.generated}. Top-1 (%) on the test split at the final epoch, mean ± sample std over seeds (n = finished seeds); Δ vs the baseline each table names.`
+      : `Generated ${r.generated}. Detection: COCO box AP (%), as each table says.`,
   );
   for (const t of r.tables) {
     const cell = (row: string, act: string) => t.cells.find((c) => c.row === row && c.activation === act);
@@ -224,6 +318,13 @@ export function renderMarkdown(r: Report): string {
     ];
     out.push('', ...notes.map((n, i) => `${i + 1}. ${n}`));
   }
+  for (const t of r.detection) {
+    const { head, rows } = detectionRows(t);
+    out.push('', `## ${detectionTitle(t)}`, '', detectionCaption(t), '', mdTable(head, rows));
+    const lines = detectionPaperLines(t);
+    if (lines.length) out.push('', ...lines.flatMap((l, i) => (i ? ['', l] : [l])));
+    out.push('', ...detectionNotes(t).map((n, i) => `${i + 1}. ${n}`));
+  }
   if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   return `${out.join('\n')}\n`;
 }
@@ -261,6 +362,8 @@ function csvRow(r: RunRecord): (string | number | null)[] {
     r.best_split ?? 'none',
     r.git_commit,
     r.git_dirty === null ? null : String(r.git_dirty),
+    r.task,
+    ...DETECTION_METRICS.map((m) => figure(r, m)),
   ];
 }
 
@@ -280,5 +383,6 @@ export function renderCsv(r: Report): string {
 /** The report as JSON: tables with statistics and notes, and every run without its curves or shapes. */
 export function renderJson(r: Report): string {
   const runs = r.runs.map(({ curve: _c, pwlu: _p, ...rest }) => rest);
-  return `${JSON.stringify({ ...r, test: TEST_NOTE, paper: PAPER_CITATION, runs }, null, 2)}\n`;
+  const detection = r.detection.length ? { detection_test: DETECTION_TEST_NOTE, detection_paper: PAPER_DETECTION_CITATION } : {};
+  return `${JSON.stringify({ ...r, test: TEST_NOTE, paper: PAPER_CITATION, ...detection, runs }, null, 2)}\n`;
 }

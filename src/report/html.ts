@@ -12,6 +12,11 @@ import {
   CI_NOTE,
   comparisonTable,
   COST_NOTE,
+  detectionCaption,
+  detectionNotes,
+  detectionPaperLines,
+  detectionRows,
+  detectionTitle,
   fmt,
   fmtCost,
   rowsNote,
@@ -28,6 +33,7 @@ import {
   signed,
   tableTitle,
 } from './format.js';
+import { figure, type DetectionTable } from './detection.js';
 import { TEST_NOTE, type Report, type SetupTable, type SweepSeries, type TableRow } from './model.js';
 
 /** Most PWLU instances drawn per layer (channel-wise PWLU has one per channel). */
@@ -234,6 +240,28 @@ function costHtml(t: SetupTable): string {
   return `<table class="cost"><thead><tr>${rowHeadHtml(t)}${t.activations.map((a) => `<th>${escapeHtml(a)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** A detection table as plain HTML (no charts): the figures per arch × activation, PWLU − Swish beside the paper's, the notes. */
+function detectionHtml(t: DetectionTable): string {
+  const { head, rows } = detectionRows(t);
+  const body = rows.map((r) => `<tr>${r.map((v, i) => (i === 0 ? `<th>${escapeHtml(v)}</th>` : `<td>${escapeHtml(v)}</td>`)).join('')}</tr>`).join('');
+  const lines = detectionPaperLines(t).map((l) => `<p>${escapeHtml(l)}</p>`);
+  return [
+    `<section><h2>${escapeHtml(detectionTitle(t))}</h2>`,
+    `<p class="meta">${escapeHtml(detectionCaption(t))}</p>`,
+    `<table class="pivot detection"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`,
+    ...lines,
+    `<ol class="notes">${detectionNotes(t)
+      .map((n) => `<li>${escapeHtml(n)}</li>`)
+      .join('')}</ol>`,
+    '</section>',
+  ].join('\n');
+}
+
+/** A run's headline figure for the run list: test top-1, or a detection run's test AP (%). */
+function headline(r: RunRecord): string {
+  return r.task === 'detection' ? `AP ${fmt(figure(r, 'AP'))}` : fmt(r.top1);
+}
+
 function runsHtml(runs: RunRecord[]): string {
   const sorted = [...runs].sort(
     (a, b) => a.dataset.localeCompare(b.dataset) || a.arch.localeCompare(b.arch) || a.activation.localeCompare(b.activation) || a.seed - b.seed,
@@ -241,11 +269,15 @@ function runsHtml(runs: RunRecord[]): string {
   const rows = sorted.map((r) => {
     const status = r.superseded ? 'superseded' : r.status;
     const epochs = `${r.epochs_completed}/${r.epochs ?? '?'}`;
-    const chosen = r.best_split === 'val' ? `${fmt(r.top1_best)} (epoch ${r.epoch_best ?? '?'})` : r.status === 'missing' ? '—' : 'not selected';
+    const best = r.task === 'detection' ? (r.coco_selected ? headline(r) : '—') : fmt(r.top1_best);
+    const chosen = r.best_split === 'val' ? `${best} (epoch ${r.epoch_best ?? '?'})` : r.status === 'missing' ? '—' : 'not selected';
     const code = r.git_commit === null ? '—' : `${r.git_commit.slice(0, 7)}${r.git_dirty ? '-dirty' : ''}`;
-    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}${r.variant ? ` · ${escapeHtml(r.variant)}` : ''}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${fmt(r.top1)}</td><td>${escapeHtml(chosen)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td>${escapeHtml(code)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
+    return `<tr class="st-${status}"><td>${escapeHtml(r.rel)}</td><td>${escapeHtml(r.arch)}</td><td>${escapeHtml(r.activation)}${r.variant ? ` · ${escapeHtml(r.variant)}` : ''}</td><td>${r.seed}</td><td><span class="badge ${status}">${status}</span></td><td>${epochs}</td><td>${escapeHtml(headline(r))}</td><td>${escapeHtml(chosen)}</td><td>${r.act_param_count ?? '—'}</td><td>${r.train_img_per_s === null ? '—' : Math.round(r.train_img_per_s)}</td><td>${escapeHtml(code)}</td><td class="err">${escapeHtml(r.error ?? '')}</td></tr>`;
   });
-  return `<p class="meta">top-1: test top-1 at the final epoch (what the tables use). At val-chosen epoch: the test top-1 of the epoch the validation split chose; "not selected" for a run without a validation split (nothing is chosen on test).</p><table class="runs"><thead><tr><th>run</th><th>arch</th><th>activation</th><th>seed</th><th>status</th><th>epochs</th><th>top-1 (final)</th><th>top-1 at val-chosen epoch</th><th>act. params</th><th>img/s</th><th>code</th><th>error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const det = runs.some((r) => r.task === 'detection')
+    ? ' Detection runs show test AP (%) instead: the reported one (val-chosen where there is a val split) in the first column, and at the val-chosen epoch in the second.'
+    : '';
+  return `<p class="meta">top-1: test top-1 at the final epoch (what the tables use). At val-chosen epoch: the test top-1 of the epoch the validation split chose; "not selected" for a run without a validation split (nothing is chosen on test).${det}</p><table class="runs"><thead><tr><th>run</th><th>arch</th><th>activation</th><th>seed</th><th>status</th><th>epochs</th><th>top-1 (final)</th><th>top-1 at val-chosen epoch</th><th>act. params</th><th>img/s</th><th>code</th><th>error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 const CSS = `
@@ -487,6 +519,7 @@ export function renderHtml(r: Report, opts: { chartJs?: string | null } = {}): s
     }
     body.push('</section>');
   });
+  for (const t of r.detection) body.push(detectionHtml(t));
   if (r.notes.length) body.push(`<h2>Notes</h2><ul class="notes">${r.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`);
   body.push('<h2 id="runs">Runs</h2>', runsHtml(r.runs));
   const payload = scriptJson({ tables: datas });

@@ -2,16 +2,19 @@
  * The comparison behind every report format: runs grouped by setup (dataset and shared settings), then
  * by row (architecture, and the setting of a sweep bench) × activation, with mean ± std over seeds,
  * Welch's t-test against a baseline (an activation, the base setting or a swept value), the cost of
- * each activation, and notes for every run that is not a finished result.
+ * each activation, and notes for every run that is not a finished result. Detection runs get tables of their own
+ * (COCO AP; src/report/detection.ts).
  */
 import { basename, isAbsolute, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { PROJECT_ROOT } from '../util/paths.js';
-import { collectRuns, type RunRecord, type RunStatus } from './collect.js';
+import { collectRuns, type RunRecord } from './collect.js';
 import { ACTIVATION_ORDER, ARCH_ORDER, ordered, paperDelta } from './paper.js';
 import { shapesByDepth, type LayerShapes } from './shapes.js';
-import { mean, sampleStd, significanceMark, welchTTest } from './stats.js';
+import { codeVersionLine, fmtStatus, incompleteRun, rowKey, type IncompleteRun } from './cells.js';
+import { buildDetectionTable, type DetectionTable } from './detection.js';
+import { delta, mean, sampleStd, type Delta } from './stats.js';
 import { splitOverride } from '../util/overrides.js';
 
 /** The method footnote every format prints with the deltas. */
@@ -20,17 +23,8 @@ export const TEST_NOTE =
   '(unequal variances, Welch–Satterthwaite degrees of freedom) over seeds: * p < 0.05, ** p < 0.01, *** p < 0.001, ' +
   'n.s. not significant, n/a fewer than 2 finished seeds on a side (or zero variance).';
 
-/** A comparison against the baseline (or PWLU against Swish). */
-export interface Delta {
-  diff: number;
-  p: number | null;
-  df: number | null;
-  mark: string;
-  /** Welch's 95% confidence interval of `diff`; null where the test is undefined. */
-  ci95: [number, number] | null;
-  /** Seeds on each side: this cell's and the baseline's. */
-  n: [number, number];
-}
+export type { Delta } from './stats.js';
+export { codeVersionLine } from './cells.js';
 
 /** A table row: an architecture, or an architecture at one setting of a sweep bench. */
 export interface TableRow {
@@ -72,7 +66,7 @@ export interface CellStats {
   /** The highest peak tensor memory (bytes) of the runs that recorded it, and its ratio to ReLU in the same row. */
   peak_tensor_bytes: number | null;
   memory_vs_relu: number | null;
-  incomplete: { seed: number; status: RunStatus; epochs_completed: number; epochs: number | null; error: string | null; rel: string }[];
+  incomplete: IncompleteRun[];
   fewer_seeds: boolean;
 }
 
@@ -107,59 +101,10 @@ export interface Report {
   results_dir: string;
   baseline: string;
   tables: SetupTable[];
+  /** Detection runs' tables (COCO AP), grouped by dataset and setup as `tables` are. */
+  detection: DetectionTable[];
   runs: RunRecord[];
   notes: string[];
-}
-
-function fmtStatus(i: CellStats['incomplete'][number]): string {
-  const progress = i.epochs !== null ? ` at epoch ${i.epochs_completed}/${i.epochs}` : '';
-  switch (i.status) {
-    case 'missing':
-      return `seed ${i.seed} never started`;
-    case 'incomplete':
-      return `seed ${i.seed} has no summary (killed or still running${progress})`;
-    case 'interrupted':
-      return `seed ${i.seed} interrupted${progress}`;
-    case 'diverged':
-      return `seed ${i.seed} diverged${i.error ? ` (${i.error})` : ''}`;
-    case 'failed':
-      return `seed ${i.seed} failed${progress}${i.error ? `: ${i.error}` : ''}`;
-    default:
-      return `seed ${i.seed} ${i.status}`;
-  }
-}
-
-function delta(a: number[], b: number[]): Delta | null {
-  if (a.length === 0 || b.length === 0) return null;
-  const w = welchTTest(a, b);
-  return { diff: w.diff, p: w.p, df: Number.isFinite(w.df) ? w.df : null, mark: significanceMark(w.p), ci95: w.ci95, n: [a.length, b.length] };
-}
-
-/**
- * The line that says a table's runs do not share one code version: the distinct commits (with how many runs each)
- * and how many ran from a checkout with uncommitted changes, whose code the commit alone does not identify.
- * Null when every run that recorded a version is on one clean commit.
- */
-export function codeVersionLine(runs: readonly RunRecord[]): string | null {
-  const ran = runs.filter((r) => r.status !== 'missing');
-  const recorded = ran.filter((r) => r.git_commit !== null);
-  const counts = new Map<string, number>();
-  for (const r of recorded) {
-    const label = `${r.git_commit!.slice(0, 7)}${r.git_dirty ? '-dirty' : ''}`;
-    counts.set(label, (counts.get(label) ?? 0) + 1);
-  }
-  const commits = new Set(recorded.map((r) => r.git_commit));
-  const dirty = recorded.filter((r) => r.git_dirty).length;
-  const unknown = ran.length - recorded.length;
-  if (commits.size <= 1 && dirty === 0 && (unknown === 0 || recorded.length === 0)) return null;
-  const list = [...counts]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .map(([c, k]) => `${c} ×${k}`)
-    .join(', ');
-  const parts = [`Code version: these ${ran.length} runs ran on ${commits.size} commit${commits.size === 1 ? '' : 's'} (${list})`];
-  if (dirty) parts.push(`${dirty} from a checkout with uncommitted changes (-dirty), so the commit does not identify the code that ran`);
-  if (unknown) parts.push(`${unknown} recorded no commit`);
-  return `${parts.join('; ')}.`;
 }
 
 /** The highest recorded peak: a resumed run records only its last attempt's peak, so a mean would understate it. */
@@ -199,10 +144,6 @@ function sameValue(v: unknown, typed: string): boolean {
 /** The swept key a `--baseline` key names: the full path or its tail (`pwlu.n`, `n` for activation.pwlu.n). */
 function resolveKey(keys: string[], typed: string): string | null {
   return keys.find((k) => k === typed) ?? keys.find((k) => k.endsWith(`.${typed}`)) ?? null;
-}
-
-function rowKey(arch: string, variant: string): string {
-  return variant ? `${arch} · ${variant}` : arch;
 }
 
 /** Rows in arch order, then the base setting, then the others by label (numbers by value: n=4 before n=32). */
@@ -302,7 +243,7 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
         incomplete: all
           .filter((r) => !fin.includes(r))
           .sort((a, b) => a.seed - b.seed)
-          .map((r) => ({ seed: r.seed, status: r.status, epochs_completed: r.epochs_completed, epochs: r.epochs, error: r.error, rel: r.rel })),
+          .map(incompleteRun),
         fewer_seeds: false,
       });
     }
@@ -311,7 +252,7 @@ function buildTable(runs: RunRecord[], requested: string): SetupTable {
   const maxN = Math.max(0, ...cells.map((c) => c.n));
   for (const c of cells) {
     c.fewer_seeds = c.n < maxN;
-    if (c.incomplete.length) notes.push(`${c.row} · ${c.activation}: ${c.incomplete.map(fmtStatus).join('; ')} — not counted.`);
+    if (c.incomplete.length) notes.push(`${c.row} · ${c.activation}: ${c.incomplete.map((i) => fmtStatus(i)).join('; ')} — not counted.`);
     if (c.fewer_seeds && c.n > 0)
       notes.push(`${c.row} · ${c.activation}: ${c.n} finished seed${c.n === 1 ? '' : 's'}, fewer than the ${maxN} of the fullest cell.`);
   }
@@ -386,9 +327,17 @@ export function buildReport(runs: RunRecord[], opts: { resultsDir: string; basel
     g.push(r);
     groups.set(key, g);
   }
+  // A group with a detection run is a detection table (its bench's cells that never started carry no task of their own).
+  const isDetection = (g: RunRecord[]) => g.some((r) => r.task === 'detection');
+  const bySetup = <T extends { dataset: string; setup: string }>(a: T, b: T) => a.dataset.localeCompare(b.dataset) || a.setup.localeCompare(b.setup);
   const tables = [...groups.values()]
+    .filter((g) => !isDetection(g))
     .map((g) => buildTable(g, opts.baseline))
-    .sort((a, b) => a.dataset.localeCompare(b.dataset) || a.setup.localeCompare(b.setup));
+    .sort(bySetup);
+  const detection = [...groups.values()]
+    .filter(isDetection)
+    .map((g) => buildDetectionTable(g, opts.baseline))
+    .sort(bySetup);
   const notes: string[] = [];
   const superseded = runs.filter((r) => r.superseded);
   if (superseded.length) {
@@ -396,15 +345,15 @@ export function buildReport(runs: RunRecord[], opts: { resultsDir: string; basel
       `${superseded.length} earlier attempt${superseded.length === 1 ? ' was' : 's were'} moved aside by pwlu bench (${superseded.map((r) => r.rel).join(', ')}); not counted.`,
     );
   }
-  if (tables.length > 1) {
+  if (tables.length + detection.length > 1) {
     const byData = new Map<string, number>();
-    for (const t of tables) byData.set(t.dataset, (byData.get(t.dataset) ?? 0) + 1);
+    for (const t of [...tables, ...detection]) byData.set(t.dataset, (byData.get(t.dataset) ?? 0) + 1);
     for (const [d, n] of byData)
       if (n > 1)
         notes.push(`${d}: ${n} different setups (settings other than arch, activation and seed differ); each has its own table, labelled by setup hash.`);
   }
   if (runs.length === 0) notes.push('No run directories found.');
-  return { generated: (opts.now ?? new Date()).toISOString(), results_dir: opts.resultsDir, baseline: opts.baseline, tables, runs, notes };
+  return { generated: (opts.now ?? new Date()).toISOString(), results_dir: opts.resultsDir, baseline: opts.baseline, tables, detection, runs, notes };
 }
 
 /** Reads a results folder and builds its report: the entry point of `pwlu report` and the end of `pwlu bench`. */

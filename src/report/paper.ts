@@ -35,6 +35,29 @@ export function paperDelta(arch: string): number | null {
   return Object.hasOwn(PAPER_PWLU_MINUS_SWISH, arch) ? PAPER_PWLU_MINUS_SWISH[arch]! : null;
 }
 
+/** How the reports cite the paper's detection numbers. */
+export const PAPER_DETECTION_CITATION = 'Zhou et al., ICCV 2021: COCO AP, PWLU − Swish (ResNet-50 backbone)';
+
+/**
+ * PWLU − Swish box AP (points) on COCO per detector, as issue #22 states the paper's detection result (RetinaNet +0.5,
+ * Mask R-CNN +0.4), keyed by the config's `detection.detector` name.
+ */
+export const PAPER_DETECTION_PWLU_MINUS_SWISH: Readonly<Record<string, number>> = {
+  retinanet: 0.5,
+  mask_rcnn: 0.4,
+};
+
+/** The paper's PWLU − Swish AP for a detector, or null when the paper has none. */
+export function paperDetectionDelta(detector: string | null): number | null {
+  return detector !== null && Object.hasOwn(PAPER_DETECTION_PWLU_MINUS_SWISH, detector) ? PAPER_DETECTION_PWLU_MINUS_SWISH[detector]! : null;
+}
+
+/** A detector's name as the paper and the tables write it (RetinaNet, Mask R-CNN); unknown names as they are. */
+export function detectorLabel(detector: string | null): string {
+  const known: Record<string, string> = { retinanet: 'RetinaNet', mask_rcnn: 'Mask R-CNN' };
+  return detector === null ? 'detector ?' : (known[detector] ?? detector);
+}
+
 /** Display orders: the registries' orders, so tables read the same in every report (unknown names go last). */
 export const ACTIVATION_ORDER: readonly string[] = ACTIVATION_SPECS.map((s) => s.name);
 export const ARCH_ORDER = [

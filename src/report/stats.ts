@@ -87,3 +87,22 @@ export function significanceMark(p: number | null): string {
   if (p < 0.05) return '*';
   return 'n.s.';
 }
+
+/** A comparison of two groups of seeds (an activation against the baseline, or PWLU against Swish). */
+export interface Delta {
+  diff: number;
+  p: number | null;
+  df: number | null;
+  mark: string;
+  /** Welch's 95% confidence interval of `diff`; null where the test is undefined. */
+  ci95: [number, number] | null;
+  /** Seeds on each side: this cell's and the baseline's. */
+  n: [number, number];
+}
+
+/** Welch's test of `a` against `b` as every table prints it (classification top-1 and detection AP alike); null when a side is empty. */
+export function delta(a: readonly number[], b: readonly number[]): Delta | null {
+  if (a.length === 0 || b.length === 0) return null;
+  const w = welchTTest(a, b);
+  return { diff: w.diff, p: w.p, df: Number.isFinite(w.df) ? w.df : null, mark: significanceMark(w.p), ci95: w.ci95, n: [a.length, b.length] };
+}
