@@ -59,7 +59,8 @@ export function benchDetector(config: Config, inp: BenchInput, opts: BenchModelO
   }));
   const b: DetectionBatch = { x, height: size, width: size, size: n, index: 0, skipped: 0, targets, images };
   let xt: tf.Tensor4D | null = null;
-  const input = () => (xt ??= tf.tensor4d(x, [n, size, size, 3]));
+  // Kept: the first call may come from inside a tidy (infer), which must not dispose the cached batch.
+  const input = () => (xt ??= tf.keep(tf.tensor4d(x, [n, size, size, 3])));
   const anchors = headAnchors(size, size, head);
   const levels = anchorsPerLevel(size, size, 9);
   return {

@@ -3,7 +3,7 @@
  * runs, at any depth), whatever state it is in. A run that did not finish is read too and carries its
  * status, so a report can say what is missing instead of dropping it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ACTIVATION_SPECS } from '../activations/specs/index.js';
@@ -11,7 +11,7 @@ import { PwluDescribe, type PwluInstanceRecord } from '../activations/specs/pwlu
 import { valueAtPath } from '../config/introspect.js';
 import { readManifest, sweptKeys } from '../run/bench-manifest.js';
 import { BENCH_FILES, RUN_FILES, SUPERSEDED_RE } from '../run/files.js';
-import type { CocoFigures, EpochRecord } from '../run/records.js';
+import { cocoFigures, type CocoFigures, type EpochRecord } from '../run/records.js';
 import { findRunDirs, isSearchableDir } from '../run/discover.js';
 import { RunDir } from '../run/run-dir.js';
 import { setupHash } from '../run/setup-hash.js';
@@ -142,44 +142,6 @@ export function valSelection(best: unknown, curve: readonly EpochRecord[], selec
   return chosen ? { epoch: chosen.epoch, test_top1: chosen.test_top1 } : null;
 }
 
-/** COCO's figures as read from disk: the numeric entries of an object, null for anything else. */
-export function cocoFigures(v: unknown): CocoFigures | null {
-  if (!isRecord(v)) return null;
-  const out: CocoFigures = {};
-  for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
-  return Object.keys(out).length ? out : null;
-}
-
-/**
- * The curve with each epoch's test_coco and val_coco from metrics.jsonl, where the curve as read lacks them (a reader
- * that keeps only the classification fields); the last line of an epoch wins, as in the curve.
- */
-function withCoco(metricsPath: string, curve: EpochRecord[]): EpochRecord[] {
-  if (curve.length === 0 || curve.some((p) => p.test_coco != null || p.val_coco != null)) return curve;
-  let text: string;
-  try {
-    text = readFileSync(metricsPath, 'utf8');
-  } catch {
-    return curve;
-  }
-  const byEpoch = new Map<number, { test: CocoFigures | null; val: CocoFigures | null }>();
-  for (const line of text.split('\n')) {
-    let r: unknown;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      continue; // blank, or torn by a crash mid-write
-    }
-    if (!isRecord(r) || typeof r.event === 'string') continue;
-    const epoch = num(r.epoch);
-    if (epoch !== null) byEpoch.set(epoch, { test: cocoFigures(r.test_coco), val: cocoFigures(r.val_coco) });
-  }
-  return curve.map((p) => {
-    const c = byEpoch.get(p.epoch);
-    return c ? { ...p, test_coco: c.test, ...(c.val ? { val_coco: c.val } : {}) } : p;
-  });
-}
-
 /**
  * The COCO figures a detection run reports: the val-chosen epoch's test figures (summary.best.test_coco), else the
  * summary's final_coco, else (no summary yet, or one without it) the last evaluated epoch's test_coco from the curve.
@@ -235,7 +197,7 @@ export function readRun(dir: string, root: string, sweep: SweepContext = NO_SWEE
   const summary = summaryFile.state === 'ok' ? summaryFile.value : null;
   const corrupt = summaryFile.state === 'corrupt' ? `${RUN_FILES.summary} is corrupt: ${summaryFile.reason}` : null;
   const task = summary?.task === 'detection' || config.task === 'detection' ? 'detection' : 'classification';
-  const curve = task === 'detection' ? withCoco(run.path('metrics'), run.readMetrics().epochs) : run.readMetrics().epochs;
+  const curve = run.readMetrics().epochs;
   const pwlu = readPwlu(run);
   const name = basename(dir);
   const superseded = SUPERSEDED_RE.test(name);

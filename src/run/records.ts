@@ -34,6 +34,14 @@ export interface EpochRecord {
 /** COCO's twelve detection numbers by name (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl: src/detection/coco-eval.ts); -1 where undefined. */
 export type CocoFigures = Record<string, number>;
 
+/** COCO's figures as read from disk (metrics.jsonl, summary.json): the finite numeric entries of an object, null for anything else. */
+export function cocoFigures(v: unknown): CocoFigures | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const out: CocoFigures = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
+  return Object.keys(out).length ? out : null;
+}
+
 /** An event line of metrics.jsonl (e.g. PWLU's realignment), stamped with the 0-based epoch it happened at the start of. */
 export interface EventRecord {
   event: string;

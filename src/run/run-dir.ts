@@ -10,7 +10,7 @@ import { ioError, sweepTempFiles, writeFileAtomic } from '../util/io.js';
 import { isRecord, num, type Json } from '../util/json.js';
 import { archivedBenchError, rankLogFile, RUN_FILES, type RunFile } from './files.js';
 import { acquireLock, lockOwner, type Lock, type LockOwner } from './lock.js';
-import type { EpochRecord, EventRecord, Summary } from './records.js';
+import { cocoFigures, type EpochRecord, type EventRecord, type Summary } from './records.js';
 
 /**
  * A JSON file of the run as read back. `missing`: not written (yet); `corrupt`: there but unreadable or not an
@@ -52,12 +52,14 @@ function jsonLines(text: string): Json[] {
 }
 
 /** An epoch line as read back: missing numbers are NaN, evaluation fields null where the epoch was not evaluated. */
+
 function epochRecord(r: Json, epoch: number): EpochRecord {
   const e: EpochRecord = {
     epoch,
     lr: num(r.lr) ?? NaN,
     train_loss: num(r.train_loss) ?? NaN,
-    train_top1: num(r.train_top1) ?? NaN,
+    // Detection epochs have no training top-1 (null); older classification lines always had one.
+    train_top1: r.train_top1 === null ? null : (num(r.train_top1) ?? NaN),
     test_loss: num(r.test_loss),
     test_top1: num(r.test_top1),
     test_top5: num(r.test_top5),
@@ -67,6 +69,9 @@ function epochRecord(r: Json, epoch: number): EpochRecord {
   if ('val_top1' in r) Object.assign(e, { val_loss: num(r.val_loss), val_top1: num(r.val_top1), val_top5: num(r.val_top5) });
   if ('data_wait_s' in r) Object.assign(e, { data_wait_s: num(r.data_wait_s) ?? NaN, skipped_images: num(r.skipped_images) ?? 0 });
   if ('eval_skipped_images' in r) e.eval_skipped_images = num(r.eval_skipped_images) ?? 0;
+  if ('train_cls_loss' in r) Object.assign(e, { train_cls_loss: num(r.train_cls_loss) ?? NaN, train_box_loss: num(r.train_box_loss) ?? NaN });
+  if ('test_coco' in r) e.test_coco = cocoFigures(r.test_coco);
+  if ('val_coco' in r) e.val_coco = cocoFigures(r.val_coco);
   return e;
 }
 
