@@ -1,8 +1,14 @@
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { formatTable } from '../util/table.js';
 import { collect, parseIntArg } from './options.js';
+
+/** Defaults of `pwlu data make fashion-mnist-detection`; kept here so that `pwlu --help` loads no data module. */
+const DETECTION_DEFAULTS = { seed: 0, train: 6000, val: 500, test: 1000, size: 128 } as const;
+/** The sets `pwlu data make` can build. */
+const MAKEABLE = ['fashion-mnist-detection'] as const;
 
 /** Options of `pwlu data bench`. */
 export interface DataBenchCliOptions {
@@ -30,6 +36,23 @@ export function register(program: Command): void {
     .argument('<name>', 'dataset name (see pwlu data list)')
     .action(async (name: string) => {
       await dataGetCommand(name);
+    });
+  data
+    .command('make')
+    .description(
+      'Generate a dataset from one pwlu knows how to build: fashion-mnist-detection, a COCO-format detection set (Fashion-MNIST items on textured canvases), deterministic by seed.',
+    )
+    .argument('<name>', 'dataset to make: fashion-mnist-detection')
+    .option('-o, --out <dir>', 'dataset folder (default: datasets/fashion-mnist-detection in the project, where discovery finds it)')
+    .option('--seed <n>', 'seed: the same arguments give byte-identical files', (v) => parseIntArg('--seed', v), DETECTION_DEFAULTS.seed)
+    .option('--train <n>', 'training images', (v) => parseIntArg('--train', v), DETECTION_DEFAULTS.train)
+    .option('--val <n>', 'validation images', (v) => parseIntArg('--val', v), DETECTION_DEFAULTS.val)
+    .option('--test <n>', 'test images', (v) => parseIntArg('--test', v), DETECTION_DEFAULTS.test)
+    .option('--size <px>', 'canvas side in pixels (large objects need >= 118)', (v) => parseIntArg('--size', v), DETECTION_DEFAULTS.size)
+    .option('--fashion-mnist <dir>', 'folder holding the Fashion-MNIST idx files (default: found as pwlu data list shows)')
+    .option('--force', 'replace an existing dataset in --out made with other arguments', false)
+    .action(async (name: string, opts: Omit<DataMakeCliOptions, 'name'>) => {
+      await dataMakeCommand({ ...opts, name });
     });
   data
     .command('bench')
@@ -63,10 +86,16 @@ export function register(program: Command): void {
 
 /** `pwlu data list`: every known dataset, whether and where it was found, and how to get it. */
 export async function dataListCommand(opts: { json: boolean }): Promise<void> {
-  const [{ listCatalog }, { discoverDataset }] = await Promise.all([import('../data/catalog.js'), import('../data/discover.js')]);
+  const [{ listCatalog }, { discoverDataset }, { hasDetectionDataset }] = await Promise.all([
+    import('../data/catalog.js'),
+    import('../data/discover.js'),
+    import('../data/coco/make-fashion-mnist-detection.js'),
+  ]);
   const rows = listCatalog().map((e) => {
-    const { found } =
+    let { found } =
       e.format === 'synthetic' ? { found: { dir: 'generated', rule: 'synthetic' } } : discoverDataset(e, { dataDir: null, projectRoot: PROJECT_ROOT });
+    // The generated set counts once its annotation files, written last, are all there (not after a killed run).
+    if (e.name === 'fashion-mnist-detection' && found && !hasDetectionDataset(found.dir)) found = null;
     const shape = e.height ? `${e.height}x${e.width}x${e.channels}` : 'configured';
     return {
       name: e.name,
@@ -78,13 +107,18 @@ export async function dataListCommand(opts: { json: boolean }): Promise<void> {
       found: found ? found.dir : null,
       how: found
         ? found.rule
-        : e.aptPackage
-          ? `apt-get install ${e.aptPackage}, or pwlu data get ${e.name}`
-          : e.downloads.length
-            ? `pwlu data get ${e.name}`
-            : e.format === 'shards'
-              ? 'set data.shards, or write them with pwlu data shard'
-              : 'set data.dir',
+        : e.name === 'fashion-mnist-detection'
+          ? 'pwlu data make fashion-mnist-detection'
+          : e.name === 'coco'
+            ? 'cannot be downloaded by pwlu: download COCO 2017 yourself and set data.name: coco, data.dir: /path/to/coco ' +
+              'holding annotations/instances_train2017.json, annotations/instances_val2017.json, train2017/ and val2017/'
+            : e.aptPackage
+              ? `apt-get install ${e.aptPackage}, or pwlu data get ${e.name}`
+              : e.downloads.length
+                ? `pwlu data get ${e.name}`
+                : e.format === 'shards'
+                  ? 'set data.shards, or write them with pwlu data shard'
+                  : 'set data.dir',
     };
   });
   if (opts.json) {
@@ -100,6 +134,67 @@ export async function dataListCommand(opts: { json: boolean }): Promise<void> {
     r.found ? `found: ${r.found}` : `missing (${r.how})`,
   ]);
   process.stdout.write(`${formatTable([header, ...table]).join('\n')}\n`);
+}
+
+/** Options of `pwlu data make`. */
+export interface DataMakeCliOptions {
+  name: string;
+  out?: string;
+  seed: number;
+  train: number;
+  val: number;
+  test: number;
+  size: number;
+  fashionMnist?: string;
+  force: boolean;
+}
+
+/** `pwlu data make NAME`: builds a dataset pwlu can generate (COCO cannot be downloaded here; this set stands in for it). */
+export async function dataMakeCommand(o: DataMakeCliOptions): Promise<void> {
+  if (!(MAKEABLE as readonly string[]).includes(o.name)) {
+    const coco = o.name === 'coco' ? '; COCO itself is downloaded by hand, see pwlu data list' : '';
+    throw new UserError(`pwlu data make cannot build '${o.name}' (it builds: ${MAKEABLE.join(', ')})${coco}`);
+  }
+  const [{ catalogEntry }, { ensureDatasetFiles }, { makeFashionMnistDetection }, { createCounter }, { datasetsDir }] = await Promise.all([
+    import('../data/catalog.js'),
+    import('../data/locate.js'),
+    import('../data/coco/make-fashion-mnist-detection.js'),
+    import('../util/progress.js'),
+    import('../util/workspace.js'),
+  ]);
+  const out = o.out === undefined ? join(datasetsDir(PROJECT_ROOT), o.name) : resolve(o.out);
+  const log = (m: string) => process.stderr.write(`pwlu: ${m}\n`);
+  let bar: ReturnType<typeof createCounter> | null = null;
+  const r = await makeFashionMnistDetection({
+    out,
+    seed: o.seed,
+    train: o.train,
+    val: o.val,
+    test: o.test,
+    size: o.size,
+    force: o.force,
+    // Found lazily: an existing set is reported (or refused) without looking for Fashion-MNIST.
+    source: async () => (await ensureDatasetFiles(catalogEntry('fashion-mnist'), o.fashionMnist ?? null, true, { projectRoot: PROJECT_ROOT, log })).dir,
+    onProgress: (_done, total) => {
+      bar ??= createCounter(o.name, total, 'items');
+      bar.increment(1);
+    },
+  }).finally(() => bar?.stop());
+  const a = r.args;
+  const made = `seed ${a.seed}, ${a.size}x${a.size}`;
+  if (r.status === 'present') {
+    process.stdout.write(
+      `${out}: already holds ${o.name} made with the same arguments (${made}; train ${a.train}, val ${a.val}, test ${a.test}); nothing written\n`,
+    );
+    return;
+  }
+  const s = r.splits!;
+  const sum = (k: 'annotations' | 'small' | 'medium' | 'large' | 'crowd') => s.train[k] + s.val[k] + s.test[k];
+  process.stdout.write(
+    `${out}: wrote ${o.name} (${made}) in ${r.seconds.toFixed(1)} s: ` +
+      (['train', 'val', 'test'] as const).map((k) => `${k} ${s[k].images} images / ${s[k].annotations} objects`).join(', ') +
+      `; objects small ${sum('small')}, medium ${sum('medium')}, large ${sum('large')}, crowd ${sum('crowd')}\n`,
+  );
 }
 
 /** `pwlu data get NAME`: find the dataset by the discovery order, or download and verify it. */
