@@ -1,5 +1,6 @@
 /** Serialising a resolved config: canonical hash and YAML for run directories. */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { stringify } from 'yaml';
 import type { Config } from './schema.js';
 
@@ -24,6 +25,7 @@ export function canonicalJson(value: unknown): string {
 const NEUTRAL_KEYS: ReadonlyArray<[path: readonly string[], neutral: unknown]> = [
   [['task'], 'classification'],
   [['model', 'init'], null],
+  [['model', 'init_exclude'], []],
   [['train', 'schedule', 'warmup_steps'], null],
 ];
 
@@ -38,7 +40,7 @@ export function withoutNeutralKeys<T>(config: T): T {
     let parent: unknown = c;
     for (const k of path.slice(0, -1)) parent = parent !== null && typeof parent === 'object' ? (parent as Record<string, unknown>)[k] : undefined;
     const last = path[path.length - 1]!;
-    if (parent !== null && typeof parent === 'object' && (parent as Record<string, unknown>)[last] === neutral)
+    if (parent !== null && typeof parent === 'object' && isDeepStrictEqual((parent as Record<string, unknown>)[last], neutral))
       delete (parent as Record<string, unknown>)[last];
   }
   return c as T;

@@ -16,6 +16,16 @@ export const DETECTION_DATASETS = ['coco', 'fashion-mnist-detection'] as const;
 /** What a run learns: image classification (top-1/top-5), or object detection (COCO's AP). */
 export const TASKS = ['classification', 'detection'] as const;
 
+/** Whether a string compiles as a JavaScript regular expression. */
+function isRegExp(v: string): boolean {
+  try {
+    new RegExp(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const ModelSchema = z
   .strictObject({
     /** Registered architecture name, e.g. resnet20. Checked against the model registry. */
@@ -30,8 +40,20 @@ export const ModelSchema = z
      * network's (fine-tuning, possibly with another activation swapped in). null = random init.
      */
     init: z.string().min(1).nullable().default(null),
+    /**
+     * Weights model.init leaves at their initial value, as regular expressions over pwlu weight names (e.g. `^fc/` to
+     * fine-tune a classifier on another number of classes). A detector's FPN and heads are always left out.
+     */
+    init_exclude: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine((v) => isRegExp(v), { error: 'not a valid regular expression' }),
+      )
+      .default([]),
   })
-  .default({ arch: 'resnet20', width: 1, stem: 'auto', init: null });
+  .default({ arch: 'resnet20', width: 1, stem: 'auto', init: null, init_exclude: [] });
 
 /** Every activation's options section, each optional and validated by that activation's own schema. */
 function optionSections<T extends Record<string, z.ZodType>>(schemas: T): { [K in keyof T]: z.ZodOptional<T[K]> } {

@@ -35,6 +35,7 @@ import { DivergedError, Trainer, type TrainProgress } from './trainer.js';
 import { classificationTask } from './classification.js';
 import { detectionTask, openDetectionData } from './detection/task.js';
 import { opaqueTask, type TrainTask } from './task.js';
+import { initFromFile } from './init.js';
 import type { Config } from '../config/schema.js';
 
 /** What to train: a new run from a config, or an existing run to continue. */
@@ -103,6 +104,16 @@ async function buildTask(config: Config, log: Logger): Promise<{ task: TrainTask
   const { dataset, val, location } = await loadDataset(config.data, { projectRoot: PROJECT_ROOT, seed: config.seed, log: info });
   log.info({ dataset: dataset.name, train: dataset.train.n, test: dataset.test.n, val: val?.n ?? 0, from: location }, 'data');
   return { task: opaqueTask(classificationTask(config, dataset, val)), imgSize: dataset.height };
+}
+
+/**
+ * Starts the model from model.init's file: a detector takes its backbone (FPN and heads keep their init), a
+ * classifier every weight but those model.init_exclude names. A relative path is taken from the working directory.
+ */
+function initModel(model: tfl.LayersModel, config: Config, log: Logger): void {
+  const exclude = [...(config.task === 'detection' ? [/^(fpn|head)\./] : []), ...config.model.init_exclude.map((e) => new RegExp(e))];
+  const r = initFromFile(model, resolve(config.model.init!), { exclude, log });
+  log.info({ file: r.file, format: r.format, loaded: r.loaded, unused_in_file: r.skippedSource.length, kept_init: r.missingTarget.length }, 'model.init');
 }
 
 /** Loads the request's config: the new run's file and overrides, or the saved config of the run to resume (only machine settings may differ on resume: another machine does not change a result's meaning). */
@@ -297,6 +308,8 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
         `data-parallel over ${dp.worldSize} ranks (${dp.backend})`,
       );
     const { task, imgSize } = await buildTask(config, log);
+    // A resumed run's weights come from its checkpoint; model.init only starts a new one.
+    if (config.model.init && !req.resume) initModel(task.model, config, log);
     base = summaryBase(loaded, backend, imgSize, dp);
     trainer = new Trainer({
       config,

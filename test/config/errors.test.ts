@@ -44,7 +44,7 @@ describe('validation errors name the file, line and key path', () => {
   });
 
   it('an unknown key with nothing close lists the valid keys', () => {
-    expect(errorFor('model:\n  colour: blue\n')).toBe('x.yaml:2: model.colour: unknown key; valid keys in model: arch, width, stem, init');
+    expect(errorFor('model:\n  colour: blue\n')).toBe('x.yaml:2: model.colour: unknown key; valid keys in model: arch, width, stem, init, init_exclude');
   });
 
   it('wrong type', () => {

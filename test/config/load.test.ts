@@ -16,7 +16,7 @@ describe('loadConfig: good files', () => {
     expect(file).toBe(fixture('full.yaml'));
     expect(config.name).toBe('full-example_1.0');
     expect(config.backend).toBe('cpu');
-    expect(config.model).toEqual({ arch: 'resnet32', width: 0.5, stem: 'small', init: null });
+    expect(config.model).toEqual({ arch: 'resnet32', width: 0.5, stem: 'small', init: null, init_exclude: [] });
     expect(config.activation).toEqual({
       name: 'pwlu',
       sites: 'default',

@@ -2,7 +2,7 @@
 import type { Config } from '../../src/config/schema.js';
 import type { Dataset } from '../../src/data/types.js';
 import { createRunDir, RunDir } from '../../src/run/run-dir.js';
-import { train, type TrainOutcome } from '../../src/train/trainer.js';
+import { train, type TaskSource, type TrainOutcome } from '../../src/train/trainer.js';
 import { createLogger } from '../../src/util/log.js';
 import { createProgress } from '../../src/util/progress.js';
 
@@ -12,7 +12,7 @@ import { createProgress } from '../../src/util/progress.js';
  */
 export async function runTraining(
   cfg: Config,
-  ds: Dataset,
+  ds: Dataset | TaskSource,
   dir: string,
   opts: { resume?: boolean; stopAfter?: number } = {},
 ): Promise<{ outcome: TrainOutcome; dir: string }> {
@@ -24,8 +24,7 @@ export async function runTraining(
     run,
     log: createLogger({ quiet: true }),
     progress: createProgress(false),
-    dataset: ds,
-    val: null,
+    ...('task' in ds || 'dataset' in ds ? ds : { dataset: ds, val: null }),
     resume: Boolean(opts.resume),
     shouldStop: () => opts.stopAfter !== undefined && steps++ >= opts.stopAfter,
   });
