@@ -5,7 +5,8 @@
 //
 // For each architecture it runs `pwlu speed --json` and ../shared/bench/pytorch_reference.py (or
 // $PWLU_PYTORCH_REFERENCE) alternately, `--repeats` times each, and prints the median training and
-// inference images/s of both and their ratio. Needs `npm run build` and, for PyTorch, Debian's
+// inference images/s of both and their ratio. `--task detection` compares RetinaNet with the architecture as its
+// backbone against ../shared/bench/detection_reference.py (torchvision's RetinaNet; ReLU only). Needs `npm run build` and, for PyTorch, Debian's
 // python3-torch (+ python3-torchvision for the torchvision architectures).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -32,6 +33,12 @@ training and inference images/s of both and their ratio. Needs \`npm run build\`
     python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch' },
     'memory-format': { type: 'string', choices: ['channels_last', 'contiguous'], help: "PyTorch's memory format (default: the reference's, channels_last)" },
     json: { type: 'boolean', help: 'also print one JSON line per architecture' },
+    task: {
+      type: 'string',
+      default: 'classification',
+      choices: ['classification', 'detection'],
+      help: 'detection: RetinaNet over the architecture vs torchvision RetinaNet (shared/bench/detection_reference.py, 11 classes incl. background)',
+    },
   },
 });
 const archs = args.arch;
@@ -40,7 +47,12 @@ const batch = String(args.batch);
 const act = args.activation;
 const repeats = args.repeats;
 const python = args.python;
-const reference = process.env.PWLU_PYTORCH_REFERENCE ?? join(root, '..', 'shared', 'bench', 'pytorch_reference.py');
+const detection = args.task === 'detection';
+if (detection && act !== 'relu') {
+  console.error('--task detection: the torchvision reference has ReLU only');
+  process.exit(1);
+}
+const reference = process.env.PWLU_PYTORCH_REFERENCE ?? join(root, '..', 'shared', 'bench', detection ? 'detection_reference.py' : 'pytorch_reference.py');
 if (!existsSync(reference)) {
   console.error(`PyTorch reference script not found at ${reference} (set PWLU_PYTORCH_REFERENCE)`);
   process.exit(1);
@@ -64,15 +76,20 @@ for (const arch of archs) {
     const pwluArgs = [join(root, 'bin', 'pwlu.js'), 'speed', '--arch', arch, '--size', size, '--batch', batch, '--activation', act, '--stem', stem, '--json'];
     if (args.backend) pwluArgs.push('--backend', args.backend);
     if (args.threads) pwluArgs.push('--threads', String(args.threads));
+    // torchvision's RetinaNet counts the background among its 11 classes and gives each anchor 11 logits: so do we.
+    if (detection) pwluArgs.push('--task', 'detection', '--classes', '11');
     ours.push(runJson(process.execPath, pwluArgs));
-    const refArgs = [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct];
+    const refArgs = detection
+      ? [reference, '--backbone', arch, '--size', size, '--batch', batch]
+      : [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct];
     if (args.threads) refArgs.push('--threads', String(args.threads));
-    if (args['memory-format']) refArgs.push('--memory-format', args['memory-format']);
+    if (args['memory-format'] && !detection) refArgs.push('--memory-format', args['memory-format']);
     theirs.push(runJson(python, refArgs));
   }
   const o = { train: median(ours.map((r) => r.train_img_per_s)), infer: median(ours.map((r) => r.infer_img_per_s)) };
   const t = { train: median(theirs.map((r) => r.train_img_per_s)), infer: median(theirs.map((r) => r.infer_img_per_s)) };
   rows.push({
+    task: args.task,
     arch,
     size: Number(size),
     batch: Number(batch),
@@ -80,7 +97,8 @@ for (const arch of archs) {
     backend: ours[0].backend,
     threads: ours[0].threads,
     params: ours[0].params,
-    pytorch_params: theirs[0].params,
+    pytorch_params: theirs[0].params ?? null,
+    pytorch_version: theirs[0].torch ?? theirs[0].version ?? null,
     train_img_per_s: o.train,
     pytorch_train_img_per_s: t.train,
     train_ratio: +(o.train / t.train).toFixed(3),
@@ -88,6 +106,7 @@ for (const arch of archs) {
     pytorch_infer_img_per_s: t.infer,
     infer_ratio: +(o.infer / t.infer).toFixed(3),
     pytorch_memory_format: theirs[0].memory_format ?? 'contiguous',
+    runs: { pwlu: ours.map((r) => [r.train_img_per_s, r.infer_img_per_s]), pytorch: theirs.map((r) => [r.train_img_per_s, r.infer_img_per_s]) },
   });
 }
 if (args.json) for (const r of rows) console.log(JSON.stringify(r));
@@ -95,6 +114,6 @@ console.log(`| model | backend | train img/s pwlu / PyTorch | ratio | infer img/
 console.log(`|---|---|---|---|---|---|`);
 for (const r of rows) {
   console.log(
-    `| ${r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(0)} / ${r.pytorch_train_img_per_s.toFixed(0)} | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(0)} / ${r.pytorch_infer_img_per_s.toFixed(0)} | ${r.infer_ratio.toFixed(2)}x |`,
+    `| ${detection ? `RetinaNet ${r.arch}` : r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(0)} / ${r.pytorch_train_img_per_s.toFixed(0)} | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(0)} / ${r.pytorch_infer_img_per_s.toFixed(0)} | ${r.infer_ratio.toFixed(2)}x |`,
   );
 }
