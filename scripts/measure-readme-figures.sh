@@ -53,6 +53,7 @@ REPEATS=$(q 3 1)
 FIGURES=(
   "speed-vs-pytorch|README Performance, first table (470/497 … 0.94×, ±0.05 across a session)|est. 20 min|no|pwlu vs PyTorch train/infer img/s, ResNet-20, MobileNet-V2, ResNet-18, EfficientNet-B0, batch 64 at 32x32, 3 alternating runs"
   "speed-vs-pytorch-contiguous|README Performance, first table (PyTorch contiguous)|est. 3 min|no|the same with the reference in PyTorch's contiguous memory format"
+  "detection-speed|README Detection (RetinaNet vs torchvision)|est. 8 min|no|RetinaNet ResNet-18 train/infer img/s vs torchvision's (shared/bench/detection_reference.py), 128 px, batch 8, 3 alternating runs"
   "act-speed-torch|README Performance, activation table (569 … 1.15×; ±0.1× between runs)|est. 3 min|no|pwlu speed --all-activations on torch, one run"
   "act-speed-pairs|README Performance (Swish 1.05×/1.10×, PWLU 1.12×/1.02×)|est. 6 min|no|alternating relu|X single runs, 3 pairs"
   "onnx-infer|README Performance, ONNX table (4168 … 0.19×; PWLU 0.98× ReLU on torch, same runs)|est. 8 min|no|pwlu speed --onnx, 3 runs"
@@ -117,6 +118,11 @@ ACTS="relu swish hardswish prelu apl pau frelu pwlu"
 if wanted speed-vs-pytorch no; then
   measure speed-vs-pytorch "README Performance, first table" \
     node scripts/speed-vs-pytorch.mjs --arch "$ARCHS" --repeats "$REPEATS" --threads 2 --json
+fi
+
+if wanted detection-speed no; then
+  measure detection-speed "README Detection (RetinaNet vs torchvision)" \
+    node scripts/speed-vs-pytorch.mjs --task detection --arch resnet18 --size 128 --batch 8 --repeats "$REPEATS" --threads 2 --json
 fi
 
 if wanted speed-vs-pytorch-contiguous no; then

@@ -64,7 +64,10 @@ export function hasDatasetFiles(entry: CatalogEntry, dir: string): boolean {
     case 'synthetic':
       return true;
     case 'coco':
-      return existsSync(join(dir, 'annotations'));
+      // Every split's annotation file (the generator writes them last; a COCO download has train and val).
+      return (entry.name === 'coco' ? ['train2017', 'val2017'] : ['train', 'val', 'test']).every((s) =>
+        existsSync(join(dir, 'annotations', `instances_${s}.json`)),
+      );
   }
 }
 

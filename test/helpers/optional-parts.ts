@@ -1,10 +1,10 @@
 /**
  * The optional parts of pwlu (the native torch addon, its JPEG decoder and torch.distributed, a headless Chromium,
- * Debian's torchrun, Debian's Fashion-MNIST files) whose tests are skipped, with their reason, where the part is missing. `PWLU_REQUIRE` (a
+ * Debian's torchrun, Debian's Fashion-MNIST files, Debian's python3-torch + python3-torchvision for the state_dict tests) whose tests are skipped, with their reason, where the part is missing. `PWLU_REQUIRE` (a
  * comma-separated list of part names, or `all`) turns that skip into a failure: CI sets it, so a broken native build
  * cannot pass as "all tests green, every native test skipped".
  */
-export const OPTIONAL_PARTS = ['native', 'jpeg', 'dist', 'chromium', 'torchrun', 'fashion-mnist'] as const;
+export const OPTIONAL_PARTS = ['native', 'jpeg', 'dist', 'chromium', 'torchrun', 'fashion-mnist', 'torchvision'] as const;
 export type OptionalPart = (typeof OPTIONAL_PARTS)[number];
 
 /** The parts `PWLU_REQUIRE` names; an unknown name is an error, so a typo cannot silently require nothing. */

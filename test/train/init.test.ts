@@ -204,11 +204,11 @@ describe('initFromFile: pwlu checkpoints', () => {
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
 const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
-const hasTorchvision = probe.status === 0;
-if (!hasTorchvision) {
-  const why = (probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').trim();
-  console.warn(`[torchvision tests] skipped: /usr/bin/python3 cannot import torch and torchvision (apt-get install python3-torch python3-torchvision): ${why}`);
-}
+const hasTorchvision = optionalPart(
+  'torchvision',
+  probe.status === 0,
+  `/usr/bin/python3 cannot import torch and torchvision (apt-get install python3-torch python3-torchvision): ${(probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? '').trim()}`,
+);
 
 interface Reference {
   shape: [number, number, number, number];
