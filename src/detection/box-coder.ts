@@ -20,6 +20,13 @@ export const RETINANET_BOX_WEIGHTS: BoxCoderWeights = [1, 1, 1, 1];
 /** torchvision's bbox_xform_clip: the largest dw, dh decoding accepts. */
 export const BBOX_XFORM_CLIP = Math.log(1000 / 16);
 
+/** Box o/4 of flat x1y1x2y2 boxes as [width, height, centre x, centre y], in float64. */
+function centreForm(boxes: ArrayLike<number>, o: number): [number, number, number, number] {
+  const w = boxes[o + 2]! - boxes[o]!;
+  const h = boxes[o + 3]! - boxes[o + 1]!;
+  return [w, h, boxes[o]! + 0.5 * w, boxes[o + 1]! + 0.5 * h];
+}
+
 /**
  * Regression targets of matched pairs (anchor i with gt i, both flat 4n), the values the box head is
  * trained to predict. Computed in float64, stored float32.
@@ -31,14 +38,8 @@ export function encodeBoxes(anchors: ArrayLike<number>, gts: ArrayLike<number>, 
   const out = new Float32Array(4 * n);
   for (let i = 0; i < n; i++) {
     const o = 4 * i;
-    const aw = anchors[o + 2]! - anchors[o]!;
-    const ah = anchors[o + 3]! - anchors[o + 1]!;
-    const acx = anchors[o]! + 0.5 * aw;
-    const acy = anchors[o + 1]! + 0.5 * ah;
-    const gw = gts[o + 2]! - gts[o]!;
-    const gh = gts[o + 3]! - gts[o + 1]!;
-    const gcx = gts[o]! + 0.5 * gw;
-    const gcy = gts[o + 1]! + 0.5 * gh;
+    const [aw, ah, acx, acy] = centreForm(anchors, o);
+    const [gw, gh, gcx, gcy] = centreForm(gts, o);
     out[o] = (wx * (gcx - acx)) / aw;
     out[o + 1] = (wy * (gcy - acy)) / ah;
     out[o + 2] = ww * Math.log(gw / aw);
@@ -60,10 +61,7 @@ export function decodeBoxes(
   const out = new Float32Array(4 * n);
   for (let i = 0; i < n; i++) {
     const o = 4 * i;
-    const aw = anchors[o + 2]! - anchors[o]!;
-    const ah = anchors[o + 3]! - anchors[o + 1]!;
-    const acx = anchors[o]! + 0.5 * aw;
-    const acy = anchors[o + 1]! + 0.5 * ah;
+    const [aw, ah, acx, acy] = centreForm(anchors, o);
     const dx = deltas[o]! / wx;
     const dy = deltas[o + 1]! / wy;
     const dw = Math.min(deltas[o + 2]! / ww, clamp);

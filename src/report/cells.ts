@@ -1,9 +1,10 @@
 /**
- * What classification and detection tables share: a row's key, the note for a run that is not a result, and the
- * line that says a table's runs do not share one code version (in a module of their own so both builders use
- * them without an import cycle).
+ * What classification and detection tables share: their archs and activations in order, a row's key, the note
+ * for a run that is not a result, and the line that says a table's runs do not share one code version (in a
+ * module of their own so both builders use them without an import cycle).
  */
 import type { RunRecord, RunStatus } from './collect.js';
+import { ACTIVATION_ORDER, ARCH_ORDER, ordered } from './paper.js';
 
 /** A run of a table's cell that is not counted (not finished, or finished without the figure the table shows). */
 export interface IncompleteRun {
@@ -18,6 +19,20 @@ export interface IncompleteRun {
 /** A run as an IncompleteRun, so both kinds of table list what they leave out in the same words. */
 export function incompleteRun(r: RunRecord): IncompleteRun {
   return { seed: r.seed, status: r.status, epochs_completed: r.epochs_completed, epochs: r.epochs, error: r.error, rel: r.rel };
+}
+
+/** A table's archs and activations, each once, in the report's order (the paper's first, then by name). */
+export function tableAxes(runs: readonly RunRecord[]): { archs: string[]; activations: string[] } {
+  return {
+    archs: ordered(
+      runs.map((r) => r.arch),
+      ARCH_ORDER,
+    ),
+    activations: ordered(
+      runs.map((r) => r.activation),
+      ACTIVATION_ORDER,
+    ),
+  };
 }
 
 /** A table row's key: the arch, or `arch · setting` in a sweep bench, so different settings never pool. */

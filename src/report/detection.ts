@@ -4,8 +4,8 @@
  * baseline activation, PWLU − Swish AP beside the paper's, and notes for every run that is not a result.
  */
 import type { RunRecord } from './collect.js';
-import { codeVersionLine, fmtStatus, incompleteRun, rowKey, type IncompleteRun } from './cells.js';
-import { ACTIVATION_ORDER, ARCH_ORDER, ordered, paperDetectionDelta } from './paper.js';
+import { codeVersionLine, fmtStatus, incompleteRun, rowKey, tableAxes, type IncompleteRun } from './cells.js';
+import { paperDetectionDelta } from './paper.js';
 import { delta, mean, sampleStd, type Delta } from './stats.js';
 import { splitOverride } from '../util/overrides.js';
 
@@ -112,14 +112,7 @@ function detectionBaseline(requested: string): { name: string; note: string | nu
 
 /** Builds one detection table from the runs of one dataset and setup. */
 export function buildDetectionTable(runs: RunRecord[], requested: string): DetectionTable {
-  const archs = ordered(
-    runs.map((r) => r.arch),
-    ARCH_ORDER,
-  );
-  const activations = ordered(
-    runs.map((r) => r.activation),
-    ACTIVATION_ORDER,
-  );
+  const { archs, activations } = tableAxes(runs);
   const rowMap = new Map<string, DetectionRow>();
   for (const r of runs) rowMap.set(rowKey(r.arch, r.variant), { key: rowKey(r.arch, r.variant), arch: r.arch, variant: r.variant });
   const rows = [...rowMap.values()].sort(

@@ -10,9 +10,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { PROJECT_ROOT } from '../util/paths.js';
 import { collectRuns, type RunRecord } from './collect.js';
-import { ACTIVATION_ORDER, ARCH_ORDER, ordered, paperDelta } from './paper.js';
+import { paperDelta } from './paper.js';
 import { shapesByDepth, type LayerShapes } from './shapes.js';
-import { codeVersionLine, fmtStatus, incompleteRun, rowKey, type IncompleteRun } from './cells.js';
+import { codeVersionLine, fmtStatus, incompleteRun, rowKey, tableAxes, type IncompleteRun } from './cells.js';
 import { buildDetectionTable, type DetectionTable } from './detection.js';
 import { delta, mean, sampleStd, type Delta } from './stats.js';
 import { splitOverride } from '../util/overrides.js';
@@ -164,14 +164,7 @@ function tableRows(runs: RunRecord[], archs: string[]): TableRow[] {
 }
 
 function buildTable(runs: RunRecord[], requested: string): SetupTable {
-  const archs = ordered(
-    runs.map((r) => r.arch),
-    ARCH_ORDER,
-  );
-  const activations = ordered(
-    runs.map((r) => r.activation),
-    ACTIVATION_ORDER,
-  );
+  const { archs, activations } = tableAxes(runs);
   const sweepKeys = [...new Set(runs.flatMap((r) => Object.keys(r.sweep)))];
   const rows = tableRows(runs, archs);
   const finished = (row: string, act: string) =>

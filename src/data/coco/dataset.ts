@@ -30,6 +30,7 @@ import type { BadSample, Decoder, EncodedSample, ResizeJob } from '../stream/con
 import { FolderSource } from '../stream/folder-source.js';
 import { defaultWorkers, imageDecoders } from '../stream/open.js';
 import type { BadImagePolicy } from '../stream/pipeline.js';
+import { prefetchBatches } from '../stream/prefetch.js';
 import { imageSize } from '../stream/transforms.js';
 import type { RankShard, StreamStats } from '../types.js';
 import type { CocoGroundTruthJson, CocoIndex } from './annotations.js';
@@ -372,44 +373,16 @@ class CocoSplit implements DetectionSplit {
     const start = o.startBatch ?? 0;
     if (!Number.isInteger(start) || start < 0) throw new RangeError(`startBatch must be a non-negative integer, got ${start}`);
     if (start >= total) return;
-    const it = this.source.samples({ seed: o.seed, epoch: o.epoch, shuffle: o.shuffle, start: start * B, shard: o.shard })[Symbol.asyncIterator]();
-    let exhausted = false;
-    const nextSamples = async (k: number): Promise<(EncodedSample | BadSample)[]> => {
-      const out: (EncodedSample | BadSample)[] = [];
-      while (out.length < k && !exhausted) {
-        const r = await it.next();
-        if (r.done) exhausted = true;
-        else out.push(r.value);
-      }
-      return out;
-    };
-    const depth = Math.max(1, this.shared.prefetch);
-    const pending: Promise<DetectionBatch>[] = [];
-    let reading: Promise<unknown> = Promise.resolve();
-    let next = start;
-    const launch = () => {
-      const b = next++;
-      const samples = reading.then(() => nextSamples(Math.min(B, count - b * B)));
-      reading = samples.catch(() => undefined);
-      const p = samples.then((s) => this.produce(b, s, o, stats));
-      p.catch(() => undefined); // surfaced when the consumer awaits it
-      pending.push(p);
-    };
-    const t0 = performance.now();
-    try {
-      while (next < total && pending.length < depth) launch();
-      while (pending.length > 0) {
-        const w0 = performance.now();
-        const batch = await pending.shift()!;
-        stats.waitSeconds += (performance.now() - w0) / 1000;
-        if (next < total) launch();
-        stats.seconds = (performance.now() - t0) / 1000;
-        yield batch;
-      }
-    } finally {
-      await Promise.allSettled(pending);
-      await it.return(undefined);
-    }
+    yield* prefetchBatches({
+      samples: this.source.samples({ seed: o.seed, epoch: o.epoch, shuffle: o.shuffle, start: start * B, shard: o.shard }),
+      start,
+      total,
+      batchSize: B,
+      count,
+      depth: Math.max(1, this.shared.prefetch),
+      stats,
+      produce: (b, s) => this.produce(b, s, o, stats),
+    });
   }
 }
 

@@ -12,6 +12,7 @@ import { DataError } from '../../util/errors.js';
 import { normalisationTable, numBatches, shardCount } from '../batches.js';
 import type { Batch, BatchStream, StreamStats } from '../types.js';
 import type { BadSample, Decoder, DecodeJob, EncodedSample, EpochOrder, Geometry, SampleSource } from './contract.js';
+import { prefetchBatches } from './prefetch.js';
 
 /** What a bad image does: skipped (logged once, counted) or fatal. */
 export type BadImagePolicy = 'skip' | 'error';
@@ -81,19 +82,6 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
 
   async function* run(): AsyncGenerator<Batch> {
     if (start >= total) return;
-    const samples = source.samples({ seed: order.seed, epoch: order.epoch, shuffle: order.shuffle, start: start * batchSize, shard: order.shard });
-    const it = samples[Symbol.asyncIterator]();
-    let exhausted = false;
-    const nextSamples = async (count: number): Promise<(EncodedSample | BadSample)[]> => {
-      const out: (EncodedSample | BadSample)[] = [];
-      while (out.length < count && !exhausted) {
-        const r = await it.next();
-        if (r.done) exhausted = true;
-        else out.push(r.value);
-      }
-      return out;
-    };
-
     /** Decodes batch b's samples into a slot; resolves to the batch it holds. */
     const produce = async (b: number, slot: Slot, samples: (EncodedSample | BadSample)[]): Promise<Batch> => {
       const jobsBy = new Map<Decoder, { jobs: DecodeJob[]; samples: EncodedSample[] }>();
@@ -154,36 +142,18 @@ export function streamBatches(opts: PipelineOptions, order: StreamOrder): BatchS
       return { x: slot.x.subarray(0, n * imageBytes), y: slot.y.subarray(0, n), size: n, index: b, skipped: samples.length - n };
     };
 
-    const t0 = performance.now();
-    // The source is read in order, one batch after another (`reading`), while earlier batches decode on
-    // the decoders' own threads: up to `depth` batches are in flight while the consumer trains.
-    const pending: Promise<Batch>[] = [];
-    let reading: Promise<unknown> = Promise.resolve();
-    let next = start;
-    let slotIndex = 0;
-    const launch = () => {
-      const b = next++;
-      const slot = slots[slotIndex++ % slots.length]!;
-      const samples = reading.then(() => nextSamples(Math.min(batchSize, count - b * batchSize)));
-      reading = samples.catch(() => undefined);
-      const p = samples.then((s) => produce(b, slot, s));
-      p.catch(() => undefined); // surfaced when the consumer awaits it
-      pending.push(p);
-    };
-    try {
-      while (next < total && pending.length < depth) launch();
-      while (pending.length > 0) {
-        const w0 = performance.now();
-        const batch = await pending.shift()!;
-        stats.waitSeconds += (performance.now() - w0) / 1000;
-        if (next < total) launch();
-        stats.seconds = (performance.now() - t0) / 1000;
-        yield batch;
-      }
-    } finally {
-      await Promise.allSettled(pending);
-      await it.return?.();
-    }
+    // Up to `depth` batches are in flight while the consumer trains, batch b in slot (b - start) mod
+    // slots: depth in flight plus the one the consumer holds.
+    yield* prefetchBatches({
+      samples: source.samples({ seed: order.seed, epoch: order.epoch, shuffle: order.shuffle, start: start * batchSize, shard: order.shard }),
+      start,
+      total,
+      batchSize,
+      count,
+      depth,
+      stats,
+      produce: (b, s) => produce(b, slots[(b - start) % slots.length]!, s),
+    });
   }
 
   return { stats, [Symbol.asyncIterator]: () => run() };
