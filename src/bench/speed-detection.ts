@@ -15,7 +15,7 @@ import { buildDetectorModel } from '../train/detection/task.js';
 import { Optimizer } from '../train/optimizer.js';
 import { paramGroups } from '../train/step.js';
 import { Rng } from '../util/rng.js';
-import type { BenchInput, BenchModel, BenchModelOptions } from './speed.js';
+import type { BenchInput, BenchModel, BenchModelOptions } from './bench-model.js';
 
 /** A detector with `inp.classes` logits per anchor and a random batch of `inp.batch` images holding 1-5 boxes each. */
 export function benchDetector(config: Config, inp: BenchInput, opts: BenchModelOptions = {}): BenchModel {

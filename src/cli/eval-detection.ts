@@ -6,10 +6,15 @@ import type { RestoredDetectionRun } from '../train/restore.js';
 import { evalBatchSize } from '../train/step.js';
 import { writeFileAtomic } from '../util/io.js';
 import { createProgress } from '../util/progress.js';
-import type { EvalCliOptions } from './eval.js';
+
+/** The `pwlu eval` options this side reads. */
+export interface DetectionEvalOptions {
+  json: boolean;
+  detections?: string;
+}
 
 /** Runs the detector over the test split, writes the detections atomically and prints the twelve figures. */
-export async function evaluateDetectionCommand(r: RestoredDetectionRun, run: RunDir, opts: EvalCliOptions): Promise<void> {
+export async function evaluateDetectionCommand(r: RestoredDetectionRun, run: RunDir, opts: DetectionEvalOptions): Promise<void> {
   const [{ detectSplit }, { headOptions }, { cocoEvaluate, COCO_METRICS }] = await Promise.all([
     import('../train/detection/step.js'),
     import('../train/detection/options.js'),
