@@ -116,6 +116,11 @@ function initModel(model: tfl.LayersModel, config: Config, log: Logger): void {
   log.info({ file: r.file, format: r.format, loaded: r.loaded, unused_in_file: r.skippedSource.length, kept_init: r.missingTarget.length }, 'model.init');
 }
 
+/** Whether batch-norm statistics span every rank: train.sync_bn, or a detector whose backbone BN is `sync`. */
+function syncBatchNorm(config: Config): boolean {
+  return config.train.sync_bn || (config.task === 'detection' && config.detection.backbone_bn === 'sync');
+}
+
 /** Loads the request's config: the new run's file and overrides, or the saved config of the run to resume (only machine settings may differ on resume: another machine does not change a result's meaning). */
 export function loadTrainingConfig(req: TrainingRequest): LoadedConfig {
   if (req.resume) return loadConfig(openRunDir(resolve(req.resume)).path('config'), req.machineSets, { extraChecks: registryChecks });
@@ -173,7 +178,7 @@ function summaryBase(loaded: LoadedConfig, backend: BackendChoice, imgSize: numb
             launcher: dp.env.launcher,
             per_rank_batch: config.train.batch,
             global_batch: config.train.batch * dp.worldSize,
-            sync_bn: config.train.sync_bn,
+            sync_bn: syncBatchNorm(config),
           },
         }
       : {}),
@@ -250,7 +255,7 @@ function removeUntrainedRun(run: RunDir): void {
 async function joinGroup(env: DistEnv, loaded: LoadedConfig, opened: OpenedRun | null): Promise<{ backend: BackendChoice; dp: DataParallel; run: RunDir }> {
   let joined: { backend: BackendChoice; dp: DataParallel } | null = null;
   try {
-    joined = await joinDataParallel(env, loaded.config, { syncBatchNorm: loaded.config.train.sync_bn, what: 'a data-parallel run' });
+    joined = await joinDataParallel(env, loaded.config, { syncBatchNorm: syncBatchNorm(loaded.config), what: 'a data-parallel run' });
     const dir = joined.dp.broadcastString(opened?.run.dir ?? null);
     if (dir === null) throw new BackendError('rank 0 did not open a run directory');
     return { ...joined, run: opened?.run ?? openRunDir(dir) };
@@ -304,7 +309,7 @@ export async function runTraining(req: TrainingRequest): Promise<TrainingResult>
     if (fallback && main) log.warn(fallback);
     if (dp)
       log.info(
-        { world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: config.train.sync_bn },
+        { world_size: dp.worldSize, rank: dp.rank, collectives: dp.backend, global_batch: config.train.batch * dp.worldSize, sync_bn: syncBatchNorm(config) },
         `data-parallel over ${dp.worldSize} ranks (${dp.backend})`,
       );
     const { task, imgSize } = await buildTask(config, log);
