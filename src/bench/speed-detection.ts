@@ -62,7 +62,7 @@ export function benchDetector(config: Config, inp: BenchInput, opts: BenchModelO
   // Kept: the first call may come from inside a tidy (infer), which must not dispose the cached batch.
   const input = () => (xt ??= tf.keep(tf.tensor4d(x, [n, size, size, 3])));
   const anchors = headAnchors(size, size, head);
-  const levels = anchorsPerLevel(size, size, 9);
+  const levels = anchorsPerLevel(size, size);
   return {
     model,
     optimizer,

@@ -8,7 +8,7 @@
  * gradient); the loss is tfjs ops, so its gradient flows through whichever backend runs the network.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { retinaNetAnchors } from './anchors.js';
+import { anchorsPerLocation, featureSizes, retinaNetAnchors } from './anchors.js';
 import { decodeBoxes, decodeBoxesTensor, encodeBoxes } from './box-coder.js';
 import { boxIou, clipBoxes } from './boxes.js';
 import { giouLoss, l1Loss, sigmoidFocalLoss, smoothL1Loss } from './losses.js';
@@ -142,9 +142,9 @@ export interface ImageDetections {
   labels: Int32Array;
 }
 
-/** Anchors per level of an input of this size (their order in the outputs). */
-export function anchorsPerLevel(height: number, width: number, perLocation: number): number[] {
-  return [8, 16, 32, 64, 128].map((s) => Math.ceil(height / s) * Math.ceil(width / s) * perLocation);
+/** Anchors per level of an input of this size (their order in the outputs), from the same feature sizes the anchors use. */
+export function anchorsPerLevel(height: number, width: number): number[] {
+  return featureSizes(height, width).map(([fh, fw]) => fh * fw * anchorsPerLocation());
 }
 
 /**

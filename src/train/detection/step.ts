@@ -8,9 +8,6 @@ import type { Optimizer } from '../optimizer.js';
 import { makeOptimizerStep, type GradientReducer } from '../step.js';
 import type { TaskStep } from '../task.js';
 
-/** Anchors per location: 3 scales x 3 aspect ratios (torchvision's RetinaNet). */
-const ANCHORS_PER_LOCATION = 9;
-
 /** The batch's pixels as the network's input tensor. */
 function inputTensor(b: DetectionBatch): tf.Tensor4D {
   return tf.tensor4d(b.x.subarray(0, b.size * b.height * b.width * 3), [b.size, b.height, b.width, 3]);
@@ -79,7 +76,7 @@ export async function detectSplit(
     tf.dispose([scores, deltas]);
     const anchors = headAnchors(b.height, b.width, head);
     const a = anchors.length / 4;
-    const levels = anchorsPerLevel(b.height, b.width, ANCHORS_PER_LOCATION);
+    const levels = anchorsPerLevel(b.height, b.width);
     for (let i = 0; i < b.size; i++) {
       const img = b.images[i]!;
       const det = postprocessImage(s.subarray(i * a * k, (i + 1) * a * k), d.subarray(i * a * 4, (i + 1) * a * 4), anchors, levels, k, img, head);

@@ -12,6 +12,7 @@ import { shardCount } from '../../data/batches.js';
 import { catalogEntry } from '../../data/catalog.js';
 import { openDetectionDataset, type DetectionBatch, type DetectionDataset } from '../../data/coco/dataset.js';
 import { discoverDataset } from '../../data/discover.js';
+import { anchorsPerLocation } from '../../detection/anchors.js';
 import { cocoEvaluate, type CocoStats } from '../../detection/coco-eval.js';
 import { getDetector } from '../../models/detectors.js';
 import { resolveStem } from '../../models/registry.js';
@@ -41,7 +42,7 @@ export function buildDetectorModel(config: Config, numClasses: number): tfl.Laye
     headWidth: d.head_width,
     headConvs: d.head_convs,
     backboneBn: d.backbone_bn,
-    anchorsPerLocation: 9,
+    anchorsPerLocation: anchorsPerLocation(),
     priorProb: 0.01,
     stem: resolveStem(config.model.stem, d.min_size),
   });
