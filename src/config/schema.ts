@@ -239,6 +239,11 @@ export const DetectionSchema = z
     head_width: z.number().int().min(1).max(1024).default(256),
     /** Convolutions (each followed by an activation site) per head. */
     head_convs: z.number().int().min(0).max(8).default(4),
+    /**
+     * Init of the heads' hidden convolutions: normal = torchvision's N(0, 0.01); kaiming = He-normal (ours, for narrow
+     * heads trained from scratch, whose signal N(0, 0.01) all but extinguishes). The predictors keep N(0, 0.01) either way.
+     */
+    head_init: z.enum(['normal', 'kaiming']).default('normal'),
     /** Backbone batch norm: frozen (running statistics, no gradient: torchvision's FrozenBatchNorm2d), train, or sync (statistics over every rank). */
     backbone_bn: z.enum(['frozen', 'train', 'sync']).default('frozen'),
     /** Split names under data.dir (COCO layout); null = the dataset's own (coco: train2017 / held out from train / val2017). */

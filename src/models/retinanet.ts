@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../util/errors.js';
-import type { Builder, ConvOptions } from './blocks.js';
+import type { Builder, ConvInit, ConvOptions } from './blocks.js';
 import { hasFeatures, type DetectorBuildOptions } from './features.js';
 import { getModel, modelNames } from './registry.js';
 
@@ -85,11 +85,11 @@ function pyramid(b: Builder, c: [Sym, Sym, Sym], width: number): Sym[] {
 function head(
   b: Builder,
   levels: Sym[],
-  o: { name: 'cls' | 'box'; predictor: string; width: number; convs: number; anchors: number; perAnchor: number; bias: number },
+  o: { name: 'cls' | 'box'; predictor: string; width: number; convs: number; anchors: number; perAnchor: number; bias: number; hidden: ConvInit },
 ): Sym {
   const layers: tfl.layers.Layer[] = [];
   for (let i = 0; i < o.convs; i++) {
-    layers.push(b.sharedConv(`head.${o.name}.conv${i}`, o.width, 3, { bias: true, init: { std: 0.01 } }));
+    layers.push(b.sharedConv(`head.${o.name}.conv${i}`, o.width, 3, { bias: true, init: o.hidden }));
     layers.push(b.sharedSite(`head.${o.name}.act${i}`, o.width, 'relu'));
   }
   layers.push(b.sharedConv(`head.${o.name}.${o.predictor}`, o.anchors * o.perAnchor, 3, { bias: true, init: { std: 0.01 }, biasValue: o.bias }));
@@ -131,7 +131,9 @@ export function buildRetinaNet(o: DetectorBuildOptions): tfl.LayersModel {
   });
   const b = f.builder;
   const levels = pyramid(b, [f.c3, f.c4, f.c5], o.headWidth);
-  const common = { width: o.headWidth, convs: o.headConvs, anchors: o.anchorsPerLocation };
+  // torchvision's N(0, 0.01) for every head conv, or He-normal for the hidden ones (see DetectorBuildOptions.headInit).
+  const hidden: ConvInit = (o.headInit ?? 'normal') === 'normal' ? { std: 0.01 } : 'kaimingNormalFanOut';
+  const common = { width: o.headWidth, convs: o.headConvs, anchors: o.anchorsPerLocation, hidden };
   const cls = head(b, levels, { ...common, name: 'cls', predictor: 'logits', perAnchor: o.numClasses, bias: -Math.log((1 - o.priorProb) / o.priorProb) });
   const box = head(b, levels, { ...common, name: 'box', predictor: 'reg', perAnchor: 4, bias: 0 });
   return tfl.model({ inputs: f.input, outputs: [cls, box], name: `retinanet_${o.backbone}` });

@@ -41,6 +41,7 @@ export function buildDetectorModel(config: Config, numClasses: number): tfl.Laye
     seed: config.seed,
     headWidth: d.head_width,
     headConvs: d.head_convs,
+    headInit: d.head_init,
     backboneBn: d.backbone_bn,
     anchorsPerLocation: anchorsPerLocation(),
     priorProb: 0.01,
