@@ -99,6 +99,18 @@ describe('RetinaNet', () => {
     expect(Math.abs(std(w) - 1 / 8)).toBeLessThan(0.01);
   });
 
+  it('headInit kaiming starts the hidden head convs He-normal (std sqrt(2 / (9 * width))) and keeps the predictors at N(0, 0.01)', () => {
+    const m = buildRetinaNet(options({ headInit: 'kaiming' }));
+    try {
+      // fan = 3 * 3 * 16 = 144: sigma sqrt(2 / 144) = 0.1179; tfjs's varianceScaling draws a normal truncated at 2 sigma,
+      // whose std is 0.8796 sigma (the backbone's convs are drawn the same way)
+      for (const name of ['head.cls.conv0', 'head.box.conv3']) expect(Math.abs(std(weightOf(m, name, 0)) - 0.8796 * Math.sqrt(2 / 144))).toBeLessThan(0.006);
+      for (const name of ['head.cls.logits', 'head.box.reg']) expect(Math.abs(std(weightOf(m, name, 0)) - 0.01)).toBeLessThan(4e-4);
+    } finally {
+      m.dispose();
+    }
+  });
+
   it('asks the activation factory for every site: backbone, fpn.p6.act and 2 x headConvs head sites', () => {
     const rec = recording();
     const m = buildRetinaNet(options({ activation: rec.factory }));
