@@ -15,24 +15,20 @@ export interface DetectionEvalOptions {
 
 /** Runs the detector over the test split, writes the detections atomically and prints the twelve figures. */
 export async function evaluateDetectionCommand(r: RestoredDetectionRun, run: RunDir, opts: DetectionEvalOptions): Promise<void> {
-  const [{ detectSplit }, { headOptions }, { cocoEvaluate, COCO_METRICS }] = await Promise.all([
-    import('../train/detection/step.js'),
-    import('../train/detection/options.js'),
-    import('../detection/coco-eval.js'),
-  ]);
+  const [{ evaluateDetectionSplit }, { COCO_METRICS }] = await Promise.all([import('../train/detection/task.js'), import('../detection/coco-eval.js')]);
   const { dataset, config, model } = r;
   const progress = createProgress(process.stderr.isTTY === true && !opts.json);
   progress.start(dataset.test.n, `detect ${dataset.test.name}`);
   let done = 0;
   let out;
   try {
-    out = await detectSplit(model, dataset.test, dataset, headOptions(config.detection), evalBatchSize(config.train), (k) => progress.update((done += k), {}));
+    out = await evaluateDetectionSplit(model, dataset, 'test', config, evalBatchSize(config.train), (k) => progress.update((done += k), {}));
   } finally {
     progress.stop();
   }
   const file = resolve(opts.detections ?? join(run.dir, detectionsFile(r.checkpoint)));
   writeFileAtomic(file, JSON.stringify(out.detections));
-  const coco = cocoEvaluate(dataset.test.groundTruth(), out.detections, { imageIds: dataset.test.imageIds() });
+  const coco = out.coco;
   const result = {
     run: run.dir,
     checkpoint: r.checkpoint,

@@ -1,5 +1,6 @@
 /** `pwlu train`: its options, flags → a training request (src/train/session.ts), the printed summary and the exit code. */
 import type { Command } from 'commander';
+import { COCO_AP_METRICS } from '../detection/coco-eval.js';
 import { describeBest, NO_SELECTION_NOTE, type Summary } from '../run/records.js';
 import type { TrainingRequest } from '../train/session.js';
 import { ExitCode, UserError } from '../util/errors.js';
@@ -120,9 +121,6 @@ export async function trainCommand(opts: TrainCliOptions): Promise<void> {
   }
 }
 
-/** The COCO figures the printed summary of a detection run shows. */
-const COCO_HEADLINE = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'];
-
 /** The printed summary: one `key  value` row per line. */
 function textSummary(s: Summary, dir: string): string {
   const f = (v: number | null | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2));
@@ -133,7 +131,7 @@ function textSummary(s: Summary, dir: string): string {
     ['model', `${s.arch} + ${s.activation} on ${s.dataset} (seed ${s.seed})`],
     ['epochs', `${s.epochs_completed}/${s.epochs}`],
     ...(s.task === 'detection'
-      ? COCO_HEADLINE.map((k) => [`test ${k}`, f(s.final_coco?.[k] != null && s.final_coco[k] >= 0 ? s.final_coco[k] * 100 : null)])
+      ? COCO_AP_METRICS.map((k) => [`test ${k}`, f(s.final_coco?.[k] != null && s.final_coco[k] >= 0 ? s.final_coco[k] * 100 : null)])
       : [
           ['test top-1', `${f(s.final?.top1)} %`],
           ['test top-5', `${f(s.final?.top5)} %`],

@@ -48,6 +48,8 @@ export interface CocoDetection {
 }
 
 export const COCO_METRICS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
+/** The six AP figures summaries and reports show (COCO_METRICS' first half). */
+export const COCO_AP_METRICS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
 export type CocoMetricName = (typeof COCO_METRICS)[number];
 /** -1 where COCO gives -1 (nothing to evaluate). */
 export type CocoStats = Record<CocoMetricName, number>;

@@ -3,6 +3,7 @@
  * activation, with COCO's AP figures in percent as mean ± std over seeds, Welch's test of each figure against the
  * baseline activation, PWLU − Swish AP beside the paper's, and notes for every run that is not a result.
  */
+import { COCO_AP_METRICS } from '../detection/coco-eval.js';
 import type { RunRecord } from './collect.js';
 import { codeVersionLine, fmtStatus, incompleteRun, rowKey, tableAxes, type IncompleteRun } from './cells.js';
 import { paperDetectionDelta } from './paper.js';
@@ -10,7 +11,7 @@ import { delta, mean, sampleStd, type Delta } from './stats.js';
 import { splitOverride } from '../util/overrides.js';
 
 /** The COCO figures the detection tables show (the AR ones stay in the runs' records). */
-export const DETECTION_METRICS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
+export const DETECTION_METRICS = COCO_AP_METRICS;
 
 /** One of the figures a detection table shows. */
 export type DetectionMetric = (typeof DETECTION_METRICS)[number];

@@ -22,7 +22,7 @@ import type { Optimizer } from '../optimizer.js';
 import type { GradientReducer } from '../step.js';
 import type { EvalFields, TrainTask } from '../task.js';
 import { headOptions } from './options.js';
-import { detectSplit, makeDetectionStep } from './step.js';
+import { detectSplit, makeDetectionStep, type SplitDetections } from './step.js';
 
 const pct = (v: number | null | undefined) => (v == null || v < 0 ? null : +(100 * v).toFixed(2));
 
@@ -56,11 +56,12 @@ export async function evaluateDetectionSplit(
   which: 'test' | 'val',
   config: Config,
   batchSize: number,
-): Promise<{ coco: CocoStats; n: number; skipped: number }> {
+  onBatch?: (images: number) => void,
+): Promise<SplitDetections & { coco: CocoStats }> {
   const split = which === 'test' ? ds.test : ds.val;
   if (!split) throw new UserError(`the dataset has no ${which} split`);
-  const r = await detectSplit(model, split, ds, headOptions(config.detection), batchSize);
-  return { coco: cocoEvaluate(split.groundTruth(), r.detections, { imageIds: split.imageIds() }), n: r.n, skipped: r.skipped };
+  const r = await detectSplit(model, split, ds, headOptions(config.detection), batchSize, onBatch);
+  return { ...r, coco: cocoEvaluate(split.groundTruth(), r.detections, { imageIds: split.imageIds() }) };
 }
 
 /** The detection task over an opened COCO-format dataset. */
