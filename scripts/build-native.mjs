@@ -80,7 +80,7 @@ function required(part) {
 }
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
-  return { status: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, error: r.error };
+  return { status: r.status ?? -1, signal: r.signal, out: `${r.stdout ?? ''}${r.stderr ?? ''}`, error: r.error };
 }
 const exists = (p) => {
   try {
@@ -367,6 +367,25 @@ if (probe.status !== 0) {
   skip(`built but cannot be loaded: ${why.slice(0, 200)}`);
 }
 
+// Debian 13's oneDNN crashes in its 1x1 convolution kernels on some CPUs (native/src/ops_nn.cc, g_route_1x1). A crash
+// cannot be caught in-process, so a child runs them; glibc's malloc checks, where present, make a corrupted heap abort.
+const mallocDebug = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu']
+  .map((d) => path.join(d, 'libc_malloc_debug.so.0'))
+  .find((f) => exists(f));
+// A crash can also hang (UCX's signal handler, loaded with Debian 13's libtorch, deadlocks in free()): 2 minutes at most.
+const conv1x1 = run(process.execPath, ['-e', `require(${JSON.stringify(addonFile)}).probeConv1x1()`], {
+  timeout: 120_000,
+  env: { ...process.env, ...(mallocDebug ? { LD_PRELOAD: mallocDebug, GLIBC_TUNABLES: 'glibc.malloc.check=3' } : {}) },
+});
+const oneDnn1x1 =
+  conv1x1.status === 0
+    ? { ok: true }
+    : {
+        ok: false,
+        reason: `a child running oneDNN's 1x1 convolutions died (${conv1x1.signal ?? `exit ${conv1x1.status}`}); pwlu routes them around oneDNN's 1x1 kernels`,
+      };
+log(`oneDNN 1x1 probe: ${oneDnn1x1.ok ? 'ok' : oneDnn1x1.reason}\n${conv1x1.out.trim().slice(-2000)}`);
+
 const info = {
   path: torch.path,
   libDir: torch.libDir,
@@ -376,6 +395,7 @@ const info = {
   cxx11abi: torch.cxx11abi,
   addon: path.relative(root, addonFile),
   jpeg: jpeg.ok ? { available: true } : { available: false, reason: jpeg.why },
+  oneDnn1x1,
   dist: c10d.gloo ? { available: true, backends: c10d.nccl ? ['gloo', 'nccl'] : ['gloo'] } : { available: false, reason: c10d.why },
   builtAt: new Date().toISOString(),
   buildSeconds: Math.round((Date.now() - started) / 100) / 10,

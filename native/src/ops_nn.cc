@@ -121,6 +121,30 @@ bool depthwise_needs_nchw(bool depthwise, const at::Tensor& wt, int64_t channels
 }
 
 /**
+ * 1x1 convolutions kept off oneDNN's 1x1 kernels where those crash. Debian 13's oneDNN (libdnnl3.6 3.7.2, under its
+ * libtorch 2.6) does on some CPUs: on an AMD EPYC with AVX-512 it raises SIGFPE creating 1x1 primitives with 1024 or
+ * more channels (ResNet-50's, in Debian's own python3-torch too) and corrupts the heap in the stride-2 1x1 weight
+ * gradient with fewer than 16 input channels; libtorch 1.13 and 2.14 do not. A crash cannot be checked in-process,
+ * so scripts/build-native.mjs runs probeConv1x1 in a child process once and the JS side turns the routing on when
+ * that child died. The routed form is exact: subsample for the stride, then a stride-1 convolution padded by one
+ * pixel (oneDNN hands it to its general kernels), cropped back; 0.83-1.26x the direct time where the direct one runs
+ * (scripts/compat/onednn-1x1.py measures both, and lists the crashing shapes).
+ */
+bool g_route_1x1 = false;
+
+bool routed_1x1(bool depthwise, int64_t kh, int64_t kw, const Pads& p) {
+  return g_route_1x1 && !depthwise && kh == 1 && kw == 1 && p.t == 0 && p.b == 0 && p.l == 0 && p.r == 0;
+}
+
+/** Every sh-th row and sw-th column of an NHWC tensor, from the first: what a 1x1 convolution of that stride reads. */
+at::Tensor subsample_hw(const at::Tensor& x, int64_t sh, int64_t sw) {
+  if (sh == 1 && sw == 1) return x;
+  return x.slice(1, 0, x.size(1), sh).slice(2, 0, x.size(2), sw);
+}
+
+const Pads kOnePixel{1, 1, 1, 1};
+
+/**
  * conv2d(x, filter, sh, sw, pt, pb, pl, pr, dh, dw, depthwise, bias, activation, alpha, prelu)
  * Conv2D, DepthwiseConv2dNative, FusedConv2D and FusedDepthwiseConv2D.
  */
@@ -149,12 +173,18 @@ Napi::Value conv2d(const Napi::CallbackInfo& info) {
     if (bias->dim() == 1 && bias->size(0) == wt.size(0)) b = bias;
     else bias_late = true;
   }
-  at::Tensor xa = nchw(xin);
-  if (depthwise_needs_nchw(depthwise, wt, groups, xin)) {
-    xa = xa.contiguous();
-    wt = wt.clone(at::MemoryFormat::Contiguous);
+  at::Tensor y;
+  if (routed_1x1(depthwise, wt.size(2), wt.size(3), p)) {
+    at::Tensor xs = subsample_hw(x, sh, sw).contiguous();
+    y = nhwc(at::convolution(nchw(xs), wt, b, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1)).slice(1, 1, 1 + xs.size(1)).slice(2, 1, 1 + xs.size(2));
+  } else {
+    at::Tensor xa = nchw(xin);
+    if (depthwise_needs_nchw(depthwise, wt, groups, xin)) {
+      xa = xa.contiguous();
+      wt = wt.clone(at::MemoryFormat::Contiguous);
+    }
+    y = nhwc(at::convolution(xa, wt, b, {sh, sw}, {ph, pw}, {dh, dw}, false, {0, 0}, groups));
   }
-  at::Tensor y = nhwc(at::convolution(xa, wt, b, {sh, sw}, {ph, pw}, {dh, dw}, false, {0, 0}, groups));
   if (!y.is_contiguous()) y = y.contiguous();
   if (bias_late) y = y.add(*bias);
   emit(apply_act(y, act, alpha, prelu));
@@ -173,6 +203,20 @@ Napi::Value conv2d_backprop_input(const Napi::CallbackInfo& info) {
   int64_t hp = sym ? h : h + p.t + p.b, wp = sym ? wd : wd + p.l + p.r;
   // Only the sizes (and memory format) of the input are used for the input gradient.
   at::Tensor wt = conv_weight(ai(info, 1), depthwise);
+  if (routed_1x1(depthwise, wt.size(2), wt.size(3), p)) {
+    at::Tensor shape_only = at::empty({n, c, dy.size(1), dy.size(2)}, opts(dy.scalar_type()).memory_format(at::MemoryFormat::ChannelsLast));
+    auto r = at::convolution_backward(nchw(pad_hw(dy, kOnePixel)), shape_only, wt, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false,
+                                      {0, 0}, 1, {true, false, false});
+    at::Tensor dxs = nhwc(std::get<0>(r));
+    if (sh == 1 && sw == 1) {
+      emit(dxs);
+    } else {
+      at::Tensor dx = at::zeros({n, h, wd, c}, dy.options());
+      subsample_hw(dx, sh, sw).copy_(dxs);
+      emit(dx);
+    }
+    return info.Env().Undefined();
+  }
   at::Tensor dya = nchw(dy);
   auto format = at::MemoryFormat::ChannelsLast;
   if (depthwise_needs_nchw(depthwise, wt, c, dy)) {
@@ -270,9 +314,14 @@ Napi::Value conv2d_backprop_filter(const Napi::CallbackInfo& info) {
   std::vector<int64_t> wshape = depthwise ? std::vector<int64_t>{ci * co, 1, kh, kw} : std::vector<int64_t>{co, ci, kh, kw};
   // a channels-last weight makes the gradient channels-last, {o} x {kh,kw,ci}: one transpose from tfjs's layout
   at::Tensor shape_only = at::empty(wshape, opts(x.scalar_type()).memory_format(at::MemoryFormat::ChannelsLast));
-  auto r = at::convolution_backward(nchw(dy), nchw(xin), shape_only, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
-                                    {dh, dw}, false, {0, 0}, depthwise ? ci : 1, {false, true, false});
-  at::Tensor gw = std::get<1>(r);
+  at::Tensor gw;
+  if (routed_1x1(depthwise, kh, kw, p)) {
+    gw = std::get<1>(at::convolution_backward(nchw(pad_hw(dy, kOnePixel)), nchw(subsample_hw(x, sh, sw).contiguous()), shape_only,
+                                              c10::nullopt, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1, {false, true, false}));
+  } else {
+    gw = std::get<1>(at::convolution_backward(nchw(dy), nchw(xin), shape_only, c10::nullopt, {sh, sw}, {sym ? p.t : 0, sym ? p.l : 0},
+                                              {dh, dw}, false, {0, 0}, depthwise ? ci : 1, {false, true, false}));
+  }
   if (gw.scalar_type() == at::kFloat && gw.is_cpu() && gw.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     const int64_t o = wshape[0], k = gw.numel() / o;
     at::Tensor t = at::empty({kh, kw, ci, co}, gw.options());
@@ -477,9 +526,34 @@ Napi::Value topk(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/** setConv1x1Route(on): routes 1x1 convolutions around oneDNN's 1x1 kernels (see g_route_1x1); returns the setting. */
+Napi::Value set_conv1x1_route(const Napi::CallbackInfo& info) {
+  g_route_1x1 = ab(info, 0);
+  return Napi::Boolean::New(info.Env(), g_route_1x1);
+}
+
+/**
+ * probeConv1x1(): runs, unrouted, the 1x1 convolutions that crash Debian 13's oneDNN on the CPUs where it does (a
+ * ResNet-50 1x1 with 1024 output channels; the stride-2 weight gradient with 8 input channels, repeated so that a
+ * corrupted heap shows). Returning means they ran here; scripts/build-native.mjs calls it in a child process.
+ */
+Napi::Value probe_conv1x1(const Napi::CallbackInfo& info) {
+  auto cl = at::MemoryFormat::ChannelsLast;
+  at::Tensor x = at::randn({16, 256, 14, 14}).contiguous(cl), w = at::randn({1024, 256, 1, 1}).contiguous(cl);
+  at::Tensor y = at::convolution(x, w, c10::nullopt, {1, 1}, {0, 0}, {1, 1}, false, {0, 0}, 1);
+  for (int i = 0; i < 30; ++i) {
+    at::Tensor xs = at::randn({4, 8, 32, 32}).contiguous(cl), dy = at::randn({4, 16, 16, 16}).contiguous(cl);
+    at::Tensor shape_only = at::empty({16, 8, 1, 1}).contiguous(cl);
+    at::convolution_backward(dy, xs, shape_only, c10::nullopt, {2, 2}, {0, 0}, {1, 1}, false, {0, 0}, 1, {false, true, false});
+  }
+  return Napi::Number::New(info.Env(), y.numel());
+}
+
 }  // namespace
 
 void init_nn(Napi::Env env, Napi::Object exports) {
+  def(env, exports, "setConv1x1Route", set_conv1x1_route);
+  def(env, exports, "probeConv1x1", probe_conv1x1);
   def(env, exports, "conv2d", conv2d);
   def(env, exports, "conv2dBackpropInput", conv2d_backprop_input);
   def(env, exports, "conv2dBackpropFilter", conv2d_backprop_filter);

@@ -59,6 +59,8 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
         nccl: info.dist?.backends?.includes('nccl') ?? false,
         gloo: info.dist?.backends?.includes('gloo') ?? false,
         jpeg: info.jpeg?.available ?? false,
+        // 'routed': the build found oneDNN's 1x1 convolutions crashing here, and pwlu runs them another way.
+        oneDnn1x1: info.oneDnn1x1 ? (info.oneDnn1x1.ok ? 'ok' : 'routed') : 'unchecked',
       }
     : null;
   const result = {
@@ -84,7 +86,8 @@ export async function doctorCommand(opts: { json: boolean }): Promise<void> {
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');
   lines.push(
     build
-      ? `native build: libtorch ${build.libtorch} (${build.source}); CUDA ${yesNo(build.cuda)}, NCCL ${yesNo(build.nccl)}, Gloo ${yesNo(build.gloo)}, JPEG ${yesNo(build.jpeg)}`
+      ? `native build: libtorch ${build.libtorch} (${build.source}); CUDA ${yesNo(build.cuda)}, NCCL ${yesNo(build.nccl)}, Gloo ${yesNo(build.gloo)}, JPEG ${yesNo(build.jpeg)}` +
+          (build.oneDnn1x1 === 'routed' ? `; oneDNN's 1x1 convolutions crash on this CPU: routed around them (slower)` : '')
       : 'native build: none (see native/build/build.log; npm rebuild or node scripts/build-native.mjs builds it)',
   );
   lines.push(`threads: ${result.threads} (cores: ${result.cores}; set with --threads)`);

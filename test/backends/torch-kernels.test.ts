@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the gradients (tfjs-core's node bundle has none)
 
+import { loadAddon, readBuildInfo } from '../../src/backends/torch/addon.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
@@ -359,6 +360,29 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       );
       return g([x, f, bias]);
     });
+  });
+
+  it('1x1 convolutions routed around oneDNN (as where its 1x1 kernels crash) match cpu, with gradients', async () => {
+    const addon = loadAddon();
+    const before = readBuildInfo()?.oneDnn1x1?.ok === false;
+    addon.setConv1x1Route(true);
+    try {
+      const cases: ConvCase[] = [
+        { x: [2, 6, 6, 3], f: [1, 1, 3, 5], s: 1, p: 'valid' },
+        { x: [2, 6, 6, 3], f: [1, 1, 3, 5], s: 2, p: 'valid' },
+        { x: [2, 7, 5, 8], f: [1, 1, 8, 4], s: 2, p: 'same' },
+        { x: [1, 9, 8, 2], f: [1, 1, 2, 3], s: [3, 2], p: 'valid' },
+      ];
+      await sameConvs('routed 1x1 conv2d', (x, f, st, p, d) => tf.conv2d(x, f, st, p, 'NHWC', d), cases);
+      await same('routed fused 1x1 conv2d grads (bias, relu)', (r) => {
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          tf.sum(tf.square(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'valid', bias: c, activation: 'relu' }))),
+        );
+        return g([r.f([2, 5, 7, 3]), r.f([1, 1, 3, 4]), r.f([4])]);
+      });
+    } finally {
+      addon.setConv1x1Route(before);
+    }
   });
 
   it('depthwise conv2d and its gradients', async () => {

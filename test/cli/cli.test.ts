@@ -62,7 +62,13 @@ describe('pwlu CLI', () => {
       expect(d.build).toBeNull();
       return;
     }
-    const info = JSON.parse(readFileSync(file, 'utf8')) as { version: string; cuda: boolean; jpeg: { available: boolean }; dist: { backends?: string[] } };
+    const info = JSON.parse(readFileSync(file, 'utf8')) as {
+      version: string;
+      cuda: boolean;
+      jpeg: { available: boolean };
+      dist: { backends?: string[] };
+      oneDnn1x1?: { ok: boolean };
+    };
     expect(d.build).toEqual({
       libtorch: info.version,
       source: expect.any(String) as unknown,
@@ -70,9 +76,12 @@ describe('pwlu CLI', () => {
       nccl: info.dist.backends?.includes('nccl') ?? false,
       gloo: info.dist.backends?.includes('gloo') ?? false,
       jpeg: info.jpeg.available,
+      oneDnn1x1: info.oneDnn1x1 ? (info.oneDnn1x1.ok ? 'ok' : 'routed') : 'unchecked',
     });
     expect(pwlu('doctor').stdout).toMatch(
-      new RegExp(`native build: libtorch ${info.version.replace(/\./g, '\\.')} .*; CUDA (yes|no), NCCL (yes|no), Gloo (yes|no), JPEG (yes|no)`),
+      new RegExp(
+        `native build: libtorch ${info.version.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*; CUDA (yes|no), NCCL (yes|no), Gloo (yes|no), JPEG (yes|no)`,
+      ),
     );
   });
 

@@ -251,8 +251,18 @@ describe.skipIf(!support.available)('data-parallel pwlu train (2 gloo ranks)', (
   }, 60_000);
 
   // Debian's torchrun (torch 1.13 on Python 3.11) fails to parse its default --redirects 0; any single stream works.
-  const torchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { encoding: 'utf8' });
-  optionalPart('torchrun', torchrun.status === 0, '/usr/bin/python3 has no torch.distributed.run (apt-get install python3-torch)');
+  // torchrun's agent serves the store as a TCPStore with torch's defaults. Debian 13's python3-torch 2.6 asks for its
+  // libuv server by default but was built without libuv, so torchrun cannot start there (USE_LIBUV=0 does not reach
+  // that constructor): a TCPStore made as the agent makes it tells whether torchrun can run at all.
+  const torchrun = spawnSync(
+    '/usr/bin/python3',
+    ['-c', 'import datetime, torch.distributed.run as _, torch.distributed as d; d.TCPStore("127.0.0.1", 0, 1, True, datetime.timedelta(seconds=10))'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  const torchrunWhy = /No module named/.test(torchrun.stderr)
+    ? '/usr/bin/python3 has no torch.distributed.run (apt-get install python3-torch)'
+    : `/usr/bin/python3's torch cannot start torchrun's store here: ${torchrun.stderr.trim().split('\n').pop() ?? `exit ${torchrun.status}`}`;
+  optionalPart('torchrun', torchrun.status === 0, torchrunWhy);
   it.skipIf(torchrun.status !== 0)(
     'launches unchanged under torchrun --no_python (its agent serves the rendezvous store)',
     async () => {

@@ -18,6 +18,10 @@ export interface TorchAddon {
   builtWithCuda(): boolean;
   setDevice(device: 'cpu' | 'cuda', index?: number): void;
   setThreads(n: number): number;
+  /** Routes 1x1 convolutions around oneDNN's 1x1 kernels (where they crash; see native/src/ops_nn.cc). */
+  setConv1x1Route(on: boolean): boolean;
+  /** Runs oneDNN's 1x1 convolutions unrouted; scripts/build-native.mjs calls it in a child, where a crash is safe. */
+  probeConv1x1(): number;
   getThreads(): number;
   write(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
   read(id: number): Float32Array | Int32Array | Uint8Array;
@@ -207,6 +211,8 @@ export interface LibtorchBuildInfo {
   jpeg?: { available: boolean; reason?: string };
   /** Whether torch.distributed was compiled in (absent in records written before it existed). */
   dist?: { available: boolean; reason?: string; backends?: string[] };
+  /** Whether oneDNN's 1x1 convolutions ran in a child process at build time (absent in older records: not checked). */
+  oneDnn1x1?: { ok: boolean; reason?: string };
   builtAt: string;
   buildSeconds: number;
 }

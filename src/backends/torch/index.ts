@@ -95,6 +95,7 @@ export async function registerTorchBackend(opts: TorchOptions = {}): Promise<Tor
     throw new Error(`torch backend: already registered on ${current.device}; cannot switch to ${device} in this process`);
   }
   addon.setDevice(device, opts.cudaIndex ?? 0);
+  addon.setConv1x1Route(readBuildInfo()?.oneDnn1x1?.ok === false);
   const threads = addon.setThreads(Math.max(1, Math.floor(opts.threads ?? os.availableParallelism())));
   if (registered && !tf.findBackendFactory(TORCH_BACKEND)) {
     tf.registerBackend(TORCH_BACKEND, () => new TorchBackend(addon), TORCH_PRIORITY); // after tf.removeBackend
