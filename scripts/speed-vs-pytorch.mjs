@@ -5,11 +5,11 @@
 //
 // For each architecture it runs `pwlu speed --json` and ../shared/bench/pytorch_reference.py (or
 // $PWLU_PYTORCH_REFERENCE) alternately, `--repeats` times each, and prints the median training and
-// inference images/s of both and their ratio. `--task detection` compares RetinaNet with the architecture as its
+// inference images/s of both and the median of per-pair ratios (--pytorch-modes: against each PyTorch mode). `--task detection` compares RetinaNet with the architecture as its
 // backbone against ../shared/bench/detection_reference.py (torchvision's RetinaNet; ReLU only). Needs `npm run build` and, for PyTorch, Debian's
 // python3-torch (+ python3-torchvision for the torchvision architectures).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +32,12 @@ training and inference images/s of both and their ratio. Needs \`npm run build\`
     repeats: { type: 'number', default: 3, help: 'runs of each, alternating' },
     python: { type: 'string', default: '/usr/bin/python3', help: 'python with torch' },
     'memory-format': { type: 'string', choices: ['channels_last', 'contiguous'], help: "PyTorch's memory format (default: the reference's, channels_last)" },
+    'pytorch-modes': {
+      type: 'list',
+      choices: ['channels_last', 'contiguous', 'compile'],
+      help: 'PyTorch modes, each run once per repeat after pwlu (compile: torch.compile in channels_last); replaces --memory-format. Ratios are medians of per-pair ratios; "best eager" is the eager mode with the higher median img/s, per metric',
+    },
+    out: { type: 'string', help: 'append one JSON line per architecture (every run included) to this file' },
     json: { type: 'boolean', help: 'also print one JSON line per architecture' },
     task: {
       type: 'string',
@@ -66,10 +72,15 @@ function runJson(cmd, argv) {
   return JSON.parse(line);
 }
 
+// A mode is one way of running the PyTorch reference: eager in a memory format, or torch.compile.
+const modes = detection ? ['default'] : (args['pytorch-modes'] ?? [args['memory-format'] ?? 'default']);
+const modeArgs = (m) => (m === 'compile' ? ['--compile'] : m === 'default' ? [] : ['--memory-format', m]);
+const ratios = (ours, theirs, key) => +median(ours.map((o, i) => o[key] / theirs[i][key])).toFixed(3);
+
 const rows = [];
 for (const arch of archs) {
   const ours = [];
-  const theirs = [];
+  const theirs = Object.fromEntries(modes.map((m) => [m, []]));
   for (let i = 0; i < repeats; i++) {
     // torchvision's models keep their ImageNet stem at every size: build ours the same way (resnet20 has one stem).
     const stem = arch.startsWith('resnet') && ['resnet20', 'resnet56'].includes(arch) ? 'auto' : 'imagenet';
@@ -79,15 +90,35 @@ for (const arch of archs) {
     // torchvision's RetinaNet counts the background among its 11 classes and gives each anchor 11 logits: so do we.
     if (detection) pwluArgs.push('--task', 'detection', '--classes', '11');
     ours.push(runJson(process.execPath, pwluArgs));
-    const refArgs = detection
-      ? [reference, '--backbone', arch, '--size', size, '--batch', batch]
-      : [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct];
-    if (args.threads) refArgs.push('--threads', String(args.threads));
-    if (args['memory-format'] && !detection) refArgs.push('--memory-format', args['memory-format']);
-    theirs.push(runJson(python, refArgs));
+    for (const m of modes) {
+      const refArgs = detection
+        ? [reference, '--backbone', arch, '--size', size, '--batch', batch]
+        : [reference, '--arch', arch, '--size', size, '--batch', batch, '--act', pytorchAct, ...modeArgs(m)];
+      if (args.threads) refArgs.push('--threads', String(args.threads));
+      theirs[m].push(runJson(python, refArgs));
+    }
   }
-  const o = { train: median(ours.map((r) => r.train_img_per_s)), infer: median(ours.map((r) => r.infer_img_per_s)) };
-  const t = { train: median(theirs.map((r) => r.train_img_per_s)), infer: median(theirs.map((r) => r.infer_img_per_s)) };
+  const perMode = Object.fromEntries(
+    modes.map((m) => {
+      const t = theirs[m];
+      return [
+        m,
+        {
+          train_img_per_s: median(t.map((r) => r.train_img_per_s)),
+          infer_img_per_s: median(t.map((r) => r.infer_img_per_s)),
+          train_ratio: ratios(ours, t, 'train_img_per_s'),
+          infer_ratio: ratios(ours, t, 'infer_img_per_s'),
+          runs: t.map((r) => [r.train_img_per_s, r.infer_img_per_s]),
+        },
+      ];
+    }),
+  );
+  // The eager mode PyTorch is fastest in, per metric ("PyTorch at its best" without compiling).
+  const eager = modes.filter((m) => m !== 'compile');
+  const best = (key) => eager.reduce((a, b) => (perMode[b][key] > perMode[a][key] ? b : a));
+  const bt = best('train_img_per_s');
+  const bi = best('infer_img_per_s');
+  const first = theirs[modes[0]][0];
   rows.push({
     task: args.task,
     arch,
@@ -97,23 +128,30 @@ for (const arch of archs) {
     backend: ours[0].backend,
     threads: ours[0].threads,
     params: ours[0].params,
-    pytorch_params: theirs[0].params ?? null,
-    pytorch_version: theirs[0].torch ?? theirs[0].version ?? null,
-    train_img_per_s: o.train,
-    pytorch_train_img_per_s: t.train,
-    train_ratio: +(o.train / t.train).toFixed(3),
-    infer_img_per_s: o.infer,
-    pytorch_infer_img_per_s: t.infer,
-    infer_ratio: +(o.infer / t.infer).toFixed(3),
-    pytorch_memory_format: theirs[0].memory_format ?? 'contiguous',
-    runs: { pwlu: ours.map((r) => [r.train_img_per_s, r.infer_img_per_s]), pytorch: theirs.map((r) => [r.train_img_per_s, r.infer_img_per_s]) },
+    pytorch_params: first.params ?? null,
+    pytorch_version: first.torch ?? first.version ?? null,
+    train_img_per_s: median(ours.map((r) => r.train_img_per_s)),
+    pytorch_train_img_per_s: perMode[bt].train_img_per_s,
+    train_ratio: perMode[bt].train_ratio,
+    pytorch_train_mode: bt,
+    infer_img_per_s: median(ours.map((r) => r.infer_img_per_s)),
+    pytorch_infer_img_per_s: perMode[bi].infer_img_per_s,
+    infer_ratio: perMode[bi].infer_ratio,
+    pytorch_infer_mode: bi,
+    pytorch_modes: perMode,
+    runs: { pwlu: ours.map((r) => [r.train_img_per_s, r.infer_img_per_s]) },
   });
 }
 if (args.json) for (const r of rows) console.log(JSON.stringify(r));
-console.log(`| model | backend | train img/s pwlu / PyTorch | ratio | infer img/s pwlu / PyTorch | ratio |`);
-console.log(`|---|---|---|---|---|---|`);
+if (args.out) for (const r of rows) appendFileSync(args.out, `${JSON.stringify({ ...r, measured_at: new Date().toISOString() })}\n`);
+const compiled = modes.includes('compile');
+console.log(
+  `| model | backend | train img/s pwlu / PyTorch (mode) | ratio | infer img/s pwlu / PyTorch (mode) | ratio |${compiled ? ' train / infer vs torch.compile |' : ''}`,
+);
+console.log(`|---|---|---|---|---|---|${compiled ? '---|' : ''}`);
 for (const r of rows) {
+  const c = r.pytorch_modes.compile;
   console.log(
-    `| ${detection ? `RetinaNet ${r.arch}` : r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(0)} / ${r.pytorch_train_img_per_s.toFixed(0)} | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(0)} / ${r.pytorch_infer_img_per_s.toFixed(0)} | ${r.infer_ratio.toFixed(2)}x |`,
+    `| ${detection ? `RetinaNet ${r.arch}` : r.arch} @${r.size}, batch ${r.batch}, ${r.activation} | ${r.backend} (${r.threads} threads) | ${r.train_img_per_s.toFixed(1)} / ${r.pytorch_train_img_per_s.toFixed(1)} (${r.pytorch_train_mode}) | ${r.train_ratio.toFixed(2)}x | ${r.infer_img_per_s.toFixed(1)} / ${r.pytorch_infer_img_per_s.toFixed(1)} (${r.pytorch_infer_mode}) | ${r.infer_ratio.toFixed(2)}x |${c ? ` ${c.train_ratio.toFixed(2)}x / ${c.infer_ratio.toFixed(2)}x |` : ''}`,
   );
 }
