@@ -25,6 +25,7 @@ Options:
   --workloads "W..."  ARCH@SIZExBATCH (default: "resnet20@32x64 resnet18@224x16 resnet50@224x16 mobilenet_v2@224x16
                       mobilenet_v3_large@224x16 efficientnet_b0@224x16")
   --modes LIST        PyTorch modes for synthetic (default: channels_last,contiguous,compile)
+  --qs-formats "F..." PyTorch's eager memory formats for quickstart (default: "contiguous channels_last")
   --pairs N           alternating rounds (default 3)
   --out FILE          (default: results/measurements/vs-pytorch-2.14.jsonl)
   -h, --help          this text
@@ -36,6 +37,7 @@ USAGE
 parts="synthetic quickstart"
 workloads="resnet20@32x64 resnet18@224x16 resnet50@224x16 mobilenet_v2@224x16 mobilenet_v3_large@224x16 efficientnet_b0@224x16"
 modes=channels_last,contiguous,compile
+qs_formats="contiguous channels_last"
 pairs=3
 out=results/measurements/vs-pytorch-2.14.jsonl
 inside=0
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
     --parts) parts="$2"; shift 2 ;;
     --workloads) workloads="$2"; shift 2 ;;
     --modes) modes="$2"; shift 2 ;;
+    --qs-formats) qs_formats="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --inside) inside=1; shift ;;
@@ -63,7 +66,7 @@ if [ "$inside" = 0 ]; then
   inner="results/measurements/.vs-pytorch-inner.jsonl"
   rm -f "$cache/sid/work/pwlu/$inner"
   "$repo/scripts/compat/debian-root.sh" sid --extra "python3-torch python3-torchvision" --reuse -- \
-    bash scripts/bench/vs-pytorch.sh --inside --parts "$parts" --workloads "$workloads" --modes "$modes" --pairs "$pairs" --out "$inner"
+    bash scripts/bench/vs-pytorch.sh --inside --parts "$parts" --workloads "$workloads" --modes "$modes" --qs-formats "$qs_formats" --pairs "$pairs" --out "$inner"
   mkdir -p "$(dirname "$repo/$out")"
   cat "$cache/sid/work/pwlu/$inner" >>"$repo/$out"
   echo "vs-pytorch: $(wc -l <"$cache/sid/work/pwlu/$inner") lines appended to $out"
@@ -98,11 +101,11 @@ if [[ " $parts " == *" quickstart "* ]]; then
     line=$(node -e '
       const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
       console.log(JSON.stringify({ part: "quickstart", pair: +process.argv[3], side: "pwlu", train_img_per_s: s.train_img_per_s,
-        wall_s: +(+process.argv[2]).toFixed(1), test_top1: s.final?.test_top1 ?? null, backend: s.backend?.name }))' \
+        wall_s: +(+process.argv[2]).toFixed(1), test_top1: s.final?.top1 ?? null, backend: s.backend?.name }))' \
       "$run.json" "$(awk "BEGIN { print $t1 - $t0 }")" "$i")
     stamp "$line" >>"$out"
     echo "quickstart pair $i: pwlu $line" >&2
-    for fmt in contiguous channels_last; do
+    for fmt in $qs_formats; do
       t0=$(now)
       j=$(python3 scripts/bench/quickstart_pytorch.py --threads 2 --memory-format "$fmt" 2>/dev/null)
       t1=$(now)
