@@ -127,7 +127,7 @@ bool depthwise_needs_nchw(bool depthwise, const at::Tensor& wt, int64_t channels
  * gradient with fewer than 16 input channels; libtorch 1.13 and 2.14 do not. A crash cannot be checked in-process,
  * so scripts/build-native.mjs runs probeConv1x1 in a child process once and the JS side turns the routing on when
  * that child died. The routed form is exact: subsample for the stride, then a stride-1 convolution padded by one
- * pixel (oneDNN hands it to its general kernels), cropped back; 0.83-1.26x the direct time where the direct one runs
+ * pixel (oneDNN hands it to its general kernels), cropped back; 0.83-1.31x the direct time where the direct one runs
  * (scripts/compat/onednn-1x1.py measures both, and lists the crashing shapes).
  */
 bool g_route_1x1 = false;
