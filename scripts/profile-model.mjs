@@ -14,6 +14,7 @@ Prints to stderr; for throughput figures use \`pwlu speed\`.`,
     stem: { type: 'string', default: 'imagenet', choices: ['auto', 'imagenet', 'small'], help: 'model stem' },
     width: { type: 'number', default: 1, help: 'channel width multiplier' },
     size: { type: 'number', default: 32, help: 'input side in pixels' },
+    channels: { type: 'number', default: 3, help: 'input channels (1: Fashion-MNIST)' },
     batch: { type: 'number', default: 64, help: 'images per step' },
     activation: { type: 'string', default: 'relu', help: 'registered activation' },
     backend: { type: 'string', default: 'torch', choices: BACKEND_ORDER, help: 'tfjs backend' },
@@ -29,7 +30,7 @@ const m = await trainableModel(
     activation: { name: a.activation },
     train: { batch: a.batch, lr: 0.01, weight_decay: 0, optimizer: { name: 'sgd', momentum: 0.9 } },
   },
-  { size: a.size, batch: a.batch },
+  { size: a.size, batch: a.batch, channels: a.channels },
 );
 const report = kernelProfiler(backend.name, { shapes: a.shapes, n: a.steps, limit: a.top });
 report('train step', m.step);

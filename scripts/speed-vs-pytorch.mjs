@@ -10,7 +10,7 @@
 // python3-torch (+ python3-torchvision for the torchvision architectures).
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parseScriptArgs } from './lib/args.mjs';
@@ -143,7 +143,9 @@ for (const arch of archs) {
   });
 }
 if (args.json) for (const r of rows) console.log(JSON.stringify(r));
-if (args.out) for (const r of rows) appendFileSync(args.out, `${JSON.stringify({ ...r, measured_at: new Date().toISOString() })}\n`);
+if (args.out)
+  for (const r of rows)
+    appendFileSync(args.out, `${JSON.stringify({ ...r, pytorch_reference: relative(root, reference), measured_at: new Date().toISOString() })}\n`);
 const compiled = modes.includes('compile');
 console.log(
   `| model | backend | train img/s pwlu / PyTorch (mode) | ratio | infer img/s pwlu / PyTorch (mode) | ratio |${compiled ? ' train / infer vs torch.compile |' : ''}`,

@@ -13,7 +13,8 @@ python3-torch and python3-torchvision added), where pwlu's addon is built agains
   synthetic   per workload, --pairs rounds of: `pwlu speed`, then ../shared/bench/pytorch_reference.py in each PyTorch
               mode (eager channels_last, eager contiguous, torch.compile); ratios are medians of per-pair ratios, against
               the faster eager mode per metric ("PyTorch at its best") and against torch.compile
-              (scripts/speed-vs-pytorch.mjs --pytorch-modes)
+              (scripts/speed-vs-pytorch.mjs --pytorch-modes; the reference through
+              scripts/bench/pytorch_reference_outofplace.py, which makes its in-place modules out-of-place)
   quickstart  the real recipe end to end, --pairs rounds of: `pwlu train --config configs/quickstart.yaml`, then
               scripts/bench/quickstart_pytorch.py (the same recipe in plain PyTorch) in each eager memory format; training
               img/s as each reports it, and wall time of the whole command
@@ -81,6 +82,8 @@ mkdir -p "$(dirname "$out")"
 stamp() { node -e 'const l=JSON.parse(process.argv[1]); console.log(JSON.stringify({...l, commit: process.argv[2], machine: process.argv[3]}))' "$1" "$commit" "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"; }
 
 if [[ " $parts " == *" synthetic "* ]]; then
+  # The reference with in-place modules made out-of-place: with --act relu its MobileNet-V3 fails otherwise (see the file).
+  export PWLU_PYTORCH_REFERENCE="${PWLU_PYTORCH_REFERENCE:-$repo/scripts/bench/pytorch_reference_outofplace.py}"
   for w in $workloads; do
     arch=${w%@*}; rest=${w#*@}; size=${rest%x*}; batch=${rest#*x}
     tmp=$(mktemp)

@@ -16,13 +16,13 @@ export async function importDist(path) {
 /**
  * A registered architecture built from `config` (pwlu's config schema: model, activation, train, ...) by the
  * speed engine's own setup (dist/bench/speed.js benchModel: the trainer's buildModel, paramGroups, Optimizer and
- * makeTrainStep), with one seeded random batch of `batch` RGB `size`x`size` images: what `pwlu speed`, the
+ * makeTrainStep), with one seeded random batch of `batch` `size`x`size` images of `channels` channels (RGB by default): what `pwlu speed`, the
  * profiling and the kernel-census scripts measure.
  */
-export async function trainableModel(config, { size, batch, classes = 10, seed = 0 }) {
+export async function trainableModel(config, { size, batch, channels = 3, classes = 10, seed = 0 }) {
   const [{ ConfigSchema }, { benchModel }] = await Promise.all(['config/schema.js', 'bench/speed.js'].map(importDist));
   const parsed = ConfigSchema.parse(config);
-  const m = benchModel(parsed, { size, channels: 3, batch, classes, seed });
+  const m = benchModel(parsed, { size, channels, batch, classes, seed });
   const xt = m.input();
   const yt = tf.tensor1d(m.y, 'int32');
   return {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { PWLU_ONNX_FORMS } from '../activations/specs/pwlu.js';
 import { selectBackend } from '../backends/select.js';
 import { measurePeakMemory, type TensorBytesSource } from '../backends/memory.js';
 import { ConfigSchema, type Config } from '../config/schema.js';
@@ -88,6 +89,12 @@ export interface SpeedOptions {
   steps: number;
   /** Also time inference of the ONNX export in onnxruntime-node. */
   onnx?: boolean;
+  /** --onnx: onnxruntime's graph optimisation level (default 'all', its own default). */
+  onnxLevel?: 'extended' | 'all';
+  /** --onnx: PWLU's ONNX form (default: the export's, src/activations/specs/pwlu.ts). */
+  onnxPwluForm?: string;
+  /** --onnx: false writes PWLU's function body inline rather than as calls of the `pwlu.Pwlu` function. */
+  onnxFunctions?: boolean;
   /** classification (default) or detection (RetinaNet over the architecture, as shared/bench/detection_reference.py). */
   task?: 'classification' | 'detection';
   /** Detection: FPN and head width. */
@@ -125,6 +132,10 @@ export interface SpeedResult {
   /** --onnx: median seconds and img/s of one inference batch of the ONNX export in onnxruntime-node (CPU). */
   onnx_infer_step_s?: number;
   onnx_infer_img_per_s?: number;
+  /** --onnx: onnxruntime's optimisation level, PWLU's ONNX form (pwlu only) and whether PWLU was function-wrapped. */
+  onnx_level?: string;
+  onnx_pwlu_form?: string;
+  onnx_functions?: boolean;
 }
 
 /** Median seconds of `fn` over `steps` calls after `warmup` untimed ones: robust to a shared machine's outliers. */
@@ -143,25 +154,38 @@ function threadsOf(backend: { detail: Record<string, unknown> }): number {
   return typeof backend.detail.threads === 'number' ? backend.detail.threads : 1;
 }
 
-/** Median seconds of one inference batch of the model's ONNX export (pwlu export's form) in onnxruntime-node. */
-async function timeOnnx(model: tfl.LayersModel, x: tf.Tensor4D, threads: number, warmup: number, steps: number): Promise<number> {
+/** Median seconds of one inference batch of the model's ONNX export (pwlu export's form unless `o` picks one) in onnxruntime-node. */
+async function timeOnnx(model: tfl.LayersModel, x: tf.Tensor4D, threads: number, o: SpeedOptions): Promise<number> {
   // Loaded only for --onnx: the exporter's protobuf and onnxruntime packages are not needed to time tfjs.
   const [{ withOrtSession }, { exportOnnx }] = await Promise.all([import('../export/onnx/check.js'), import('../export/onnx/model.js')]);
-  return withOrtSession(exportOnnx(model, { batch: x.shape[0] }), x, threads, async (run) => {
-    const times: number[] = [];
-    for (let i = 0; i < warmup + steps; i++) {
-      const t0 = performance.now();
-      await run();
-      if (i >= warmup) times.push((performance.now() - t0) / 1000);
-    }
-    return median(times);
+  const bytes = exportOnnx(model, {
+    batch: x.shape[0],
+    forms: o.onnxPwluForm !== undefined ? { pwlu: o.onnxPwluForm } : undefined,
+    functions: o.onnxFunctions,
   });
+  return withOrtSession(
+    bytes,
+    x,
+    threads,
+    async (run) => {
+      const times: number[] = [];
+      for (let i = 0; i < o.warmup + o.steps; i++) {
+        const t0 = performance.now();
+        await run();
+        if (i >= o.warmup) times.push((performance.now() - t0) / 1000);
+      }
+      return median(times);
+    },
+    o.onnxLevel ?? 'all',
+  );
 }
 
 /** One measurement: a model of `arch` with `activation`, timed for training steps and inference (over the ranks of `env`, if given). */
 export async function measureSpeed(o: SpeedOptions, arch: string, activation: string, env: DistEnv | null = null): Promise<SpeedResult> {
   const detection = o.task === 'detection';
   if (detection && o.onnx) throw new UserError('--onnx times classification networks; detectors are not exported');
+  if (o.onnxPwluForm !== undefined && !(PWLU_ONNX_FORMS as readonly string[]).includes(o.onnxPwluForm))
+    throw new UserError(`--onnx-pwlu-form: one of ${PWLU_ONNX_FORMS.join(', ')}`);
   const config = ConfigSchema.parse({
     backend: o.backend ?? 'auto',
     device: o.device ?? 'auto',
@@ -214,7 +238,7 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
   const inferS = timed(m.infer, o.warmup, o.steps);
   const inferMem = await measurePeakMemory(m.infer, device);
   const threads = threadsOf(backend);
-  const onnxS = o.onnx ? await timeOnnx(m.model, xt, threads, o.warmup, o.steps) : null;
+  const onnxS = o.onnx ? await timeOnnx(m.model, xt, threads, o) : null;
   const result: SpeedResult = {
     framework: 'pwlu',
     version: versions().pwlu,
@@ -230,7 +254,14 @@ export async function measureSpeed(o: SpeedOptions, arch: string, activation: st
     train_img_per_s: +((world * o.batch) / trainS).toFixed(2),
     infer_step_s: +inferS.toFixed(5),
     infer_img_per_s: +((world * o.batch) / inferS).toFixed(2),
-    ...(onnxS !== null ? { onnx_infer_step_s: +onnxS.toFixed(5), onnx_infer_img_per_s: +(o.batch / onnxS).toFixed(2) } : {}),
+    ...(onnxS !== null
+      ? {
+          onnx_infer_step_s: +onnxS.toFixed(5),
+          onnx_infer_img_per_s: +(o.batch / onnxS).toFixed(2),
+          onnx_level: o.onnxLevel ?? 'all',
+          ...(activation === 'pwlu' ? { onnx_pwlu_form: o.onnxPwluForm ?? PWLU_ONNX_FORMS[0], onnx_functions: o.onnxFunctions !== false } : {}),
+        }
+      : {}),
     train_peak_bytes: trainMem.tensor_bytes,
     infer_peak_bytes: inferMem.tensor_bytes,
     peak_source: trainMem.source,

@@ -21,7 +21,7 @@ export function register(program: Command): void {
   program
     .command('export')
     .description(
-      "Write a run's checkpoint as a deployable model: ONNX (standard opset 17, batch norm folded into the convolutions, every learned activation in standard operators) or a TensorFlow.js layers model; the export is checked against the run's own logits (onnxruntime-node; tfjs cpu with pwlu/layers) and kept only within 1e-4 relative.",
+      "Write a run's checkpoint as a deployable model: ONNX (standard opset 14, batch norm folded into the convolutions, every learned activation in standard operators; PWLU inside its model-local pwlu.Pwlu function) or a TensorFlow.js layers model; the export is checked against the run's own logits (onnxruntime-node; tfjs cpu with pwlu/layers) and kept only within 1e-4 relative.",
     )
     .requiredOption('-r, --run <run_dir>', 'run directory written by pwlu train')
     .addOption(

@@ -64,6 +64,13 @@ export function register(program: Command): void {
       (v) => parseIntArg('--nproc', v),
     )
     .option('--onnx', "also time inference of the model exported to ONNX (pwlu export's form) in onnxruntime-node on --threads threads", false)
+    .addOption(
+      new Option('--onnx-level <level>', "--onnx: onnxruntime's graph optimisation level (all adds the NCHWc layout pass to extended's fusions)")
+        .choices(['all', 'extended'])
+        .default('all'),
+    )
+    .option('--onnx-pwlu-form <form>', "--onnx: PWLU's ONNX form: table, hinge or chain (default: the export's; src/activations/specs/pwlu.ts)")
+    .option('--no-onnx-functions', "--onnx: write PWLU's nodes inline instead of as calls of its model-local pwlu.Pwlu function")
     .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
     .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
     .option('--json', 'print one JSON line (with --all-activations: one per activation, with train_vs_relu and infer_vs_relu)', false)

@@ -12,9 +12,12 @@
  *
  * The fused path calls `runKernel(kernels.forward, inputs, attrs)` and
  * `runKernel(kernels.backward, { dy, ...inputs }, attrs)`: every backward kernel takes the forward's
- * inputs plus dy, and returns one gradient per input, in the inputs' key order (x first). The
- * fused path is taken where the active backend registers both kernels (`hasNativeKernel`) and
- * `canFuse` accepts the inputs; which backends those are is the backends' business, not the op's.
+ * inputs plus dy, and returns one gradient per input, in the inputs' key order (x first). Each entry
+ * point takes the fused path where the active backend registers the kernels it runs
+ * (`hasNativeKernel`: both for `apply`, the forward kernel for `forward`, the backward kernel for
+ * `backward`) and `canFuse` accepts the inputs. So an inference-only backend (tfjs's `webgl`, through
+ * `pwlu/layers`) registers forward or infer kernels alone. Which backends those are is the backends'
+ * business, not the op's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
@@ -64,9 +67,9 @@ function run(kernel: string, inputs: object, attrs: object): tf.Tensor | tf.Tens
 export function defineFusedOp<I extends object, A extends object>(spec: FusedOpSpec<I, A>): FusedOp<I, A> {
   const { forward: fwdKernel, backward: bwdKernel, infer: inferKernel } = spec.kernels;
 
-  function useFused(impl: OpImpl, inputs: OpInputs<I>, attrs: A): boolean {
+  function useFused(impl: OpImpl, inputs: OpInputs<I>, attrs: A, kernels: string[]): boolean {
     if (impl === 'composite') return false;
-    const has = hasNativeKernel(fwdKernel) && hasNativeKernel(bwdKernel) && (spec.canFuse?.(inputs, attrs) ?? true);
+    const has = kernels.every(hasNativeKernel) && (spec.canFuse?.(inputs, attrs) ?? true);
     if (impl === 'fused' && !has) {
       throw new Error(`${spec.name}: backend '${tf.getBackend()}' has no fused ${spec.name} kernels${spec.canFuse ? ' for these inputs' : ''}`);
     }
@@ -84,17 +87,17 @@ export function defineFusedOp<I extends object, A extends object>(spec: FusedOpS
 
   const forward = (inputs: OpInputs<I>, attrs: A, impl: OpImpl = 'auto'): tf.Tensor => {
     spec.check?.(inputs, attrs);
-    return forwardWith(useFused(impl, inputs, attrs), inputs, attrs);
+    return forwardWith(useFused(impl, inputs, attrs, [fwdKernel]), inputs, attrs);
   };
 
   const backward = (dy: tf.Tensor, inputs: OpInputs<I>, attrs: A, impl: OpImpl = 'auto'): tf.Tensor[] => {
     spec.check?.(inputs, attrs);
-    return backwardWith(useFused(impl, inputs, attrs), dy, inputs, attrs);
+    return backwardWith(useFused(impl, inputs, attrs, [bwdKernel]), dy, inputs, attrs);
   };
 
   const apply = (inputs: OpInputs<I>, attrs: A, impl: OpImpl = 'auto'): tf.Tensor => {
     spec.check?.(inputs, attrs);
-    const fused = useFused(impl, inputs, attrs);
+    const fused = useFused(impl, inputs, attrs, [fwdKernel, bwdKernel]);
     const keys = Object.keys(inputs) as (keyof I & string)[];
     const named = (ts: tf.Tensor[]) => Object.fromEntries(keys.map((k, i) => [k, ts[i]!])) as OpInputs<I>;
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

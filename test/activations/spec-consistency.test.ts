@@ -59,7 +59,7 @@ async function onnxOutput(layer: SpecBacked & tfl.layers.Layer, x: tf.Tensor): P
   const g = new OnnxBuilder();
   const nchw = x.rank === 4 ? [x.shape[0], x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
   const input = g.input('input', nchw);
-  const out = layer.spec.onnx(g, { name: input, rank: x.rank }, arrayWeights(layer.namedWeights()), layer.options, layer.name);
+  const out = layer.spec.onnx(g, { name: input, rank: x.rank, channels: x.shape[x.rank - 1] }, arrayWeights(layer.namedWeights()), layer.options, layer.name);
   g.output(out, 'output', nchw);
   const ort = require('onnxruntime-node') as Ort;
   const session = await ort.InferenceSession.create(g.encode({ graphName: 'spec' }));

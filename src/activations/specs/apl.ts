@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { aplForward } from '../../ops/apl.js';
 import { Rng } from '../../util/rng.js';
 import { defineActivation, requireChannels } from '../spec.js';
 import { onnxPerChannel } from '../onnx.js';
-import { lastAxis, rowsOf } from './common.js';
+import { rowsOf } from './common.js';
 
 const APLOptions = z.strictObject({
   /** Number of hinges S (2..5). */
@@ -45,12 +45,7 @@ export const aplSpec = defineActivation({
       { name: 'b', shape: [o.s, c], init: { values: b }, trainable: true },
     ];
   },
-  infer: (x, w) =>
-    tf.tidy(() => {
-      const a = tf.unstack(w.a!);
-      const b = tf.unstack(w.b!);
-      return a.reduce((y, as, i) => tf.add(y, tf.mul(lastAxis(as, x), tf.relu(tf.sub(lastAxis(b[i]!, x), x)))), tf.relu(x));
-    }),
+  infer: (x, w) => aplForward(x, w.a!, w.b!),
   onnx: (g, x, w, o, prefix) => {
     const a = rowsOf(w.a!, o.s);
     const b = rowsOf(w.b!, o.s);

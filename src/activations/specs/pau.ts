@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { pauForward } from '../../ops/pau.js';
 import { defineActivation } from '../spec.js';
 import { onnxScalar } from '../onnx.js';
 
@@ -31,17 +31,7 @@ export const pauSpec = defineActivation({
     { name: 'numerator', shape: [6], init: { values: Float32Array.from(PAU_INIT_NUMERATOR) }, trainable: true },
     { name: 'denominator', shape: [4], init: { values: Float32Array.from(PAU_INIT_DENOMINATOR) }, trainable: true },
   ],
-  infer: (x, w) =>
-    tf.tidy(() => {
-      const a = tf.unstack(w.numerator!);
-      const b = tf.unstack(tf.abs(w.denominator!));
-      const ax = tf.abs(x);
-      let p: tf.Tensor = a[5]!;
-      for (let j = 4; j >= 0; j--) p = tf.add(tf.mul(p, x), a[j]!);
-      let q: tf.Tensor = b[3]!;
-      for (let k = 2; k >= 0; k--) q = tf.add(tf.mul(q, ax), b[k]!);
-      return tf.div(p, tf.add(tf.mul(q, ax), 1));
-    }),
+  infer: (x, w) => pauForward(x, w.numerator!, w.denominator!),
   onnx: (g, x, w, _o, prefix) => {
     const a = w.numerator!;
     const b = Array.from(w.denominator!, Math.abs);

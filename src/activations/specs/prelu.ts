@@ -1,8 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { preluForward } from '../../ops/prelu.js';
 import { defineActivation, requireChannels } from '../spec.js';
 import { onnxPerChannel } from '../onnx.js';
-import { lastAxis } from './common.js';
 
 const PReLUOptions = z.strictObject({
   /** Initial slope of the negative part. */
@@ -21,7 +20,7 @@ export const preluSpec = defineActivation({
   options: PReLUOptions,
   color: '#76b7b2',
   weights: (o, site) => [{ name: 'alpha', shape: [requireChannels(site, 'PReLU')], init: { fill: o.init }, trainable: true }],
-  infer: (x, w) => tf.tidy(() => tf.add(tf.relu(x), tf.mul(lastAxis(w.alpha!, x), tf.minimum(x, 0)))),
+  infer: (x, w) => preluForward(x, w.alpha!),
   onnx: (g, x, w, _o, prefix) => g.node('PRelu', [x.name, onnxPerChannel(g, `${prefix}.alpha`, w.alpha!, x.rank)], {}, g.name(prefix)),
   describe: (w) => ({ alpha: Array.from(w.alpha!) }),
   describeSchema: PReLUDescribe,

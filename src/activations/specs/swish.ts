@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { swishForward } from '../../ops/swish.js';
 import { defineActivation } from '../spec.js';
 import { onnxScalar } from '../onnx.js';
 
@@ -27,7 +27,7 @@ export const swishSpec = defineActivation({
   options: SwishOptions,
   color: '#f28e2b',
   weights: (o) => (o.trainable_beta ? [{ name: 'beta', shape: [], init: { fill: o.beta }, trainable: true }] : []),
-  infer: (x, w, o) => tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, w.beta ?? o.beta)))),
+  infer: (x, w, o) => swishForward(x, w.beta ?? o.beta),
   onnx: (g, x, w, o, prefix) => {
     const beta = betaOf(w, o);
     const bx = beta === 1 ? x.name : g.node('Mul', [x.name, onnxScalar(g, `${prefix}.beta`, beta)]);

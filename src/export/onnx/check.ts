@@ -23,19 +23,23 @@ interface Ort {
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
 
+/** onnxruntime's graph optimisation levels: 'all' adds the layout passes (NCHWc) to 'extended''s fusions. */
+export type OrtLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
 /**
  * Runs `use` with a function that feeds `x` (NHWC, as the model takes it; the graph's `input` is NCHW) through an
- * onnxruntime-node session of `bytes`, and releases the session after. onnxruntime-node is loaded on first use
- * (its native binding is large).
+ * onnxruntime-node session of `bytes` (optimised at `level`, onnxruntime's default 'all' unless given), and releases
+ * the session after. onnxruntime-node is loaded on first use (its native binding is large).
  */
 export async function withOrtSession<T>(
   bytes: Uint8Array,
   x: tf.Tensor4D,
   threads: number,
   use: (run: () => Promise<Record<string, OrtTensor>>) => Promise<T>,
+  level: OrtLevel = 'all',
 ): Promise<T> {
   const ort = require('onnxruntime-node') as Ort;
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: level });
   try {
     const { data, dims } = transpose4(x.dataSync(), x.shape, [0, 3, 1, 2]);
     const feeds = { input: new ort.Tensor('float32', data, dims) };

@@ -1,7 +1,8 @@
 /**
  * ONNX forms of the layers an inference plan leaves unfolded, keyed by tfjs class name: the model's own layers here,
  * and every activation's from its spec (`spec.onnx`, src/activations/specs/), so a new activation needs no entry.
- * Every form uses standard operators only and computes the layer's inference function in NCHW (src/activations/onnx.ts).
+ * Every form computes the layer's inference function in NCHW with standard operators (PWLU's inside a model-local
+ * function of the `pwlu` domain, src/activations/onnx.ts).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -145,7 +146,9 @@ const identity: LayerExporter = (_g, _layer, [x]) => x!;
 /** An activation layer's form: its spec's, on the weights it holds (a training layer or a loaded `pwlu/layers` one). */
 const activationForm: LayerExporter = (g, layer, [x]) => {
   if (!isSpecBacked(layer)) throw new Error(`${layer.name}: a ${layer.getClassName()} layer that was not built from its activation spec`);
-  return { name: layer.spec.onnx(g, x!, arrayWeights(layer.namedWeights()), layer.options, layer.name), rank: x!.rank };
+  const shape = layer.outputShape as tfl.Shape;
+  const channels = x!.channels ?? shape[shape.length - 1] ?? undefined;
+  return { name: layer.spec.onnx(g, { ...x!, channels }, arrayWeights(layer.namedWeights()), layer.options, layer.name), rank: x!.rank };
 };
 
 /** tfjs class name → its ONNX form. */

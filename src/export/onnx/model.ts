@@ -16,6 +16,10 @@ export interface OnnxExportOptions {
   foldBn?: boolean;
   /** Written into the model's metadata (e.g. the run's config hash). */
   metadata?: Record<string, string>;
+  /** Per activation name, which of its alternative ONNX forms to write (e.g. { pwlu: 'table' }); absent: the spec's default. */
+  forms?: Record<string, string>;
+  /** Wrap PWLU in its model-local `pwlu.Pwlu` function (default); false writes the same nodes inline. */
+  functions?: boolean;
 }
 
 /** The serialised ONNX model of a zoo model (functional, one input, one output). */
@@ -27,7 +31,7 @@ export function exportOnnx(model: tfl.LayersModel, opts: OnnxExportOptions): Uin
     if (h == null || w == null || c == null) throw new Error(`${model.name}: the input size must be fixed to export`);
     const classes = model.outputs[0]!.shape[1]!;
     const batch: Dim = opts.batch === 'dynamic' ? 'batch' : opts.batch;
-    const g = new OnnxBuilder();
+    const g = new OnnxBuilder({ forms: opts.forms, functions: opts.functions });
     const { input, output, steps } = plan.describe();
     const values = new Map<number, OnnxValue>([[input, { name: g.input('input', [batch, c, h, w]), rank: 4 }]]);
     const take = (id: number): OnnxValue => {
