@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
+import { PWLU_ONNX_FORMS } from '../activations/specs/pwlu.js';
 import type { TensorBytesSource } from '../backends/memory.js';
 import type { SpeedOptions, SpeedResult } from '../bench/speed.js';
 import { UserError } from '../util/errors.js';
@@ -69,7 +70,9 @@ export function register(program: Command): void {
         .choices(['all', 'extended'])
         .default('all'),
     )
-    .option('--onnx-pwlu-form <form>', "--onnx: PWLU's ONNX form: table, hinge or chain (default: the export's; src/activations/specs/pwlu.ts)")
+    .addOption(
+      new Option('--onnx-pwlu-form <form>', "--onnx: PWLU's ONNX form (default: the export's, chain; src/activations/specs/pwlu.ts)").choices(PWLU_ONNX_FORMS),
+    )
     .option('--no-onnx-functions', "--onnx: write PWLU's nodes inline instead of as calls of its model-local pwlu.Pwlu function")
     .option('--warmup <n>', 'untimed warm-up steps', (v) => parseIntArg('--warmup', v), 3)
     .option('--steps <n>', 'timed steps (the median is reported)', (v) => parseIntArg('--steps', v), 10)
