@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quickstart_pytorch import build_model  # noqa: E402  the quickstart network (ResNet-20, 1 channel)
+from quickstart_pytorch import build_model, find, read_idx  # noqa: E402  the quickstart network (ResNet-20, 1 channel)
 
 
 def main():
@@ -26,6 +26,8 @@ def main():
     p.add_argument('--top', type=int, default=25)
     p.add_argument('--lr', type=float, default=0.1)
     p.add_argument('--flush-denormal', action='store_true', help='torch.set_flush_denormal(True) first')
+    p.add_argument('--fresh', action='store_true', help='a new batch every step (default: one fixed batch)')
+    p.add_argument('--data', default=None, help="Fashion-MNIST's folder: step over its first images (normalised as the quickstart) instead of random ones")
     a = p.parse_args()
     if a.flush_denormal:
         torch.set_flush_denormal(True)
@@ -34,10 +36,24 @@ def main():
     fmt = torch.channels_last if a.memory_format == 'channels_last' else torch.contiguous_format
     model = build_model().to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x = torch.randn(a.batch, 1, a.size, a.size).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (a.batch,))
+    n = a.batch * (a.steps + 3)
+    if a.data:
+        imgs = torch.from_numpy(read_idx(find(a.data, 'train-images-idx3-ubyte'))[:n].copy()).float().div_(255)
+        xs = ((imgs - 0.286) / 0.353).unsqueeze(1)
+        ys = torch.from_numpy(read_idx(find(a.data, 'train-labels-idx1-ubyte'))[:n].astype('int64'))
+    else:
+        xs = torch.randn(n, 1, a.size, a.size)
+        ys = torch.randint(0, 10, (n,))
+    k = [0]
+
+    def batch():
+        # --fresh: the next batch each step, as a training loop takes them; else one fixed batch, as a benchmark does.
+        i = k[0] % (a.steps + 3) if a.fresh else 0
+        k[0] += 1
+        return xs[i * a.batch:(i + 1) * a.batch].contiguous(memory_format=fmt), ys[i * a.batch:(i + 1) * a.batch]
 
     def step():
+        x, y = batch()
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
