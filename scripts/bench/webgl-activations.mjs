@@ -49,8 +49,8 @@ if (!CHROMIUM) {
   process.exit(1);
 }
 
-const [{ getModel }, { makeActivationFactory }, { ActivationSchema }, { exportTfjs, TFJS_WEIGHTS_FILE }] = await Promise.all(
-  ['models/registry.js', 'activations/registry.js', 'config/schema.js', 'export/tfjs/model.js'].map(importDist),
+const [{ getModel }, { makeActivationFactory }, { ActivationSchema }, { exportTfjs, TFJS_WEIGHTS_FILE }, { codeVersion }] = await Promise.all(
+  ['models/registry.js', 'activations/registry.js', 'config/schema.js', 'export/tfjs/model.js', 'util/provenance.js'].map(importDist),
 );
 const names = ['relu', ...args.activations.filter((a) => a !== 'relu')];
 const dir = mkdtempSync(join(tmpdir(), 'pwlu-webgl-'));
@@ -137,11 +137,9 @@ try {
   console.log('| activation | ms / inference | vs ReLU |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.variant} | ${r.ms.toFixed(1)} | ${r.vs_relu.toFixed(2)}x |`);
   if (args.out) {
-    const git = (...a) => spawnSync('git', a, { cwd: new URL('../..', import.meta.url), encoding: 'utf8' }).stdout?.trim() || null;
     const line = {
       script: 'webgl-activations',
-      commit: git('rev-parse', '--short', 'HEAD'),
-      dirty: Boolean(git('status', '--porcelain', '--', 'src', 'scripts')),
+      ...codeVersion(),
       machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown'}`,
       chromium: spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).stdout.trim(),
       renderer: res.renderer,

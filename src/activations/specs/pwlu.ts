@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { pwluInfer } from '../../ops/pwlu.js';
 import { pwluTableArrays, type PwluArrays } from '../../ops/pwlu-table.js';
 import { defineActivation, requireChannels, type ArrayWeights, type SpecSite, type WeightDef } from '../spec.js';
-import { onnxCallWithParams, onnxPerChannel, onnxScalar, type OnnxBody, type OnnxFunction, type OnnxGraph, type OnnxParam, type OnnxValue } from '../onnx.js';
+import { onnxCallWithParams, type OnnxBody, type OnnxFunction, type OnnxGraph, type OnnxParam, type OnnxValue } from '../onnx.js';
 
 /** PWLU's shape and its two-phase method (statistics, then realignment and gradient learning). */
 const PwluOptions = z.strictObject({
@@ -118,19 +118,33 @@ export function onnxSegmentLookup(
   intercepts: ArrayLike<number>,
   segment: string,
 ): string {
-  let index = g.node('Cast', [segment], { to: 6 }); // INT32
-  if (p > 1) {
-    const base = Array.from({ length: p }, (_, c) => c * (n + 2));
-    index = g.node('Add', [index, g.ints(`${prefix}.base`, base, x.rank === 4 ? [p, 1, 1] : [p], 32)]);
-  }
-  const s = g.node('Gather', [g.constant(`${prefix}.slopes`, slopes, [slopes.length]), index]);
-  const o = g.node('Gather', [g.constant(`${prefix}.offsets`, intercepts, [intercepts.length]), index]);
+  const base =
+    p > 1
+      ? g.ints(
+          `${prefix}.base`,
+          Array.from({ length: p }, (_, c) => c * (n + 2)),
+          x.rank === 4 ? [p, 1, 1] : [p],
+          32,
+        )
+      : undefined;
+  const [s, o] = segmentGathers(
+    g,
+    segment,
+    g.constant(`${prefix}.slopes`, slopes, [slopes.length]),
+    g.constant(`${prefix}.offsets`, intercepts, [intercepts.length]),
+    base,
+  );
   return g.node('Add', [g.node('Mul', [s, x.name]), o], {}, g.name(prefix));
 }
 
-/** A per-instance vector as an ONNX constant: a scalar layer-wise, per channel channel-wise. */
-export function onnxPerInstance(g: OnnxGraph, prefix: string, v: number[], rank: number): string {
-  return v.length > 1 ? onnxPerChannel(g, prefix, v, rank) : onnxScalar(g, prefix, v[0]!);
+/**
+ * The lookup both table forms share (onnxSegmentLookup's, the `table` function body's): the float segment number cast
+ * to int32, offset by the channel's table (`base`, channel-wise), and the slope and intercept gathered for it.
+ */
+function segmentGathers(g: OnnxBody, segment: string, slopes: string, offsets: string, base?: string): [string, string] {
+  let index = g.node('Cast', [segment], { to: 6 }); // INT32
+  if (base !== undefined) index = g.node('Add', [index, base]);
+  return [g.node('Gather', [slopes, index]), g.node('Gather', [offsets, index])];
 }
 
 /**
@@ -232,10 +246,7 @@ function pwluOnnxParts(form: PwluOnnxForm, x: OnnxValue, w: ArrayWeights, n: num
     ];
     const body: OnnxFunction['body'] = (g, v) => {
       const u1 = g.node('Add', [g.node('Mul', [v.x!, v.inv_d!]), v.shift!]);
-      let index = g.node('Cast', [g.node('Clip', [u1, v.zero!, v.last!])], { to: 6 }); // INT32
-      if (p > 1) index = g.node('Add', [index, v.base!]);
-      const s = g.node('Gather', [v.slopes!, index]);
-      const o = g.node('Gather', [v.offsets!, index]);
+      const [s, o] = segmentGathers(g, g.node('Clip', [u1, v.zero!, v.last!]), v.slopes!, v.offsets!, p > 1 ? v.base! : undefined);
       return g.node('Add', [g.node('Mul', [s, v.x!]), o]);
     };
     return { params, body };

@@ -29,7 +29,7 @@ interface WebglBackend {
 }
 
 /** The backend name tfjs-backend-webgl registers. */
-export const WEBGL = 'webgl';
+const WEBGL = 'webgl';
 
 /** The coordinate type and last-axis expression of getOutputCoords() per rank of a packed output. */
 const COORDS: Record<number, { type: string; channel: string }> = {
