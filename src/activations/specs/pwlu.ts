@@ -164,7 +164,7 @@ function segmentGathers(g: OnnxBody, segment: string, slopes: string, offsets: s
  *   both groups); its body depends on the two group sizes, so a model has one definition per size pair (Pwlu, Pwlu_2).
  * Measured (`pwlu speed --onnx`, ResNet-20, 32 px, batch 64, 2 threads, onnxruntime-node 1.23, medians of 5 alternating
  * runs, results/measurements/onnx-pwlu-forms.jsonl): at 'all' chain 1331 img/s (0.35x ReLU's 3828), table 666 (0.17x),
- * hinge 517 (0.14x); at 'extended' table 710 (0.46x ReLU's 1558), hinge 420 (0.27x), chain 353 (0.23x). Chain at
+ * hinge 517 (0.14x); at 'extended' table 710 (0.46x ReLU's 1558), hinge 420 (0.22x), chain 353 (0.23x). Chain at
  * 'all' is the fastest PWLU at any level, so it is the default; the function wrapper costs nothing measurable (chain
  * inline 1317 at 'all': onnxruntime inlines the function into the same optimised graph).
  */
