@@ -110,6 +110,15 @@ PWLU_CLONES void backward_block(const Lut& L, const float* __restrict x, const f
   }
 }
 
+/** Adds the pairs pr[k] of backward_block into their accumulators acc[jj[k]], in element order. */
+inline void sum_pairs(double* __restrict acc, const int32_t* __restrict jj, const double* __restrict pr, int64_t k0, int64_t len) {
+  for (int64_t k = k0; k < len; ++k) {
+    double* a = acc + 2 * jj[k];
+    a[0] += pr[2 * k];
+    a[1] += pr[2 * k + 1];
+  }
+}
+
 #if PWLU_X86
 // The *_avx512 blocks serve tables of at most 32 entries (layer-wise up to N = 30): the lookups are
 // register permutes instead of gathers, which on current Xeons cost ~3x the rest of the loop and
@@ -139,6 +148,11 @@ PWLU_CLONES void backward_block(const Lut& L, const float* __restrict x, const f
 
 constexpr int64_t kPrefetch = 1024;  // elements ahead
 
+/** acc[0..1] += the two doubles in p (a pair's bits, as float lanes). */
+__attribute__((target("avx512f"))) inline void add_pair(double* acc, __m128 p) {
+  _mm_storeu_pd(acc, _mm_add_pd(_mm_loadu_pd(acc), _mm_castps_pd(p)));
+}
+
 __attribute__((target("avx512f"))) void forward_block_avx512(const Lut& L, const float* __restrict x, float* __restrict out,
                                                           int64_t len) {
   PWLU_CONSTS8(L);
@@ -154,10 +168,13 @@ __attribute__((target("avx512f"))) void forward_block_avx512(const Lut& L, const
   if (k < len) forward_block(L, x, out, k, len);
 }
 
-/** backward_block with permutes (tt: scratch for the tail). */
+/**
+ * backward_block with permutes, summing each element's pair into acc straight from the registers (one 16-byte
+ * add per element) instead of through jj and pr; jj, tt, pr: scratch for the tail.
+ */
 __attribute__((target("avx512f"))) void backward_block_avx512(const Lut& L, const float* __restrict x, const float* __restrict g,
                                                            float* __restrict dx, int32_t* __restrict jj, float* __restrict tt,
-                                                           double* __restrict pr, int64_t len) {
+                                                           double* __restrict pr, double* __restrict acc, int64_t len) {
   PWLU_CONSTS8(L);
   const __m512i even = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), odd = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
   int64_t k = 0;
@@ -167,8 +184,8 @@ __attribute__((target("avx512f"))) void backward_block_avx512(const Lut& L, cons
       _mm_prefetch(reinterpret_cast<const char*>(g + k + kPrefetch), _MM_HINT_T0);
     }
     PWLU_SEGMENT8(L, k);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(jj + k),
-                        _mm256_add_epi32(sg, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L.ab + k))));
+    alignas(32) int32_t j[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(j), _mm256_add_epi32(sg, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L.ab + k))));
     const __m512d gd = _mm512_cvtps_pd(_mm256_loadu_ps(g + k));
     _mm256_storeu_ps(dx + k, _mm512_cvtpd_ps(_mm512_mul_pd(PWLU_LOOKUP8(s0, s1, s2, s3), gd)));
     const __m512d xd = _mm512_cvtps_pd(v), t = _mm512_cvtps_pd(_mm256_sub_ps(u, _mm256_cvtepi32_ps(i)));
@@ -177,10 +194,20 @@ __attribute__((target("avx512f"))) void backward_block_avx512(const Lut& L, cons
     __m512d w = _mm512_mask_blend_pd(mr, t, _mm512_sub_pd(xd, _mm512_cvtps_pd(hi)));
     w = _mm512_mask_blend_pd(ml, w, _mm512_sub_pd(xd, _mm512_cvtps_pd(lo)));
     const __m512d gw = _mm512_mul_pd(gd, w);
-    _mm512_storeu_pd(pr + 2 * k, _mm512_permutex2var_pd(gd, even, gw));
-    _mm512_storeu_pd(pr + 2 * k + 8, _mm512_permutex2var_pd(gd, odd, gw));
+    const __m512 p0 = _mm512_castpd_ps(_mm512_permutex2var_pd(gd, even, gw)), p1 = _mm512_castpd_ps(_mm512_permutex2var_pd(gd, odd, gw));
+    add_pair(acc + 2 * j[0], _mm512_castps512_ps128(p0));
+    add_pair(acc + 2 * j[1], _mm512_extractf32x4_ps(p0, 1));
+    add_pair(acc + 2 * j[2], _mm512_extractf32x4_ps(p0, 2));
+    add_pair(acc + 2 * j[3], _mm512_extractf32x4_ps(p0, 3));
+    add_pair(acc + 2 * j[4], _mm512_castps512_ps128(p1));
+    add_pair(acc + 2 * j[5], _mm512_extractf32x4_ps(p1, 1));
+    add_pair(acc + 2 * j[6], _mm512_extractf32x4_ps(p1, 2));
+    add_pair(acc + 2 * j[7], _mm512_extractf32x4_ps(p1, 3));
   }
-  if (k < len) backward_block(L, x, g, dx, jj, tt, pr, k, len);
+  if (k < len) {
+    backward_block(L, x, g, dx, jj, tt, pr, k, len);
+    sum_pairs(acc, jj, pr, k, len);
+  }
 }
 #endif
 
@@ -295,35 +322,31 @@ Napi::Value pwlu_forward(const Napi::CallbackInfo& info) {
 
 #if PWLU_X86
 /**
- * Inference form for tables of at most 32 entries: y = S[seg]*x + O[seg] in float32, 16 lanes, the interval
- * from (x - BL) * (1/d) and both tables in two registers each. Against the training forward (float64 table
- * arithmetic, a division) it differs by float rounding only: PWLU is continuous, so an element that the
- * reciprocal puts in the neighbouring interval at a breakpoint gets the same value up to rounding.
+ * Inference form for tables of at most 32 entries: y = S[seg]*x + O[seg] in float32, 16 lanes, both tables in two
+ * registers each. The segment in one clamp, seg = clamp(trunc((x - BL) * (1/d) + 1), 0, N+1): below BL it is 0
+ * (left), from BR on N+1 (right), the clamp also sends NaN to 0 (its value stays NaN). Against the training forward
+ * (float64 table arithmetic, a division, explicit region tests) it differs by float rounding only: PWLU is
+ * continuous, so an element that the reciprocal puts in the neighbouring segment at a breakpoint gets the same value
+ * up to rounding.
  */
 __attribute__((target("avx512f"))) void infer_block_avx512(const Lut& L, const float* __restrict rd, const float* __restrict sf,
                                                         const float* __restrict of, const float* __restrict x, float* __restrict out,
                                                         int64_t len) {
   const __m512 s0 = _mm512_loadu_ps(sf), s1 = _mm512_loadu_ps(sf + 16), o0 = _mm512_loadu_ps(of), o1 = _mm512_loadu_ps(of + 16);
-  const __m512 nm1 = _mm512_set1_ps(static_cast<float>(L.n - 1)), zero = _mm512_setzero_ps();
-  const __m512i one = _mm512_set1_epi32(1), right = _mm512_set1_epi32(L.n + 1);
+  const __m512 top = _mm512_set1_ps(static_cast<float>(L.n + 1)), zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
   int64_t k = 0;
   for (; k + 16 <= len; k += 16) {
-    const __m512 v = _mm512_loadu_ps(x + k), lo = _mm512_loadu_ps(L.lo + k), hi = _mm512_loadu_ps(L.hi + k);
-    const __m512 u = _mm512_mul_ps(_mm512_sub_ps(v, lo), _mm512_loadu_ps(rd + k));
-    const __m512i i = _mm512_cvttps_epi32(_mm512_max_ps(_mm512_min_ps(nm1, u), zero));  // NaN: 0
-    const __mmask16 ge = _mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ), lt = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ);
-    __m512i sg = _mm512_mask_blend_epi32(ge, _mm512_add_epi32(i, one), right);
-    sg = _mm512_maskz_mov_epi32(static_cast<__mmask16>(~lt), sg);
+    const __m512 v = _mm512_loadu_ps(x + k);
+    const __m512 u = _mm512_fmadd_ps(_mm512_sub_ps(v, _mm512_loadu_ps(L.lo + k)), _mm512_loadu_ps(rd + k), one);
+    const __m512i sg = _mm512_cvttps_epi32(_mm512_max_ps(_mm512_min_ps(top, u), zero));  // NaN: 0
     const __m512i j = _mm512_add_epi32(sg, _mm512_loadu_si512(L.tb + k));
-    const __m512 sv = _mm512_permutex2var_ps(s0, j, s1), ov = _mm512_permutex2var_ps(o0, j, o1);
-    _mm512_storeu_ps(out + k, _mm512_fmadd_ps(sv, v, ov));
+    _mm512_storeu_ps(out + k, _mm512_fmadd_ps(_mm512_permutex2var_ps(s0, j, s1), v, _mm512_permutex2var_ps(o0, j, o1)));
   }
   for (; k < len; ++k) {  // the tail, the same arithmetic one element at a time
-    const float v = x[k], u = (v - L.lo[k]) * rd[k];
-    const float m = static_cast<float>(L.n - 1) < u ? static_cast<float>(L.n - 1) : u;
-    const int32_t i = static_cast<int32_t>(0.0f < m ? m : 0.0f);
-    const int32_t sg = v < L.lo[k] ? 0 : v >= L.hi[k] ? L.n + 1 : i + 1;
-    out[k] = std::fma(sf[L.tb[k] + sg], v, of[L.tb[k] + sg]);
+    const float v = x[k], u = std::fma(v - L.lo[k], rd[k], 1.0f), top1 = static_cast<float>(L.n + 1);
+    const float m = top1 < u ? top1 : u;
+    const int32_t j = L.tb[k] + static_cast<int32_t>(0.0f < m ? m : 0.0f);
+    out[k] = std::fma(sf[j], v, of[j]);
   }
 }
 #endif
@@ -379,16 +402,13 @@ Napi::Value pwlu_backward(const Napi::CallbackInfo& info) {
     for (int64_t e0 = c * P.chunk; e0 < end; e0 += P.r) {
       const int64_t len = std::min(P.r, end - e0);
 #if PWLU_X86
-      if (permute)
-        backward_block_avx512(L, xp + e0, gp + e0, dxp + e0, jj.data(), tt.data(), pr.data(), len);
-      else
-#endif
-        backward_block(L, xp + e0, gp + e0, dxp + e0, jj.data(), tt.data(), pr.data(), 0, len);
-      for (int64_t k = 0; k < len; ++k) {
-        double* a = acc + 2 * jj[k];
-        a[0] += pr[2 * k];
-        a[1] += pr[2 * k + 1];
+      if (permute) {
+        backward_block_avx512(L, xp + e0, gp + e0, dxp + e0, jj.data(), tt.data(), pr.data(), acc, len);
+        continue;
       }
+#endif
+      backward_block(L, xp + e0, gp + e0, dxp + e0, jj.data(), tt.data(), pr.data(), 0, len);
+      sum_pairs(acc, jj.data(), pr.data(), 0, len);
     }
   });
   // Reduce the chunks' slots into instances, in a fixed order.
@@ -434,9 +454,23 @@ Napi::Value pwlu_backward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/**
+ * pwluWidenBounds(bl, br, minWidth) -> [bl', br']: the guard after each update, h = max(minWidth - (br - bl), 0) / 2,
+ * bl' = bl - h, br' = br + h, in float32 as the composite in src/ops/pwlu.ts (one call per layer instead of six).
+ */
+Napi::Value pwlu_widen_bounds(const Napi::CallbackInfo& info) {
+  const at::Tensor& bl = at_(info, 0);
+  const at::Tensor& br = at_(info, 1);
+  at::Tensor h = at::clamp_min(at::rsub(br - bl, ad(info, 2)), 0) * 0.5;
+  emit(bl - h);
+  emit(br + h);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_pwlu(Napi::Env env, Napi::Object exports) {
+  def(env, exports, "pwluWidenBounds", pwlu_widen_bounds);
   def(env, exports, "pwluForward", pwlu_forward);
   def(env, exports, "pwluInfer", pwlu_infer);
   def(env, exports, "pwluBackward", pwlu_backward);

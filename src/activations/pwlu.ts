@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { allReduceStats, collectiveWorld } from '../ops/collectives.js';
-import { pwlu, pwluInfer, type PwluTensors } from '../ops/pwlu.js';
+import { offTape } from '../ops/off-tape.js';
+import { pwlu, pwluInfer, pwluWidenBounds, type PwluTensors } from '../ops/pwlu.js';
 import type { ActivationEvent, ActivationTrainingHooks } from './hooks.js';
 import { SpecLayer, type SpecLayerConfig } from './layer.js';
 import type { ActivationSpec } from './spec.js';
@@ -71,10 +72,13 @@ export abstract class TwoPhaseLayer extends SpecLayer<typeof pwluSpec.options> i
   private updateStatistics(x: tf.Tensor): void {
     tf.tidy(() => {
       const axes = this.instances === 1 ? Array.from({ length: x.rank }, (_, i) => i) : Array.from({ length: x.rank - 1 }, (_, i) => i);
-      const { mean, variance } = collectiveWorld() ? globalMoments(x, axes) : tf.moments(x, axes);
       const shape = [this.instances];
-      const batchMean = tf.reshape(mean, shape);
-      const batchStd = tf.reshape(tf.sqrt(variance), shape);
+      // Off the tape: within the training step tfjs would keep the moments' full-size intermediates until backprop.
+      const batch = offTape(x, (input) => {
+        const { mean, variance } = collectiveWorld() ? globalMoments(input, axes) : tf.moments(input, axes);
+        return tf.stack([tf.reshape(mean, shape), tf.reshape(tf.sqrt(variance), shape)]);
+      });
+      const [batchMean, batchStd] = tf.unstack(batch) as [tf.Tensor, tf.Tensor];
       const steps = this.weight('stat_steps').read();
       const m = tf.mul(tf.minimum(steps, 1), this.options.momentum); // 0 on the first step
       const blend = (run: tf.Tensor, batch: tf.Tensor) => tf.add(tf.mul(run, m), tf.mul(batch, tf.sub(1, m)));
@@ -145,15 +149,10 @@ export abstract class TwoPhaseLayer extends SpecLayer<typeof pwluSpec.options> i
 
   afterStep(): void {
     if (this.phase !== 'learning') return;
-    // Keep BR - BL >= min_width (our choice: a guard the paper leaves implicit), widening about the midpoint.
-    const minWidth = this.options.min_width;
     tf.tidy(() => {
-      const bl = this.weight('bl').read();
-      const br = this.weight('br').read();
-      const narrow = tf.less(tf.sub(br, bl), minWidth);
-      const mid = tf.div(tf.add(bl, br), 2);
-      this.weight('bl').write(tf.where(narrow, tf.sub(mid, minWidth / 2), bl));
-      this.weight('br').write(tf.where(narrow, tf.add(mid, minWidth / 2), br));
+      const [bl, br] = pwluWidenBounds(this.weight('bl').read(), this.weight('br').read(), this.options.min_width);
+      this.weight('bl').write(bl);
+      this.weight('br').write(br);
     });
   }
 

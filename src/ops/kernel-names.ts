@@ -61,6 +61,12 @@ export type PwluInferAttrs = NoAttrs;
 export const PWLU_BACKWARD_KERNEL = 'PwluBackward';
 export type PwluBackwardInputs = KernelInputs<'dy' | 'x' | 'y' | 'kl' | 'kr' | 'bl' | 'br'>;
 export type PwluBackwardAttrs = NoAttrs;
+/** The bounds guard after each update (contract: src/ops/pwlu.ts); outputs [bl, br]. */
+export const PWLU_WIDEN_BOUNDS_KERNEL = 'PwluWidenBounds';
+export type PwluWidenBoundsInputs = KernelInputs<'bl' | 'br'>;
+export interface PwluWidenBoundsAttrs {
+  minWidth: number;
+}
 /** PAU and APL (contracts: src/ops/pau.ts, src/ops/apl.ts). */
 export const PAU_FORWARD_KERNEL = 'PauForward';
 export type PauForwardInputs = KernelInputs<'x' | 'a' | 'b'>;

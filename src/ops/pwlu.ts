@@ -22,6 +22,10 @@
  * `PwluInfer`     inference only (torch): inputs, attrs and output as `PwluForward`, the table form in
  *                 float32 where the table fits in registers; equal to `PwluForward` up to float rounding
  *                 (a reciprocal instead of a division, float instead of double table arithmetic)
+ * `PwluWidenBounds`  the guard after each update (torch): inputs { bl: [P], br: [P] }; attrs { minWidth }
+ *                 outputs [bl', br'], h = max(minWidth - (br - bl), 0) / 2, bl' = bl - h, br' = br + h, each
+ *                 step rounded to float32 (so equal to the composite bit for bit); a width at or above
+ *                 minWidth is left unchanged, a narrower one widened about its midpoint to minWidth
  *
  * Per element, with p its instance, d = fl32(fl32(BR - BL) / N) and u = fl32(fl32(x - BL) / d)
  * (float32 rounding as written, so that every implementation picks the same interval):
@@ -38,8 +42,18 @@
  * kernels accumulate in float64).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { defineFusedOp, type OpImpl } from './fused-op.js';
-import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, type PwluForwardAttrs, type PwluForwardInputs } from './kernel-names.js';
+import { defineFusedOp, type OpImpl, type OpInputs } from './fused-op.js';
+import {
+  PWLU_BACKWARD_KERNEL,
+  PWLU_FORWARD_KERNEL,
+  PWLU_INFER_KERNEL,
+  PWLU_WIDEN_BOUNDS_KERNEL,
+  type PwluForwardAttrs,
+  type PwluForwardInputs,
+  type PwluWidenBoundsAttrs,
+  type PwluWidenBoundsInputs,
+} from './kernel-names.js';
+import { hasNativeKernel } from './native-kernel.js';
 import { pwluTable, type PwluTensors } from './pwlu-table.js';
 
 export { pwluTable, type PwluTensors } from './pwlu-table.js';
@@ -183,4 +197,21 @@ export function pwluBackward(dy: tf.Tensor, x: tf.Tensor, params: PwluTensors, i
 /** PWLU with its hand-written gradient (training): differentiable in x and in every parameter. */
 export function pwlu(x: tf.Tensor, params: PwluTensors, impl: OpImpl = 'auto'): tf.Tensor {
   return op.apply(inputs(x, params), NO_ATTRS, impl);
+}
+
+/**
+ * Keeps BR - BL >= minWidth after an update (our guard; the paper leaves it implicit), widening about the midpoint:
+ * one kernel call per layer where the backend has it, since it runs for every PWLU layer after every step.
+ */
+export function pwluWidenBounds(bl: tf.Tensor, br: tf.Tensor, minWidth: number, impl: Exclude<OpImpl, 'fused'> = 'auto'): [tf.Tensor, tf.Tensor] {
+  if (impl === 'auto' && hasNativeKernel(PWLU_WIDEN_BOUNDS_KERNEL)) {
+    const inputs: OpInputs<PwluWidenBoundsInputs> = { bl, br };
+    const attrs: PwluWidenBoundsAttrs = { minWidth };
+    const [b0, b1] = tf.engine().runKernel<tf.Tensor[]>(PWLU_WIDEN_BOUNDS_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
+    return [b0!, b1!];
+  }
+  return tf.tidy(() => {
+    const h = tf.mul(tf.relu(tf.sub(minWidth, tf.sub(br, bl))), 0.5);
+    return [tf.sub(bl, h), tf.add(br, h)];
+  });
 }

@@ -239,6 +239,32 @@ describe('PWLU two-phase training', () => {
     model.dispose();
   });
 
+  it('gathers the phase I statistics without keeping full-size tensors for the backward pass', () => {
+    const cfg = cfgWith();
+    const model = buildModel(cfg, makeSynthetic(cfg.data.synthetic));
+    const layer = model.layers.find((l): l is PWLULayer => l instanceof PWLULayer)!;
+    const x = tf.randomNormal([8, 6, 6, 4], 0, 1, 'float32', 3);
+    // bytes alive after the layer's training call inside the tape: its output plus whatever the tape keeps
+    const held = (phase: 'statistics' | 'learning'): number => {
+      layer.phase = phase;
+      let bytes = 0;
+      const { value, grads } = tf.variableGrads(() => {
+        const before = tf.memory().numBytes;
+        const y = layer.apply(x, { training: true }) as tf.Tensor;
+        bytes = tf.memory().numBytes - before;
+        return tf.sum(y) as tf.Scalar;
+      }, [layer.weights[0]!.read() as tf.Variable]);
+      tf.dispose([value, ...Object.values(grads)]);
+      return bytes;
+    };
+    const learning = held('learning');
+    expect(learning).toBeGreaterThanOrEqual(x.size * 4); // the output
+    // tf.moments on the tape would keep x - mean and its square: two more copies of x
+    expect(held('statistics') - learning).toBeLessThan(x.size);
+    x.dispose();
+    model.dispose();
+  });
+
   it('keeps the tensor count flat across steps in both phases', () => {
     const cfg = cfgWith();
     const ds = makeSynthetic(cfg.data.synthetic);

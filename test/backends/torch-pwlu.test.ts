@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
-import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL } from '../../src/ops/kernel-names.js';
-import { pwluBackward, pwluForward, type PwluTensors } from '../../src/ops/pwlu.js';
+import { PWLU_BACKWARD_KERNEL, PWLU_FORWARD_KERNEL, PWLU_INFER_KERNEL, PWLU_WIDEN_BOUNDS_KERNEL } from '../../src/ops/kernel-names.js';
+import { pwluBackward, pwluForward, pwluWidenBounds, type PwluTensors } from '../../src/ops/pwlu.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { sample } from '../helpers/fd.js';
@@ -214,6 +214,37 @@ describe.skipIf(!avail.available)('torch PwluInfer (float32 inference form)', ()
         expect(Math.abs(g[i]! - w[i]!), `P ${p} N ${n} x ${xs[i]}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(w[i]!)));
       }
       tf.dispose([x, got, want, prm.y, prm.kl, prm.kr, prm.bl, prm.br]);
+    }
+  });
+});
+
+describe.skipIf(!avail.available)('torch PwluWidenBounds (the bounds guard after each update)', () => {
+  it('equals the composite bit for bit: narrow instances widened about their midpoint, the others unchanged', async () => {
+    await registerTorchBackend({ threads: 2, device: torchTestDevice() });
+    await tf.setBackend('torch');
+    const r = new Rng(4);
+    const p = 64;
+    const bl = sample(r, p, -3, 1);
+    // widths from crossed bounds (-0.4) to well above the minimum, and exactly the minimum
+    const br = Float32Array.from(bl, (v, i) => Math.fround(v + (i % 8 === 0 ? 0.25 : -0.4 + (i / p) * 1.6)));
+    const t = (v: Float32Array) => tf.tensor1d(v);
+    for (const minWidth of [0.25, 1e-3]) {
+      const [b0, b1] = [t(bl), t(br)];
+      const fused = tf.engine().runKernel<tf.Tensor[]>(PWLU_WIDEN_BOUNDS_KERNEL, { bl: b0, br: b1 }, { minWidth });
+      const composite = pwluWidenBounds(b0, b1, minWidth, 'composite');
+      const [fl, fr, cl, cr] = [...fused, ...composite].map((x) => x.dataSync());
+      expect(Array.from(fl!)).toEqual(Array.from(cl!));
+      expect(Array.from(fr!)).toEqual(Array.from(cr!));
+      for (let i = 0; i < p; i++) {
+        const width = Math.fround(br[i]! - bl[i]!);
+        if (width >= Math.fround(minWidth)) {
+          expect([fl![i], fr![i]], `instance ${i} kept`).toEqual([bl[i], br[i]]);
+        } else {
+          expect(fr![i]! - fl![i]!, `instance ${i} width`).toBeCloseTo(minWidth, 5);
+          expect((fr![i]! + fl![i]!) / 2, `instance ${i} midpoint`).toBeCloseTo((bl[i]! + br[i]!) / 2, 5);
+        }
+      }
+      tf.dispose([b0, b1, ...fused, ...composite]);
     }
   });
 });

@@ -129,6 +129,7 @@ export interface TorchAddon {
   pwluForward(x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
   pwluInfer(x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
   pwluBackward(dy: number, x: number, y: number, kl: number, kr: number, bl: number, br: number): void;
+  pwluWidenBounds(bl: number, br: number, minWidth: number): void;
   /** Fused PAU / APL (native/src/ops_pau_apl.cc): one pass forward, one pass for dx and every parameter gradient. */
   pauForward(x: number, a: number, b: number): void;
   pauBackward(dy: number, x: number, a: number, b: number): void;

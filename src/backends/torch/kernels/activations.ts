@@ -14,6 +14,7 @@ import {
   PWLU_BACKWARD_KERNEL,
   PWLU_FORWARD_KERNEL,
   PWLU_INFER_KERNEL,
+  PWLU_WIDEN_BOUNDS_KERNEL,
   SWISH_BACKWARD_KERNEL,
   SWISH_FORWARD_KERNEL,
   type AplBackwardInputs,
@@ -28,6 +29,8 @@ import {
   type PwluBackwardInputs,
   type PwluForwardInputs,
   type PwluInferInputs,
+  type PwluWidenBoundsAttrs,
+  type PwluWidenBoundsInputs,
   type SwishBackwardAttrs,
   type SwishBackwardInputs,
   type SwishForwardAttrs,
@@ -39,7 +42,7 @@ import { kernel, type KernelFamily } from './common.js';
 /** PWLU runs natively on float32 only (and every input present); anything else takes the cpu kernel. */
 const pwluNative = (ts: Array<TensorInfo | undefined>): boolean => ts.every((t) => t !== undefined && t.dtype === 'float32');
 
-/** PAU and APL have no cpu kernel to fall back to: other dtypes are an error. */
+/** PAU, APL and the PWLU bounds guard have no cpu kernel to fall back to: other dtypes are an error. */
 function float32Only(name: string, ts: TensorInfo[]): void {
   if (!ts.every((t) => t.dtype === 'float32')) throw new Error(`torch backend: ${name} takes float32 tensors only`);
 }
@@ -58,6 +61,11 @@ export const activationKernels: KernelFamily = {
   [PWLU_BACKWARD_KERNEL]: kernel<PwluBackwardInputs, NoAttrs>((addon) => ({ dy, x, y, kl, kr, bl, br }, b, _a, args, name) => {
     if (!pwluNative([dy, x, y, kl, kr, bl, br])) return runOnCpu(name, args);
     addon.pwluBackward(b.h(dy), b.h(x), b.h(y), b.h(kl), b.h(kr), b.h(bl), b.h(br));
+    return b.outs();
+  }),
+  [PWLU_WIDEN_BOUNDS_KERNEL]: kernel<PwluWidenBoundsInputs, PwluWidenBoundsAttrs>((addon) => ({ bl, br }, b, a, _args, name) => {
+    float32Only(name, [bl, br]);
+    addon.pwluWidenBounds(b.h(bl), b.h(br), a.minWidth);
     return b.outs();
   }),
   [PAU_FORWARD_KERNEL]: kernel<PauForwardInputs, NoAttrs>((addon) => ({ x, a, b: c }, b, _a, _args, name) => {
