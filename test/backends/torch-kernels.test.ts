@@ -5,6 +5,9 @@
  * batch norm (fused kernels vs the composite), matmul, data movement, and gradients through the
  * tfjs engine. Skipped, with the reason in the suite name, when the addon is not built.
  */
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -14,6 +17,7 @@ import { loadAddon, readBuildInfo } from '../../src/backends/torch/addon.js';
 import { fallbackKernelsUsed, nativeKernelNames, registerTorchBackend, torchAvailability } from '../../src/backends/torch/index.js';
 import { optionalPart, torchTestDevice } from '../helpers/optional-parts.js';
 
+const DIST = resolve(__dirname, '..', '..', 'dist');
 const avail = torchAvailability();
 optionalPart('native', avail.available, avail.reason);
 
@@ -202,6 +206,27 @@ describe.skipIf(!avail.available)(`torch backend kernels vs cpu${avail.available
       const x = tf.tensor([-1, 0, 3, 6, 7]);
       return [tf.grad((a: tf.Tensor) => tf.sum(tf.relu(a)))(x), tf.grad((a: tf.Tensor) => tf.sum(tf.relu6(a)))(x)];
     });
+  });
+
+  it('keeps the one-pass gradients when tfjs-layers loads after the backend (its bundle re-registers every gradient)', () => {
+    // a fresh process: the backend is registered before anything imports tfjs-layers, as a script may do
+    const script = `
+      import * as tf from '@tensorflow/tfjs-core';
+      const { registerTorchBackend } = await import(${JSON.stringify(pathToFileURL(join(DIST, 'backends/torch/index.js')).href)});
+      await registerTorchBackend({ threads: 1, device: 'cpu' });
+      await tf.setBackend('torch');
+      await import('@tensorflow/tfjs-layers');
+      const calls = {};
+      for (const k of ['PwluReluGrad', 'Step']) {
+        const c = tf.getKernel(k, 'torch');
+        const f = c.kernelFunc;
+        c.kernelFunc = (a) => ((calls[k] = (calls[k] ?? 0) + 1), f(a));
+      }
+      tf.grad((x) => tf.sum(tf.relu(x)))(tf.tensor([-1, 2])).dataSync();
+      process.stdout.write(JSON.stringify(calls));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(DIST, '..'), encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ PwluReluGrad: 1 });
   });
 
   it('unary int32 ops', async () => {

@@ -19,10 +19,16 @@ function override(kernelName: string, torchGrad: GradFunc): void {
 
 let installed = false;
 
-/** Installs the torch-only gradient shortcuts once per process (tfjs gradients stay in place elsewhere). */
-export function installTorchGradients(): void {
+/**
+ * Installs the torch-only gradient shortcuts once per process (tfjs gradients stay in place elsewhere). tfjs-layers'
+ * Node bundle carries its own copy of every tfjs gradient and registers them all when it loads, replacing any
+ * override made before: it is loaded first, so that a program that selects the backend before it imports a model
+ * (the profiling scripts did) still gets the shortcuts.
+ */
+export async function installTorchGradients(): Promise<void> {
   if (installed) return;
   installed = true;
+  await import('@tensorflow/tfjs-layers');
   const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
   override('Relu', (dy, saved) => {
     const [x] = saved;

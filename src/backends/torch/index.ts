@@ -110,7 +110,7 @@ export async function registerTorchBackend(opts: TorchOptions = {}): Promise<Tor
       if (!have.has(k.kernelName)) tf.registerKernel(fallbackKernel(k.kernelName));
     }
     tf.registerBackend(TORCH_BACKEND, () => new TorchBackend(addon), TORCH_PRIORITY);
-    installTorchGradients();
+    await installTorchGradients();
     shareSavedTensors();
     registered = true;
   }
