@@ -78,7 +78,6 @@ export function nativeKernelNames(): string[] {
  * rest); sets libtorch's intra-op threads. Safe to call again (updates threads; the device is fixed
  * once tensors exist). Throws an Error saying why when the addon is missing or unusable.
  */
-// eslint-disable-next-line @typescript-eslint/require-await -- async so that every failure is a rejection, as backend registration is in tfjs
 export async function registerTorchBackend(opts: TorchOptions = {}): Promise<TorchInfo> {
   const addon = loadAddon();
   const wanted = opts.device ?? 'auto';
