@@ -58,6 +58,7 @@ FIGURES=(
   "act-speed-pairs|README Performance (Swish 1.05×/1.10×, PWLU 1.12×/1.02×)|est. 6 min|no|alternating relu|X single runs, 3 pairs"
   "onnx-infer|README Performance, ONNX table (4168 … 0.19×; PWLU 0.98× ReLU on torch, same runs)|est. 8 min|no|pwlu speed --onnx, 3 runs"
   "memory|README Performance, memory table (538.2 MiB, 890.5 MiB, 1.66×, 22.9/35.2 MiB)|est. 3 min|no|pwlu speed peak tensor memory, ResNet-20 28x28x1 batch 128"
+  "pwlu-phase1-memory|README Performance, memory (PWLU's phase I at Swish's peak)|est. 2 min|no|pwlu train peak tensor memory over phase I and II, the comparison's ResNet-20 recipe, 20 steps an epoch, Swish and PWLU"
   "wasm-speed|README Performance, wasm table (49.0 … 2.43×; stale: before hard-swish's fused op)|est. 10 min|no|pwlu speed --all-activations on wasm"
   "data-pipeline|README Datasets (1 193/475 = 2.4x, 1 456/461 = 2.9x)|est. 6 min (+1 min to write the folder)|no|pwlu data bench vs PyTorch DataLoader, 3 alternating pairs"
   "decoder-one-worker|README Datasets (about 970 train and 1 050 eval img/s with --workers 1)|est. 2 min|no|pwlu data bench --workers 1, 3 runs"
@@ -128,6 +129,16 @@ fi
 if wanted speed-vs-pytorch-contiguous no; then
   measure speed-vs-pytorch-contiguous "README Performance, first table (PyTorch in its contiguous format)" \
     node scripts/speed-vs-pytorch.mjs --arch "$ARCHS" --repeats "$REPEATS" --threads 2 --memory-format contiguous --json
+fi
+
+if wanted pwlu-phase1-memory no; then
+  # epoch 1 is PWLU's phase I (statistics), epoch 2 phase II; summary.json's memory is the peak over both
+  for x in swish pwlu; do
+    rm -rf "$WORK/phase1-$x"
+    measure pwlu-phase1-memory "README Performance, memory (PWLU's phase I)" \
+      $PWLU train --config results/fashion-mnist-resnet20/base-config.yaml --set activation.name="$x" --set train.epochs=2 \
+      --set train.max_steps_per_epoch="$(q 20 2)" --backend torch --threads 2 --quiet --json --out "$WORK/phase1-$x"
+  done
 fi
 
 if wanted act-speed-torch no; then
