@@ -1,5 +1,6 @@
 import { join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import { PWLU_ONNX_FORMS, type PwluOnnxForm } from '../activations/specs/pwlu.js';
 import type { ExportFormat } from '../export/export-run.js';
 import { RUN_FILES } from '../run/files.js';
 import { UserError } from '../util/errors.js';
@@ -13,6 +14,8 @@ export interface ExportCliOptions {
   batch: string;
   /** ONNX: fold batch norm into the convolutions (--no-fold-bn keeps it). */
   foldBn: boolean;
+  /** ONNX of a PWLU run: the form PWLU is written in (default: the export's, chain). */
+  pwluForm?: PwluOnnxForm;
   json: boolean;
 }
 
@@ -43,6 +46,12 @@ export function register(program: Command): void {
     .option('-o, --out <dir>', 'a new folder for the export (default: <run>/exports/<format>-<checkpoint loaded>)')
     .option('--batch <n|dynamic>', "the model's batch dimension: a fixed size or 'dynamic'", 'dynamic')
     .option('--no-fold-bn', 'ONNX: keep each batch norm as its own BatchNormalization node instead of folding it into the convolution')
+    .addOption(
+      new Option(
+        '--pwlu-form <form>',
+        "ONNX of a PWLU run: PWLU's standard-operator form; chain (the default) is the fastest at onnxruntime's default level (all), table at 'extended' (README, Performance)",
+      ).choices(PWLU_ONNX_FORMS),
+    )
     .option('--json', 'print export.json (and the folder) as JSON', false)
     .action(async (opts: ExportCliOptions) => {
       await exportCommand(opts);
@@ -66,6 +75,7 @@ function parseBatch(v: string): number | 'dynamic' {
 export async function exportCommand(o: ExportCliOptions): Promise<void> {
   const batch = parseBatch(o.batch);
   if (o.format === 'tfjs' && !o.foldBn) throw new UserError('--no-fold-bn applies to ONNX: the tfjs format keeps the layers as trained (batch norm included)');
+  if (o.format === 'tfjs' && o.pwluForm) throw new UserError('--pwlu-form applies to ONNX: the tfjs format keeps the PWLU layers as trained');
   const [{ exportRun }, { disposeModel }, { openRunDir }, { restoreRun }, { registryChecks }, { printConfigWarnings }] = await Promise.all([
     import('../export/export-run.js'),
     import('../models/infer.js'),
@@ -80,12 +90,16 @@ export async function exportCommand(o: ExportCliOptions): Promise<void> {
     disposeModel(restored.model);
     throw new UserError(`${run.dir} is a detection run: pwlu export writes classification networks (detectors are not exported yet)`);
   }
+  if (o.pwluForm && restored.config.activation.name !== 'pwlu') {
+    disposeModel(restored.model);
+    throw new UserError(`--pwlu-form applies to PWLU runs: ${run.dir} trained ${restored.config.activation.name}`);
+  }
   printConfigWarnings('export', restored.warnings);
   if (restored.note) process.stderr.write(`pwlu export: ${restored.note}\n`);
   // The default folder is named from the checkpoint loaded: `best` of a run that selects nothing loads `last`.
   const out = resolve(o.out ?? join(run.dir, RUN_FILES.exports, `${o.format}-${restored.checkpoint}`));
   try {
-    const record = await exportRun(restored, run.dir, { format: o.format, out, batch, foldBn: o.foldBn });
+    const record = await exportRun(restored, run.dir, { format: o.format, out, batch, foldBn: o.foldBn, pwluForm: o.pwluForm });
     if (o.json) process.stdout.write(`${JSON.stringify({ ...record, out })}\n`);
     else {
       const c = record.check;

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { PWLU_ONNX_FORMS, type PwluOnnxForm } from '../activations/specs/pwlu.js';
 import type { RestoredRun } from '../train/restore.js';
 import { UserError } from '../util/errors.js';
 import { tempDirPath } from '../util/io.js';
@@ -38,6 +39,8 @@ export interface ExportRecord {
   /** Whether batch norm was folded into the convolutions (ONNX; the tfjs format keeps the layers as trained). */
   fold_bn: boolean;
   opset?: number;
+  /** ONNX of a PWLU run: the form PWLU was written in (src/activations/specs/pwlu.ts). */
+  pwlu_form?: PwluOnnxForm;
   /** The check: the exported model against the run's model on a fixed random batch. */
   check: LogitCheck & { runtime: string; examples: number; tolerance: number };
   created: string;
@@ -47,7 +50,7 @@ export interface ExportRecord {
 export async function exportRun(
   r: RestoredRun,
   runDir: string,
-  opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean },
+  opts: { format: ExportFormat; out: string; batch: number | 'dynamic'; foldBn: boolean; pwluForm?: PwluOnnxForm },
 ): Promise<ExportRecord> {
   if (existsSync(opts.out)) throw new UserError(`${opts.out} exists: pwlu export never overwrites one; remove it or choose another --out`);
   const tmp = tempDirPath(opts.out);
@@ -66,6 +69,7 @@ export async function exportRun(
         const bytes = exportOnnx(r.model, {
           batch: opts.batch,
           foldBn: opts.foldBn,
+          forms: opts.pwluForm ? { pwlu: opts.pwluForm } : undefined,
           metadata: { run: runDir, config_hash: r.configHash, arch: config.model.arch, activation: config.activation.name },
         });
         writeFileSync(join(tmp, file), bytes);
@@ -94,6 +98,7 @@ export async function exportRun(
       batch: opts.batch,
       fold_bn: opts.format === 'onnx' && opts.foldBn,
       ...(opts.format === 'onnx' ? { opset: OPSET } : {}),
+      ...(opts.format === 'onnx' && config.activation.name === 'pwlu' ? { pwlu_form: opts.pwluForm ?? PWLU_ONNX_FORMS[0] } : {}),
       check: { ...check, runtime, examples, tolerance: EXPORT_TOLERANCE },
       created: new Date().toISOString(),
     };

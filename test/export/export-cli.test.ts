@@ -1,8 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { onnx as OnnxNs } from 'onnx-proto';
 import { makeTmpDir, removeDir } from '../helpers/tmp-dir.js';
+
+const { onnx } = createRequire(import.meta.url)('onnx-proto') as { onnx: typeof OnnxNs };
 
 const ROOT = resolve(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'pwlu.js');
@@ -69,6 +73,27 @@ train: { epochs: 2, batch: 8 }
     expect(r.stdout).toMatch(/\(last checkpoint, epoch 2\) to .*onnx-last\/model\.onnx/);
     expect(existsSync(join(run, 'exports', 'onnx-best'))).toBe(false);
     expect(JSON.parse(readFileSync(join(out, 'export.json'), 'utf8'))).toMatchObject({ checkpoint: 'last', epoch: 2 });
+  }, 180_000);
+
+  it("--pwlu-form writes PWLU's body in that form and records it; it refuses the tfjs format", () => {
+    const ops = (dir: string) => {
+      const model = onnx.ModelProto.decode(readFileSync(join(dir, 'model.onnx')));
+      return new Set(model.functions.flatMap((f) => (f.node ?? []).map((nd) => nd.opType)));
+    };
+    const table = join(tmp, 'onnx-table');
+    const r = pwlu('export', '--run', run, '--checkpoint', 'last', '--pwlu-form', 'table', '--out', table);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(table, 'export.json'), 'utf8'))).toMatchObject({ pwlu_form: 'table' });
+    expect(ops(table).has('Gather')).toBe(true);
+    const chain = join(tmp, 'onnx-default');
+    expect(pwlu('export', '--run', run, '--checkpoint', 'last', '--out', chain).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(chain, 'export.json'), 'utf8'))).toMatchObject({ pwlu_form: 'chain' });
+    expect(ops(chain).has('Gather')).toBe(false);
+    const tfjs = pwlu('export', '--run', run, '--format', 'tfjs', '--pwlu-form', 'table', '--out', join(tmp, 'y'));
+    expect(tfjs.code).toBe(1);
+    expect(tfjs.stderr).toMatch(/--pwlu-form applies to ONNX/);
+    expect(pwlu('export', '--run', run, '--pwlu-form', 'spline').stderr).toMatch(/'spline' is invalid. Allowed choices are chain, table, hinge/);
+    expect(existsSync(join(tmp, 'y'))).toBe(false);
   }, 180_000);
 
   it('names the bad value: an unknown format, a bad batch, a run without checkpoints', () => {
