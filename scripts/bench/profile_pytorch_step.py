@@ -27,6 +27,7 @@ def main():
     p.add_argument('--lr', type=float, default=0.1)
     p.add_argument('--flush-denormal', action='store_true', help='torch.set_flush_denormal(True) first')
     p.add_argument('--fresh', action='store_true', help='a new batch every step (default: one fixed batch)')
+    p.add_argument('--shapes', action='store_true', help='one row per operator and input shapes (profile-model.mjs --shapes), per step')
     p.add_argument('--data', default=None, help="Fashion-MNIST's folder: step over its first images (normalised as the quickstart) instead of random ones")
     a = p.parse_args()
     if a.flush_denormal:
@@ -66,10 +67,16 @@ def main():
         step()
     s = (time.perf_counter() - t0) / a.steps
     print(f'unprofiled: {s * 1000:.1f} ms per step, {a.batch / s:.0f} img/s ({a.memory_format}, {a.threads} threads)', file=sys.stderr)
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=a.shapes) as prof:
         for _ in range(a.steps):
             step()
-    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=a.top), file=sys.stderr)
+    if not a.shapes:
+        print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=a.top), file=sys.stderr)
+        return
+    rows = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: -e.self_cpu_time_total)[:a.top]
+    for e in rows:
+        shapes = ' '.join(str(list(s)) for s in e.input_shapes[:2] if s)
+        print(f'  {e.key:34s} {shapes:44s} {e.count // a.steps:4d} calls {e.self_cpu_time_total / 1e3 / a.steps:8.2f} ms per step', file=sys.stderr)
 
 
 if __name__ == '__main__':
