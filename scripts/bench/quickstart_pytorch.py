@@ -59,6 +59,10 @@ def main():
     p.add_argument('--epochs', type=int, default=4)
     p.add_argument('--memory-format', default='contiguous', choices=['channels_last', 'contiguous'])
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--profile-steps', type=int, default=0,
+                   help='profile this many steps of the real loop (after 20 of epoch 1) with torch.profiler, print the '
+                        'self time per operator and input shapes per step (as profile-model.mjs --shapes) to stderr, and stop')
+    p.add_argument('--top', type=int, default=30, help='--profile-steps: rows printed')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -88,6 +92,22 @@ def main():
         order = torch.randperm(len(xtr), generator=gen)
         t = time.perf_counter()
         for i in range(steps):
+            if a.profile_steps and i == 20:
+                prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
+                prof.start()
+            if a.profile_steps and i == 20 + a.profile_steps:
+                prof.stop()
+                s = (time.perf_counter() - t) / i
+                print(f'profiled {a.profile_steps} steps of the real loop ({a.memory_format}, {a.threads} threads); '
+                      f'{batch * i / (time.perf_counter() - t):.0f} img/s over the first {i} steps, profiler included', file=sys.stderr)
+                rows = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: -e.self_cpu_time_total)
+                total = sum(e.self_cpu_time_total for e in rows) / 1e3 / a.profile_steps
+                print(f'  self time {total:.1f} ms per step', file=sys.stderr)
+                for e in rows[:a.top]:
+                    shapes = ' '.join(str(list(v)) for v in e.input_shapes[:2] if v)
+                    print(f'  {e.key:34s} {shapes:44s} {e.count // a.profile_steps:4d} calls '
+                          f'{e.self_cpu_time_total / 1e3 / a.profile_steps:8.2f} ms per step', file=sys.stderr)
+                return
             idx = order[i * batch:(i + 1) * batch]
             x = xtr[idx]
             flip = torch.rand(len(idx), generator=gen) < 0.5
