@@ -55,7 +55,7 @@ FIGURES=(
   "speed-vs-pytorch-contiguous|README Performance, first table (PyTorch contiguous)|est. 3 min|no|the same with the reference in PyTorch's contiguous memory format"
   "detection-speed|README Detection (RetinaNet vs torchvision)|est. 8 min|no|RetinaNet ResNet-18 train/infer img/s vs torchvision's (shared/bench/detection_reference.py), 128 px, batch 8, 3 alternating runs"
   "act-speed-torch|README Performance, activation table (569 … 1.15×; ±0.1× between runs)|est. 3 min|no|pwlu speed --all-activations on torch, one run"
-  "act-speed-pairs|README Performance (Swish 1.05×/1.10×, PWLU 1.12×/1.02×)|est. 6 min|no|alternating relu|X single runs, 3 pairs"
+  "act-speed-pairs|README Performance (Swish 1.00×/1.09×, PWLU 1.10×/1.04×; six pairs = two runs of this figure)|est. 6 min|no|alternating relu|X single runs, 3 pairs"
   "onnx-infer|README Performance, ONNX table (4168 … 0.19×; PWLU 0.98× ReLU on torch, same runs)|est. 8 min|no|pwlu speed --onnx, 3 runs"
   "memory|README Performance, memory table (538.2 MiB, 890.5 MiB, 1.66×, 22.9/35.2 MiB)|est. 3 min|no|pwlu speed peak tensor memory, ResNet-20 28x28x1 batch 128"
   "pwlu-phase1-memory|README Performance, memory (PWLU's phase I at Swish's peak)|est. 2 min|no|pwlu train peak tensor memory over phase I and II, the comparison's ResNet-20 recipe, 20 steps an epoch, Swish and PWLU"
