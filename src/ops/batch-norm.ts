@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { OpInputs } from './fused-op.js';
 import { BN_GRAD_KERNEL, BN_TRAIN_KERNEL, type BnGradAttrs, type BnGradInputs, type BnTrainAttrs, type BnTrainInputs } from './kernel-names.js';
 import { allReduceSum } from './collectives.js';
-import { hasNativeKernel } from './native-kernel.js';
+import { hasNativeKernel, runNativeKernel } from './native-kernel.js';
 
 function reductionAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
@@ -42,7 +42,7 @@ function bnTrainForward(x: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, e
   if (hasNativeKernel(BN_TRAIN_KERNEL)) {
     const inputs: OpInputs<BnTrainInputs> = { x, scale, offset, runningMean: running.mean, runningVar: running.variance };
     const attrs: BnTrainAttrs = { epsilon, momentum: running.momentum };
-    return tf.engine().runKernel<tf.Tensor[]>(BN_TRAIN_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
+    return runNativeKernel<tf.Tensor[]>(BN_TRAIN_KERNEL, inputs, attrs);
   }
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, reductionAxes(x.rank));
@@ -64,7 +64,7 @@ function bnTrainBackward(dy: tf.Tensor, x: tf.Tensor, scale: tf.Tensor, mean: tf
   if (hasNativeKernel(BN_GRAD_KERNEL)) {
     const inputs: OpInputs<BnGradInputs> = { dy, x, scale, mean, invstd };
     const attrs: BnGradAttrs = { epsilon };
-    return tf.engine().runKernel<tf.Tensor[]>(BN_GRAD_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
+    return runNativeKernel<tf.Tensor[]>(BN_GRAD_KERNEL, inputs, attrs);
   }
   return tf.tidy(() => {
     const axes = reductionAxes(x.rank);

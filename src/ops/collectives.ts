@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ALLREDUCE_KERNEL, BROADCAST_KERNEL, type AllReduceAttrs, type BroadcastAttrs } from './kernel-names.js';
+import { runNativeKernel } from './native-kernel.js';
 
 /** What models and activations need to know of the run's process group: its size and whether batch norm is global. */
 export interface CollectiveWorld {
@@ -44,14 +45,14 @@ function named(tensors: readonly tf.Tensor[]): Record<string, tf.Tensor> {
 /** Sums (or averages) tensors over every rank in a few fused buffers: one call per training step, not one per gradient. */
 export function allReduce(tensors: readonly tf.Tensor[], opts: AllReduceAttrs): tf.Tensor[] {
   if (tensors.length === 0) return [];
-  return tf.engine().runKernel<tf.Tensor[]>(ALLREDUCE_KERNEL, named(tensors), opts as unknown as tf.NamedAttrMap);
+  return runNativeKernel<tf.Tensor[]>(ALLREDUCE_KERNEL, named(tensors), opts);
 }
 
 /** Rank root's tensors on every rank (the initial weights, so all ranks start from one model). */
 export function broadcast(tensors: readonly tf.Tensor[], root: number): tf.Tensor[] {
   if (tensors.length === 0) return [];
   const attrs: BroadcastAttrs = { root };
-  return tf.engine().runKernel<tf.Tensor[]>(BROADCAST_KERNEL, named(tensors), attrs as unknown as tf.NamedAttrMap);
+  return runNativeKernel<tf.Tensor[]>(BROADCAST_KERNEL, named(tensors), attrs);
 }
 
 /**

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { hasNativeKernel } from './native-kernel.js';
+import { hasNativeKernel, runNativeKernel } from './native-kernel.js';
 
 /** Which implementation to run: the fused kernels when the backend has them ('auto'), or forced. */
 export type OpImpl = 'auto' | 'fused' | 'composite';
@@ -58,11 +58,6 @@ export interface FusedOp<I extends object, A extends object> {
   infer(inputs: OpInputs<I>, attrs: A): tf.Tensor;
 }
 
-function run(kernel: string, inputs: object, attrs: object): tf.Tensor | tf.Tensor[] {
-  // The one cast between typed kernel inputs/attrs and the engine's maps, as tfjs's own ops do.
-  return tf.engine().runKernel<tf.Tensor | tf.Tensor[]>(kernel, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
-}
-
 /** Declares an op with fused kernels and a composite fallback once, so that the dispatch and the customGrad are written once. */
 export function defineFusedOp<I extends object, A extends object>(spec: FusedOpSpec<I, A>): FusedOp<I, A> {
   const { forward: fwdKernel, backward: bwdKernel, infer: inferKernel } = spec.kernels;
@@ -77,11 +72,11 @@ export function defineFusedOp<I extends object, A extends object>(spec: FusedOpS
   }
 
   const forwardWith = (fused: boolean, inputs: OpInputs<I>, attrs: A): tf.Tensor =>
-    fused ? (run(fwdKernel, inputs, attrs) as tf.Tensor) : spec.composite.forward(inputs, attrs);
+    fused ? runNativeKernel<tf.Tensor>(fwdKernel, inputs, attrs) : spec.composite.forward(inputs, attrs);
 
   const backwardWith = (fused: boolean, dy: tf.Tensor, inputs: OpInputs<I>, attrs: A): tf.Tensor[] => {
     if (!fused) return spec.composite.backward(dy, inputs, attrs);
-    const out = run(bwdKernel, { dy, ...inputs }, attrs);
+    const out = runNativeKernel<tf.Tensor | tf.Tensor[]>(bwdKernel, { dy, ...inputs }, attrs);
     return Array.isArray(out) ? out : [out];
   };
 
@@ -114,7 +109,7 @@ export function defineFusedOp<I extends object, A extends object>(spec: FusedOpS
   const infer = (inputs: OpInputs<I>, attrs: A): tf.Tensor => {
     if (inferKernel === undefined || !hasNativeKernel(inferKernel)) return forward(inputs, attrs);
     spec.check?.(inputs, attrs);
-    return run(inferKernel, inputs, attrs) as tf.Tensor;
+    return runNativeKernel<tf.Tensor>(inferKernel, inputs, attrs);
   };
 
   return { apply, forward, backward, infer };

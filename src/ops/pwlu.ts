@@ -53,7 +53,7 @@ import {
   type PwluWidenBoundsAttrs,
   type PwluWidenBoundsInputs,
 } from './kernel-names.js';
-import { hasNativeKernel } from './native-kernel.js';
+import { hasNativeKernel, runNativeKernel } from './native-kernel.js';
 import { pwluTable, type PwluTensors } from './pwlu-table.js';
 
 export { pwluTable, type PwluTensors } from './pwlu-table.js';
@@ -207,7 +207,7 @@ export function pwluWidenBounds(bl: tf.Tensor, br: tf.Tensor, minWidth: number, 
   if (impl === 'auto' && hasNativeKernel(PWLU_WIDEN_BOUNDS_KERNEL)) {
     const inputs: OpInputs<PwluWidenBoundsInputs> = { bl, br };
     const attrs: PwluWidenBoundsAttrs = { minWidth };
-    const [b0, b1] = tf.engine().runKernel<tf.Tensor[]>(PWLU_WIDEN_BOUNDS_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
+    const [b0, b1] = runNativeKernel<tf.Tensor[]>(PWLU_WIDEN_BOUNDS_KERNEL, inputs, attrs);
     return [b0!, b1!];
   }
   return tf.tidy(() => {

@@ -11,8 +11,9 @@
  *                    b' = momentum * b + g', w' = w - lr * (nesterov ? g' + momentum * b' : b')
  * All tensors float32.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { SGD_MOMENTUM_KERNEL, type SgdMomentumAttrs } from './kernel-names.js';
+import { runNativeKernel } from './native-kernel.js';
 
 /** One SGD-momentum parameter: weight, its gradient, its momentum buffer and its L2 decay. */
 export interface SgdSlot {
@@ -34,6 +35,6 @@ export function sgdMomentumFused(slots: SgdSlot[], lr: number, momentum: number,
     inputs[`b${i}`] = s.buf;
   });
   const attrs: SgdMomentumAttrs = { lr, momentum, nesterov, weightDecays: slots.map((s) => s.weightDecay) };
-  const out = tf.engine().runKernel<tf.Tensor[]>(SGD_MOMENTUM_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap);
+  const out = runNativeKernel<tf.Tensor[]>(SGD_MOMENTUM_KERNEL, inputs, attrs);
   return slots.map((_, i) => [out[2 * i]!, out[2 * i + 1]!]);
 }

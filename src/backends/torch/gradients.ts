@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { MEAN_GRAD_KERNEL, RELU6_GRAD_KERNEL, RELU_GRAD_KERNEL, SIGMOID_GRAD_KERNEL } from '../../ops/kernel-names.js';
+import { runNativeKernel } from '../../ops/native-kernel.js';
 
 type GradFunc = tf.GradConfig['gradFunc'];
 
@@ -29,7 +30,7 @@ export async function installTorchGradients(): Promise<void> {
   if (installed) return;
   installed = true;
   await import('@tensorflow/tfjs-layers');
-  const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor;
+  const run = (name: string, inputs: tf.NamedTensorMap, attrs: object = {}) => runNativeKernel<tf.Tensor>(name, inputs, attrs);
   override('Relu', (dy, saved) => {
     const [x] = saved;
     return { x: () => run(RELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: x! }) };
