@@ -4,28 +4,18 @@
  * ONNX form (`spec.onnx`, run in onnxruntime) compute the same function within 1e-5 relative, for every granularity and
  * input rank the spec supports.
  */
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { arrayWeights, isSpecBacked, type SpecBacked } from '../../src/activations/layer.js';
-import { transpose4 } from '../../src/activations/onnx.js';
 import { makeActivationFactory } from '../../src/activations/registry.js';
 import { ACTIVATION_SPECS, type AnyActivationSpec } from '../../src/activations/specs/index.js';
 import { ActivationSchema } from '../../src/config/schema.js';
-import { OnnxBuilder } from '../../src/export/onnx/builder.js';
 import { activationClass } from '../../src/layers/classes.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose, sample } from '../helpers/fd.js';
-
-const require = createRequire(import.meta.url);
-interface Ort {
-  InferenceSession: {
-    create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }>;
-  };
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
-}
+import { runOnnxForm } from '../helpers/onnx-form.js';
 
 const C = 3;
 
@@ -56,20 +46,8 @@ function perturb(layer: SpecBacked, rng: Rng): void {
 
 /** The ONNX form of one layer as a whole graph (NCHW in and out), run in onnxruntime on x (NHWC or [N, C]). */
 async function onnxOutput(layer: SpecBacked & tfl.layers.Layer, x: tf.Tensor): Promise<Float32Array> {
-  const g = new OnnxBuilder();
-  const nchw = x.rank === 4 ? [x.shape[0], x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
-  const input = g.input('input', nchw);
-  const out = layer.spec.onnx(g, { name: input, rank: x.rank, channels: x.shape[x.rank - 1] }, arrayWeights(layer.namedWeights()), layer.options, layer.name);
-  g.output(out, 'output', nchw);
-  const ort = require('onnxruntime-node') as Ort;
-  const session = await ort.InferenceSession.create(g.encode({ graphName: 'spec' }));
-  try {
-    const data = x.rank === 4 ? transpose4(x.dataSync(), x.shape, [0, 3, 1, 2]).data : (x.dataSync() as Float32Array);
-    const y = (await session.run({ input: new ort.Tensor('float32', data, nchw) })).output!.data;
-    return x.rank === 4 ? transpose4(y, nchw, [0, 2, 3, 1]).data : y;
-  } finally {
-    await session.release();
-  }
+  const { y } = await runOnnxForm(x, (g, input) => layer.spec.onnx(g, input, arrayWeights(layer.namedWeights()), layer.options, layer.name));
+  return y;
 }
 
 describe('every activation spec: training layer = pwlu/layers = ONNX', () => {

@@ -3,29 +3,18 @@
  * every form run in onnxruntime equals `spec.infer` within 1e-5 relative on inputs left of BL, inside and right of BR
  * (layer- and channel-wise, both ranks, function-wrapped and inline), and an export carries the `pwlu.Pwlu` function.
  */
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import type { onnx as OnnxNs } from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { transpose4 } from '../../src/activations/onnx.js';
 import { PWLU_ONNX_DOMAIN, PWLU_ONNX_FORMS, PWLU_ONNX_OP, pwluHingeTerms, pwluSpec, reluHeights } from '../../src/activations/specs/pwlu.js';
-import { FUNCTION_DOMAIN_VERSION, OnnxBuilder, OPSET } from '../../src/export/onnx/builder.js';
+import { FUNCTION_DOMAIN_VERSION, OPSET } from '../../src/export/onnx/builder.js';
 import { checkOnnx } from '../../src/export/onnx/check.js';
 import { exportOnnx } from '../../src/export/onnx/model.js';
 import { pwluTableArrays } from '../../src/ops/pwlu-table.js';
 import { Rng } from '../../src/util/rng.js';
 import { withExportModel } from '../helpers/export-models.js';
 import { expectClose } from '../helpers/fd.js';
-
-const require = createRequire(import.meta.url);
-const { onnx } = require('onnx-proto') as { onnx: typeof OnnxNs };
-interface Ort {
-  InferenceSession: {
-    create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }>;
-  };
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
-}
+import { onnx, runOnnxForm } from '../helpers/onnx-form.js';
 
 const C = 4;
 
@@ -90,7 +79,6 @@ describe("PWLU's ONNX forms", () => {
         const p = granularity === 'layer' ? 1 : C;
         const rng = new Rng(granularity === 'layer' ? 21 : 22);
         const w = weights(p, o.n, rng);
-        const ort = require('onnxruntime-node') as Ort;
         for (const rank of [4, 2]) {
           const shape = rank === 4 ? [2, 5, 6, C] : [40, C];
           const x = tf.tensor(
@@ -109,23 +97,11 @@ describe("PWLU's ONNX forms", () => {
           };
           const wantT = pwluSpec.infer(x, tw, o);
           const want = wantT.dataSync();
-          const nchw = rank === 4 ? [shape[0]!, C, shape[1]!, shape[2]!] : shape;
           for (const functions of [true, false]) {
-            const g = new OnnxBuilder({ forms: { pwlu: form }, functions });
-            const input = g.input('input', nchw);
-            g.output(pwluSpec.onnx(g, { name: input, rank, channels: C }, w, o, 'act'), 'output', nchw);
-            const bytes = g.encode({ graphName: 'pwlu' });
+            const { y, bytes } = await runOnnxForm(x, (g, input) => pwluSpec.onnx(g, input, w, o, 'act'), { forms: { pwlu: form }, functions });
             const model = onnx.ModelProto.decode(bytes);
             expect(model.functions.length, `${form} functions ${functions}`).toBe(functions ? 1 : 0);
-            const session = await ort.InferenceSession.create(bytes);
-            try {
-              const data = rank === 4 ? transpose4(x.dataSync(), shape, [0, 3, 1, 2]).data : (x.dataSync() as Float32Array);
-              const y = (await session.run({ input: new ort.Tensor('float32', data, nchw) })).output!.data;
-              const got = rank === 4 ? transpose4(y, nchw, [0, 2, 3, 1]).data : y;
-              expectClose(got, want, `${form} ${granularity} rank ${rank}${functions ? '' : ' inline'}`, 1e-5);
-            } finally {
-              await session.release();
-            }
+            expectClose(y, want, `${form} ${granularity} rank ${rank}${functions ? '' : ' inline'}`, 1e-5);
           }
           tf.dispose([x, wantT, ...Object.values(tw)]);
         }
